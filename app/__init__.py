@@ -1,0 +1,1 @@
+"""The desktop app and the frame pipeline (source -> detect -> crop -> classify -> track -> draw)."""

@@ -1,0 +1,167 @@
+"""Command line: no subcommand opens the app; process, bench, train, evaluate.
+
+Every command's heavy imports happen inside its handler, so `--help` is instant
+and the window can appear before TensorFlow or the model are loaded. Errors the
+user can act on are printed as one line (`--debug` shows the traceback).
+"""
+
+import argparse
+import logging
+import sys
+
+from model.errors import DataError, ModelError
+
+log = logging.getLogger("emotion_detector")
+
+DEFAULT_DATA = "../shared/datasets/fer2013"
+
+
+class UserError(RuntimeError):
+    """A problem the user can fix (bad input, missing file); shown as one line."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="emotion-detector",
+        description="Real-time facial-emotion detector. Without a command it opens the "
+                    "desktop app on the default webcam.",
+        epilog="Run 'emotion-detector COMMAND --help' for the options of a command.",
+    )
+    _add_common(parser)
+    parser.add_argument("--source", default=None,
+                        help="what the app shows: a camera index (0, 1, ...), a video file "
+                             "or an image (default: the last source used, else camera 0)")
+    parser.add_argument("--snapshots", metavar="DIR", default=None,
+                        help="folder for snapshots (default: ~/Pictures/EmotionDetector)")
+    parser.add_argument("--model", metavar="PATH", default=None,
+                        help="emotion model file (.tflite or .keras; default: the shipped one)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("process", help="annotate a video, an image or a folder of images",
+                       description="Run the pipeline headless on a video file, an image or a "
+                                   "folder of images and write the annotated media, "
+                                   "detections.csv, summary.json and a timeline plot.")
+    _add_common(p)
+    p.add_argument("input", help="video file, image file or folder of images")
+    p.add_argument("--output", "-o", metavar="DIR", required=True,
+                   help="folder for the results (created if missing)")
+    p.add_argument("--model", metavar="PATH", default=None, help="emotion model file")
+    p.add_argument("--no-smoothing", action="store_true",
+                   help="report each frame's raw prediction, without smoothing over time")
+    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+
+    p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
+                       description="Time every pipeline stage on a video (a generated 640x480 "
+                                   "clip with a face by default) and print JSON.")
+    _add_common(p)
+    p.add_argument("--video", metavar="PATH", default=None,
+                   help="video to measure on (default: a generated clip)")
+    p.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
+    p.add_argument("--soak", type=int, default=0, metavar="N",
+                   help="also process N frames and report memory (RSS) at start and end")
+    p.add_argument("--model", metavar="PATH", default=None, help="emotion model file")
+
+    p = sub.add_parser("train", help="train the emotion CNN on FER-2013",
+                       description="Train on FER-2013 (Kaggle folder layout or fer2013.csv). "
+                                   "Saves a checkpoint every epoch; --resume continues a "
+                                   "stopped run. Needs TensorFlow (pip install '.[train]').")
+    _add_common(p)
+    p.add_argument("--data", default=DEFAULT_DATA,
+                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
+    p.add_argument("--epochs", type=int, default=40, help="total epochs (default: 40)")
+    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
+    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    p.add_argument("--out", default="runs/train", metavar="DIR",
+                   help="folder for checkpoints, history, curves and the exported model "
+                        "(default: runs/train)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    p.add_argument("--no-quantize", action="store_true",
+                   help="export float32 instead of int8 weights")
+
+    p = sub.add_parser("evaluate", help="measure a model's accuracy on a FER-2013 split",
+                       description="Print accuracy, macro F1, per-class precision/recall/F1 "
+                                   "and the confusion matrix as JSON; write the confusion "
+                                   "matrix as a PNG.")
+    _add_common(p)
+    p.add_argument("--data", default=DEFAULT_DATA,
+                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
+    p.add_argument("--split", choices=("PublicTest", "PrivateTest"), default="PrivateTest",
+                   help="which test split (default: PrivateTest)")
+    p.add_argument("--model", metavar="PATH", default=None,
+                   help="model file (default: the shipped one)")
+    p.add_argument("--confusion", metavar="PNG", default="confusion_matrix.png",
+                   help="where to write the confusion matrix (default: confusion_matrix.png)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="do not average with the mirrored face (test-time flip)")
+    return parser
+
+
+def _add_common(parser):
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when something fails")
+
+
+def _run_train(args):
+    from model.train import TrainConfig, train
+
+    cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                      quantize=not args.no_quantize)
+    path = train(cfg, resume=args.resume)
+    print(path)
+    return 0
+
+
+def _run_evaluate(args):
+    from model.evaluate import run_evaluate
+
+    return run_evaluate(args)
+
+
+def _run_process(args):
+    from app.process import run_process
+
+    return run_process(args)
+
+
+def _run_bench(args):
+    from app.bench import run_bench
+
+    return run_bench(args)
+
+
+def _run_app(args):
+    from app.gui.main import run_app
+
+    return run_app(args)
+
+
+COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,
+            "train": _run_train, "evaluate": _run_evaluate}
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.verbose
+        else "%(levelname)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args) or 0
+    except KeyboardInterrupt:
+        log.error("interrupted")
+        return 130
+    except (UserError, ModelError, DataError, FileNotFoundError, PermissionError) as exc:
+        if args.debug:
+            raise
+        log.error("%s", exc)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        if args.debug:
+            raise
+        log.error("%s: %s (run with --debug for details)", type(exc).__name__, exc)
+        return 1

@@ -1,0 +1,45 @@
+"""The one crop -> network-input step, shared by training and inference.
+
+Training reads FER-2013 crops and the app cuts crops out of camera frames; both
+pass them through `to_gray48` and `to_network_input`, so the network sees the
+same numbers for the same face whichever way it came in.
+"""
+
+import cv2
+import numpy as np
+
+from model import INPUT_SIZE
+
+
+def to_gray48(image: np.ndarray) -> np.ndarray:
+    """Any face image (gray, BGR, BGRA; 8 or 16 bit; any size) -> uint8 (48, 48)."""
+    img = np.asarray(image)
+    if img.dtype == np.uint16:
+        img = (img >> 8).astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
+    elif img.ndim == 3 and img.shape[2] == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = img[:, :, 0]
+    if img.ndim != 2 or img.size == 0:
+        raise ValueError(f"expected a 2-D face image, got shape {np.shape(image)}")
+    if img.shape != (INPUT_SIZE, INPUT_SIZE):
+        shrinking = img.shape[0] > INPUT_SIZE or img.shape[1] > INPUT_SIZE
+        interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+        img = cv2.resize(img, (INPUT_SIZE, INPUT_SIZE), interpolation=interp)
+    return np.ascontiguousarray(img)
+
+
+def to_network_input(faces: np.ndarray) -> np.ndarray:
+    """uint8 (48, 48) or (N, 48, 48) crops -> float32 (N, 48, 48, 1) in [0, 1]."""
+    arr = np.asarray(faces)
+    if arr.ndim == 2:
+        arr = arr[None]
+    if arr.ndim != 3 or arr.shape[1:] != (INPUT_SIZE, INPUT_SIZE):
+        raise ValueError(
+            f"expected uint8 faces of shape (48, 48) or (N, 48, 48), got {arr.shape}"
+        )
+    return (arr.astype(np.float32) / 255.0)[..., None]

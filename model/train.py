@@ -1,0 +1,200 @@
+"""Train the emotion CNN on FER-2013 with checkpoints every epoch and --resume.
+
+Recipe: on-the-fly augmentation (flip, small rotation, zoom, shift, brightness and
+contrast), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
+The model with the best PublicTest accuracy is kept; PrivateTest is never looked
+at here (that is `evaluate`'s job).
+"""
+
+import json
+import logging
+import math
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import layers
+
+from model import EMOTIONS, atomic, plots
+from model.data import load_dataset
+from model.errors import DataError
+from model.preprocess import to_network_input
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+LAST = "last.keras"
+BEST = "best.keras"
+TFLITE = "emotion_cnn.tflite"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/train"
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    warmup_epochs: int = 2
+    seed: int = 1
+    quantize: bool = True
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """Linear warm-up, then cosine decay to 1% of the base rate at the last epoch."""
+    if epoch < cfg.warmup_epochs:
+        return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
+    span = max(cfg.epochs - cfg.warmup_epochs, 1)
+    progress = min((epoch - cfg.warmup_epochs) / span, 1.0)
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def augmenter(seed: int):
+    return keras.Sequential([
+        layers.RandomFlip("horizontal", seed=seed),
+        layers.RandomRotation(0.05, fill_mode="reflect", seed=seed + 1),
+        layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 2),
+        layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3),
+        layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
+        layers.RandomContrast(0.2, seed=seed + 5),
+    ], name="augment")
+
+
+def _onehot(y):
+    return np.eye(len(EMOTIONS), dtype=np.float32)[y]
+
+
+def make_datasets(data, cfg: TrainConfig):
+    aug = augmenter(cfg.seed)
+    x_train = to_network_input(data["train"].x)
+    train = (tf.data.Dataset.from_tensor_slices((x_train, _onehot(data["train"].y)))
+             .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
+             .batch(cfg.batch_size)
+             .map(lambda x, y: (tf.clip_by_value(aug(x, training=True), 0.0, 1.0), y),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+             .prefetch(tf.data.AUTOTUNE))
+    val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), _onehot(data["val"].y)))
+           .batch(256).prefetch(tf.data.AUTOTUNE))
+    return train, val
+
+
+def compile_model(model, cfg: TrainConfig):
+    model.compile(
+        optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run (or continue) training; return the path of the exported .tflite model."""
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = _load_state(out) if resume else None
+    if resume and state is None:
+        log.warning("nothing to resume in %s: starting a new run", out)
+    if state:
+        cfg = TrainConfig(**{**state["config"], "data": cfg.data, "out": cfg.out,
+                             "epochs": cfg.epochs})
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    data = load_dataset(cfg.data)
+    train_ds, val_ds = make_datasets(data, cfg)
+
+    if state:
+        model = keras.models.load_model(out / LAST)
+        start, history, best = state["epoch"], state["history"], state["best_val_accuracy"]
+        log.info("resuming %s at epoch %d of %d", out, start + 1, cfg.epochs)
+    else:
+        from model.network import build_model
+
+        model = build_model()
+        compile_model(model, cfg)
+        start, history, best = 0, {}, 0.0
+        log.info("new run in %s: %d parameters, %d epochs", out, model.count_params(), cfg.epochs)
+
+    checkpoint = _Checkpoint(out, cfg, history, best)
+    if start < cfg.epochs:
+        try:
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
+                verbose=1 if sys.stderr.isatty() else 2,
+                callbacks=[keras.callbacks.LearningRateScheduler(
+                    lambda epoch: learning_rate(cfg, epoch)), checkpoint],
+            )
+        except KeyboardInterrupt:
+            log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)
+            raise
+    return finish(out, cfg, data, checkpoint.history)
+
+
+def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
+    """Export the best model and write the history and training curves."""
+    from model.export import export_tflite
+
+    best = keras.models.load_model(out / BEST)
+    rng = np.random.default_rng(cfg.seed)
+    calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
+        if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
+    path = export_tflite(best, out / TFLITE, calib)
+    atomic.write_json(out / "history.json", history)
+    plots.save_png(out / "curves.png", plots.line_chart(
+        {k: v for k, v in history.items() if "accuracy" in k}, "accuracy per epoch",
+        y_range=(0.0, 1.0)))
+    plots.save_png(out / "loss.png", plots.line_chart(
+        {k: v for k, v in history.items() if "loss" in k}, "loss per epoch"))
+    log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)
+    return path
+
+
+def _load_state(out: Path):
+    try:
+        state = json.loads((out / STATE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot resume: {out / STATE} is unreadable ({exc})") from exc
+    if not (out / LAST).is_file():
+        raise DataError(f"cannot resume: {out / LAST} is missing")
+    return state
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves last/best models and the state file at the end of every epoch."""
+
+    def __init__(self, out, cfg, history, best):
+        super().__init__()
+        self.out, self.cfg, self.history, self.best = out, cfg, history, best
+        self.epoch = 0
+        self._t0 = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.time()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs["seconds"] = time.time() - self._t0
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+        val = float(logs.get("val_accuracy", 0.0))
+        if val > self.best:
+            self.best = val
+            with atomic.atomic_path(self.out / BEST, suffix=".keras") as tmp:
+                self.model.save(tmp)
+        with atomic.atomic_path(self.out / LAST, suffix=".keras") as tmp:
+            self.model.save(tmp)
+        self.epoch = epoch + 1
+        atomic.write_json(self.out / STATE, {
+            "epoch": self.epoch, "best_val_accuracy": self.best,
+            "history": self.history, "config": asdict(self.cfg)})
+        log.info("epoch %d/%d: val_accuracy %.4f (best %.4f), %.0f s",
+                 self.epoch, self.cfg.epochs, val, self.best, logs["seconds"])

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "desktop app on the default webcam.",
         epilog="Run 'emotion-detector COMMAND --help' for the options of a command.",
     )
-    _add_common(parser)
+    _add_common(parser, top=True)
     parser.add_argument("--source", default=None,
                         help="what the app shows: a camera index (0, 1, ...), a video file "
                              "or an image (default: the last source used, else camera 0)")
@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="folder for snapshots (default: ~/Pictures/EmotionDetector)")
     parser.add_argument("--model", metavar="PATH", default=None,
                         help="emotion model file (.tflite or .keras; default: the shipped one)")
+    # Hidden, for long-run measurements and the window test: play a video file
+    # in a loop, close the window after SECONDS, log memory and rates every SECONDS.
+    parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS",
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--stats-every", type=float, default=0.0, metavar="SECONDS",
+                        help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("process", help="annotate a video, an image or a folder of images",
@@ -49,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoothing", action="store_true",
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
+    p.add_argument("--sensitivity", type=float, default=0.5, metavar="0..1",
+                   help="face detection: higher finds more faces, and more false ones "
+                        "(default: 0.5)")
+    p.add_argument("--min-face", type=int, default=48, metavar="PX",
+                   help="smallest face to look for, in pixels (default: 48; never below "
+                        "24, nor below 1/27 of the longer side of the frame)")
 
     p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
                        description="Time every pipeline stage on a video (a generated 640x480 "
@@ -89,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
     p.add_argument("--split", choices=("PublicTest", "PrivateTest"), default="PrivateTest",
                    help="which test split (default: PrivateTest)")
-    p.add_argument("--model", metavar="PATH", default=None,
-                   help="model file (default: the shipped one)")
+    # SUPPRESS: `--model PATH evaluate` (the top parser's --model) is not reset to None
+    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
+                   help="model file, .tflite or .keras (default: the shipped one)")
     p.add_argument("--confusion", metavar="PNG", default="confusion_matrix.png",
                    help="where to write the confusion matrix (default: confusion_matrix.png)")
     p.add_argument("--no-flip", action="store_true",
@@ -98,13 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_common(parser):
-    parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
-    parser.add_argument("--debug", action="store_true",
+def _add_common(parser, top=False):
+    # A subcommand's copies default to SUPPRESS, so that its False does not
+    # overwrite a `-v` given before the subcommand; the top parser sets the default.
+    default = False if top else argparse.SUPPRESS
+    parser.add_argument("-v", "--verbose", action="store_true", default=default,
+                        help="log more detail")
+    parser.add_argument("--debug", action="store_true", default=default,
                         help="show the full traceback when something fails")
 
 
 def _run_train(args):
+    from model.data import check_layout
+
+    check_layout(args.data)  # a wrong --data fails now, not after importing TensorFlow
     from model.train import TrainConfig, train
 
     cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,

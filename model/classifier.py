@@ -34,9 +34,13 @@ class EmotionClassifier:
     def load(cls, path=None, flip: bool = True, threads: int = 2) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras file at `path`."""
         path = Path(path) if path else DEFAULT_MODEL
+        if path.is_dir():
+            raise ModelError(f"model path is a folder, not a model file: {path}")
         if not path.is_file():
             raise ModelError(f"model file not found: {path}")
-        if path.suffix == ".keras":
+        if path.suffix.lower() not in (".keras", ".tflite"):
+            raise ModelError(f"unknown model type {path}: expected a .tflite or .keras file")
+        if path.suffix.lower() == ".keras":
             backend = _KerasBackend(path)
         else:
             backend = _LiteBackend(path, threads)
@@ -58,10 +62,20 @@ class EmotionClassifier:
 
 
 def _check_shapes(path, in_shape, out_shape):
-    if tuple(in_shape[1:]) != EXPECTED_INPUT or tuple(out_shape[1:]) != (len(EMOTIONS),):
+    takes, gives = _dims(in_shape), _dims(out_shape)
+    if takes != EXPECTED_INPUT or gives != (len(EMOTIONS),):
         raise ModelError(
-            f"{path} is not an emotion model: it takes {tuple(in_shape[1:])} and gives "
-            f"{tuple(out_shape[1:])}, expected {EXPECTED_INPUT} -> ({len(EMOTIONS)},)")
+            f"{path} is not an emotion model: it takes {takes} and gives {gives}, "
+            f"expected {EXPECTED_INPUT} -> ({len(EMOTIONS)},)")
+
+
+def _dims(shape) -> tuple:
+    """A shape without its batch axis, as plain ints (None stays None)."""
+    return tuple(None if d is None else int(d) for d in tuple(shape)[1:])
+
+
+def _first_line(exc) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class _LiteBackend:
@@ -73,7 +87,7 @@ class _LiteBackend:
             self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot read model {path}: not a valid .tflite file "
-                             f"({str(exc).splitlines()[0] if str(exc) else 'corrupt'})") from exc
+                             f"({_first_line(exc)})") from exc
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
         self._in, self._out = inp["index"], out["index"]
@@ -91,13 +105,25 @@ class _LiteBackend:
 
 class _KerasBackend:
     def __init__(self, path: Path):
+        import zipfile
+
+        # keras reports a file that is not a zip archive as "File not found"; and
+        # checking first spares the TensorFlow import for a broken file
+        if not zipfile.is_zipfile(path):
+            raise ModelError(f"cannot read model {path}: not a valid .keras file "
+                             "(not a zip archive; truncated or another format?)")
         import keras
 
         try:
             self._model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # keras raises many types for a bad file
-            raise ModelError(f"cannot read model {path}: {exc}") from exc
-        _check_shapes(path, self._model.input_shape, self._model.output_shape)
+            raise ModelError(f"cannot read model {path}: not a valid .keras file "
+                             f"({_first_line(exc)})") from exc
+        if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
+            raise ModelError(f"{path} is not an emotion model: it has "
+                             f"{len(self._model.inputs)} inputs and {len(self._model.outputs)} "
+                             "outputs, expected one of each")
+        _check_shapes(path, self._model.inputs[0].shape, self._model.outputs[0].shape)
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._model(x, training=False))

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
+USAGE = {v: k for k, v in SPLIT_NAMES.items()}  # split -> FER-2013 Usage name
+PARTS = {"train": ("train",), "test": ("val", "test")}  # Kaggle folder -> splits in it
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm"}
 
 EXPECTED_LAYOUT = (
@@ -55,40 +57,58 @@ class Dataset:
         return f"{sizes}; skipped {skipped}" + (f" ({detail})" if detail else "")
 
 
-def load_dataset(path) -> Dataset:
-    """Load a data set from a Kaggle folder or a fer2013.csv file."""
+def load_dataset(path, splits=SPLITS) -> Dataset:
+    """Load the given splits of a data set from a Kaggle folder or a fer2013.csv file."""
+    kind, source = check_layout(path)
+    data = _load_csv(source, splits) if kind == "csv" else _load_folders(source, splits)
+    for name in splits:
+        if len(data[name]) == 0:
+            raise DataError(f"no {USAGE[name]} images in {path}: {EXPECTED_LAYOUT}")
+    # a warning when something was skipped, so that it shows without --verbose
+    log.log(logging.WARNING if data.skipped else logging.INFO,
+            "loaded %s: %s", path, data.summary())
+    return data
+
+
+def check_layout(path):
+    """("csv", file) or ("folders", root); a DataError saying what was expected otherwise.
+
+    Cheap (no image is read), so the CLI can reject a wrong path before it spends
+    seconds importing TensorFlow.
+    """
     path = Path(path)
     if not path.exists():
         raise DataError(f"data set not found: {path}")
     if path.is_file() or (path / "fer2013.csv").is_file() and not (path / "train").is_dir():
         csv_path = path if path.is_file() else path / "fer2013.csv"
-        data = _load_csv(csv_path)
-    else:
-        data = _load_folders(path)
-    if len(data["train"]) == 0:
-        raise DataError(f"no training images in {path}: {EXPECTED_LAYOUT}")
-    if len(data["val"]) == 0:
-        raise DataError(f"no PublicTest (validation) images in {path}: {EXPECTED_LAYOUT}")
-    log.info("loaded %s: %s", path, data.summary())
-    return data
+        _csv_columns(csv_path)
+        return "csv", csv_path
+    for part in PARTS:
+        if not (path / part).is_dir():
+            raise DataError(f"wrong layout in {path}: no {part}/ folder; {EXPECTED_LAYOUT}")
+        if not any((path / part / e).is_dir() for e in EMOTIONS):
+            raise DataError(f"wrong layout in {path}: no class folders in {part}/; "
+                            f"{EXPECTED_LAYOUT}")
+    return "folders", path
 
 
-def _load_folders(root: Path) -> Dataset:
-    if not (root / "train").is_dir() or not (root / "test").is_dir():
-        raise DataError(f"wrong layout in {root}: {EXPECTED_LAYOUT}")
+def _load_folders(root: Path, splits=SPLITS) -> Dataset:
     files = {s: [] for s in SPLITS}
-    for part in ("train", "test"):
+    for part, part_splits in PARTS.items():
+        if not set(part_splits) & set(splits):
+            continue
         for label, emotion in enumerate(EMOTIONS):
             folder = root / part / emotion
             if not folder.is_dir():
                 log.warning("missing class folder %s", folder)
                 continue
-            for f in sorted(folder.iterdir()):
-                if f.suffix.lower() in IMAGE_SUFFIXES:
-                    files[_split_of(part, f.name)].append((f, label))
+            images = [f for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+            if not images:
+                log.warning("no images in class folder %s", folder)
+            for f in images:
+                files[_split_of(part, f.name)].append((f, label))
     skipped = {}
-    splits = {s: _read_images(files[s], skipped) for s in SPLITS}
-    return Dataset(splits, skipped)
+    return Dataset({s: _read_images(files[s], skipped) for s in splits}, skipped)
 
 
 def _split_of(part: str, name: str) -> str:
@@ -102,25 +122,41 @@ def _read_images(items, skipped) -> Split:
     y = np.empty(len(items), np.int64)
     n = 0
     for f, label in items:
-        img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
-        if img is None or img.size == 0:
+        try:
+            img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
+            if img is None:
+                raise ValueError("unreadable")
+            x[n] = to_gray48(img)
+        except (ValueError, cv2.error):  # not an image, or an odd channel count
             skipped["unreadable image"] = skipped.get("unreadable image", 0) + 1
             log.debug("skipped unreadable image %s", f)
             continue
-        x[n], y[n] = to_gray48(img), label
+        y[n] = label
         n += 1
     return Split(x[:n], y[:n])
 
 
-def _load_csv(path: Path) -> Dataset:
-    rows = {s: ([], []) for s in SPLITS}
+def _csv_columns(path: Path):
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from exc
+    if not {"emotion", "pixels", "Usage"} <= {h.strip() for h in header}:
+        raise DataError(f"wrong columns in {path}: {EXPECTED_LAYOUT}")
+
+
+def _load_csv(path: Path, splits=SPLITS) -> Dataset:
+    rows = {s: ([], []) for s in splits}
     skipped = {}
     try:
-        with open(path, newline="") as fh:
+        # utf-8-sig: a CSV saved by Excel starts with a byte-order mark
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
-            if not reader.fieldnames or not {"emotion", "pixels", "Usage"} <= set(reader.fieldnames):
-                raise DataError(f"wrong columns in {path}: {EXPECTED_LAYOUT}")
+            reader.fieldnames = [h.strip() for h in reader.fieldnames or []]  # checked before
             for row in reader:
+                if SPLIT_NAMES.get((row.get("Usage") or "").strip(), "train") not in rows:
+                    continue  # a split that was not asked for
                 parsed = _parse_row(row)
                 if parsed is None:
                     skipped["malformed row"] = skipped.get("malformed row", 0) + 1

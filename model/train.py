@@ -44,6 +44,9 @@ class TrainConfig:
     warmup_epochs: int = 2
     seed: int = 1
     quantize: bool = True
+    # network stages (filters, convs) for build_model; None = the shipped network.
+    # Tests pass a tiny one. Defaulted, so a state.json written without it resumes.
+    stages: list | None = None
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -116,7 +119,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     else:
         from model.network import build_model
 
-        model = build_model()
+        model = build_model() if cfg.stages is None else \
+            build_model(stages=[tuple(stage) for stage in cfg.stages])
         compile_model(model, cfg)
         start, history, best = 0, {}, 0.0
         log.info("new run in %s: %d parameters, %d epochs", out, model.count_params(), cfg.epochs)
@@ -186,8 +190,8 @@ class _Checkpoint(keras.callbacks.Callback):
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
         val = float(logs.get("val_accuracy", 0.0))
-        if val > self.best:
-            self.best = val
+        if val > self.best or epoch == 0:  # epoch 0: a best model even if val is 0
+            self.best = max(val, self.best)
             with atomic.atomic_path(self.out / BEST, suffix=".keras") as tmp:
                 self.model.save(tmp)
         with atomic.atomic_path(self.out / LAST, suffix=".keras") as tmp:

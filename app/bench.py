@@ -1,0 +1,280 @@
+"""`bench`: how fast and how steady the pipeline is, as JSON on stdout.
+
+Per-stage median and p90 milliseconds (decode, detect, crop, classify,
+track/smooth, draw) and the end-to-end rate on a video - by default a generated
+640x480 clip with one face that moves and changes expression half-way; start-up
+cost (importing the inference path vs TensorFlow, each in a fresh interpreter);
+per-face classification time; label flips per second per track with and without
+smoothing, and how long a real change of expression takes to show; the share of
+frames in which the face was found. `--soak N` runs N more frames (looping the
+clip) and reports resident memory before and after.
+"""
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from app import synthetic
+from app.draw import draw_detections
+from app.sources import SourceError, open_source
+from app.track import iou
+from model import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[1]
+STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not "steady"
+
+
+def run_bench(args) -> int:
+    from app.cli import UserError
+    from app.pipeline import EmotionPipeline
+
+    if args.frames < 1:
+        raise UserError(f"--frames must be at least 1, got {args.frames}")
+    result = {"machine": _machine()}
+    t0 = time.perf_counter()
+    pipe = EmotionPipeline(model_path=args.model)
+    result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
+    with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
+        if args.video:
+            video, truths, clip = Path(args.video), None, {"video": str(args.video)}
+        else:
+            video, truths, clip = _make_clip(Path(tmp) / "bench.avi", args.frames)
+        result["clip"] = clip
+        try:
+            frames = _run_clip(pipe, video, args.frames)
+            if args.soak:
+                result["soak"] = soak(pipe, video, args.soak)
+        except SourceError as exc:
+            raise UserError(str(exc)) from None
+    result["stages_ms"] = _stage_stats(frames)
+    e2e = [f["end_to_end"] for f in frames]
+    result["end_to_end"] = {"frames": len(frames), "median_ms": _r(np.median(e2e)),
+                            "p90_ms": _r(np.percentile(e2e, 90)),
+                            "fps": _r(len(e2e) / (sum(e2e) / 1000.0))}
+    result["detection"] = detection_rate(frames, truths)
+    result["steadiness"] = steadiness(frames, truths, clip.get("fps", 30.0))
+    result["classify_one_face_ms"] = per_face_ms(pipe.classifier)
+    result["startup"].update(import_times())
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _machine() -> dict:
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpus": os.cpu_count(), "load_average_1min": _r(load[0]) if load else None,
+            "python": sys.version.split()[0]}
+
+
+def _make_clip(path: Path, frames: int):
+    faces, origin = synthetic.default_faces(("neutral", "happy"))
+    spec = synthetic.ClipSpec(frames=frames, change_at=frames / 30.0 / 2)
+    truths = synthetic.write_clip(path, faces, spec)
+    clip = {"generated": f"{spec.width}x{spec.height}, {frames} frames at {spec.fps:g} fps, "
+                         f"one face moving, expression changes at {spec.change_at:.2f} s",
+            "faces": origin, "fps": spec.fps}
+    return path, truths, clip
+
+
+def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
+    """Decode, process and draw up to `limit` frames, timing each stage."""
+    clock = time.perf_counter
+    frames = []
+    with open_source(video) as source:
+        fps = source.fps or 30.0
+        for index in range(limit):
+            t0 = clock()
+            frame = source.read()
+            t1 = clock()
+            if frame is None:
+                break
+            detections = pipe.process(frame, timestamp=index / fps)
+            t2 = clock()
+            draw_detections(frame, detections)
+            t3 = clock()
+            tm = pipe.timings
+            frames.append({"index": index, "time": index / fps, "detections": detections,
+                           "decode": (t1 - t0) * 1000, "detect": tm["gray"] + tm["detect"],
+                           "crop": tm["crop"], "classify": tm["classify"],
+                           "track": tm["track"], "draw": (t3 - t2) * 1000,
+                           "full_scan": tm["full_scan"], "end_to_end": (t3 - t0) * 1000})
+    if not frames:
+        raise SourceError(f"{video}: no frames")
+    return frames
+
+
+def _stage_stats(frames) -> dict:
+    out = {}
+    for stage in ("decode", "detect", "crop", "classify", "track", "draw"):
+        v = [f[stage] for f in frames]
+        out[stage] = {"median": _r(np.median(v)), "p90": _r(np.percentile(v, 90))}
+    scans = [f["detect"] for f in frames if f["full_scan"]]
+    out["detect"]["full_scans"] = len(scans)
+    out["detect"]["full_scan_median"] = _r(np.median(scans)) if scans else None
+    rest = [f["detect"] for f in frames if not f["full_scan"]]
+    out["detect"]["near_face_median"] = _r(np.median(rest)) if rest else None
+    return out
+
+
+def detection_rate(frames, truths) -> dict:
+    """Share of frames in which the face in view was found.
+
+    With a generated clip "found" means a box overlapping the true face (IoU > 0.5)
+    and false boxes are counted; on a user's video, any face in the frame counts.
+    """
+    if truths is None:
+        hits = sum(bool(f["detections"]) for f in frames)
+        return {"rate": _r(hits / len(frames), 4), "frames": len(frames),
+                "note": "any face counts (no ground truth for this video)"}
+    hits = false = 0
+    for f in frames:
+        truth = truths[f["index"]].box
+        good = [d for d in f["detections"] if iou(d.box, truth) > 0.5]
+        hits += bool(good)
+        false += len(f["detections"]) - len(good)
+    ids = {d.track_id for f in frames for d in f["detections"]}
+    return {"rate": _r(hits / len(frames), 4), "frames": len(frames),
+            "false_boxes": false, "track_ids": len(ids)}
+
+
+def steadiness(frames, truths, fps: float) -> dict:
+    """Label flips per second per track, smoothed vs raw, and the change latency."""
+    changes = sorted({truths[i].time for i in range(1, len(truths))
+                      if truths[i].segment != truths[i - 1].segment}) if truths else []
+    out = {"flips_per_s_smoothed": _r(_flips(frames, changes, smoothed=True), 3),
+           "flips_per_s_raw": _r(_flips(frames, changes, smoothed=False), 3),
+           "note": "mean over tracks; frames less than %.1f s after a change of expression "
+                   "are left out" % STEADY_SKIP_S}
+    if changes and truths:
+        out["change_latency_s"] = _change_latency(frames, truths, changes[0])
+    return out
+
+
+def _flips(frames, changes, smoothed: bool) -> float:
+    """Mean over tracks of label changes per second of steady footage."""
+    tracks: dict[int, list] = {}
+    for f in frames:
+        if any(0 <= f["time"] - c < STEADY_SKIP_S for c in changes):
+            for d in f["detections"]:
+                tracks.setdefault(d.track_id, []).append(None)   # break the run
+            continue
+        for d in f["detections"]:
+            label = d.label if smoothed else EMOTIONS[int(np.argmax(d.raw_probabilities))]
+            tracks.setdefault(d.track_id, []).append((f["time"], label))
+    rates = []
+    for seq in tracks.values():
+        flips, seconds, prev = 0, 0.0, None
+        for item in seq:
+            if item is not None and prev is not None:
+                flips += item[1] != prev[1]
+                seconds += item[0] - prev[0]
+            prev = item
+        if seconds > 0:
+            rates.append(flips / seconds)
+    return float(np.mean(rates)) if rates else float("nan")
+
+
+def _change_latency(frames, truths, change: float):
+    """Seconds from the change until the smoothed label shows the new expression.
+
+    The new expression's label is what the raw classifier says most often on the
+    steady part after the change; if that equals the old one the model does not
+    tell the two faces apart and there is nothing to measure.
+    """
+    def majority(lo, hi):
+        labels = [EMOTIONS[int(np.argmax(d.raw_probabilities))] for f in frames
+                  if lo <= f["time"] < hi for d in f["detections"]]
+        return max(set(labels), key=labels.count) if labels else None
+
+    before = majority(0.0, change)
+    after = majority(change + STEADY_SKIP_S, float("inf"))
+    if after is None or after == before:
+        return {"seconds": None, "note": f"the model labels both expressions '{before}'; "
+                                         "no change to measure"}
+    for f in frames:
+        if f["time"] >= change and any(d.label == after for d in f["detections"]):
+            return {"seconds": _r(f["time"] - change, 3), "from": before, "to": after}
+    return {"seconds": None, "from": before, "to": after, "note": "never shown"}
+
+
+def per_face_ms(classifier, repeats: int = 200) -> dict:
+    face = np.zeros((1, 48, 48), np.uint8)
+    face[0] = synthetic.drawn_face(48)
+    classifier.predict(face)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        classifier.predict(face)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"median": _r(np.median(times)), "p90": _r(np.percentile(times, 90)),
+            "repeats": repeats, "test_time_flip": bool(classifier.flip)}
+
+
+IMPORT_SNIPPETS = {
+    "import_inference_path_s": "import ai_edge_litert.interpreter, model.classifier, "
+                               "app.pipeline",
+    "import_tensorflow_s": "import tensorflow",
+}
+
+
+def import_times() -> dict:
+    """Seconds to import each in a fresh interpreter (so nothing is cached in-process)."""
+    out = {}
+    for key, statement in IMPORT_SNIPPETS.items():
+        code = ("import time; t = time.perf_counter(); " + statement +
+                "; print(time.perf_counter() - t)")
+        try:
+            res = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                                 text=True, timeout=300,
+                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+            out[key] = _r(float(res.stdout.strip().splitlines()[-1]), 3) \
+                if res.returncode == 0 else None
+        except (subprocess.TimeoutExpired, ValueError, IndexError):
+            out[key] = None
+    return out
+
+
+def soak(pipe, video: Path, frames: int) -> dict:
+    """Process `frames` frames, looping the clip; resident memory before and after."""
+    pipe.reset()
+    start = rss_mb()
+    done, t, peak = 0, 0.0, start
+    t0 = time.perf_counter()
+    while done < frames:
+        with open_source(video) as source:
+            fps = source.fps or 30.0
+            while done < frames and (frame := source.read()) is not None:
+                draw_detections(frame, pipe.process(frame, timestamp=t))
+                t += 1.0 / fps
+                done += 1
+                if done % 1000 == 0:
+                    peak = max(peak, rss_mb())
+    end = rss_mb()
+    return {"frames": done, "seconds": _r(time.perf_counter() - t0, 1),
+            "rss_start_mb": _r(start, 1), "rss_end_mb": _r(end, 1),
+            "rss_peak_mb": _r(max(peak, end), 1), "growth_mb": _r(end - start, 1)}
+
+
+def rss_mb() -> float:
+    """VmRSS of this process from /proc (Linux), in MB."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _r(value, digits: int = 2):
+    value = float(value)
+    return round(value, digits) if np.isfinite(value) else None

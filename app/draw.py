@@ -1,0 +1,70 @@
+"""Draw detections onto a copy of the frame: box, label, confidence, probability bar.
+
+One colour per emotion (BGR), used for the box, the label and the bar segments,
+so the GUI's side panel can use the same colours. Sizes follow the face, so the
+drawing reads the same on a 640x480 webcam frame and an 8000x6000 photo.
+"""
+
+import cv2
+import numpy as np
+
+from model import EMOTIONS
+
+EMOTION_COLORS = {
+    "angry": (40, 40, 220),      # red
+    "disgust": (40, 140, 40),    # green
+    "fear": (160, 60, 140),      # purple
+    "happy": (0, 200, 255),      # yellow-orange
+    "sad": (200, 120, 30),       # blue
+    "surprise": (230, 200, 0),   # cyan
+    "neutral": (170, 170, 170),  # grey
+}
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def draw_detections(frame: np.ndarray, detections) -> np.ndarray:
+    """A new BGR frame with every detection drawn; `frame` is left untouched."""
+    out = np.array(frame, dtype=np.uint8, copy=True)
+    if out.ndim == 2:
+        out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
+    for det in detections:
+        _draw_one(out, det)
+    return out
+
+
+def _draw_one(img, det):
+    x, y, w, h = (int(v) for v in det.box)
+    color = EMOTION_COLORS.get(det.label, (255, 255, 255))
+    unit = max(1, int(round(w / 100)))               # line thickness follows the face
+    cv2.rectangle(img, (x, y), (x + w, y + h), color, 2 * unit, cv2.LINE_AA)
+    scale = max(0.4, w / 260)
+    text = f"{det.label} {det.confidence * 100:.0f}%"
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, unit)
+    ty = y - 4 * unit if y - th - base - 4 * unit > 0 else y + h + th + 4 * unit
+    cv2.rectangle(img, (x, ty - th - base), (x + tw + 4 * unit, ty + base), color, -1)
+    cv2.putText(img, text, (x + 2 * unit, ty), FONT, scale, _ink(color), unit, cv2.LINE_AA)
+    _draw_bar(img, det.probabilities, x, y + h + 3 * unit, w, max(4, 6 * unit),
+              below_text=ty > y + h)
+
+
+def _draw_bar(img, probs, x, y, w, height, below_text=False):
+    """A stacked bar: one segment per emotion, as wide as its probability."""
+    if below_text:
+        return  # the label sits under the box (face at the top edge); no room
+    H, W = img.shape[:2]
+    if y + height >= H:
+        return
+    left = x
+    total = float(sum(probs)) or 1.0
+    for emotion, p in zip(EMOTIONS, probs):
+        seg = int(round(w * float(p) / total))
+        if seg > 0:
+            cv2.rectangle(img, (left, y), (min(left + seg, x + w), y + height),
+                          EMOTION_COLORS[emotion], -1)
+        left += seg
+    cv2.rectangle(img, (x, y), (x + w, y + height), (40, 40, 40), 1)
+
+
+def _ink(color) -> tuple:
+    b, g, r = color
+    return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)

@@ -1,0 +1,87 @@
+"""`python main.py`: open the window, then the source, and load the model meanwhile.
+
+The window is shown before anything slow happens: the model loads in the
+processing thread and the source opens in the capture thread. Nothing here
+imports TensorFlow (the classifier runs on LiteRT).
+"""
+
+import logging
+import os
+import signal
+import sys
+
+log = logging.getLogger(__name__)
+
+
+def use_pyqt_plugins():
+    """Point Qt at PyQt5's own platform plugins.
+
+    `import cv2` (opencv-python, not headless) sets QT_QPA_PLATFORM_PLUGIN_PATH to
+    the Qt plugins bundled with OpenCV, built against another Qt; PyQt5 then
+    fails to load its X11 ("xcb") plugin. Call before creating the QApplication.
+    """
+    from PyQt5.QtCore import QLibraryInfo
+
+    ours = os.path.join(QLibraryInfo.location(QLibraryInfo.PluginsPath), "platforms")
+    current = os.environ.get("QT_QPA_PLATFORM_PLUGIN_PATH")
+    if current != ours and os.path.isdir(ours):
+        if current:
+            log.debug("QT_QPA_PLATFORM_PLUGIN_PATH %s -> %s", current, ours)
+        os.environ["QT_QPA_PLATFORM_PLUGIN_PATH"] = ours
+
+
+def check_display():
+    """Qt aborts the whole process without a display; say so in one line instead."""
+    from app.cli import UserError
+
+    if sys.platform.startswith("linux") and not any(
+            os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
+        raise UserError("cannot open the window: no display (DISPLAY is not set). Run it "
+                        "on a desktop, or annotate files without a window: "
+                        "python main.py process --help")
+
+
+def run_app(args) -> int:
+    import cv2  # noqa: F401 - imported first on purpose: it sets the variable we fix
+
+    check_display()
+    use_pyqt_plugins()
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui.settings import Settings
+    from app.gui.window import MainWindow
+    from app.gui.worker import VideoEngine
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Emotion Detector")
+    app.setOrganizationName("EmotionDetector")
+    settings = Settings()
+    engine = VideoEngine(model_path=args.model, loop=getattr(args, "loop", False))
+    window = MainWindow(engine, settings, snapshot_dir=args.snapshots,
+                        stats_every=getattr(args, "stats_every", 0.0) or 0.0)
+    window.show()
+    source = args.source if args.source is not None else settings.source
+    QTimer.singleShot(0, lambda: window.start_source(source))
+    QTimer.singleShot(0, window.refresh_cameras)
+    exit_after = getattr(args, "exit_after", 0.0) or 0.0
+    if exit_after > 0:
+        QTimer.singleShot(int(exit_after * 1000), window.close)
+    _close_on_signals(window)
+    code = app.exec_()
+    log.debug("event loop ended (%d)", code)
+    return code
+
+
+def _close_on_signals(window):
+    """Ctrl+C / SIGTERM close the window like the close button (threads stopped,
+    settings saved). The timer lets Python run its signal handlers."""
+    from PyQt5.QtCore import QTimer
+
+    def close(*_):
+        window.close()
+
+    signal.signal(signal.SIGINT, close)
+    signal.signal(signal.SIGTERM, close)
+    window._signal_timer = QTimer(window, interval=200, timeout=lambda: None)
+    window._signal_timer.start()

@@ -1,0 +1,102 @@
+"""What the app remembers between runs (QSettings): source, snapshot folder,
+sensitivity, mirror, smoothing, window geometry.
+
+`EMOTION_DETECTOR_SETTINGS=/path/file.ini` stores them in that file instead of the
+user's settings, so tests and trial runs never touch (or depend on) them.
+"""
+
+import logging
+import os
+from pathlib import Path
+
+from PyQt5.QtCore import QSettings, QStandardPaths
+
+log = logging.getLogger(__name__)
+
+SETTINGS_ENV = "EMOTION_DETECTOR_SETTINGS"
+APP_NAME = "EmotionDetector"
+
+
+def default_snapshot_dir() -> Path:
+    """The user's Pictures folder (XDG aware), subfolder EmotionDetector."""
+    pictures = QStandardPaths.writableLocation(QStandardPaths.PicturesLocation)
+    return Path(pictures or Path.home() / "Pictures") / APP_NAME
+
+
+class Settings:
+    """Typed access to the stored settings; a bad stored value falls back to the default."""
+
+    def __init__(self, qsettings: QSettings | None = None):
+        if qsettings is None:
+            path = os.environ.get(SETTINGS_ENV)
+            qsettings = (QSettings(path, QSettings.IniFormat) if path
+                         else QSettings(APP_NAME, APP_NAME))
+        self._q = qsettings
+
+    @property
+    def location(self) -> str:
+        return self._q.fileName()
+
+    def _get(self, key, default, kind):
+        value = self._q.value(key, default)
+        try:
+            if kind is bool and isinstance(value, str):
+                return value.lower() in ("true", "1", "yes")
+            return kind(value)
+        except (TypeError, ValueError):
+            log.warning("ignoring bad setting %s=%r", key, value)
+            return default
+
+    @property
+    def source(self) -> str:
+        return self._get("source", "0", str) or "0"
+
+    @source.setter
+    def source(self, value):
+        self._q.setValue("source", str(value))
+
+    @property
+    def snapshot_dir(self) -> Path:
+        value = self._get("snapshot_dir", "", str)
+        return Path(value) if value else default_snapshot_dir()
+
+    @snapshot_dir.setter
+    def snapshot_dir(self, value):
+        self._q.setValue("snapshot_dir", str(value))
+
+    @property
+    def sensitivity(self) -> float:
+        return min(1.0, max(0.0, self._get("sensitivity", 0.5, float)))
+
+    @sensitivity.setter
+    def sensitivity(self, value: float):
+        self._q.setValue("sensitivity", float(value))
+
+    @property
+    def mirror(self) -> bool:
+        return self._get("mirror", False, bool)
+
+    @mirror.setter
+    def mirror(self, value: bool):
+        self._q.setValue("mirror", bool(value))
+
+    @property
+    def smoothing(self) -> bool:
+        return self._get("smoothing", True, bool)
+
+    @smoothing.setter
+    def smoothing(self, value: bool):
+        self._q.setValue("smoothing", bool(value))
+
+    @property
+    def geometry(self):
+        return self._q.value("geometry")
+
+    @geometry.setter
+    def geometry(self, value):
+        self._q.setValue("geometry", value)
+
+    def sync(self):
+        self._q.sync()
+        if self._q.status() != QSettings.NoError:
+            log.warning("could not save settings to %s", self.location)

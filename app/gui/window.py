@@ -1,0 +1,515 @@
+"""The main window: the picture, the side panel, toolbar, menus and status bar.
+
+It only displays and controls; all frame work happens in `app.gui.worker`.
+Problems (no camera, a file that cannot be read, a model that does not load, a
+snapshot folder that cannot be written) are shown in the status bar and over
+the picture, never in a blocking dialog, and the window keeps working.
+"""
+
+import datetime as dt
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QKeySequence
+from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLabel,
+                             QMainWindow, QSlider, QSplitter, QStyle, QVBoxLayout, QWidget)
+
+from app.gui.widgets import ProbabilityBars, Timeline, VideoView
+from app.runstats import process_age, rss_mb
+from app.snapshot import SnapshotError, save_snapshot
+from app.sources import IMAGE_SUFFIXES, list_cameras
+
+log = logging.getLogger(__name__)
+
+TITLE = "Emotion Detector"
+VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *.mpeg *.wmv "
+                + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
+SENSITIVITY_STEP = 10
+
+
+def describe(spec) -> str:
+    """How a source spec reads in messages: 'camera 0' or the file name."""
+    spec = str(spec)
+    return f"camera {spec}" if spec.isdigit() else Path(spec).name
+
+
+class MainWindow(QMainWindow):
+    """Shows what `engine` (a worker.VideoEngine) produces and drives it."""
+
+    camerasFound = pyqtSignal(object)
+
+    def __init__(self, engine, settings, snapshot_dir=None, camera_lister=list_cameras,
+                 stats_every: float = 0.0):
+        super().__init__()
+        self.engine = engine
+        self.settings = settings
+        self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else settings.snapshot_dir
+        self.camera_lister = camera_lister
+        self.current_spec = None
+        self.last_result = None
+        self.selected_track = None
+        self.latency_ms = 0.0
+        self.frames_shown = 0
+        self.frames_with_faces = 0
+        self.last_snapshot = None
+        self.unsaved = None            # (result, source, time) of a snapshot that failed
+        self.shown_at = None
+        self.message_is_error = False
+        self.model_error = ""          # why the model did not load; "" when it did
+        self._model_asked = False      # the user asked for another model
+        self._closing = False
+
+        self.setWindowTitle(TITLE)
+        self._build_view()
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_statusbar()
+        self._restore(settings)
+        self._connect()
+        self.view.setFocus()
+
+        self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
+        self._stats_timer.start()
+        self._log_timer = None
+        if stats_every > 0:
+            self._log_timer = QTimer(self, interval=int(stats_every * 1000),
+                                     timeout=self.log_stats)
+            self._log_timer.start()
+
+    # ------------------------------------------------------------- building
+    def _build_view(self):
+        self.view = VideoView()
+        self.view.set_overlay("Starting…")
+        self.bars = ProbabilityBars()
+        self.timeline = Timeline()
+        self.face_title = QLabel("No face")
+        self.face_title.setStyleSheet("font-weight: bold")
+        panel = QWidget()
+        layout = QVBoxLayout(panel)
+        layout.addWidget(self.face_title)
+        layout.addWidget(self.bars)
+        layout.addWidget(QLabel("Emotion over the last minute"))
+        layout.addWidget(self.timeline)
+        layout.addStretch(1)
+        panel.setMinimumWidth(260)
+        panel.setMaximumWidth(420)
+        splitter = QSplitter(Qt.Horizontal)
+        splitter.addWidget(self.view)
+        splitter.addWidget(panel)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 0)
+        splitter.setCollapsible(0, False)
+        self.setCentralWidget(splitter)
+
+    def _action(self, text, shortcut=None, slot=None, checkable=False, tip=None, icon=None):
+        action = QAction(text, self)
+        if icon is not None:
+            action.setIcon(self.style().standardIcon(icon))
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(f"{tip} ({action.shortcut().toString()})" if shortcut else tip)
+        if slot:
+            (action.toggled if checkable else action.triggered).connect(slot)
+        self.addAction(action)   # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self):
+        a = self._action
+        self.act_start = a("&Stop", "Ctrl+R", self.toggle_running, tip="Start or stop the source",
+                           icon=QStyle.SP_MediaStop)
+        self.act_open = a("&Open video or image…", QKeySequence.Open, self.open_file_dialog,
+                          tip="Show a video file or an image", icon=QStyle.SP_DialogOpenButton)
+        self.act_snapshot = a("Sna&pshot", "Space", self.take_snapshot,
+                              tip="Save the annotated picture, the raw frame and a JSON record",
+                              icon=QStyle.SP_DialogSaveButton)
+        self.act_folder = a("Snapshot &folder…", "Ctrl+Shift+S", self.choose_snapshot_dir,
+                            tip="Where snapshots are saved")
+        self.act_model = a("Load &model…", "Ctrl+L", self.choose_model,
+                           tip="Use another emotion model (.tflite or .keras)")
+        self.act_quit = a("&Quit", QKeySequence.Quit, self.close)
+        self.act_mirror = a("&Mirror view", "M", self.set_mirror, checkable=True,
+                            tip="Flip the picture left-right, like a mirror")
+        self.act_smoothing = a("S&moothing", "S", self.set_smoothing, checkable=True,
+                               tip="Smooth each face's emotion over time")
+        self.act_more = a("More &sensitive", "+", lambda: self._step_sensitivity(+1),
+                          tip="Find more faces (and more false ones)")
+        self.act_more.setShortcuts([QKeySequence("+"), QKeySequence("=")])
+        self.act_less = a("&Less sensitive", "-", lambda: self._step_sensitivity(-1),
+                          tip="Find fewer false faces")
+        self.act_refresh = a("&Refresh camera list", "F5", self.refresh_cameras)
+        self.camera_actions = QActionGroup(self)
+        self.camera_actions.triggered.connect(lambda act: self.start_source(act.data()))
+
+    def _build_menus(self):
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        for act in (self.act_open, self.act_snapshot, self.act_folder, self.act_model):
+            m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+        m = bar.addMenu("&Source")
+        m.addAction(self.act_start)
+        m.addSeparator()
+        self.camera_menu = m.addMenu("&Camera")
+        m.addAction(self.act_refresh)
+        m = bar.addMenu("&View")
+        for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less):
+            m.addAction(act)
+
+    def _build_toolbar(self):
+        tb = self.addToolBar("Controls")
+        tb.setObjectName("controls")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        tb.addAction(self.act_start)
+        self.camera_box = QComboBox()
+        self.camera_box.setMinimumContentsLength(10)
+        self.camera_box.setToolTip("Camera (only the cameras that open are listed)")
+        self.camera_box.activated.connect(self._camera_chosen)
+        tb.addWidget(self.camera_box)
+        tb.addAction(self.act_open)
+        tb.addSeparator()
+        tb.addAction(self.act_snapshot)
+        tb.addSeparator()
+        tb.addAction(self.act_mirror)
+        tb.addAction(self.act_smoothing)
+        tb.addWidget(QLabel(" Sensitivity "))
+        self.sensitivity = QSlider(Qt.Horizontal)
+        self.sensitivity.setRange(0, 100)
+        self.sensitivity.setFixedWidth(120)
+        self.sensitivity.setToolTip("Face detector sensitivity (+ / -)")
+        tb.addWidget(self.sensitivity)
+        for w in (self.camera_box, self.sensitivity):
+            w.setFocusPolicy(Qt.NoFocus)   # keep Space for snapshots
+
+    def _build_statusbar(self):
+        self.message = QLabel("")
+        self.stats = QLabel("")
+        self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addPermanentWidget(self.stats)
+
+    def _restore(self, settings):
+        self.act_mirror.setChecked(settings.mirror)
+        self.act_smoothing.setChecked(settings.smoothing)
+        self.sensitivity.setValue(int(round(settings.sensitivity * 100)))
+        self.engine.set_options(smoothing=settings.smoothing, mirror=settings.mirror,
+                                sensitivity=settings.sensitivity)
+        geometry = settings.geometry
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1100, 700)
+
+    def _connect(self):
+        e = self.engine
+        e.sourceEvent.connect(self._on_source_event)
+        e.resultReady.connect(self._on_result)
+        e.modelLoaded.connect(self._on_model_loaded)
+        e.modelFailed.connect(self._on_model_failed)
+        e.processingFailed.connect(lambda msg: self.show_message(msg, error=True))
+        self.sensitivity.valueChanged.connect(self.set_sensitivity)
+        self.view.clicked.connect(self._select_at)
+        self.camerasFound.connect(self._fill_cameras)
+
+    def sizeHint(self):
+        return QSize(1100, 700)
+
+    # -------------------------------------------------------------- sources
+    def start_source(self, spec):
+        """Open a camera index or a file path (replacing the current source)."""
+        spec = str(spec).strip()
+        if not spec.isdigit():   # remembered as given from any folder next time
+            spec = os.path.abspath(os.path.expanduser(spec))
+        self.current_spec = spec
+        self.selected_track = None
+        self.timeline.clear()
+        self.view.set_overlay(f"Opening {describe(spec)}…")
+        self.show_message(f"Opening {describe(spec)}…")
+        self._sync_camera_box()
+        self.engine.start(spec)
+        self._update_start_action(True)
+
+    def toggle_running(self):
+        if self.engine.running:
+            self.engine.stop()
+            self.show_message(f"Stopped {describe(self.current_spec)}")
+            self._update_start_action(False)
+        elif self.current_spec is not None:
+            self.start_source(self.current_spec)
+
+    def open_file_dialog(self):
+        start = str(Path(self.current_spec).parent) if self.current_spec and \
+            not self.current_spec.isdigit() else str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Open a video or image", start, VIDEO_FILTER)
+        if path:
+            self.start_source(path)
+
+    def _on_source_event(self, kind, payload):
+        name = describe(self.current_spec)
+        if kind == "started":
+            self.view.set_overlay("")
+            self.settings.source = self.current_spec
+            fps = f", {payload['fps']:.0f} fps" if payload.get("fps") else ""
+            self.show_message(f"Showing {payload['name']}{fps}")
+            return
+        self._update_start_action(False)
+        if kind == "still":
+            self.show_message(f"Showing {payload}")
+        elif kind == "ended":
+            self.show_message(f"{payload}. Start (Ctrl+R) plays it again; "
+                              "or choose a camera or open a file.")
+        else:
+            self.show_message(payload, error=True)
+            self.view.set_overlay(f"{payload}\n\nChoose a camera, or open a video or "
+                                  "image (Ctrl+O).")
+            log.warning("source %s: %s", name, payload)
+
+    def _update_start_action(self, running: bool):
+        self.act_start.setText("&Stop" if running else "&Start")
+        self.act_start.setIcon(self.style().standardIcon(
+            QStyle.SP_MediaStop if running else QStyle.SP_MediaPlay))
+
+    # -------------------------------------------------------------- cameras
+    def refresh_cameras(self):
+        """Probe the cameras in the background (opening one can take a while)."""
+        self.camera_box.clear()
+        self.camera_box.addItem("Looking…")
+        self.camera_box.setEnabled(False)
+
+        def probe():
+            try:
+                found = self.camera_lister()
+            except Exception:  # noqa: BLE001 - a broken driver must not end the app
+                log.exception("listing cameras failed")
+                found = []
+            try:
+                self.camerasFound.emit(found)
+            except RuntimeError:   # the window is gone
+                pass
+
+        threading.Thread(target=probe, name="camera-probe", daemon=True).start()
+
+    def _fill_cameras(self, found):
+        cameras = sorted(set(found) | ({int(self.current_spec)}
+                                       if self.current_spec and self.current_spec.isdigit()
+                                       and self.engine.running else set()))
+        self.camera_box.clear()
+        self.camera_menu.clear()
+        for act in self.camera_actions.actions():
+            self.camera_actions.removeAction(act)
+        for i, index in enumerate(cameras):
+            self.camera_box.addItem(f"Camera {index}", index)
+            act = QAction(f"Camera {index}", self, checkable=True)
+            act.setData(str(index))
+            if i < 9:
+                act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            self.camera_actions.addAction(act)
+            self.camera_menu.addAction(act)
+        if not cameras:   # an item, not placeholder text: Qt 5.15 does not draw that
+            self.camera_box.addItem("No camera")
+            self.camera_menu.addAction("No camera found").setEnabled(False)
+        self.camera_box.setEnabled(bool(cameras))
+        self._sync_camera_box()
+
+    def _camera_chosen(self, row):
+        index = self.camera_box.itemData(row)
+        if index is not None:
+            self.start_source(index)
+
+    def _sync_camera_box(self):
+        spec = self.current_spec
+        row = self.camera_box.findData(int(spec)) if spec and spec.isdigit() else -1
+        if row < 0 and self.camera_box.count() and self.camera_box.itemData(0) is None:
+            row = 0   # the "No camera" / "Looking…" item
+        self.camera_box.setCurrentIndex(row)
+        for act in self.camera_actions.actions():
+            act.setChecked(act.data() == spec)
+
+    # --------------------------------------------------------------- frames
+    def _on_result(self, result):
+        self.last_result = result
+        self.frames_shown += 1
+        self.frames_with_faces += bool(result.detections)
+        self.latency_ms = (time.monotonic() - result.captured) * 1000.0
+        self.view.set_image(result.image)
+        self._update_panel(result.detections)
+
+    def _shown_face(self, detections):
+        """The selected face if it is still there, else the largest."""
+        for det in detections:
+            if det.track_id == self.selected_track:
+                return det
+        return max(detections, key=lambda d: d.box[2] * d.box[3], default=None)
+
+    def _update_panel(self, detections):
+        det = self._shown_face(detections)
+        if det is None:
+            self.face_title.setText("No face")
+            self.bars.set_probabilities(None)
+            self.timeline.add(None)
+            return
+        which = "Selected face" if det.track_id == self.selected_track else "Largest face"
+        self.face_title.setText(f"{which}: {det.label} {det.confidence * 100:.0f}%")
+        self.bars.set_probabilities(det.probabilities, det.label)
+        self.timeline.add(det.label, det.confidence)
+
+    def _select_at(self, x, y):
+        if self.last_result is None:
+            return
+        for det in self.last_result.detections:
+            bx, by, bw, bh = det.box
+            if bx <= x < bx + bw and by <= y < by + bh:
+                if det.track_id != self.selected_track:
+                    self.timeline.clear()
+                self.selected_track = det.track_id
+                self._update_panel(self.last_result.detections)
+                return
+
+    # ------------------------------------------------------------- snapshots
+    def take_snapshot(self):
+        """Save the picture now shown; on failure it is kept for another folder."""
+        result = self.last_result
+        if result is None:
+            self.show_message("Nothing to save yet: no picture", error=True)
+            return None
+        when = dt.datetime.now().astimezone()
+        return self._save(result, self._source_label(), when)
+
+    def _save(self, result, source, when):
+        try:
+            paths = save_snapshot(self.snapshot_dir, result.raw, result.annotated,
+                                  result.detections, source, when)
+        except SnapshotError as exc:
+            self.unsaved = (result, source, when)
+            self.show_message(f"Snapshot not saved: {exc}. It is kept: choose another "
+                              "folder (Ctrl+Shift+S) to save it there.", error=True)
+            log.warning("snapshot not saved: %s", exc)
+            return None
+        self.unsaved = None
+        self.last_snapshot = paths
+        self.show_message(f"Snapshot saved: {paths.annotated} (+ raw frame and .json)")
+        return paths
+
+    def _source_label(self) -> str:
+        spec = self.current_spec or ""
+        return f"camera {spec}" if spec.isdigit() else spec
+
+    def choose_snapshot_dir(self):
+        folder = QFileDialog.getExistingDirectory(self, "Snapshot folder", str(self.snapshot_dir))
+        if folder:
+            self.set_snapshot_dir(folder)
+
+    def set_snapshot_dir(self, folder):
+        """Use `folder` from now on (remembered); saves a snapshot that failed before."""
+        self.snapshot_dir = Path(folder)
+        self.settings.snapshot_dir = str(self.snapshot_dir)
+        self.show_message(f"Snapshots go to {self.snapshot_dir}")
+        if self.unsaved is not None:
+            self._save(*self.unsaved)
+
+    # ------------------------------------------------------------- settings
+    def set_mirror(self, on: bool):
+        self.settings.mirror = on
+        self.engine.set_options(mirror=on)
+
+    def set_smoothing(self, on: bool):
+        self.settings.smoothing = on
+        self.engine.set_options(smoothing=on)
+
+    def set_sensitivity(self, value: int):
+        self.settings.sensitivity = value / 100.0
+        self.engine.set_options(sensitivity=value / 100.0)
+        self.show_message(f"Detector sensitivity {value}%")
+
+    def _step_sensitivity(self, direction: int):
+        self.sensitivity.setValue(self.sensitivity.value() + direction * SENSITIVITY_STEP)
+
+    # ---------------------------------------------------------------- model
+    def choose_model(self):
+        path, _ = QFileDialog.getOpenFileName(self, "Emotion model", str(Path.home()),
+                                              "Models (*.tflite *.keras);;All files (*)")
+        if path:
+            self.load_model(path)
+
+    def load_model(self, path):
+        self._model_asked = True
+        self.view.set_banner("Loading model…")
+        self.engine.load_model(path)
+
+    def _on_model_loaded(self, name):
+        self.model_error = ""
+        self.view.set_banner("")
+        if self._model_asked:   # not at start-up: that would hide the source's news
+            self.show_message(f"Emotion model loaded: {Path(name).name}")
+        self._model_asked = False
+        log.info("model loaded: %s", name)
+        self.engine.reprocess()
+
+    def _on_model_failed(self, message):
+        self.model_error = message
+        text = (f"Emotion model not loaded: {message}. The picture is shown without "
+                "emotions; load another model with File > Load model (Ctrl+L).")
+        self.view.set_banner(text)
+        self.show_message(f"Emotion model not loaded: {message}", error=True)
+        self.engine.reprocess()
+
+    # ---------------------------------------------------------- status bar
+    def show_message(self, text: str, error: bool = False):
+        """The status bar's message; while the model is missing, it says so too."""
+        if self.model_error and "model" not in text:
+            text, error = f"{text} | Emotion model not loaded: {self.model_error}", True
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message_is_error = error
+        self.message.setStyleSheet("color: #c0392b; font-weight: bold" if error else "")
+
+    def stats_values(self) -> dict:
+        running = self.engine.running
+        faces = len(self.last_result.detections) if self.last_result else 0
+        return {"capture_fps": self.engine.capture_rate.rate() if running else 0.0,
+                "processing_fps": self.engine.processing.rate.rate() if running else 0.0,
+                "latency_ms": self.latency_ms, "faces": faces}
+
+    def _update_stats(self):
+        s = self.stats_values()
+        n = s["faces"]
+        self.stats.setText(f"capture {s['capture_fps']:.1f} fps · processing "
+                           f"{s['processing_fps']:.1f} fps · latency {s['latency_ms']:.0f} ms"
+                           f" · {n} face{'s' if n != 1 else ''}")
+
+    def log_stats(self):
+        """One line for long runs: memory, rates, and where the picture is in the window."""
+        s = self.stats_values()
+        rect = self.view.target_rect()
+        pos = self.view.mapTo(self, rect.topLeft())
+        log.info("stats rss_mb=%.1f capture_fps=%.1f processing_fps=%.1f latency_ms=%.0f "
+                 "faces=%d shown=%d with_faces=%d dropped=%d view=%d,%d,%d,%d",
+                 rss_mb(), s["capture_fps"], s["processing_fps"], s["latency_ms"], s["faces"],
+                 self.frames_shown, self.frames_with_faces, self.engine.frames.dropped,
+                 pos.x(), pos.y(), rect.width(), rect.height())
+
+    # --------------------------------------------------------------- events
+    def showEvent(self, event):
+        super().showEvent(event)
+        if self.shown_at is None:
+            self.shown_at = time.monotonic()
+            log.info("window shown %.2f s after launch", process_age())
+
+    def closeEvent(self, event):
+        if not self._closing:
+            self._closing = True
+            started = time.monotonic()
+            self._stats_timer.stop()
+            if self._log_timer is not None:
+                self._log_timer.stop()
+            self.settings.geometry = self.saveGeometry()
+            self.settings.sync()
+            self.engine.shutdown()
+            log.info("stopped in %.2f s", time.monotonic() - started)
+        event.accept()

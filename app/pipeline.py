@@ -1,0 +1,170 @@
+"""One frame in, the faces with their emotions out: detect -> crop -> classify -> track.
+
+The GUI, `process`, `bench` and the tests all drive `EmotionPipeline.process`.
+Speed comes from not scanning the whole frame every time: known faces are looked
+for near their last box (about a millisecond), the whole frame is re-scanned,
+downscaled, every `rescan_interval` frames, whenever a face was lost, and while
+no face is known. All faces of a frame are classified in one batch.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from app.crop import FER_MARGIN, crop_faces
+from app.detect import FaceDetector
+from app.track import Tracker, iou
+from model import EMOTIONS
+from model.classifier import EmotionClassifier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Detection:
+    """One face in one frame. `box` is (x, y, w, h) in the pixels of the frame given."""
+
+    box: tuple
+    label: str
+    confidence: float
+    probabilities: tuple
+    track_id: int
+    raw_probabilities: tuple = field(default=(), repr=False, compare=False)
+
+    def to_dict(self) -> dict:
+        x, y, w, h = self.box
+        return {"track": self.track_id, "x": int(x), "y": int(y), "w": int(w), "h": int(h),
+                "label": self.label, "confidence": round(float(self.confidence), 4),
+                **{e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities)}}
+
+
+class EmotionPipeline:
+    """Faces and their (smoothed) emotions for a stream of BGR frames.
+
+    Construct it off the GUI thread: it loads the model. `smoothing` and
+    `sensitivity` may be changed between frames; call `reset()` when the source
+    changes. `timings` holds the last frame's per-stage milliseconds.
+    """
+
+    def __init__(self, model_path=None, classifier=None, smoothing: bool = True,
+                 sensitivity: float = 0.5, min_face: int = 48, tau: float = 0.25,
+                 hysteresis: float = 0.1, rescan_interval: int = 15,
+                 max_scan_side: int = 640, margin: float = FER_MARGIN, threads: int = 2):
+        self.classifier = classifier or EmotionClassifier.load(model_path, threads=threads)
+        self.detector = FaceDetector(sensitivity=sensitivity, min_face=min_face,
+                                     max_scan_side=max_scan_side)
+        self.tracker = Tracker(tau=tau, hysteresis=hysteresis)
+        self.smoothing = smoothing
+        self.rescan_interval = rescan_interval
+        self.margin = margin
+        self.timings: dict[str, float] = {}
+        self.frames = 0
+        self._since_scan = 0
+        self._rescan = True
+        self._scanned = False
+        self._lock = threading.Lock()
+
+    # settings the GUI changes while running
+    @property
+    def sensitivity(self) -> float:
+        return self.detector.sensitivity
+
+    @sensitivity.setter
+    def sensitivity(self, value: float):
+        self.detector.sensitivity = value
+        self._rescan = True
+
+    @property
+    def min_face(self) -> int:
+        return self.detector.min_face
+
+    @min_face.setter
+    def min_face(self, value: int):
+        self.detector.min_face = int(value)
+        self._rescan = True
+
+    def reset(self):
+        """Forget all faces (new source, new image)."""
+        with self._lock:
+            self.tracker.reset()
+            self._rescan = True
+            self._since_scan = 0
+
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> list[Detection]:
+        """Faces in a BGR uint8 frame; `timestamp` (s) defaults to the clock."""
+        t = time.monotonic() if timestamp is None else float(timestamp)
+        with self._lock:
+            return self._process(frame, t)
+
+    def _process(self, frame, t) -> list[Detection]:
+        clock = time.perf_counter
+        t0 = clock()
+        gray = _to_gray(frame)
+        t1 = clock()
+        boxes, claimed = self._detect(gray)
+        t2 = clock()
+        pairs = self.tracker.assign(claimed, boxes, t)
+        faces = crop_faces(gray, [b for _, b in pairs], self.margin)
+        t3 = clock()
+        probs = self.classifier.predict(faces) if len(faces) else np.zeros((0, len(EMOTIONS)))
+        t4 = clock()
+        detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
+        t5 = clock()
+        self.frames += 1
+        self.timings = {"gray": _ms(t0, t1), "detect": _ms(t1, t2), "crop": _ms(t2, t3),
+                        "classify": _ms(t3, t4), "track": _ms(t4, t5), "total": _ms(t0, t5),
+                        "full_scan": float(self._scanned)}
+        return detections
+
+    def _detect(self, gray):
+        """(boxes from a full scan, {track id: box found near that track's last box}).
+
+        The whole frame is scanned when asked to (reset, new settings), on the
+        frame a known face is lost, every `rescan_interval` frames to find new
+        faces, and every other frame while some face is missing or none is known.
+        """
+        claimed = {}
+        just_lost = missing = False
+        for tr in list(self.tracker.tracks.values()):
+            box = self.detector.near(gray, tr.box)
+            if box is None:
+                missing = True
+                just_lost |= tr.missed == 0
+            elif not any(iou(box, other) > 0.5 for other in claimed.values()):
+                claimed[tr.id] = box
+        self._since_scan += 1
+        interval = 2 if (missing or not claimed) else self.rescan_interval
+        full = self._rescan or just_lost or self._since_scan >= interval
+        self._scanned = full
+        boxes = []
+        if full:
+            boxes = self.detector.full_scan(gray)
+            self._since_scan = 0
+            self._rescan = False
+        return boxes, claimed
+
+    def _detection(self, track, box, probs, t) -> Detection:
+        smoothed, label = track.smoother.update(probs, t)
+        shown = smoothed if self.smoothing else probs
+        idx = label if self.smoothing else int(np.argmax(probs))
+        return Detection(box=tuple(int(v) for v in box), label=EMOTIONS[idx],
+                         confidence=float(shown[idx]),
+                         probabilities=tuple(float(v) for v in shown), track_id=track.id,
+                         raw_probabilities=tuple(float(v) for v in probs))
+
+
+def _to_gray(frame: np.ndarray) -> np.ndarray:
+    arr = np.asarray(frame)
+    if arr.ndim == 2:
+        return arr if arr.dtype == np.uint8 else arr.astype(np.uint8)
+    if arr.shape[2] == 4:
+        return cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
+
+
+def _ms(a: float, b: float) -> float:
+    return (b - a) * 1000.0

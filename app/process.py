@@ -1,0 +1,353 @@
+"""`process`: run the pipeline headless on a video, an image or a folder of images.
+
+Writes into the output folder: the annotated video (`<name>_annotated.avi`) or
+images (`annotated/`), `detections.csv` (one row per face per frame),
+`summary.json` and `timeline.png`. Each file appears whole or not at all (temp
+file, then rename). When the input breaks off or the user presses Ctrl+C, what
+was processed so far is still written out - the video finalised, the CSV and
+summary complete for those frames, the summary saying why it stopped - and the
+command then fails with one line.
+"""
+
+import contextlib
+import csv
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from app.draw import draw_detections
+from app.sources import FrameSource, SourceError, VideoSource, open_source
+from model import EMOTIONS, atomic
+from model.plots import line_chart, save_png
+
+log = logging.getLogger(__name__)
+
+CSV_COLUMNS = ["frame", "time", "image", "track", "x", "y", "w", "h", "label",
+               "confidence", *EMOTIONS]
+TIMELINE_POINTS = 600
+WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def run_process(args) -> int:
+    from app.cli import UserError  # the CLI owns its error type; no import cycle at load
+    from app.pipeline import EmotionPipeline
+
+    source = _open_input(args.input, UserError)
+    with source:
+        pipe = EmotionPipeline(model_path=args.model, smoothing=not args.no_smoothing,
+                               sensitivity=getattr(args, "sensitivity", 0.5),
+                               min_face=getattr(args, "min_face", 48))
+        progress = None if args.no_progress else Progress(source.frame_count)
+        result = process_source(source, pipe, Path(args.output), progress=progress)
+    log.info("%s", _summary_line(result["summary"]))
+    if result["stopped"] == "interrupted":
+        log.error("interrupted after %d frames; the results so far are in %s",
+                  result["summary"]["frames"], args.output)
+        return 130
+    if result["stopped"]:
+        raise UserError(f"{result['stopped']} (results up to there are in {args.output})")
+    return 0
+
+
+def _open_input(spec: str, error_type) -> FrameSource:
+    path = Path(spec).expanduser()
+    if not path.exists() and spec.strip().isdigit():
+        raise error_type(f"{spec}: process takes a video, an image or a folder of images; "
+                         "for a camera open the app (--source)")
+    try:
+        source = open_source(path)
+    except SourceError as exc:
+        raise error_type(str(exc)) from None
+    return source
+
+
+def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> dict:
+    """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
+
+    `stopped` is None when the source ended normally, "interrupted" on Ctrl+C, or
+    the one-line reason the source failed. The outputs are written in every case.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    is_video = isinstance(source, VideoSource)
+    fps = source.fps or 30.0
+    sink = _VideoSink(out_dir, source, fps) if is_video else _ImageSink(out_dir)
+    stats = _Stats(fps if is_video else None)
+    stopped = None
+    csv_path = out_dir / "detections.csv"
+    start = time.perf_counter()
+    with atomic.atomic_path(csv_path) as tmp_csv, open(tmp_csv, "w", newline="",
+                                                        encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(CSV_COLUMNS)
+        try:
+            index = 0
+            while (frame := source.read()) is not None:
+                t = index / fps if is_video else 0.0
+                if not is_video:
+                    pipe.reset()                # separate photos: nothing to track
+                detections = pipe.process(frame, timestamp=t)
+                name = _image_name(source) if not is_video else ""
+                for det in detections:
+                    d = det.to_dict()
+                    writer.writerow([index, f"{t:.3f}" if is_video else "", name,
+                                     *(d[c] for c in CSV_COLUMNS[3:])])
+                sink.write(draw_detections(frame, detections), source)
+                stats.add(index, detections)
+                index += 1
+                if progress:
+                    progress.update(index)
+        except KeyboardInterrupt:
+            stopped = "interrupted"
+        except SourceError as exc:
+            stopped = str(exc)
+        except OSError as exc:                  # e.g. disk full while writing
+            stopped = f"cannot write the results: {exc}"
+        except BaseException:
+            sink.abort()
+            raise
+        with _no_interrupts():
+            if progress:
+                progress.close()
+            fh.flush()
+            os.fsync(fh.fileno())
+            wall = time.perf_counter() - start
+            outputs = sink.close()
+            summary = stats.summary(source, wall, stopped, outputs,
+                                    getattr(source, "skipped", []))
+    with _no_interrupts():
+        atomic.write_json(out_dir / "summary.json", summary)
+        save_png(out_dir / "timeline.png", stats.timeline_image())
+    return {"summary": summary, "stopped": stopped}
+
+
+def _image_name(source) -> str:
+    path = getattr(source, "current_path", None)
+    return path.name if path else ""
+
+
+@contextlib.contextmanager
+def _no_interrupts():
+    """Hold Ctrl+C off while the outputs are finalised (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+# ---------------------------------------------------------------------- sinks
+
+class _VideoSink:
+    """The annotated video, written to a temp file and renamed when finalised."""
+
+    def __init__(self, out_dir: Path, source, fps: float):
+        self.path = out_dir / f"{Path(source.name).stem}_annotated.avi"
+        self._cm = atomic.atomic_path(self.path)
+        self._tmp = self._cm.__enter__()
+        self._fps = fps
+        self._writer = None
+        self._done = False
+        self.frames = 0
+
+    def write(self, frame, source):
+        if self._writer is None:
+            h, w = frame.shape[:2]
+            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"MJPG"),
+                                           self._fps, (w, h))
+            if not self._writer.isOpened():
+                raise OSError(f"cannot write the annotated video {self.path}")
+        self._writer.write(frame)
+        self.frames += 1
+
+    def close(self) -> list[str]:
+        """Finalise the video (also after an interruption); [] if it has no frames."""
+        if self._done:
+            return [self.path.name] if self.frames else []
+        if self._writer is not None:
+            self._writer.release()
+        if self.frames == 0:
+            self.abort()
+            return []
+        self._done = True
+        self._cm.__exit__(None, None, None)
+        return [self.path.name]
+
+    def abort(self):
+        """Drop the temp file."""
+        if self._done:
+            return
+        self._done = True
+        if self._writer is not None:
+            self._writer.release()
+        with contextlib.suppress(RuntimeError):
+            self._cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+class _ImageSink:
+    """Annotated images under `annotated/`, same names (PNG where OpenCV cannot write)."""
+
+    def __init__(self, out_dir: Path):
+        self.folder = out_dir / "annotated"
+        self.written: list[str] = []
+
+    def write(self, frame, source):
+        src = getattr(source, "current_path", None) or Path(source.name)
+        suffix = src.suffix.lower() if src.suffix.lower() in WRITABLE_IMAGE_SUFFIXES else ".png"
+        self.folder.mkdir(exist_ok=True)
+        path = self.folder / (src.stem + suffix if suffix == src.suffix.lower()
+                              else src.name + suffix)
+        ok, buf = cv2.imencode(suffix, frame)
+        if not ok:
+            raise OSError(f"cannot encode {path}")
+        atomic.write_bytes(path, buf.tobytes())
+        self.written.append(f"annotated/{path.name}")
+
+    def close(self) -> list[str]:
+        return self.written
+
+    def abort(self):
+        pass
+
+
+# ---------------------------------------------------------------------- stats
+
+class _Stats:
+    """Counts for summary.json and the per-frame mean probabilities for the timeline."""
+
+    def __init__(self, fps: float | None):
+        self.fps = fps
+        self.frames = 0
+        self.frames_with_faces = 0
+        self.faces = 0
+        self.tracks: set[int] = set()
+        self.label_frames = np.zeros(len(EMOTIONS), np.int64)
+        self.timeline: list[np.ndarray] = []
+
+    def add(self, index: int, detections):
+        self.frames += 1
+        self.faces += len(detections)
+        self.frames_with_faces += bool(detections)
+        mean = np.full(len(EMOTIONS), np.nan, np.float32)
+        if detections:
+            mean = np.mean([d.probabilities for d in detections], axis=0).astype(np.float32)
+        self.timeline.append(mean)
+        for d in detections:
+            self.tracks.add(d.track_id)
+            self.label_frames[EMOTIONS.index(d.label)] += 1
+
+    def summary(self, source, wall: float, stopped, outputs, skipped) -> dict:
+        per_emotion = {e: int(n) for e, n in zip(EMOTIONS, self.label_frames)}
+        out = {
+            "input": str(getattr(source, "path", getattr(source, "folder", source.name))),
+            "status": "complete" if stopped is None else
+                      ("interrupted" if stopped == "interrupted" else "failed"),
+            "error": stopped if stopped not in (None, "interrupted") else None,
+            "frames": self.frames,
+            "frames_with_faces": self.frames_with_faces,
+            "faces": self.faces,
+            "tracks": len(self.tracks),
+            "face_frames_per_emotion": per_emotion,
+            "processing": {"seconds": round(wall, 3),
+                           "fps": round(self.frames / wall, 2) if wall > 0 else None,
+                           "ms_per_frame": round(1000 * wall / self.frames, 2)
+                           if self.frames else None},
+            "outputs": ["detections.csv", "summary.json", "timeline.png", *outputs],
+        }
+        if self.fps:
+            out["fps"] = round(self.fps, 3)
+            out["duration_s"] = round(self.frames / self.fps, 3)
+            out["seconds_per_emotion"] = {e: round(n / self.fps, 3) for e, n in
+                                          per_emotion.items()}
+        if skipped:
+            out["skipped"] = [{"file": str(p), "reason": r} for p, r in skipped]
+        return out
+
+    def timeline_image(self) -> np.ndarray:
+        rows = np.array(self.timeline, np.float32).reshape(-1, len(EMOTIONS))
+        if len(rows) > TIMELINE_POINTS:         # average into bins: a readable plot
+            edges = np.linspace(0, len(rows), TIMELINE_POINTS + 1).astype(int)
+            with np.errstate(all="ignore"), _warnings_off():
+                rows = np.array([np.nanmean(rows[a:b], axis=0) for a, b in
+                                 zip(edges[:-1], edges[1:])])
+        span = f"{len(self.timeline) / self.fps:.1f} s of video" if self.fps else \
+            f"{len(self.timeline)} images in name order"
+        series = {e: rows[:, i].tolist() for i, e in enumerate(EMOTIONS)}
+        # 1200 px wide: room for all seven names in the legend
+        return line_chart(series, f"Probability of each emotion over {span} "
+                                  "(mean over the faces in view)", size=(1200, 500),
+                          y_range=(0.0, 1.0))
+
+
+@contextlib.contextmanager
+def _warnings_off():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _summary_line(summary: dict) -> str:
+    p = summary["processing"]
+    return (f"{summary['frames']} frames, {summary['faces']} faces, "
+            f"{summary['tracks']} tracks; {p['fps']} frames/s")
+
+
+# ------------------------------------------------------------------- progress
+
+class Progress:
+    """A one-line text progress bar on stderr, redrawn at most 5 times a second."""
+
+    def __init__(self, total: int | None, stream=None, width: int = 30,
+                 interval: float = 0.2):
+        self.total = total if total and total > 0 else None
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.interval = interval
+        self.enabled = stream is not None or _isatty(self.stream)
+        self._start = time.monotonic()
+        self._last = 0.0
+        self._count = 0
+
+    def update(self, count: int):
+        self._count = count
+        now = time.monotonic()
+        if self.enabled and now - self._last >= self.interval:
+            self._last = now
+            self._draw(now)
+
+    def _draw(self, now: float):
+        elapsed = max(now - self._start, 1e-9)
+        rate = self._count / elapsed
+        if self.total:
+            frac = min(1.0, self._count / self.total)
+            filled = int(round(self.width * frac))
+            eta = (self.total - self._count) / rate if rate > 0 else 0
+            line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac * 100:5.1f}% "
+                    f"{self._count}/{self.total} frames, {rate:.1f}/s, ETA {eta:.0f} s")
+        else:
+            line = f"{self._count} frames, {rate:.1f}/s"
+        self.stream.write("\r" + line)
+        self.stream.flush()
+
+    def close(self):
+        if self.enabled and self._count:
+            self._draw(time.monotonic())
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False

@@ -1,0 +1,144 @@
+"""Pytest-wide settings and shared fixtures (helpers: append yours below, keep others')."""
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# FER-2013 (Kaggle folder layout) beside the checkout; never copied into the project.
+FER_ROOT = Path(__file__).resolve().parents[2] / "shared/datasets/fer2013"
+
+
+def fer_available() -> bool:
+    return (FER_ROOT / "train").is_dir() and (FER_ROOT / "test").is_dir()
+
+
+@pytest.fixture(scope="session")
+def fer_root() -> Path:
+    """The FER-2013 folder; skips the test, saying why, when it is not there."""
+    if not fer_available():
+        pytest.skip(f"FER-2013 not found at {FER_ROOT} (Kaggle folder layout expected)")
+    return FER_ROOT
+
+
+# ---- tiny FER-2013 data sets and a tiny trained model (model tests) ----------
+
+# A network small enough to train for an epoch in seconds: (filters, convs) per stage.
+TINY_STAGES = ((4, 1), (8, 1))
+# Faces per class in each split of the tiny data sets; the splits differ in size
+# so that a test can tell which one was read.
+TINY_COUNTS = {"train": 4, "val": 3, "test": 2}
+TINY_PREFIX = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
+
+
+def tiny_faces(split: str, per_class: int = None, seed: int = 0):
+    """uint8 faces (N, 48, 48) and labels, class-major; each class its own pattern."""
+    import numpy as np
+
+    from model import EMOTIONS
+
+    per_class = per_class or TINY_COUNTS[split]
+    rng = np.random.default_rng([seed, list(TINY_COUNTS).index(split)])
+    yy, xx = np.mgrid[0:48, 0:48]
+    faces, labels = [], []
+    for label in range(len(EMOTIONS)):
+        angle = np.pi * label / len(EMOTIONS)
+        base = 127 + 100 * np.sin((xx * np.cos(angle) + yy * np.sin(angle)) / 4)
+        for _ in range(per_class):
+            face = base + rng.normal(0, 20, base.shape)
+            faces.append(np.clip(face, 0, 255).astype(np.uint8))
+            labels.append(label)
+    return np.stack(faces), np.array(labels, np.int64)
+
+
+def write_tiny_folder(root, suffix: str = ".png", seed: int = 0):
+    """The Kaggle folder layout (train/<emotion>/, test/<emotion>/); returns root.
+
+    PNG by default, so that the faces read back are exactly `tiny_faces`' (the
+    Kaggle files are JPEG, which the loader reads as well).
+    """
+    import cv2
+
+    from model import EMOTIONS
+
+    root = Path(root)
+    for split, part in (("train", "train"), ("val", "test"), ("test", "test")):
+        faces, labels = tiny_faces(split, seed=seed)
+        for i, (face, label) in enumerate(zip(faces, labels)):
+            folder = root / part / EMOTIONS[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            assert cv2.imwrite(str(folder / f"{TINY_PREFIX[split]}_{i:04d}{suffix}"), face)
+    return root
+
+
+def write_tiny_csv(path, seed: int = 0, extra_rows=()):
+    """The original fer2013.csv (emotion,pixels,Usage) with the same faces; returns path."""
+    path = Path(path)
+    lines = ["emotion,pixels,Usage"]
+    for split in TINY_COUNTS:
+        faces, labels = tiny_faces(split, seed=seed)
+        for face, label in zip(faces, labels):
+            lines.append(f"{label},{' '.join(map(str, face.ravel()))},{TINY_PREFIX[split]}")
+    lines.extend(extra_rows)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def tiny_folder(tmp_path) -> Path:
+    """A tiny data set in the Kaggle folder layout (7 classes x 4/3/2 faces)."""
+    return write_tiny_folder(tmp_path / "fer")
+
+
+@pytest.fixture
+def tiny_csv(tmp_path) -> Path:
+    """The same tiny data set as a fer2013.csv file."""
+    return write_tiny_csv(tmp_path / "fer2013.csv")
+
+
+def tiny_config(data, out, **overrides):
+    """A TrainConfig for the tiny network: seconds per epoch instead of minutes."""
+    from model.train import TrainConfig
+
+    settings = dict(data=str(data), out=str(out), epochs=1, batch_size=8,
+                    stages=[list(s) for s in TINY_STAGES], quantize=False)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """One epoch of the tiny network on the tiny folder data set, int8 export included.
+
+    Returns (config, out folder); the model files in it are shared, do not modify.
+    """
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install '.[test]')")
+    from model.train import train
+
+    root = tmp_path_factory.mktemp("tiny_run")
+    cfg = tiny_config(write_tiny_folder(root / "fer"), root / "run", quantize=True)
+    train(cfg)
+    return cfg, Path(cfg.out)
+
+
+# ---- the Qt application for the GUI tests (tests/test_gui*.py, test_privacy.py) --
+
+@pytest.fixture(scope="session")
+def qapp_args(pytestconfig):
+    """pytest-qt's QApplication arguments; set up Qt before it is created.
+
+    GUI tests draw offscreen unless QT_QPA_PLATFORM says otherwise (run them on
+    Xvfb with QT_QPA_PLATFORM=xcb DISPLAY=:N). Qt loads PyQt5's own plugins, not
+    opencv-python's, as the app does; test mode keeps Qt away from the user's
+    folders and settings.
+    """
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from app.gui.main import use_pyqt_plugins
+
+    use_pyqt_plugins()
+    from PyQt5.QtCore import QStandardPaths
+
+    QStandardPaths.setTestModeEnabled(True)
+    return [pytestconfig.getini("qt_qapp_name")]

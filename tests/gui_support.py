@@ -1,0 +1,129 @@
+"""Helpers for the GUI tests: generated clips, a window on an isolated settings
+file, fake cameras behind the window's source opener, and waits."""
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PyQt5.QtCore import QSettings
+from PyQt5.QtWidgets import QApplication
+
+from app import synthetic
+from app.gui.settings import Settings
+from app.gui.window import MainWindow
+from app.gui.worker import VideoEngine
+from app.sources import CameraSource, open_source
+from tests.fakes import FakeCamera
+
+WAIT_MS = 20000   # generous: the machine may be busy; a hang still fails
+
+
+def clip_recipe(frames: int = 60, fps: float = 30.0, expression="neutral", size=(640, 480)):
+    """(faces, ClipSpec) of the test clips: a drawn face the cascade finds."""
+    spec = synthetic.ClipSpec(frames=frames, fps=fps, width=size[0], height=size[1],
+                              face_size=min(160, size[1] // 3))
+    return [synthetic.drawn_face(spec.face_size, expression)], spec
+
+
+def write_clip(path, frames: int = 60, fps: float = 30.0, expression="neutral",
+               size=(640, 480)) -> Path:
+    """A real MJPG .avi (see clip_recipe)."""
+    synthetic.write_clip(path, *clip_recipe(frames, fps, expression, size))
+    return Path(path)
+
+
+def write_image(path, size=(480, 360)) -> Path:
+    """A still photo (PNG) of a drawn face on the room background."""
+    bg = synthetic.background(*size)
+    frame = synthetic.paste_face(bg, synthetic.drawn_face(120), (size[0] // 2, size[1] // 2),
+                                 120)
+    assert cv2.imwrite(str(path), frame)
+    return Path(path)
+
+
+def camera_opener(cameras=None, stall_timeout=1.0, **fake):
+    """A source opener: digit specs open a CameraSource over FakeCamera(**fake)
+    (or over cameras[index] options when `cameras` maps index -> options);
+    anything else opens for real. `.made` lists the fake captures made."""
+    made = []
+
+    def factory_for(index):
+        options = dict(fake)
+        if cameras is not None:
+            options = cameras.get(int(index), {"opens": False})
+        factory = FakeCamera.factory(**options)
+        return factory
+
+    def opener(spec):
+        if str(spec).isdigit():
+            factory = factory_for(spec)
+            try:
+                return CameraSource(int(spec), capture_factory=factory,
+                                    stall_timeout=stall_timeout, start_timeout=5.0,
+                                    retry_delay=0.01)
+            finally:
+                made.extend(factory.cameras)
+        return open_source(spec)
+
+    opener.made = made
+    return opener
+
+
+def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_factory=None,
+                loop=False, settings_file=None, snapshot_dir=..., cameras=()):
+    """A shown MainWindow over a fresh engine; closed (threads stopped) at teardown.
+    Snapshots go to tmp_path/snapshots unless `snapshot_dir` is given (None: the
+    folder from the settings, as without --snapshots)."""
+    settings = Settings(QSettings(str(settings_file or tmp_path / "settings.ini"),
+                                  QSettings.IniFormat))
+    engine = VideoEngine(model_path=model_path, opener=opener, loop=loop,
+                         pipeline_factory=pipeline_factory)
+    window = MainWindow(engine, settings,
+                        snapshot_dir=tmp_path / "snapshots" if snapshot_dir is ...
+                        else snapshot_dir,
+                        camera_lister=lambda: list(cameras))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    # Window shortcuts (Space, M, ...) need the active window; the offscreen
+    # platform does not activate windows by itself.
+    QApplication.setActiveWindow(window)
+    return window
+
+
+def wait_model(qtbot, window):
+    qtbot.waitUntil(lambda: window.engine.processing.pipeline is not None, timeout=WAIT_MS)
+
+
+def wait_frames(qtbot, window, count: int = 1, faces: bool = False):
+    """Wait until `count` more frames (with a face, if asked) have been shown."""
+    start = window.frames_with_faces if faces else window.frames_shown
+    attr = "frames_with_faces" if faces else "frames_shown"
+    qtbot.waitUntil(lambda: getattr(window, attr) >= start + count, timeout=WAIT_MS)
+
+
+def wait_message(qtbot, window, *words):
+    """Wait until the status bar message contains every one of `words`."""
+    qtbot.waitUntil(lambda: all(w in window.message.text() for w in words), timeout=WAIT_MS)
+    return window.message.text()
+
+
+def threads_stopped(window) -> bool:
+    engine = window.engine
+    capture_done = engine.capture is None or not engine.capture.thread.is_alive()
+    return capture_done and engine.processing.isFinished()
+
+
+def live_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("capture-"))
+
+
+def view_pixels(window) -> np.ndarray:
+    """What the video view shows right now, as BGR pixels (a grab of the widget)."""
+    image = window.view.grab().toImage().convertToFormat(4)  # QImage.Format_RGB32
+    w, h = image.width(), image.height()
+    ptr = image.constBits()
+    ptr.setsize(image.bytesPerLine() * h)
+    arr = np.frombuffer(ptr, np.uint8).reshape(h, image.bytesPerLine() // 4, 4)
+    return arr[:, :w, :3].copy()

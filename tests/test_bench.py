@@ -1,0 +1,90 @@
+"""`python main.py bench`: the JSON it prints and the measures behind it (no timing
+thresholds here: speed is what bench reports, not what tests assert)."""
+
+import json
+import logging
+
+import pytest
+
+from app import bench, synthetic
+from app.cli import main
+from app.pipeline import Detection, EmotionPipeline
+from model import EMOTIONS
+
+
+def det(label, track=1, raw=None, box=(100, 100, 80, 80)):
+    probs = [0.0] * 7
+    probs[EMOTIONS.index(label)] = 1.0
+    raw_probs = probs if raw is None else [1.0 if e == raw else 0.0 for e in EMOTIONS]
+    return Detection(box, label, 1.0, tuple(probs), track, tuple(raw_probs))
+
+
+def test_flips_per_second_counts_label_changes_per_track():
+    # 2 s at 10 fps; track 1 flips twice (smoothed) and every frame (raw); track 2 never.
+    frames = []
+    for i in range(20):
+        smoothed = "happy" if i < 5 or i >= 15 else "sad"
+        raw = "happy" if i % 2 else "neutral"
+        frames.append({"time": i / 10, "detections": [det(smoothed, 1, raw),
+                                                      det("fear", 2, "fear")]})
+    steady = bench.steadiness(frames, None, 10.0)
+    assert steady["flips_per_s_smoothed"] == pytest.approx((2 / 1.9 + 0) / 2, abs=1e-3)
+    assert steady["flips_per_s_raw"] == pytest.approx((19 / 1.9 + 0) / 2, abs=1e-3)
+
+
+def test_change_latency_and_steady_window():
+    truths = [synthetic.Truth(i, i / 10, (0, 0, 1, 1), int(i >= 10)) for i in range(30)]
+    frames = []
+    for t in truths:
+        raw = "happy" if t.segment == 0 else "surprise"
+        shown = "surprise" if t.frame >= 13 else "happy"
+        frames.append({"index": t.frame, "time": t.time,
+                       "detections": [det(shown, 1, raw)]})
+    steady = bench.steadiness(frames, truths, 10.0)
+    assert steady["change_latency_s"] == {"seconds": 0.3, "from": "happy", "to": "surprise"}
+    # The flip at the change (within 0.5 s after it) is not a flip on a steady face.
+    assert steady["flips_per_s_smoothed"] == 0.0
+
+
+def test_detection_rate_against_truth():
+    truths = [synthetic.Truth(i, i / 30, (100, 100, 80, 80), 0) for i in range(4)]
+    frames = [{"index": 0, "detections": [det("sad")]},
+              {"index": 1, "detections": []},
+              {"index": 2, "detections": [det("sad", box=(400, 300, 80, 80))]},
+              {"index": 3, "detections": [det("sad", box=(104, 98, 82, 82))]}]
+    rate = bench.detection_rate(frames, truths)
+    assert rate["rate"] == 0.5 and rate["false_boxes"] == 1
+    assert bench.detection_rate(frames, None)["rate"] == 0.75
+
+
+def test_soak_reports_memory(tmp_path):
+    video = tmp_path / "c.avi"
+    synthetic.write_clip(video, [synthetic.drawn_face(120)],
+                         synthetic.ClipSpec(frames=20, width=320, height=240, face_size=100))
+    result = bench.soak(EmotionPipeline(), video, 50)       # loops the 20-frame clip
+    assert result["frames"] == 50
+    assert result["rss_start_mb"] > 10 and result["rss_end_mb"] > 10
+    assert result["growth_mb"] == pytest.approx(result["rss_end_mb"] - result["rss_start_mb"],
+                                                 abs=0.11)
+
+
+def test_bench_command_prints_the_json(capsys):
+    assert main(["bench", "--frames", "40"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    for stage in ("decode", "detect", "crop", "classify", "track", "draw"):
+        assert out["stages_ms"][stage]["median"] >= 0
+        assert out["stages_ms"][stage]["p90"] >= out["stages_ms"][stage]["median"]
+    assert out["end_to_end"]["frames"] == 40 and out["end_to_end"]["fps"] > 0
+    assert out["detection"]["rate"] >= 0.98 and out["detection"]["track_ids"] == 1
+    assert out["classify_one_face_ms"]["median"] > 0
+    assert out["startup"]["import_inference_path_s"] > 0
+    assert out["startup"]["import_tensorflow_s"] > 0
+    assert "flips_per_s_raw" in out["steadiness"]
+
+
+def test_bench_on_a_bad_video(tmp_path, caplog):
+    bad = tmp_path / "x.avi"
+    bad.write_bytes(b"nope")
+    with caplog.at_level(logging.ERROR):
+        assert main(["bench", "--video", str(bad)]) == 2
+    assert any("x.avi: not a video" in r.getMessage() for r in caplog.records)

@@ -1,0 +1,140 @@
+"""The command line of train and evaluate: help, options, exit codes and error lines."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import build_parser, main
+from tests.conftest import REPO, TINY_STAGES
+
+
+def _run(*argv, timeout=120):
+    """`python main.py ARGV` in the checkout, as a user runs it."""
+    return subprocess.run([sys.executable, "main.py", *map(str, argv)], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def _error_line(proc) -> str:
+    """The one line a failed command writes to stderr (TensorFlow's noise aside)."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("ERROR:")]
+    assert len(errors) == 1, proc.stderr
+    return errors[0]
+
+
+def test_help_lists_every_command_without_importing_the_heavy_libraries():
+    code = ("import sys\nfrom app.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit as e:\n    code = e.code\n"
+            "print('EXIT', code, *[m for m in ('tensorflow', 'keras', 'ai_edge_litert', 'PyQt5')"
+            " if m in sys.modules])")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
+                          text=True, timeout=60)
+    for command in ("process", "bench", "train", "evaluate"):
+        assert command in proc.stdout
+    assert proc.stdout.splitlines()[-1] == "EXIT 0"  # and none of the modules was imported
+
+
+@pytest.mark.parametrize("command, options", [
+    ("train", ["--data", "--epochs", "--batch-size", "--resume", "--out", "--seed"]),
+    ("evaluate", ["--data", "--split", "--model", "--confusion", "--no-flip"]),
+])
+def test_command_help_shows_its_options(capsys, command, options):
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    assert all(option in text for option in options), text
+
+
+@pytest.mark.parametrize("argv", [
+    ["-v", "evaluate"], ["evaluate", "-v"], ["--verbose", "train"], ["train", "--verbose"],
+])
+def test_verbose_counts_before_and_after_the_command(argv):
+    args = build_parser().parse_args(argv)
+    assert args.verbose is True and args.debug is False
+
+
+def test_debug_counts_before_the_command_and_defaults_stay_false():
+    assert build_parser().parse_args(["--debug", "train"]).debug is True
+    args = build_parser().parse_args(["evaluate"])
+    assert args.verbose is False and args.debug is False and args.model is None
+
+
+def test_evaluate_takes_the_model_given_before_or_after_the_command():
+    assert build_parser().parse_args(["--model", "a.tflite", "evaluate"]).model == "a.tflite"
+    assert build_parser().parse_args(["evaluate", "--model", "b.keras"]).model == "b.keras"
+
+
+def _csv_with_other_columns(folder):
+    path = folder / "x.csv"
+    path.write_text("a,b\n1,2\n")
+    return path
+
+
+@pytest.mark.parametrize("make, shown", [
+    (lambda tmp: tmp / "missing", "data set not found"),
+    (lambda tmp: tmp, "wrong layout"),
+    (_csv_with_other_columns, "wrong columns"),
+], ids=["missing", "wrong-layout", "wrong-csv"])
+def test_train_with_bad_data_fails_with_one_line(tmp_path, make, shown):
+    data = make(tmp_path)
+    proc = _run("train", "--data", data, "--out", tmp_path / "run")
+    assert proc.returncode == 2 and proc.stdout == ""
+    line = _error_line(proc)
+    assert shown in line and str(data) in line
+    assert proc.stderr.strip() == line  # checked before TensorFlow is imported: no noise
+    assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_with_a_missing_or_corrupt_model_fails_with_one_line(tmp_path, tiny_folder):
+    missing = _run("evaluate", "--data", tiny_folder, "--model", tmp_path / "none.tflite",
+                   "--confusion", tmp_path / "cm.png")
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert f"model file not found: {tmp_path / 'none.tflite'}" in _error_line(missing)
+
+    corrupt = tmp_path / "corrupt.tflite"
+    corrupt.write_bytes(b"TFL3" + bytes(100))
+    proc = _run("evaluate", "--data", tiny_folder, "--model", corrupt,
+                "--confusion", tmp_path / "cm.png")
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert f"cannot read model {corrupt}: not a valid .tflite file" in _error_line(proc)
+    assert not (tmp_path / "cm.png").exists()
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    proc = _run("--debug", "evaluate", "--data", tmp_path, "--model", tmp_path / "none.tflite")
+    assert proc.returncode != 0
+    assert "Traceback" in proc.stderr and "ModelError: model file not found" in proc.stderr
+
+
+def test_evaluate_prints_only_json_on_stdout(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    proc = _run("evaluate", "--data", cfg.data, "--split", "PublicTest",
+                "--model", out / "emotion_cnn.tflite", "--confusion", tmp_path / "cm.png")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["split"] == "PublicTest" and result["samples"] == 21
+    assert (tmp_path / "cm.png").is_file()
+
+
+def test_train_then_resume_from_the_command_line(tiny_folder, tmp_path, capsys, monkeypatch):
+    pytest.importorskip("tensorflow", reason="training needs TensorFlow")
+    import keras
+
+    import model.network
+
+    real_build = model.network.build_model
+    monkeypatch.setattr(model.network, "build_model",  # the tiny network, for speed
+                        lambda stages=None, **kw: real_build(stages=TINY_STAGES, **kw))
+    out = tmp_path / "run"
+    common = ["--data", str(tiny_folder), "--out", str(out), "--batch-size", "8",
+              "--no-quantize"]
+    assert main(["train", *common, "--epochs", "1"]) == 0
+    # the last line of stdout: the exported model (Keras prints its progress above it)
+    assert capsys.readouterr().out.splitlines()[-1] == str(out / "emotion_cnn.tflite")
+    assert main(["train", *common, "--epochs", "2", "--resume"]) == 0
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["val_accuracy"]) == 2
+    assert int(keras.models.load_model(out / "last.keras").optimizer.iterations) == 2 * 4

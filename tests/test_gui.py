@@ -1,0 +1,325 @@
+"""The window on real video files (offscreen unless QT_QPA_PLATFORM says otherwise):
+frames arrive and are shown annotated, snapshots, switching sources, settings,
+dropping frames instead of queueing them."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PyQt5.QtCore import QPoint, QSettings, Qt
+from PyQt5.QtWidgets import QToolButton
+
+from app.draw import EMOTION_COLORS
+from app.gui.settings import Settings
+from model import EMOTIONS
+from tests.gui_support import (WAIT_MS, open_window, threads_stopped, view_pixels,
+                               wait_frames, wait_message, wait_model, write_clip, write_image)
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clips") / "face.avi", frames=60)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory):
+    return write_clip(tmp_path_factory.mktemp("clips") / "long face.avi", frames=300)
+
+
+def color_pixels(bgr: np.ndarray, color, tol: int = 12) -> int:
+    return int(np.all(np.abs(bgr.astype(int) - np.array(color)) <= tol, axis=2).sum())
+
+
+def test_frames_arrive_and_are_shown_annotated(qtbot, tmp_path, long_clip):
+    win = open_window(qtbot, tmp_path)
+    win.start_source(long_clip)
+    wait_frames(qtbot, win, 10, faces=True)
+
+    result = win.last_result
+    assert result.source == long_clip.name
+    assert win.view.image.width() == 640 and win.view.image.height() == 480
+    det = max(result.detections, key=lambda d: d.box[2] * d.box[3])
+    assert det.label in EMOTIONS and len(det.probabilities) == 7
+    assert abs(sum(det.probabilities) - 1) < 1e-3
+    # the picture shown carries the drawing: the box's colour on its left edge
+    x, y, w, h = det.box
+    color = EMOTION_COLORS[det.label]
+    edge = result.annotated[y + h // 4: y + 3 * h // 4, x:x + 2]
+    assert color_pixels(edge, color, tol=2) > h // 4
+    assert color_pixels(result.raw[y + h // 4: y + 3 * h // 4, x:x + 2], color, 2) < h // 8
+    shown = view_pixels(win)
+    assert color_pixels(shown, color) > 200          # box and label, scaled on screen
+    # the side panel and the status bar follow the face
+    assert win.face_title.text().startswith("Largest face")
+    assert win.bars.probabilities == pytest.approx(list(det.probabilities))
+    assert win.bars.label == det.label
+    assert len(win.timeline.samples) >= 10
+    qtbot.waitUntil(lambda: "fps" in win.stats.text() and "1 face" in win.stats.text(),
+                    timeout=WAIT_MS)
+    assert "latency" in win.stats.text()
+
+
+def test_view_keeps_aspect_ratio_when_resized(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 2)
+    for size in ((1200, 500), (700, 900)):
+        win.resize(*size)
+        qtbot.waitUntil(lambda: win.view.target_rect().width() > 0, timeout=WAIT_MS)
+        rect = win.view.target_rect()
+        assert abs(rect.width() / rect.height() - 640 / 480) < 0.01
+        assert rect.width() == win.view.width() or rect.height() == win.view.height()
+
+
+def _check_snapshot(paths, win):
+    record = json.loads(paths.record.read_text())
+    result = win.last_result
+    assert record["source"] == str(win.current_spec)
+    assert record["frame"] == {"width": 640, "height": 480}
+    assert len(record["faces"]) == len(result.detections) >= 1
+    for face in record["faces"]:
+        assert face["label"] in EMOTIONS and 0 <= face["confidence"] <= 1
+        assert set(face["box"]) == {"x", "y", "w", "h"} and face["box"]["w"] > 0
+        assert set(face["probabilities"]) == set(EMOTIONS)
+        assert face["confidence"] == pytest.approx(face["probabilities"][face["label"]],
+                                                   abs=1e-3)
+    raw = cv2.imread(str(paths.raw))
+    annotated = cv2.imread(str(paths.annotated))
+    assert raw.shape == annotated.shape == (480, 640, 3)
+    assert (annotated != raw).any()   # the drawing is in one, not the other
+    return record, raw, annotated
+
+
+def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
+    folder = tmp_path / "not yet" / "there"
+    win = open_window(qtbot, tmp_path, snapshot_dir=folder)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    win.engine.stop()                  # hold still so the snapshot matches last_result
+    shown = win.last_result
+
+    button = next(b for b in win.findChildren(QToolButton)
+                  if b.defaultAction() is win.act_snapshot)
+    qtbot.mouseClick(button, Qt.LeftButton)
+    first = win.last_snapshot
+    assert first is not None and first.record.parent == folder
+    record, raw, annotated = _check_snapshot(first, win)
+    assert np.array_equal(raw, shown.raw) and np.array_equal(annotated, shown.annotated)
+    det = shown.detections[0]
+    assert record["faces"][0]["box"] == dict(zip("xywh", det.box))
+    assert str(first.annotated) in win.message.text()
+
+    win.view.setFocus()
+    qtbot.keyClick(win.view, Qt.Key_Space)
+    second = win.last_snapshot
+    assert second != first
+    _check_snapshot(second, win)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        p.name for s in (first, second) for p in (s.annotated, s.raw, s.record))
+
+
+def test_snapshot_folder_not_writable_keeps_the_picture(qtbot, tmp_path, clip):
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a folder")
+    win = open_window(qtbot, tmp_path, snapshot_dir=blocker / "snaps")
+    win.start_source(clip)
+    wait_frames(qtbot, win, 2, faces=True)
+    win.engine.stop()
+    assert win.take_snapshot() is None
+    assert "Snapshot not saved" in win.message.text() and str(blocker) in win.message.text()
+    assert win.message_is_error and win.unsaved is not None
+    # choosing a writable folder saves the kept snapshot there
+    good = tmp_path / "good"
+    win.set_snapshot_dir(good)
+    assert win.unsaved is None and win.last_snapshot.record.parent == good
+    _check_snapshot(win.last_snapshot, win)
+    assert Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)) \
+        .snapshot_dir == good
+
+
+def test_switching_sources(qtbot, tmp_path, clip, long_clip):
+    photo = write_image(tmp_path / "photo.png", size=(480, 360))
+    win = open_window(qtbot, tmp_path)
+    win.start_source(long_clip)
+    wait_frames(qtbot, win, 5, faces=True)
+    generation = win.engine.generation
+
+    win.start_source(photo)
+    wait_message(qtbot, win, "photo.png", "still image")
+    qtbot.waitUntil(lambda: win.view.image.width() == 480, timeout=WAIT_MS)
+    assert win.engine.generation == generation + 1 and not win.engine.running
+    assert win.last_result.source == "photo.png"
+    assert win.view.overlay == ""
+
+    win.start_source(clip)
+    qtbot.waitUntil(lambda: win.last_result.source == clip.name, timeout=WAIT_MS)
+    assert win.view.image.width() == 640
+    # stop and start again from the toolbar action
+    win.act_start.trigger()
+    assert not win.engine.running and win.act_start.text() == "&Start"
+    win.act_start.trigger()
+    qtbot.waitUntil(lambda: win.engine.running or "end of video" in win.message.text(),
+                    timeout=WAIT_MS)
+
+
+def test_still_image_is_processed_again_when_settings_change(qtbot, tmp_path):
+    photo = write_image(tmp_path / "photo.png")
+    win = open_window(qtbot, tmp_path)
+    wait_model(qtbot, win)
+    win.start_source(photo)
+    qtbot.waitUntil(lambda: win.last_result is not None and bool(win.last_result.detections),
+                    timeout=WAIT_MS)          # one frame: the photo
+    wait_message(qtbot, win, "still image")
+    before = win.last_result
+    win.act_mirror.trigger()
+    qtbot.waitUntil(lambda: win.last_result is not before, timeout=WAIT_MS)
+    assert np.array_equal(win.last_result.raw, before.raw[:, ::-1])
+    x_before = before.detections[0].box[0]
+    x_after = win.last_result.detections[0].box[0]
+    w = before.detections[0].box[2]
+    assert abs((x_after + w) - (480 - x_before)) <= 6   # the face is mirrored too
+
+
+def test_settings_persist_between_runs(qtbot, tmp_path, clip):
+    ini = tmp_path / "persist.ini"
+    win = open_window(qtbot, tmp_path, settings_file=ini)
+    win.start_source(clip)
+    wait_message(qtbot, win, "Showing")
+    win.act_mirror.setChecked(True)
+    win.act_smoothing.setChecked(False)
+    win.sensitivity.setValue(80)
+    win.set_snapshot_dir(tmp_path / "elsewhere")
+    win.close()
+    assert threads_stopped(win)
+
+    stored = Settings(QSettings(str(ini), QSettings.IniFormat))
+    assert (stored.source, stored.mirror, stored.smoothing, stored.sensitivity,
+            stored.snapshot_dir) == (str(clip), True, False, 0.8, tmp_path / "elsewhere")
+    again = open_window(qtbot, tmp_path, settings_file=ini, snapshot_dir=None)
+    assert again.act_mirror.isChecked() and not again.act_smoothing.isChecked()
+    assert again.sensitivity.value() == 80 and again.snapshot_dir == tmp_path / "elsewhere"
+    proc = again.engine.processing
+    assert (proc.mirror, proc.smoothing, proc.sensitivity) == (True, False, 0.8)
+
+
+def test_shortcuts_are_in_the_menus(qtbot, tmp_path):
+    win = open_window(qtbot, tmp_path)
+    menu_actions = {a.text(): a.shortcut().toString()
+                    for m in win.menuBar().findChildren(type(win.camera_menu))
+                    for a in m.actions() if not a.isSeparator()}
+    assert menu_actions["Sna&pshot"] == "Space"
+    assert menu_actions["&Mirror view"] == "M"
+    assert menu_actions["S&moothing"] == "S"
+    assert menu_actions["&Open video or image…"] == "Ctrl+O"
+    assert menu_actions["More &sensitive"] == "+"
+    assert menu_actions["&Less sensitive"] == "-"
+    before = win.sensitivity.value()
+    qtbot.keyClick(win.view, Qt.Key_Minus)
+    assert win.sensitivity.value() == before - 10
+    qtbot.keyClick(win.view, Qt.Key_M)
+    assert win.act_mirror.isChecked()
+
+
+def test_camera_chooser_lists_the_cameras_that_open(qtbot, tmp_path):
+    from tests.gui_support import camera_opener
+
+    opener = camera_opener(cameras={0: {}, 2: {}})
+    win = open_window(qtbot, tmp_path, opener=opener, cameras=[0, 2])
+    win.refresh_cameras()
+    qtbot.waitUntil(lambda: win.camera_box.findData(2) >= 0, timeout=WAIT_MS)
+    assert [win.camera_box.itemText(i) for i in range(win.camera_box.count())] == \
+        ["Camera 0", "Camera 2"]
+    assert [a.text() for a in win.camera_actions.actions()] == ["Camera 0", "Camera 2"]
+    win.camera_box.activated.emit(1)
+    wait_message(qtbot, win, "camera 2")
+    wait_frames(qtbot, win, 3)
+    assert win.current_spec == "2" and win.camera_actions.actions()[1].isChecked()
+
+
+def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
+    """With processing slower than the video, each processed frame is the newest one
+    captured, and the ones in between are dropped."""
+    from app.pipeline import EmotionPipeline
+
+    lag = []      # how many captured frames newer than the one processing starts on
+    seq_of = {}   # id(frame) -> capture number (ids are unique among live frames)
+    holder = {}
+
+    class SlowPipeline(EmotionPipeline):
+        def process(self, frame, timestamp=None):
+            lag.append(holder["engine"].capture.last_packet.seq - seq_of[id(frame)])
+            time.sleep(0.15)
+            return super().process(frame, timestamp)
+
+    win = open_window(qtbot, tmp_path, pipeline_factory=lambda p, s, v: SlowPipeline(
+        model_path=p, smoothing=s, sensitivity=v))
+    holder["engine"] = engine = win.engine
+    put = engine.frames.put
+
+    def recording_put(packet):
+        seq_of[id(packet.frame)] = packet.seq
+        return put(packet)
+
+    engine.frames.put = recording_put
+    wait_model(qtbot, win)
+    win.start_source(long_clip)
+    wait_frames(qtbot, win, 8)
+    win.engine.stop()
+    assert win.engine.frames.dropped > 10
+    seqs = win.last_result.seq
+    assert seqs > win.frames_shown + 10          # many more captured than shown
+    # a frame can arrive in the instant between taking one and starting on it,
+    # never more: nothing waits in a queue
+    assert len(lag) >= 8 and max(lag) <= 1
+
+
+def test_gui_path_does_not_import_tensorflow(tmp_path, clip):
+    """The window, the model and a run on a clip, in a fresh interpreter."""
+    code = ("import sys; from app.cli import main; "
+            f"rc = main(['--source', {str(clip)!r}, '--snapshots', {str(tmp_path)!r}, "
+            "'--exit-after', '4', '--stats-every', '1']); "
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules, rc)")
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
+           "EMOTION_DETECTOR_SETTINGS": str(tmp_path / "s.ini")}
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["False", "False", "0"], out.stderr
+    assert "model loaded" in out.stderr
+    last = [line for line in out.stderr.splitlines() if "stats " in line][-1]
+    assert int(last.split("with_faces=")[1].split()[0]) > 0, out.stderr
+
+
+def test_no_display_is_one_clear_line(tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    env["EMOTION_DETECTOR_SETTINGS"] = str(tmp_path / "s.ini")
+    out = subprocess.run([sys.executable, "main.py", "--source", "0"], cwd=REPO_ROOT,
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "ERROR: cannot open the window: no display (DISPLAY is not set). Run it on a "
+        "desktop, or annotate files without a window: python main.py process --help"]
+
+
+def test_clicking_a_face_selects_it_for_the_side_panel(qtbot, tmp_path, long_clip):
+    win = open_window(qtbot, tmp_path)
+    win.start_source(long_clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    win.engine.stop()
+    det = win.last_result.detections[0]
+    assert win.face_title.text().startswith("Largest face")
+    rect = win.view.target_rect()
+    scale = rect.width() / 640
+    x, y, w, h = det.box
+    centre = rect.topLeft() + QPoint(int((x + w / 2) * scale), int((y + h / 2) * scale))
+    qtbot.mouseClick(win.view, Qt.LeftButton, pos=centre)
+    assert win.selected_track == det.track_id
+    assert win.face_title.text().startswith(f"Selected face: {det.label}")

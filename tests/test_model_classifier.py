@@ -1,0 +1,155 @@
+"""EmotionClassifier: shapes, batching, flip, .keras/.tflite agreement, bad model files."""
+
+import numpy as np
+import pytest
+
+from model import EMOTIONS
+from model.classifier import DEFAULT_MODEL, EmotionClassifier
+from model.errors import ModelError
+from tests.conftest import tiny_faces
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return tiny_faces("val")[0]  # 21 distinct faces
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return EmotionClassifier.load()
+
+
+def test_the_shipped_model_loads_from_assets(shipped):
+    assert shipped.path == DEFAULT_MODEL and shipped.flip
+
+
+def test_predict_gives_one_probability_row_per_face(shipped, faces):
+    probs = shipped.predict(faces)
+    assert probs.dtype == np.float32 and probs.shape == (len(faces), len(EMOTIONS))
+    assert (probs >= 0).all()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_a_single_face_gives_a_batch_of_one(shipped, faces):
+    single = shipped.predict(faces[0])
+    assert single.shape == (1, len(EMOTIONS)) and single.dtype == np.float32
+    np.testing.assert_allclose(single, shipped.predict(faces[:1]), atol=1e-6)
+
+
+def test_an_empty_batch_gives_no_rows(shipped):
+    probs = shipped.predict(np.zeros((0, 48, 48), np.uint8))
+    assert probs.shape == (0, len(EMOTIONS)) and probs.dtype == np.float32
+
+
+@pytest.mark.parametrize("shape", [(48, 48, 3), (2, 32, 32), (2, 48, 48, 1, 1)])
+def test_faces_of_the_wrong_shape_are_refused(shipped, shape):
+    with pytest.raises(ValueError, match="expected uint8 faces"):
+        shipped.predict(np.zeros(shape, np.uint8))
+
+
+@pytest.fixture(scope="module")
+def model_files(tiny_run, tmp_path_factory):
+    """The tiny run's .keras, its int8 .tflite and a float .tflite of the same weights."""
+    import keras
+
+    from model.export import export_tflite
+
+    _, out = tiny_run
+    float_path = tmp_path_factory.mktemp("float") / "float.tflite"
+    export_tflite(keras.models.load_model(out / "best.keras"), float_path)
+    return out / "best.keras", out / "emotion_cnn.tflite", float_path
+
+
+@pytest.mark.parametrize("which", [0, 1, 2], ids=["keras", "int8-tflite", "float-tflite"])
+def test_a_batch_gives_the_same_as_one_face_at_a_time(model_files, faces, which):
+    clf = EmotionClassifier.load(model_files[which])
+    batch = clf.predict(faces)
+    one_by_one = np.concatenate([clf.predict(face) for face in faces])
+    np.testing.assert_allclose(batch, one_by_one, atol=1e-5)
+
+
+def test_the_flip_averages_a_face_and_its_mirror_image(model_files, faces):
+    plain = EmotionClassifier.load(model_files[2], flip=False)
+    mirrored = plain.predict(faces[:, :, ::-1].copy())
+    expected = (plain.predict(faces) + mirrored) / 2
+    flipped = EmotionClassifier.load(model_files[2], flip=True).predict(faces)
+    np.testing.assert_allclose(flipped, expected / expected.sum(axis=1, keepdims=True), atol=1e-6)
+    assert not np.allclose(flipped, plain.predict(faces), atol=1e-6)  # the flip did something
+
+
+def test_keras_and_exported_tflite_models_agree(model_files, faces):
+    import keras
+
+    from model.preprocess import to_network_input
+
+    keras_path, int8_path, float_path = model_files
+    direct = np.asarray(keras.models.load_model(keras_path)(to_network_input(faces)))
+    from_keras = EmotionClassifier.load(keras_path, flip=False).predict(faces)
+    np.testing.assert_allclose(from_keras, direct, atol=1e-6)
+    np.testing.assert_allclose(EmotionClassifier.load(float_path, flip=False).predict(faces),
+                               from_keras, atol=1e-5)
+    # int8 weights and activations: close, not equal
+    int8 = EmotionClassifier.load(int8_path, flip=False).predict(faces)
+    assert np.abs(int8 - from_keras).max() < 0.05
+
+
+# ---- bad model files: one clear message that names the path ------------------
+
+@pytest.fixture(scope="module")
+def wrong_models(tmp_path_factory):
+    """Working models of another task: 32x32 input, or 5 classes; .keras and .tflite."""
+    keras = pytest.importorskip("keras", reason="needs Keras to build models")
+    from model.export import export_tflite
+
+    folder = tmp_path_factory.mktemp("wrong")
+    paths = {}
+    for name, side, classes in (("input32", 32, 7), ("classes5", 48, 5)):
+        inputs = keras.Input((side, side, 1))
+        outputs = keras.layers.Dense(classes, activation="softmax")(keras.layers.Flatten()(inputs))
+        model = keras.Model(inputs, outputs)
+        model.save(folder / f"{name}.keras")
+        export_tflite(model, folder / f"{name}.tflite")
+        paths[name] = folder / name
+    return paths
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".keras"])
+@pytest.mark.parametrize("name, shown", [
+    ("input32", "takes (32, 32, 1) and gives (7,)"),
+    ("classes5", "takes (48, 48, 1) and gives (5,)"),
+])
+def test_a_model_for_another_task_is_refused(wrong_models, name, shown, suffix):
+    path = wrong_models[name].with_suffix(suffix)
+    with pytest.raises(ModelError) as err:
+        EmotionClassifier.load(path)
+    assert str(err.value) == (f"{path} is not an emotion model: it {shown}, "
+                              "expected (48, 48, 1) -> (7,)")
+
+
+@pytest.mark.parametrize("suffix", [".tflite", ".keras"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
+def test_a_damaged_model_file_is_refused_with_its_path(model_files, tmp_path, suffix, damage):
+    good = (model_files[0] if suffix == ".keras" else model_files[1]).read_bytes()
+    content = {"truncated": good[: len(good) // 2], "empty": b"",
+               "text": b"this is not a model\n" * 20}[damage]
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(content)
+    with pytest.raises(ModelError) as err:
+        EmotionClassifier.load(path)
+    message = str(err.value)
+    assert message.startswith(f"cannot read model {path}: not a valid {suffix} file (")
+    assert "\n" not in message
+
+
+def test_a_missing_model_file_is_named(tmp_path):
+    with pytest.raises(ModelError, match=f"model file not found: {tmp_path / 'gone.tflite'}"):
+        EmotionClassifier.load(tmp_path / "gone.tflite")
+
+
+def test_a_folder_or_an_unknown_file_type_is_refused(tmp_path):
+    with pytest.raises(ModelError, match="is a folder"):
+        EmotionClassifier.load(tmp_path)
+    onnx = tmp_path / "model.onnx"
+    onnx.write_bytes(b"\x08\x07")
+    with pytest.raises(ModelError, match=f"unknown model type {onnx}: expected a .tflite or"):
+        EmotionClassifier.load(onnx)

@@ -1,0 +1,146 @@
+"""The installation the README promises: the right packages, pins and entry points.
+
+CI runs the README's own test command, and a regular (non-editable) install must
+still find the shipped model next to the code.
+"""
+
+import configparser
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _setup_cfg():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO / "setup.cfg")
+    return cfg
+
+
+def _lines(value):
+    return [line.strip() for line in value.splitlines() if line.strip()]
+
+
+def _readme_commands():
+    """The commands of the README's first sh block, comments left out."""
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"^```(?:sh|bash|shell)\n(.*?)^```", text, re.S | re.M)
+    assert block, "README.md has no sh code block"
+    return [line for line in block.group(1).splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_readme_starts_with_the_two_commands():
+    first, second = _readme_commands()
+    assert "pip install -e ." in first and first.endswith("python main.py")
+    assert 'pip install -e ".[test]"' in second and second.endswith("python -m pytest")
+    # The block is the first thing after the title and one line of prose.
+    assert (REPO / "README.md").read_text().index("```sh") < 200
+
+
+def test_ci_runs_exactly_the_readmes_test_command():
+    out = subprocess.run(["bash", str(REPO / ".ci/run"), "--print-test-command"],
+                         capture_output=True, text=True, check=True, timeout=30)
+    assert out.stdout.strip() == _readme_commands()[1]
+
+
+def test_every_package_is_installed():
+    listed = set(_lines(_setup_cfg()["options"]["packages"]))
+    on_disk = {".".join(p.parent.relative_to(REPO).parts)
+               for top in ("app", "model") for p in (REPO / top).rglob("__init__.py")}
+    assert on_disk - listed == set(), "add these packages to setup.cfg [options] packages"
+    assert {"app", "model", "assets"} <= listed
+    assert all((REPO / name.replace(".", "/")).is_dir() for name in listed)
+
+
+def test_opencv_is_the_full_build_and_below_5():
+    reqs = _lines(_setup_cfg()["options"]["install_requires"])
+    opencv = [r for r in reqs if r.startswith("opencv")]
+    assert len(opencv) == 1 and re.match(r"opencv-python[<>=]", opencv[0]), opencv
+    assert "<5" in opencv[0]
+
+
+def test_console_script_is_the_cli():
+    scripts = _lines(_setup_cfg()["options.entry_points"]["console_scripts"])
+    assert scripts == ["emotion-detector = app.cli:main"]
+    from app.cli import build_parser, main
+
+    assert callable(main) and build_parser().prog == "emotion-detector"
+
+
+def test_installed_console_script_runs():
+    script = Path(sys.executable).parent / "emotion-detector"
+    if not script.is_file():
+        pytest.skip(f"project not installed in this environment ({script} missing)")
+    out = subprocess.run([str(script), "--help"], capture_output=True, text=True,
+                         timeout=60, cwd=REPO.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("usage: emotion-detector")
+    assert "evaluate" in out.stdout and "process" in out.stdout
+
+
+def test_runtime_libraries_import_together():
+    """The combination pip resolved works in one process (protobuf, NumPy 2 ABI)."""
+    code = (
+        "import numpy, cv2, PyQt5.QtWidgets, ai_edge_litert.interpreter, tensorflow\n"
+        "import os, importlib.metadata as md\n"
+        "xml = os.path.join(cv2.data.haarcascades, 'haarcascade_frontalface_default.xml')\n"
+        "assert not cv2.CascadeClassifier(xml).empty(), xml\n"
+        "names = {d.metadata['Name'].lower() for d in md.distributions()}\n"
+        "assert 'opencv-python-headless' not in names, 'headless OpenCV installed'\n"
+        "print(numpy.__version__, cv2.__version__, tensorflow.__version__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split()[1].startswith("4."), out.stdout
+
+
+def _copy_source(dest: Path):
+    keep = ["setup.cfg", "pyproject.toml", "README.md", "main.py", "app", "model", "assets"]
+    for name in keep:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dest / name,
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(src, dest / name)
+
+
+def test_regular_install_finds_the_shipped_model(tmp_path):
+    """Build a wheel offline, install it elsewhere, load the model from there."""
+    src, dist, site = tmp_path / "src", tmp_path / "dist", tmp_path / "site"
+    src.mkdir()
+    _copy_source(src)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    build = subprocess.run(pip + ["wheel", "--no-deps", "--no-index", "--no-build-isolation",
+                                  "-w", str(dist), str(src)],
+                           capture_output=True, text=True, timeout=180)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    wheel = next(dist.glob("emotion_detector-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"main.py", "app/cli.py", "model/classifier.py",
+            "assets/emotion_cnn.tflite"} <= names
+    assert not any(n.startswith(("tests/", "runs/")) for n in names)
+
+    install = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target",
+                                    str(site), str(wheel)],
+                             capture_output=True, text=True, timeout=180)
+    assert install.returncode == 0, install.stderr[-2000:]
+    code = ("import numpy as np\n"
+            "from model.classifier import DEFAULT_MODEL, EmotionClassifier\n"
+            "probs = EmotionClassifier.load().predict(np.zeros((48, 48), np.uint8))\n"
+            "print(DEFAULT_MODEL, probs.shape)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)})
+    assert run.returncode == 0, run.stderr[-2000:]
+    model_path, shape = run.stdout.split(maxsplit=1)
+    assert Path(model_path) == site / "assets" / "emotion_cnn.tflite"
+    assert shape.strip() == "(1, 7)"

@@ -1,0 +1,268 @@
+"""The frame pipeline on real generated frames: detection, tracking, smoothing, drawing."""
+
+import json
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from app import synthetic
+from app.crop import crop_box, crop_face
+from app.draw import EMOTION_COLORS, draw_detections
+from app.pipeline import Detection, EmotionPipeline
+from app.track import ProbabilitySmoother, iou
+from model import EMOTIONS
+
+
+@pytest.fixture(scope="module")
+def drawn():
+    return [synthetic.drawn_face(160, "neutral"), synthetic.drawn_face(160, "happy")]
+
+
+@pytest.fixture(scope="module")
+def fer(fer_root):
+    faces = [synthetic.fer_faces(fer_root, e, 1) for e in ("neutral", "happy", "surprise")]
+    # The cascade misses about a quarter of FER crops scaled up; the picker keeps
+    # the first ones it finds at three places and sizes. It must find some.
+    assert all(len(f) == 1 for f in faces), "no FER crop the Haar cascade detects"
+    return [f[0] for f in faces]
+
+
+def run_clip(pipe, faces, spec):
+    out = []
+    for frame, truth in synthetic.clip_frames(faces, spec):
+        out.append((truth, pipe.process(frame, timestamp=truth.time)))
+    return out
+
+
+def found_rate(results):
+    return np.mean([any(iou(d.box, t.box) > 0.5 for d in dets) for t, dets in results])
+
+
+def test_detections_land_on_the_face(drawn):
+    pipe = EmotionPipeline()
+    results = run_clip(pipe, drawn[:1], synthetic.ClipSpec(frames=90))
+    assert found_rate(results) >= 0.98
+    for truth, dets in results:
+        assert len(dets) <= 1                       # no false faces on the background
+        for d in dets:
+            assert d.label in EMOTIONS and len(d.probabilities) == 7
+            assert math.isclose(sum(d.probabilities), 1.0, abs_tol=1e-3)
+            assert d.confidence == pytest.approx(d.probabilities[EMOTIONS.index(d.label)])
+    scans = pipe.timings
+    assert set(scans) >= {"detect", "classify", "track"}
+
+
+def test_fer_faces_are_found_and_keep_their_track(fer):
+    """Real FER-2013 faces scaled up into a room, moving: found in >= 98% of frames."""
+    pipe = EmotionPipeline()
+    spec = synthetic.ClipSpec(frames=120, change_at=2.0, seed=3)
+    results = run_clip(pipe, fer[:2], spec)
+    assert found_rate(results) >= 0.98
+    ids = {d.track_id for _, dets in results for d in dets}
+    assert ids == {1}
+
+
+def test_crop_matches_the_fer_framing(fer_root):
+    """Upscaled FER faces, detected and cropped, come back framed as FER framed them."""
+    detector = EmotionPipeline().detector
+    overlaps, corrs = [], []
+    for emotion in ("neutral", "happy", "surprise", "sad"):
+        for face in synthetic.fer_faces(fer_root, emotion, 3):
+            frame = synthetic.paste_face(synthetic.background(), face, (320, 240), 192)
+            gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            box = detector.full_scan(gray)[0]
+            overlaps.append(iou(crop_box(box), (224, 144, 192, 192)))
+            crop = crop_face(gray, box).astype(np.float32).ravel()
+            corrs.append(np.corrcoef(crop, face.astype(np.float32).ravel())[0, 1])
+    assert len(overlaps) == 12
+    assert np.median(overlaps) > 0.8
+    assert np.median(corrs) > 0.75      # pixel for pixel; alignment varies by a few px
+
+
+def test_track_id_stays_while_the_face_moves_fast(drawn):
+    pipe = EmotionPipeline()
+    spec = synthetic.ClipSpec(frames=120, motion=1.6, fps=30)   # ~10 px per frame
+    results = run_clip(pipe, drawn[:1], spec)
+    assert found_rate(results) >= 0.98
+    assert {d.track_id for _, dets in results for d in dets} == {1}
+
+
+def test_two_faces_two_steady_ids(drawn):
+    bg = synthetic.background()
+    pipe = EmotionPipeline()
+    seen = []
+    for i in range(40):                          # they approach, never overlap
+        frame = synthetic.paste_face(bg, drawn[0], (150 + 2 * i, 220), 140)
+        frame = synthetic.paste_face(frame, drawn[1], (500 - 2 * i, 260), 140)
+        dets = sorted(pipe.process(frame, i / 30), key=lambda d: d.box[0])
+        seen.append(tuple(d.track_id for d in dets))
+    assert seen.count(seen[0]) >= 39 and len(seen[0]) == 2
+    assert len(set(seen[0])) == 2
+
+
+def test_batch_classification_once_per_frame(drawn):
+    pipe = EmotionPipeline()
+    calls = []
+    real = pipe.classifier.predict
+    pipe.classifier.predict = lambda faces: calls.append(len(faces)) or real(faces)
+    frame = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
+    frame = synthetic.paste_face(frame, drawn[1], (470, 240), 150)
+    assert len(pipe.process(frame, 0.0)) == 2
+    assert calls == [2]
+
+
+def test_reset_forgets_tracks(drawn):
+    pipe = EmotionPipeline()
+    frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
+    ids = [pipe.process(frame, i / 30)[0].track_id for i in range(3)]
+    frame2 = synthetic.paste_face(synthetic.background(), drawn[0], (200, 200), 120)
+    pipe.process(frame2, 1.0)
+    pipe.reset()
+    assert ids == [1, 1, 1] and pipe.process(frame, 2.0)[0].track_id == 1
+    assert pipe.tracker.tracks.keys() == {1}
+
+
+def test_huge_image_boxes_in_original_pixels(drawn):
+    frame = np.full((6000, 8000, 3), 120, np.uint8)
+    frame = synthetic.paste_face(frame, drawn[0], (5000, 2500), 1400)
+    dets = EmotionPipeline().process(frame)
+    assert len(dets) == 1
+    assert iou(dets[0].box, (4300, 1800, 1400, 1400)) > 0.6
+
+
+@pytest.mark.parametrize("shape", [(10, 10, 3), (48, 48), (1, 1, 3)])
+def test_tiny_frames_give_no_faces(shape):
+    assert EmotionPipeline().process(np.full(shape, 100, np.uint8)) == []
+
+
+def test_sensitivity_and_min_face_settings():
+    pipe = EmotionPipeline(sensitivity=0.0)
+    strict = pipe.detector.min_neighbors
+    pipe.sensitivity = 1.0
+    assert pipe.detector.min_neighbors < strict and pipe.sensitivity == 1.0
+    pipe.sensitivity = 7                       # clamped
+    assert pipe.sensitivity == 1.0
+    pipe.min_face = 96
+    assert pipe.detector.scan_scale((480, 640)) == pytest.approx(0.25)
+
+
+def test_small_faces_below_min_face_are_ignored(drawn):
+    frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 90)
+    assert len(EmotionPipeline(min_face=48).process(frame)) == 1
+    assert EmotionPipeline(min_face=140).process(frame) == []
+
+
+# ------------------------------------------------------------------ smoothing
+
+def noisy_steady(rng, n, fps, label=3, runner_up=0):
+    """Probabilities where `label` leads on average but noise often flips argmax."""
+    base = np.full(7, 0.46 / 5)
+    base[label], base[runner_up] = 0.30, 0.24
+    for i in range(n):
+        p = np.clip(base + rng.normal(0, 0.06, 7), 1e-3, None)
+        yield i / fps, p / p.sum()
+
+
+def count_flips(labels):
+    return sum(a != b for a, b in zip(labels, labels[1:]))
+
+
+@pytest.mark.parametrize("fps", [15, 30, 60])
+def test_smoothing_steadies_a_noisy_steady_face(fps):
+    rng = np.random.default_rng(0)
+    seconds = 20
+    sm = ProbabilitySmoother()
+    raw, smooth = [], []
+    for t, p in noisy_steady(rng, seconds * fps, fps):
+        raw.append(int(np.argmax(p)))
+        smooth.append(sm.update(p, t)[1])
+    assert count_flips(raw) / seconds > 3          # the raw labels really flicker
+    assert count_flips(smooth) / seconds <= 1.0
+    assert max(set(smooth), key=smooth.count) == 3
+
+
+@pytest.mark.parametrize("fps", [15, 30, 60])
+def test_smoothing_follows_a_real_change_within_0_3_s(fps):
+    sm = ProbabilitySmoother()
+    old = np.array([.05, .02, .05, .75, .05, .03, .05])      # happy
+    new = np.array([.05, .02, .05, .05, .05, .73, .05])      # surprise
+    change, shown = 2.0, None
+    for i in range(int(4 * fps)):
+        t = i / fps
+        _, label = sm.update(old if t < change else new, t)
+        if t >= change and label == 5 and shown is None:
+            shown = t - change
+        if t < change:
+            assert label == 3
+    assert shown is not None and shown <= 0.3
+
+
+class ScriptedClassifier:
+    """Stands in for the model: hands out the given probability rows in turn."""
+
+    flip = False
+
+    def __init__(self, rows):
+        self.rows = [np.asarray(r, np.float32) for r in rows]
+        self.calls = 0
+
+    def predict(self, faces):
+        n = len(faces)
+        out = np.stack([self.rows[(self.calls + k) % len(self.rows)] for k in range(n)])
+        self.calls += n
+        return out
+
+
+def test_smoothing_can_be_switched_off(drawn):
+    happy = [.05, .02, .05, .70, .08, .05, .05]
+    sad = [.05, .02, .05, .08, .70, .05, .05]
+    frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
+    pipe = EmotionPipeline(classifier=ScriptedClassifier([happy, sad]))
+    assert pipe.smoothing is True
+    smoothed = [pipe.process(frame, i / 30)[0] for i in range(6)]
+    assert [d.label for d in smoothed] == ["happy"] * 6      # one-frame blips held back
+    assert smoothed[1].probabilities != pytest.approx(sad)
+    pipe.smoothing = False
+    raw = [pipe.process(frame, (6 + i) / 30)[0] for i in range(4)]
+    assert [d.label for d in raw] == ["happy", "sad", "happy", "sad"]
+    assert all(d.probabilities == d.raw_probabilities for d in raw)
+    assert raw[1].confidence == pytest.approx(0.70)
+
+
+# -------------------------------------------------------------- draw and data
+
+def test_draw_leaves_input_alone_and_uses_emotion_colours():
+    frame = np.full((300, 400, 3), 30, np.uint8)
+    before = frame.copy()
+    probs = [0, 0, 0, 1, 0, 0, 0]
+    det = Detection((100, 80, 120, 120), "happy", 0.9, tuple(map(float, probs)), 1)
+    out = draw_detections(frame, [det])
+    assert np.array_equal(frame, before) and out is not frame
+    assert tuple(out[140, 100]) == EMOTION_COLORS["happy"]   # left edge of the box
+    assert (out[205:, 100:220] != 30).any()                  # the bar under the box
+    edge = Detection((-20, -30, 100, 100), "sad", 0.5, tuple([1 / 7] * 7), 2)
+    assert draw_detections(frame, [edge]).shape == frame.shape
+
+
+def test_one_distinct_colour_per_emotion():
+    assert set(EMOTION_COLORS) == set(EMOTIONS)
+    assert len(set(EMOTION_COLORS.values())) == len(EMOTIONS)
+
+
+def test_detection_to_dict_is_json_ready():
+    det = Detection((np.int32(1), 2, 3, 4), "fear", np.float32(0.5),
+                    tuple(np.float32(v) for v in [.1, .1, .5, .1, .1, .05, .05]), 3)
+    d = json.loads(json.dumps(det.to_dict()))
+    assert d["track"] == 3 and d["x"] == 1 and d["label"] == "fear" and d["fear"] == 0.5
+    assert list(d)[-7:] == list(EMOTIONS)
+
+
+def test_crop_at_the_frame_edge_keeps_proportions():
+    gray = np.zeros((100, 100), np.uint8)
+    gray[:, :50] = 255
+    crop = crop_face(gray, (-20, 10, 60, 60))
+    assert crop.shape == (48, 48)
+    assert crop[:, :10].min() == 255          # the edge column repeated, not stretched
+    assert crop_box((0, 0, 100, 100), 0.1) == (-10, -10, 120, 120)

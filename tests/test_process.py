@@ -1,0 +1,232 @@
+"""`python main.py process`: every output written, CSV equal to the pipeline's
+detections, bad inputs one clear line, partial results kept on failure and Ctrl+C."""
+
+import csv
+import io
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from app import synthetic
+from app.cli import main
+from app.pipeline import EmotionPipeline
+from app.process import CSV_COLUMNS, Progress, process_source
+from app.sources import open_source
+from app.track import iou
+from model import EMOTIONS
+from tests.conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("in") / "face clip.avi"
+    truths = synthetic.write_clip(path, [synthetic.drawn_face(160)],
+                                  synthetic.ClipSpec(frames=45))
+    return path, truths
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    return rows
+
+
+def video_frames(path):
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def no_temp_files(folder):
+    return not [p for p in folder.rglob(".*")]
+
+
+def test_video_writes_every_output_and_csv_matches(clip, tmp_path):
+    video, truths = clip
+    out = tmp_path / "out"
+    assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
+    names = {p.name for p in out.iterdir()}
+    assert names == {"detections.csv", "summary.json", "timeline.png",
+                     "face clip_annotated.avi"}
+    assert no_temp_files(out)
+    assert video_frames(out / "face clip_annotated.avi") == 45
+    assert cv2.imread(str(out / "timeline.png")).shape[2] == 3
+
+    rows = read_csv(out / "detections.csv")
+    assert list(rows[0]) == CSV_COLUMNS
+    # The same frames through a fresh pipeline give the same rows.
+    pipe = EmotionPipeline()
+    expected = []
+    with open_source(video) as src:
+        for i, frame in enumerate(src):
+            for d in pipe.process(frame, timestamp=i / 30.0):
+                expected.append((i, d.track_id, d.box, d.label, round(d.confidence, 4)))
+    got = [(int(r["frame"]), int(r["track"]), tuple(int(r[k]) for k in "xywh"),
+            r["label"], float(r["confidence"])) for r in rows]
+    assert got == expected
+    assert len(got) >= 44                                   # the face, in ~every frame
+    for r in rows:
+        assert iou(tuple(int(r[k]) for k in "xywh"), truths[int(r["frame"])].box) > 0.5
+        assert float(r["time"]) == pytest.approx(int(r["frame"]) / 30.0, abs=1e-3)
+        assert sum(float(r[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "complete" and summary["frames"] == 45
+    assert summary["faces"] == len(rows) and summary["tracks"] == 1
+    assert sum(summary["seconds_per_emotion"].values()) == pytest.approx(len(rows) / 30.0,
+                                                                         abs=0.01)
+    assert summary["processing"]["fps"] > 0
+
+
+def test_folder_of_images_with_a_bad_one(tmp_path):
+    src = tmp_path / "fotos dé"
+    src.mkdir()
+    face = synthetic.drawn_face(150)
+    for i, suffix in enumerate([".jpg", ".png"]):
+        frame = synthetic.paste_face(synthetic.background(), face, (200 + 150 * i, 240), 150)
+        cv2.imencode(suffix, frame)[1].tofile(str(src / f"img{i}{suffix}"))
+    (src / "img2.png").write_bytes(b"broken")
+    out = tmp_path / "résultats"
+    assert main(["process", str(src), "-o", str(out), "--no-progress"]) == 0
+    assert sorted(p.name for p in (out / "annotated").iterdir()) == ["img0.jpg", "img1.png"]
+    rows = read_csv(out / "detections.csv")
+    assert [(r["frame"], r["image"], r["time"]) for r in rows] == \
+        [("0", "img0.jpg", ""), ("1", "img1.png", "")]
+    assert all(r["track"] == "1" for r in rows)             # each photo on its own
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames"] == 2 and summary["faces"] == 2
+    assert summary["skipped"][0]["file"].endswith("img2.png")
+    assert "seconds_per_emotion" not in summary
+
+
+def test_single_image_in_a_non_ascii_path(tmp_path):
+    folder = tmp_path / "mes images ü"
+    folder.mkdir()
+    image = folder / "visage été.png"
+    frame = synthetic.paste_face(synthetic.background(), synthetic.drawn_face(150),
+                                 (320, 240), 150)
+    cv2.imencode(".png", frame)[1].tofile(str(image))
+    out = folder / "sortie"
+    assert main(["process", str(image), "-o", str(out), "--no-progress"]) == 0
+    annotated = cv2.imdecode(np.fromfile(out / "annotated" / "visage été.png", np.uint8),
+                             cv2.IMREAD_COLOR)
+    assert annotated.shape == frame.shape and not np.array_equal(annotated, frame)
+    assert len(read_csv(out / "detections.csv")) == 1
+
+
+def _file(name, content):
+    def make(folder):
+        path = folder / name
+        path.write_bytes(content)
+        return path
+    return make
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda d: d / "missing.mp4", "missing.mp4: no such file"),
+    (_file("zero.avi", b""), "zero.avi: the file is empty"),
+    (_file("notes.mp4", b"not a video"), "notes.mp4: not a video or image"),
+    (_file("bad.png", b"\x89PNG junk"), "bad.png: not an image"),
+    (lambda d: "3", "3: process takes a video, an image or a folder"),
+])
+def test_bad_input_one_line_and_exit_code(tmp_path, caplog, make, message):
+    target = make(tmp_path)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.ERROR):
+        code = main(["process", str(target), "-o", str(out), "--no-progress"])
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert code == 2
+    assert len(errors) == 1 and message in errors[0] and "\n" not in errors[0]
+    assert not out.exists()
+
+
+def test_truncated_video_keeps_what_was_processed(clip, tmp_path, caplog):
+    data = clip[0].read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) // 2])
+    out = tmp_path / "out"
+    with caplog.at_level(logging.ERROR):
+        code = main(["process", str(cut), "-o", str(out), "--no-progress"])
+    assert code == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "cut.avi: the video breaks off after" in errors[0]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "failed" and "breaks off" in summary["error"]
+    n = summary["frames"]
+    assert 10 < n < 45
+    assert video_frames(out / "cut_annotated.avi") == n
+    assert {int(r["frame"]) for r in read_csv(out / "detections.csv")} <= set(range(n))
+    assert no_temp_files(out)
+
+
+class InterruptAfter:
+    """A source that raises KeyboardInterrupt (as Ctrl+C does) after n frames."""
+
+    def __init__(self, source, n):
+        self.source, self.n = source, n
+        self.name, self.fps, self.frame_count = source.name, source.fps, source.frame_count
+
+    def read(self):
+        if self.source.frames_read >= self.n:
+            raise KeyboardInterrupt
+        return self.source.read()
+
+
+def test_interrupt_leaves_complete_outputs(clip, tmp_path):
+    out = tmp_path / "out"
+    with open_source(clip[0]) as src:
+        result = process_source(InterruptAfter(src, 12), EmotionPipeline(), out)
+    assert result["stopped"] == "interrupted"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and summary["frames"] == 12
+    assert len(read_csv(out / "detections.csv")) == summary["faces"] >= 11
+    assert cv2.imread(str(out / "timeline.png")) is not None
+    assert no_temp_files(out)
+
+
+def test_ctrl_c_on_the_command(tmp_path):
+    """A real SIGINT: exit code 130, every output complete and consistent."""
+    video = tmp_path / "long.avi"
+    spec = synthetic.ClipSpec(frames=900, width=320, height=240, face_size=90, noise=0)
+    synthetic.write_clip(video, [synthetic.drawn_face(90)], spec)
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "main.py", "process", str(video), "-o", str(out),
+                             "--no-progress"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not list(out.glob(".detections.*")) and time.monotonic() < deadline:
+        time.sleep(0.05)                     # wait until frames are being processed
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"] == "interrupted" and 0 < summary["frames"] < 900
+    assert video_frames(out / "long_annotated.avi") == summary["frames"]
+    assert len(read_csv(out / "detections.csv")) == summary["faces"]
+    assert no_temp_files(out)
+
+
+def test_progress_bar_text():
+    stream = io.StringIO()
+    bar = Progress(200, stream=stream, width=10, interval=0.0)
+    bar.update(50)
+    bar.update(200)
+    bar.close()
+    text = stream.getvalue()
+    assert "\r[###.......]  25.0% 50/200 frames" in text or "[##........]" in text
+    assert "[##########] 100.0% 200/200 frames" in text and text.endswith("\n")
+    unknown = io.StringIO()
+    bar = Progress(None, stream=unknown, interval=0.0)
+    bar.update(7)
+    assert "7 frames" in unknown.getvalue()

@@ -1,0 +1,128 @@
+"""Training: both data layouts, checkpoints, stop and --resume, determinism."""
+
+import json
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install '.[test]')")
+
+import keras  # noqa: E402
+
+from model import train as train_module  # noqa: E402
+from model.classifier import EmotionClassifier  # noqa: E402
+from model.data import load_dataset  # noqa: E402
+from model.errors import DataError  # noqa: E402
+from model.preprocess import to_network_input  # noqa: E402
+from model.train import make_datasets, train  # noqa: E402
+from tests.conftest import TINY_COUNTS, tiny_config  # noqa: E402
+
+STEPS = -(-7 * TINY_COUNTS["train"] // 8)  # batches per epoch at batch size 8
+METRICS = {"loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"}
+
+
+def _weights(path):
+    return keras.models.load_model(path).get_weights()
+
+
+def _iterations(path) -> int:
+    return int(keras.models.load_model(path).optimizer.iterations)
+
+
+def _without_time(history: dict) -> dict:
+    return {k: v for k, v in history.items() if k != "seconds"}
+
+
+def test_one_epoch_on_the_folder_layout_writes_every_output(tiny_run):
+    cfg, out = tiny_run
+    state = json.loads((out / "state.json").read_text())
+    assert state["epoch"] == 1 and state["config"]["stages"] == [[4, 1], [8, 1]]
+    history = json.loads((out / "history.json").read_text())
+    assert set(history) == METRICS and all(len(v) == 1 for v in history.values())
+    assert state["best_val_accuracy"] == max(history["val_accuracy"])
+    assert _iterations(out / "last.keras") == STEPS
+    for png in ("curves.png", "loss.png"):
+        assert cv2.imread(str(out / png)).shape == (500, 800, 3)
+    probs = EmotionClassifier.load(out / "emotion_cnn.tflite").predict(
+        np.zeros((3, 48, 48), np.uint8))
+    assert probs.shape == (3, 7)
+    assert not list(out.glob(".*")), "temporary files left behind"
+
+
+def test_one_epoch_on_the_csv_layout(tiny_csv, tmp_path):
+    path = train(tiny_config(tiny_csv, tmp_path / "run"))
+    assert path == tmp_path / "run" / "emotion_cnn.tflite" and path.is_file()
+    history = json.loads((tmp_path / "run" / "history.json").read_text())
+    assert all(len(v) == 1 for v in history.values())
+
+
+def test_a_stopped_run_resumes_where_it_stopped(tiny_folder, tmp_path, monkeypatch, caplog):
+    out = tmp_path / "run"
+    cfg = tiny_config(tiny_folder, out, epochs=3)
+    real_rate = train_module.learning_rate
+
+    def stop_at_epoch_2(cfg, epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt  # as Ctrl+C would, at the start of the second epoch
+        return real_rate(cfg, epoch)
+
+    monkeypatch.setattr(train_module, "learning_rate", stop_at_epoch_2)
+    with pytest.raises(KeyboardInterrupt):
+        train(cfg)
+    monkeypatch.undo()
+    state = json.loads((out / "state.json").read_text())
+    assert state["epoch"] == 1 and not (out / "emotion_cnn.tflite").exists()
+    assert _iterations(out / "last.keras") == STEPS
+    first_epoch = state["history"]
+
+    # --resume keeps the stored recipe; the command line's --epochs may change
+    with caplog.at_level(logging.INFO, logger="model.train"):
+        train(tiny_config(tiny_folder, out, epochs=2, lr=0.5, batch_size=4), resume=True)
+    assert any("resuming" in r.getMessage() and "at epoch 2 of 2" in r.getMessage()
+               for r in caplog.records)
+    history = json.loads((out / "history.json").read_text())
+    assert all(len(v) == 2 for v in history.values())
+    assert _without_time({k: v[:1] for k, v in history.items()}) == _without_time(first_epoch)
+    assert _iterations(out / "last.keras") == 2 * STEPS  # optimizer state carried over
+    state = json.loads((out / "state.json").read_text())
+    assert state["epoch"] == 2 and state["config"]["lr"] == cfg.lr
+    assert history["learning_rate"][1] == pytest.approx(train_module.learning_rate(
+        tiny_config(tiny_folder, out, epochs=2), 1))
+    assert (out / "emotion_cnn.tflite").is_file()
+
+
+def test_resume_with_an_unreadable_state_file_names_it(tiny_folder, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.json").write_text("{ not json")
+    with pytest.raises(DataError, match=f"cannot resume: {out / 'state.json'} is unreadable"):
+        train(tiny_config(tiny_folder, out), resume=True)
+
+
+def test_training_is_deterministic_given_the_seed(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    again = train(tiny_config(cfg.data, tmp_path / "again", quantize=True)).parent
+    other_seed = train(tiny_config(cfg.data, tmp_path / "seed2", seed=2)).parent
+    same = _weights(out / "last.keras")
+    for a, b in zip(same, _weights(again / "last.keras")):
+        np.testing.assert_array_equal(a, b)
+    assert (_without_time(json.loads((out / "history.json").read_text()))
+            == _without_time(json.loads((again / "history.json").read_text())))
+    assert (out / "emotion_cnn.tflite").read_bytes() == (again / "emotion_cnn.tflite").read_bytes()
+    assert not all(np.array_equal(a, b) for a, b in zip(same, _weights(other_seed / "last.keras")))
+
+
+def test_the_training_pipeline_feeds_the_network_the_shared_preprocessing(tiny_folder):
+    data = load_dataset(tiny_folder)
+    _, val = make_datasets(data, tiny_config(tiny_folder, "unused"))
+    x = np.concatenate([batch_x.numpy() for batch_x, _ in val])
+    np.testing.assert_array_equal(x, to_network_input(data["val"].x))
+
+
+def test_a_wrong_data_folder_fails_before_training(tmp_path):
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DataError, match="wrong layout"):
+        train(tiny_config(tmp_path / "data", tmp_path / "run"))
+    assert not (tmp_path / "run" / "state.json").exists()

@@ -7,7 +7,6 @@ user can act on are printed as one line (`--debug` shows the traceback).
 
 import argparse
 import logging
-import sys
 
 from model.errors import DataError, ModelError
 
@@ -52,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="video file, image file or folder of images")
     p.add_argument("--output", "-o", metavar="DIR", required=True,
                    help="folder for the results (created if missing)")
-    p.add_argument("--model", metavar="PATH", default=None, help="emotion model file")
+    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
+                   help="emotion model file (default: the shipped one)")
     p.add_argument("--no-smoothing", action="store_true",
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
@@ -72,7 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="also process N frames and report memory (RSS) at start and end")
-    p.add_argument("--model", metavar="PATH", default=None, help="emotion model file")
+    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
+                   help="emotion model file (default: the shipped one)")
 
     p = sub.add_parser("train", help="train the emotion CNN on FER-2013",
                        description="Train on FER-2013 (Kaggle folder layout or fer2013.csv). "

@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.draw import draw_detections
+from app.draw import EMOTION_COLORS, draw_detections
 from app.sources import FrameSource, SourceError, VideoSource, open_source
 from model import EMOTIONS, atomic
 from model.plots import line_chart, save_png
@@ -285,7 +285,7 @@ class _Stats:
         # 1200 px wide: room for all seven names in the legend
         return line_chart(series, f"Probability of each emotion over {span} "
                                   "(mean over the faces in view)", size=(1200, 500),
-                          y_range=(0.0, 1.0))
+                          y_range=(0.0, 1.0), colors=EMOTION_COLORS)
 
 
 @contextlib.contextmanager

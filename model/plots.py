@@ -9,8 +9,12 @@ COLORS = [(200, 80, 30), (40, 160, 40), (30, 30, 200), (180, 40, 180),
           (20, 160, 200), (120, 120, 0), (90, 90, 90)]
 
 
-def line_chart(series: dict, title: str, size=(800, 500), y_range=None) -> np.ndarray:
-    """series: name -> list of y values (x is the index). Returns a BGR image."""
+def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
+               colors: dict | None = None) -> np.ndarray:
+    """series: name -> list of y values (x is the index). Returns a BGR image.
+
+    `colors` (name -> BGR) lets a chart match colours used elsewhere, such as the
+    emotion colours of the overlay."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
     left, right, top, bottom = 60, 20, 40, 40
@@ -34,7 +38,7 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None) -> np.nd
         cv2.putText(img, f"{v:.2f}", (5, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     cv2.putText(img, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
     for idx, (name, ys) in enumerate(series.items()):
-        color = COLORS[idx % len(COLORS)]
+        color = (colors or {}).get(name, COLORS[idx % len(COLORS)])
         pts = [pt(i, v) for i, v in enumerate(ys) if np.isfinite(v)]
         if len(pts) > 1:
             cv2.polylines(img, [np.array(pts, np.int32)], False, color, 2, cv2.LINE_AA)

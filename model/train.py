@@ -6,6 +6,7 @@ The model with the best PublicTest accuracy is kept; PrivateTest is never looked
 at here (that is `evaluate`'s job).
 """
 
+import contextlib
 import json
 import logging
 import math
@@ -127,13 +128,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     checkpoint = _Checkpoint(out, cfg, history, best)
     if start < cfg.epochs:
+        # Keras writes its progress to stdout; send it to stderr with the log, so
+        # that stdout carries only the result (the exported model's path).
         try:
-            model.fit(
-                train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
-                verbose=1 if sys.stderr.isatty() else 2,
-                callbacks=[keras.callbacks.LearningRateScheduler(
-                    lambda epoch: learning_rate(cfg, epoch)), checkpoint],
-            )
+            with contextlib.redirect_stdout(sys.stderr):
+                model.fit(
+                    train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
+                    verbose=1 if sys.stderr.isatty() else 2,
+                    callbacks=[keras.callbacks.LearningRateScheduler(
+                        lambda epoch: learning_rate(cfg, epoch)), checkpoint],
+                )
         except KeyboardInterrupt:
             log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)
             raise

@@ -62,9 +62,13 @@ def test_debug_counts_before_the_command_and_defaults_stay_false():
     assert args.verbose is False and args.debug is False and args.model is None
 
 
-def test_evaluate_takes_the_model_given_before_or_after_the_command():
-    assert build_parser().parse_args(["--model", "a.tflite", "evaluate"]).model == "a.tflite"
-    assert build_parser().parse_args(["evaluate", "--model", "b.keras"]).model == "b.keras"
+@pytest.mark.parametrize("command", [["evaluate"], ["process", "in.mp4", "-o", "out"],
+                                     ["bench"]], ids=lambda c: c[0])
+def test_a_command_takes_the_model_given_before_or_after_it(command):
+    parse = build_parser().parse_args
+    assert parse(["--model", "a.tflite", *command]).model == "a.tflite"
+    assert parse([*command, "--model", "b.keras"]).model == "b.keras"
+    assert parse(command).model is None
 
 
 def _csv_with_other_columns(folder):

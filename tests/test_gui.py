@@ -255,7 +255,7 @@ def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
 
     class SlowPipeline(EmotionPipeline):
         def process(self, frame, timestamp=None):
-            lag.append(holder["engine"].capture.last_packet.seq - seq_of[id(frame)])
+            lag.append(holder["newest"] - seq_of[id(frame)])
             time.sleep(0.15)
             return super().process(frame, timestamp)
 
@@ -265,7 +265,7 @@ def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
     put = engine.frames.put
 
     def recording_put(packet):
-        seq_of[id(packet.frame)] = packet.seq
+        seq_of[id(packet.frame)] = holder["newest"] = packet.seq
         return put(packet)
 
     engine.frames.put = recording_put

@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 WINDOW = 24          # the cascade's native window (pixels)
 ROI_FACE = 60        # face width the region around a known face is resized to
+# Pyramid step near a known face: the face is already about ROI_FACE wide, so a
+# coarse step finds it; each extra scale costs about as much as the search itself
+# (1.1 -> 1.2 halves the time of this stage, 1.7 -> 0.8 ms on the bench clip).
+NEAR_SCALE_STEP = 1.2
 
 
 def cascade_path() -> Path:
@@ -93,7 +97,7 @@ class FaceDetector:
         lo = max(WINDOW, int(ROI_FACE * 0.6))
         hi = int(ROI_FACE * 1.6)
         found = self.cascade.detectMultiScale(
-            roi, scaleFactor=1.1, minNeighbors=max(2, self.min_neighbors - 1),
+            roi, scaleFactor=NEAR_SCALE_STEP, minNeighbors=max(2, self.min_neighbors - 1),
             minSize=(lo, lo), maxSize=(hi, hi))
         if len(found) == 0:
             return None

@@ -11,7 +11,7 @@ margin a clean change of expression shows after about 0.85 tau = 0.2 s.
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -68,9 +68,7 @@ class Track:
     first_seen: float
     last_seen: float
     smoother: ProbabilitySmoother
-    hits: int = 0            # frames with a detection
     missed: int = 0          # frames in a row without a detection
-    extra: dict = field(default_factory=dict)
 
 
 def iou(a, b) -> float:
@@ -128,7 +126,6 @@ class Tracker:
             matched_boxes.append(box)
             pairs.append((best, box))
         for tr, box in pairs:
-            tr.hits += 1
             tr.box, tr.last_seen, tr.missed = tuple(int(v) for v in box), t, 0
         for tr in list(self.tracks.values()):
             if tr.id not in taken:

@@ -89,10 +89,15 @@ def window_geometry(display: str, title: str):
                                           "Width", "Height"))
 
 
-def annotation_pixels(bgr: np.ndarray, tol: int) -> int:
-    """Pixels in one of the emotion colours (the boxes, labels and bars)."""
+# The label's text (black or white, whichever reads on the emotion colour) and the
+# bar's dark outline: drawn too, in the same colours whatever the emotion.
+INK = ((0, 0, 0), (255, 255, 255), (40, 40, 40))
+
+
+def annotation_pixels(bgr: np.ndarray, tol: int, palette=tuple(EMOTION_COLORS.values())) -> int:
+    """Pixels in one of the `palette` colours (by default the emotion colours)."""
     diff = np.abs(bgr[:, :, None, :].astype(np.int16)
-                  - np.array(list(EMOTION_COLORS.values()), np.int16)[None, None])
+                  - np.array(list(palette), np.int16)[None, None])
     return int(np.any(np.all(diff <= tol, axis=3), axis=2).sum())
 
 
@@ -176,11 +181,14 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
                        key=lambda pair: pair[0])
     assert error < 12, error
     # Where the screen differs from that frame, the app drew: a box, a label and a
-    # bar, in the emotion colours.
+    # bar, in the emotion colours, with the label's text. (A grey "neutral" box hardly
+    # differs from the wall, so then mostly the text and the bar stand out.)
     drawn = np.abs(view.astype(int) - frame.astype(int)).max(axis=2) > 60
     cv2.imwrite(str(tmp_path / "drawn.png"), drawn.astype(np.uint8) * 255)
     colored = annotation_pixels(view[drawn][None], tol=30)
-    assert drawn.sum() > 1000 and colored > 0.6 * drawn.sum(), (drawn.sum(), colored)
+    inked = annotation_pixels(view[drawn][None], tol=30, palette=INK)
+    assert drawn.sum() > 1000 and colored > 500, (drawn.sum(), colored)
+    assert colored + inked > 0.6 * drawn.sum(), (drawn.sum(), colored, inked)
     ys, xs = np.nonzero(drawn)
     assert 0.1 * vw < xs.max() - xs.min() < 0.6 * vw      # about one face wide
 

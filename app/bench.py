@@ -23,6 +23,7 @@ import numpy as np
 
 from app import synthetic
 from app.draw import draw_detections
+from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
 from model import EMOTIONS
@@ -261,18 +262,6 @@ def soak(pipe, video: Path, frames: int) -> dict:
     return {"frames": done, "seconds": _r(time.perf_counter() - t0, 1),
             "rss_start_mb": _r(start, 1), "rss_end_mb": _r(end, 1),
             "rss_peak_mb": _r(max(peak, end), 1), "growth_mb": _r(end - start, 1)}
-
-
-def rss_mb() -> float:
-    """VmRSS of this process from /proc (Linux), in MB."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return float("nan")
 
 
 def _r(value, digits: int = 2):

@@ -12,7 +12,6 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from app.crop import FER_MARGIN, crop_faces
@@ -20,6 +19,7 @@ from app.detect import FaceDetector
 from app.track import Tracker, iou
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
+from model.preprocess import to_gray
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class EmotionPipeline:
     def _process(self, frame, t) -> list[Detection]:
         clock = time.perf_counter
         t0 = clock()
-        gray = _to_gray(frame)
+        gray = to_gray(frame)
         t1 = clock()
         boxes, claimed = self._detect(gray)
         t2 = clock()
@@ -155,15 +155,6 @@ class EmotionPipeline:
                          confidence=float(shown[idx]),
                          probabilities=tuple(float(v) for v in shown), track_id=track.id,
                          raw_probabilities=tuple(float(v) for v in probs))
-
-
-def _to_gray(frame: np.ndarray) -> np.ndarray:
-    arr = np.asarray(frame)
-    if arr.ndim == 2:
-        return arr if arr.dtype == np.uint8 else arr.astype(np.uint8)
-    if arr.shape[2] == 4:
-        return cv2.cvtColor(arr, cv2.COLOR_BGRA2GRAY)
-    return cv2.cvtColor(arr, cv2.COLOR_BGR2GRAY)
 
 
 def _ms(a: float, b: float) -> float:

@@ -11,8 +11,10 @@ import numpy as np
 from model import INPUT_SIZE
 
 
-def to_gray48(image: np.ndarray) -> np.ndarray:
-    """Any face image (gray, BGR, BGRA; 8 or 16 bit; any size) -> uint8 (48, 48)."""
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Any image (gray, BGR, BGRA; 8 or 16 bit) -> uint8 grayscale of the same size.
+
+    The app runs it on whole frames before detection, and `to_gray48` on crops."""
     img = np.asarray(image)
     if img.dtype == np.uint16:
         img = (img >> 8).astype(np.uint8)
@@ -25,7 +27,13 @@ def to_gray48(image: np.ndarray) -> np.ndarray:
     elif img.ndim == 3 and img.shape[2] == 1:
         img = img[:, :, 0]
     if img.ndim != 2 or img.size == 0:
-        raise ValueError(f"expected a 2-D face image, got shape {np.shape(image)}")
+        raise ValueError(f"expected a 2-D image, got shape {np.shape(image)}")
+    return img
+
+
+def to_gray48(image: np.ndarray) -> np.ndarray:
+    """Any face image (gray, BGR, BGRA; 8 or 16 bit; any size) -> uint8 (48, 48)."""
+    img = to_gray(image)
     if img.shape != (INPUT_SIZE, INPUT_SIZE):
         shrinking = img.shape[0] > INPUT_SIZE or img.shape[1] > INPUT_SIZE
         interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR

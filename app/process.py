@@ -93,14 +93,16 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
                 if not is_video:
                     pipe.reset()                # separate photos: nothing to track
                 detections = pipe.process(frame, timestamp=t)
+                annotated = draw_detections(frame, detections)
                 name = _image_name(source) if not is_video else ""
-                for det in detections:
-                    d = det.to_dict()
-                    writer.writerow([index, f"{t:.3f}" if is_video else "", name,
-                                     *(d[c] for c in CSV_COLUMNS[3:])])
-                sink.write(draw_detections(frame, detections), source)
-                stats.add(index, detections)
-                index += 1
+                with _interrupts_deferred():    # a frame goes into every output or none
+                    for det in detections:
+                        d = det.to_dict()
+                        writer.writerow([index, f"{t:.3f}" if is_video else "", name,
+                                         *(d[c] for c in CSV_COLUMNS[3:])])
+                    sink.write(annotated, source)
+                    stats.add(index, detections)
+                    index += 1
                 if progress:
                     progress.update(index)
         except KeyboardInterrupt:
@@ -143,6 +145,22 @@ def _no_interrupts():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _interrupts_deferred():
+    """Hold a Ctrl+C until the block is done, then raise it (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda *_: caught.append(True))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 # ---------------------------------------------------------------------- sinks

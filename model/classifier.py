@@ -4,8 +4,15 @@ LiteRT (`ai-edge-litert`) imports in a fraction of a second, so the app starts
 fast; TensorFlow is only imported to read a `.keras` checkpoint. Each face is
 classified together with its mirror image and the two results averaged
 (test-time flip), which is worth about a point of accuracy.
+
+A model can also be a `.json` file that lists several networks (an ensemble,
+`{"ensemble": ["a.tflite", "b.tflite"]}`, paths relative to the file): their
+probabilities are averaged. Networks trained from different seeds make different
+mistakes, so two of them beat either one by more than a larger single network of
+the same speed would.
 """
 
+import json
 import logging
 from pathlib import Path
 
@@ -32,18 +39,9 @@ class EmotionClassifier:
 
     @classmethod
     def load(cls, path=None, flip: bool = True, threads: int = 2) -> "EmotionClassifier":
-        """Load the shipped model, or the .tflite / .keras file at `path`."""
+        """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`."""
         path = Path(path) if path else DEFAULT_MODEL
-        if path.is_dir():
-            raise ModelError(f"model path is a folder, not a model file: {path}")
-        if not path.is_file():
-            raise ModelError(f"model file not found: {path}")
-        if path.suffix.lower() not in (".keras", ".tflite"):
-            raise ModelError(f"unknown model type {path}: expected a .tflite or .keras file")
-        if path.suffix.lower() == ".keras":
-            backend = _KerasBackend(path)
-        else:
-            backend = _LiteBackend(path, threads)
+        backend = _load_backend(path, threads, MODEL_TYPES)
         log.debug("loaded model %s", path)
         return cls(backend, path, flip)
 
@@ -59,6 +57,27 @@ class EmotionClassifier:
             probs = self._backend.run(x)
         probs = np.clip(probs.astype(np.float32), 0.0, None)
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+
+
+MODEL_TYPES = (".tflite", ".keras", ".json")
+NETWORK_TYPES = (".tflite", ".keras")  # what an ensemble may list: no nesting
+
+
+def _load_backend(path: Path, threads: int, types, listed_in=None):
+    where = f" (listed in {listed_in})" if listed_in else ""
+    if path.is_dir():
+        raise ModelError(f"model path is a folder, not a model file: {path}{where}")
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}{where}")
+    suffix = path.suffix.lower()
+    if suffix not in types:
+        raise ModelError(f"unknown model type {path}{where}: expected a "
+                         f"{', '.join(types[:-1])} or {types[-1]} file")
+    if suffix == ".keras":
+        return _KerasBackend(path)
+    if suffix == ".tflite":
+        return _LiteBackend(path, threads)
+    return _EnsembleBackend(path, threads)
 
 
 def _check_shapes(path, in_shape, out_shape):
@@ -127,3 +146,27 @@ class _KerasBackend:
 
     def run(self, x: np.ndarray) -> np.ndarray:
         return np.asarray(self._model(x, training=False))
+
+
+class _EnsembleBackend:
+    """Averages the probabilities of the networks a .json model file lists."""
+
+    def __init__(self, path: Path, threads: int):
+        self.members = [_load_backend(path.parent / name, threads, NETWORK_TYPES, path)
+                        for name in _read_ensemble(path)]
+
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return np.mean([member.run(x) for member in self.members], axis=0)
+
+
+def _read_ensemble(path: Path) -> list:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"cannot read model {path}: not a valid .json model list "
+                         f"({_first_line(exc)})") from exc
+    names = spec.get("ensemble") if isinstance(spec, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        raise ModelError(f"cannot read model {path}: expected "
+                         '{"ensemble": ["network.tflite", ...]} with at least one file name')
+    return names

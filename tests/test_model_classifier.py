@@ -93,6 +93,73 @@ def test_keras_and_exported_tflite_models_agree(model_files, faces):
     assert np.abs(int8 - from_keras).max() < 0.05
 
 
+# ---- ensembles: a .json file that lists networks ------------------------------
+
+@pytest.fixture(scope="module")
+def ensemble(model_files, tmp_path_factory):
+    """A .json listing the tiny run's float .tflite and an untrained network's .keras."""
+    import json
+
+    import keras
+
+    from model.network import build_model
+
+    folder = tmp_path_factory.mktemp("ensemble")
+    (folder / "nets").mkdir()
+    keras.utils.set_random_seed(3)
+    build_model(stages=((4, 1), (8, 1))).save(folder / "nets" / "other.keras")
+    (folder / "nets" / "trained.tflite").write_bytes(model_files[2].read_bytes())
+    spec = folder / "both.json"
+    spec.write_text(json.dumps({"ensemble": ["nets/trained.tflite", "nets/other.keras"]}))
+    return spec, folder / "nets" / "trained.tflite", folder / "nets" / "other.keras"
+
+
+@pytest.mark.parametrize("flip", [False, True])
+def test_an_ensemble_averages_its_networks(ensemble, faces, flip):
+    spec, *members = ensemble
+    each = [EmotionClassifier.load(m, flip=flip).predict(faces) for m in members]
+    clf = EmotionClassifier.load(spec, flip=flip)
+    assert clf.path == spec
+    got = clf.predict(faces)
+    assert got.shape == (len(faces), len(EMOTIONS)) and got.dtype == np.float32
+    np.testing.assert_allclose(got, (each[0] + each[1]) / 2, atol=1e-5)
+    assert np.abs(each[0] - each[1]).max() > 0.01  # two different networks were averaged
+    np.testing.assert_allclose(clf.predict(faces[0]), got[:1], atol=1e-5)
+
+
+@pytest.mark.parametrize("content, shown", [
+    ("{not json", "not a valid .json model list ("),
+    ('["a.tflite"]', 'expected {"ensemble": ["network.tflite", ...]}'),
+    ('{"ensemble": []}', "with at least one file name"),
+    ('{"ensemble": ["a.tflite", 3]}', "with at least one file name"),
+])
+def test_a_bad_ensemble_file_is_refused_with_its_path(tmp_path, content, shown):
+    path = tmp_path / "model.json"
+    path.write_text(content)
+    with pytest.raises(ModelError) as err:
+        EmotionClassifier.load(path)
+    assert str(err.value).startswith(f"cannot read model {path}: ")
+    assert shown in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_ensemble_names_a_missing_or_unusable_member(ensemble, tmp_path, wrong_models):
+    import json
+
+    spec = tmp_path / "model.json"
+    spec.write_text(json.dumps({"ensemble": [str(ensemble[1]), "gone.tflite"]}))
+    with pytest.raises(ModelError) as err:
+        EmotionClassifier.load(spec)
+    assert str(err.value) == f"model file not found: {tmp_path / 'gone.tflite'} (listed in {spec})"
+    spec.write_text(json.dumps({"ensemble": [str(ensemble[0])]}))  # no ensembles of ensembles
+    with pytest.raises(ModelError, match=r"unknown model type .*both.json \(listed in .*: "
+                                         r"expected a .tflite or .keras file"):
+        EmotionClassifier.load(spec)
+    wrong = wrong_models["classes5"].with_suffix(".tflite")
+    spec.write_text(json.dumps({"ensemble": [str(wrong)]}))
+    with pytest.raises(ModelError, match=f"{wrong} is not an emotion model"):
+        EmotionClassifier.load(spec)
+
+
 # ---- bad model files: one clear message that names the path ------------------
 
 @pytest.fixture(scope="module")
@@ -151,5 +218,5 @@ def test_a_folder_or_an_unknown_file_type_is_refused(tmp_path):
         EmotionClassifier.load(tmp_path)
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"\x08\x07")
-    with pytest.raises(ModelError, match=f"unknown model type {onnx}: expected a .tflite or"):
+    with pytest.raises(ModelError, match=f"unknown model type {onnx}: expected a .tflite, .keras or .json file"):
         EmotionClassifier.load(onnx)

@@ -133,7 +133,7 @@ class MainWindow(QMainWindow):
         self.act_folder = a("Snapshot &folder…", "Ctrl+Shift+S", self.choose_snapshot_dir,
                             tip="Where snapshots are saved")
         self.act_model = a("Load &model…", "Ctrl+L", self.choose_model,
-                           tip="Use another emotion model (.tflite or .keras)")
+                           tip="Use another emotion model (.tflite, .keras or a .json ensemble)")
         self.act_quit = a("&Quit", QKeySequence.Quit, self.close)
         self.act_mirror = a("&Mirror view", "M", self.set_mirror, checkable=True,
                             tip="Flip the picture left-right, like a mirror")
@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- model
     def choose_model(self):
         path, _ = QFileDialog.getOpenFileName(self, "Emotion model", str(Path.home()),
-                                              "Models (*.tflite *.keras);;All files (*)")
+                                              "Models (*.tflite *.keras *.json);;All files (*)")
         if path:
             self.load_model(path)
 

@@ -141,7 +141,7 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
 
     win.load_model(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
-    assert "Emotion model loaded: emotion_cnn.tflite" in win.message.text()
+    assert "Emotion model loaded: emotion_model.json" in win.message.text()
     wait_frames(qtbot, win, 2, faces=True)
 
 

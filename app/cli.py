@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--snapshots", metavar="DIR", default=None,
                         help="folder for snapshots (default: ~/Pictures/EmotionDetector)")
     parser.add_argument("--model", metavar="PATH", default=None,
-                        help="emotion model file (.tflite, .keras or a .json ensemble; default: the shipped one)")
+                        help="emotion model file (.tflite, .keras or a .json ensemble; "
+                             "default: the shipped one)")
     # Hidden, for long-run measurements and the window test: play a video file
     # in a loop, close the window after SECONDS, log memory and rates every SECONDS.
     parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="which test split (default: PrivateTest)")
     # SUPPRESS: `--model PATH evaluate` (the top parser's --model) is not reset to None
     p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="model file, .tflite, .keras or a .json ensemble (default: the shipped one)")
+                   help="model file, .tflite, .keras or a .json ensemble "
+                        "(default: the shipped one)")
     p.add_argument("--confusion", metavar="PNG", default="confusion_matrix.png",
                    help="where to write the confusion matrix (default: confusion_matrix.png)")
     p.add_argument("--no-flip", action="store_true",

@@ -218,5 +218,6 @@ def test_a_folder_or_an_unknown_file_type_is_refused(tmp_path):
         EmotionClassifier.load(tmp_path)
     onnx = tmp_path / "model.onnx"
     onnx.write_bytes(b"\x08\x07")
-    with pytest.raises(ModelError, match=f"unknown model type {onnx}: expected a .tflite, .keras or .json file"):
+    with pytest.raises(ModelError, match=f"unknown model type {onnx}: "
+                                         "expected a .tflite, .keras or .json file"):
         EmotionClassifier.load(onnx)

@@ -41,7 +41,7 @@ class EmotionClassifier:
     def load(cls, path=None, flip: bool = True, threads: int = 2) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`."""
         path = Path(path) if path else DEFAULT_MODEL
-        backend = _load_backend(path, threads, MODEL_TYPES)
+        backend = _load_backend(path, threads)
         log.debug("loaded model %s", path)
         return cls(backend, path, flip)
 
@@ -63,7 +63,9 @@ MODEL_TYPES = (".tflite", ".keras", ".json")
 NETWORK_TYPES = (".tflite", ".keras")  # what an ensemble may list: no nesting
 
 
-def _load_backend(path: Path, threads: int, types, listed_in=None):
+def _load_backend(path: Path, threads: int, listed_in=None):
+    """A network's backend, or an ensemble's; `listed_in`: the ensemble naming `path`."""
+    types = NETWORK_TYPES if listed_in else MODEL_TYPES
     where = f" (listed in {listed_in})" if listed_in else ""
     if path.is_dir():
         raise ModelError(f"model path is a folder, not a model file: {path}{where}")
@@ -152,7 +154,7 @@ class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
     def __init__(self, path: Path, threads: int):
-        self.members = [_load_backend(path.parent / name, threads, NETWORK_TYPES, path)
+        self.members = [_load_backend(path.parent / name, threads, path)
                         for name in _read_ensemble(path)]
 
     def run(self, x: np.ndarray) -> np.ndarray:

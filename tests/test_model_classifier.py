@@ -1,5 +1,7 @@
 """EmotionClassifier: shapes, batching, flip, .keras/.tflite agreement, bad model files."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -98,8 +100,6 @@ def test_keras_and_exported_tflite_models_agree(model_files, faces):
 @pytest.fixture(scope="module")
 def ensemble(model_files, tmp_path_factory):
     """A .json listing the tiny run's float .tflite and an untrained network's .keras."""
-    import json
-
     import keras
 
     from model.network import build_model
@@ -143,8 +143,6 @@ def test_a_bad_ensemble_file_is_refused_with_its_path(tmp_path, content, shown):
 
 
 def test_an_ensemble_names_a_missing_or_unusable_member(ensemble, tmp_path, wrong_models):
-    import json
-
     spec = tmp_path / "model.json"
     spec.write_text(json.dumps({"ensemble": [str(ensemble[1]), "gone.tflite"]}))
     with pytest.raises(ModelError) as err:

@@ -22,12 +22,14 @@ from app.gui.widgets import ProbabilityBars, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.snapshot import SnapshotError, save_snapshot
 from app.sources import IMAGE_SUFFIXES, list_cameras
+from model.classifier import MODEL_TYPES
 
 log = logging.getLogger(__name__)
 
 TITLE = "Emotion Detector"
 VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *.mpeg *.wmv "
                 + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
+MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All files (*)"
 SENSITIVITY_STEP = 10
 
 
@@ -433,7 +435,7 @@ class MainWindow(QMainWindow):
     # ---------------------------------------------------------------- model
     def choose_model(self):
         path, _ = QFileDialog.getOpenFileName(self, "Emotion model", str(Path.home()),
-                                              "Models (*.tflite *.keras *.json);;All files (*)")
+                                              MODEL_FILTER)
         if path:
             self.load_model(path)
 

@@ -94,24 +94,40 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-quantize", action="store_true",
                    help="export float32 instead of int8 weights")
+    p.add_argument("--augment", metavar="NAME=VALUE[,...]", default=None,
+                   help="change the augmentation recipe for an ablation, e.g. "
+                        "'noise=0,jpeg_p=0' (names: the fields of "
+                        "model.augment.AugmentConfig; default: the full recipe)")
 
-    p = sub.add_parser("evaluate", help="measure a model's accuracy on a FER-2013 split",
-                       description="Print accuracy, macro F1, per-class precision/recall/F1 "
-                                   "and the confusion matrix as JSON; write the confusion "
-                                   "matrix as a PNG.")
+    p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
+                       description="Print accuracy, macro F1, per-class precision/recall/F1, "
+                                   "the confusion matrix and the time per face as JSON. The "
+                                   "data is FER-2013 or any folder of labelled face crops "
+                                   "(<emotion>/*.jpg or *.png, any size; classes may be "
+                                   "missing).")
     _add_common(p)
     p.add_argument("--data", default=DEFAULT_DATA,
-                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
+                   help="FER-2013 folder or fer2013.csv, or a folder of <emotion>/ "
+                        f"subfolders of face crops (default: {DEFAULT_DATA})")
     p.add_argument("--split", choices=("PublicTest", "PrivateTest"), default="PrivateTest",
-                   help="which test split (default: PrivateTest)")
+                   help="which FER-2013 test split (default: PrivateTest; ignored for a "
+                        "folder of crops)")
     # SUPPRESS: `--model PATH evaluate` (the top parser's --model) is not reset to None
     p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
                    help="model file, .tflite, .keras or a .json ensemble "
                         "(default: the shipped one)")
-    p.add_argument("--confusion", metavar="PNG", default="confusion_matrix.png",
-                   help="where to write the confusion matrix (default: confusion_matrix.png)")
+    p.add_argument("--confusion", metavar="PNG", default=None,
+                   help="also write the confusion matrix as a PNG image here "
+                        "(default: not written)")
     p.add_argument("--no-flip", action="store_true",
                    help="do not average with the mirrored face (test-time flip)")
+    p.add_argument("--accurate", action="store_true",
+                   help="also average five 44-pixel crops of each face: more accurate, "
+                        "six times slower (for offline work)")
+    p.add_argument("--robustness", action="store_true",
+                   help="also score the faces under camera-like perturbations (zoom, shift, "
+                        "tilt, blur, light, noise, JPEG, small faces; fixed seed) and "
+                        "report each drop and the mean drop")
     return parser
 
 
@@ -133,16 +149,36 @@ def _run_train(args):
 
     cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      quantize=not args.no_quantize)
+                      quantize=not args.no_quantize,
+                      augment=_parse_overrides(args.augment))
     path = train(cfg, resume=args.resume)
     print(path)
     return 0
 
 
+def _parse_overrides(text):
+    """'a=1,b=0.5' -> {"a": 1.0, "b": 0.5}; None -> None."""
+    if not text:
+        return None
+    out = {}
+    for item in text.split(","):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UserError(f"--augment: expected NAME=NUMBER, got {item!r}")
+    return out
+
+
 def _run_evaluate(args):
     from model.evaluate import run_evaluate
 
-    return run_evaluate(args)
+    run_evaluate(args.data, split=args.split, model=args.model,
+                 confusion=args.confusion, flip=not args.no_flip, accurate=args.accurate,
+                 robustness=args.robustness)
+    return 0
 
 
 def _run_process(args):

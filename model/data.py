@@ -111,6 +111,39 @@ def _load_folders(root: Path, splits=SPLITS) -> Dataset:
     return Dataset({s: _read_images(files[s], skipped) for s in splits}, skipped)
 
 
+def is_labelled_folder(path) -> bool:
+    """True for a folder of `<emotion>/` subfolders (a user's own face crops)."""
+    path = Path(path)
+    return path.is_dir() and not (path / "train").is_dir() and \
+        any((path / e).is_dir() for e in EMOTIONS)
+
+
+def load_labelled_folder(path) -> tuple[Split, dict]:
+    """Face crops of any size in `<emotion>/*.jpg|png` subfolders -> (Split, skipped).
+
+    Classes may be missing. A subfolder that is not an emotion name is refused
+    rather than ignored, so a misspelt class ("happpy") cannot silently vanish.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise DataError(f"data set not found: {path}")
+    folders = [f for f in sorted(path.iterdir()) if f.is_dir() and not f.name.startswith(".")]
+    unknown = [f.name for f in folders if f.name.lower() not in EMOTIONS]
+    if unknown or not folders:
+        what = f"unknown class folder(s) {', '.join(unknown)}" if unknown else "no class folders"
+        raise DataError(f"wrong layout in {path}: {what}; expected <emotion>/ folders of "
+                        f"face images, <emotion> one of {', '.join(EMOTIONS)}")
+    items = [(f, EMOTIONS.index(folder.name.lower())) for folder in folders
+             for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
+    if not items:
+        raise DataError(f"no images in {path}: expected <emotion>/*.jpg or *.png")
+    skipped = {}
+    split = _read_images(items, skipped)
+    if len(split) == 0:
+        raise DataError(f"no readable images in {path} ({len(items)} unreadable)")
+    return split, skipped
+
+
 def _split_of(part: str, name: str) -> str:
     if part == "train":
         return "train"

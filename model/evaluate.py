@@ -14,7 +14,7 @@ import numpy as np
 
 from model import EMOTIONS, plots
 from model.classifier import EmotionClassifier
-from model.data import SPLIT_NAMES, load_dataset
+from model.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
 from model.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -85,23 +85,58 @@ def evaluate_model(classifier, split) -> dict:
     return {"samples": len(split), **result}
 
 
-def run_evaluate(args) -> int:
-    """`evaluate` command: JSON on stdout, confusion matrix PNG at args.confusion."""
+def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
+                 flip: bool = True, accurate: bool = False,
+                 robustness: bool = False) -> dict:
+    """`evaluate` command: JSON on stdout; the confusion matrix PNG only if asked for.
+
+    `data` is FER-2013 (then `split` picks PublicTest or PrivateTest) or any folder
+    of `<emotion>/` face crops (then every image in it is scored)."""
     t0 = time.perf_counter()
-    png = Path(args.confusion)
-    png.parent.mkdir(parents=True, exist_ok=True)  # fail here, not after the work
-    clf = EmotionClassifier.load(getattr(args, "model", None), flip=not args.no_flip)
-    split = SPLIT_NAMES[args.split]
-    data = load_dataset(args.data, splits=(split,))
-    result = {"model": str(clf.path), "data": str(args.data), "split": args.split,
-              "flip": clf.flip, **evaluate_model(clf, data[split])}
-    result["skipped"] = sum(data.skipped.values())
-    title = f"{clf.path.name} on {args.split}: accuracy {result['accuracy']:.4f}"
-    plots.save_png(png, plots.matrix_image(result["confusion_matrix"], EMOTIONS, title))
-    result["confusion_png"] = str(png)
+    png = Path(confusion) if confusion else None
+    if png:
+        png.parent.mkdir(parents=True, exist_ok=True)  # fail here, not after the work
+    clf = EmotionClassifier.load(model, flip=flip, crops=accurate)
+    faces, name, skipped = _load_faces(data, split)
+    result = {"model": str(clf.path), "data": str(data), "split": name,
+              "flip": clf.flip, "accurate": clf.crops, **evaluate_model(clf, faces),
+              "skipped": skipped}
+    result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
+    if robustness:
+        from model.robustness import robustness as measure, table
+
+        result["robustness"] = measure(lambda f: predict_labels(clf, f), faces.x, faces.y)
+        log.info("robustness of %s on %s (seed %d):\n%s", clf.path.name, name,
+                 result["robustness"]["seed"], table(result["robustness"]))
+    if png:
+        title = f"{clf.path.name} on {name}: accuracy {result['accuracy']:.4f}"
+        plots.save_png(png, plots.matrix_image(result["confusion_matrix"], EMOTIONS, title))
+        result["confusion_png"] = str(png)
     result["seconds"] = round(time.perf_counter() - t0, 2)
-    log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces); confusion matrix %s",
-             clf.path, args.split, result["accuracy"], result["macro_f1"],
-             result["samples"], png)
+    log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces)%s",
+             clf.path, name, result["accuracy"], result["macro_f1"], result["samples"],
+             f"; confusion matrix {png}" if png else "")
     print(json.dumps(result, indent=2))
-    return 0
+    return result
+
+
+def _load_faces(data, split: str):
+    """(Split, its name, skipped count) from FER-2013 or a labelled folder of crops."""
+    if is_labelled_folder(data):
+        faces, skipped = load_labelled_folder(data)
+        return faces, Path(data).name, sum(skipped.values())
+    key = SPLIT_NAMES[split]
+    dataset = load_dataset(data, splits=(key,))
+    return dataset[key], split, sum(dataset.skipped.values())
+
+
+def _ms_per_face(clf, faces, repeats: int = 50) -> float:
+    """Median milliseconds to classify one face, as the live app does (batch of one)."""
+    face = faces[:1]
+    clf.predict(face)
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        clf.predict(face)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))

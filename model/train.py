@@ -1,7 +1,8 @@
 """Train the emotion CNN on FER-2013 with checkpoints every epoch and --resume.
 
-Recipe: on-the-fly augmentation (flip, small rotation, zoom, shift, brightness and
-contrast), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
+Recipe: on-the-fly augmentation (flip, tilt, zoom, shift, brightness and contrast,
+then camera effects: noise, blur/sharpen, JPEG, low resolution, erasing; see
+`model.augment`), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
 The model with the best PublicTest accuracy is kept; PrivateTest is never looked
 at here (that is `evaluate`'s job).
 """
@@ -18,9 +19,9 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
-from keras import layers
 
 from model import EMOTIONS, atomic, plots
+from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg
 from model.data import load_dataset
 from model.errors import DataError
 from model.preprocess import to_network_input
@@ -48,6 +49,9 @@ class TrainConfig:
     # network stages (filters, convs) for build_model; None = the shipped network.
     # Tests pass a tiny one. Defaulted, so a state.json written without it resumes.
     stages: list | None = None
+    # overrides of model.augment.AugmentConfig fields, e.g. {"noise": 0} for an
+    # ablation; None = the full recipe. Defaulted for the same reason as stages.
+    augment: dict | None = None
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -59,15 +63,11 @@ def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
-def augmenter(seed: int):
-    return keras.Sequential([
-        layers.RandomFlip("horizontal", seed=seed),
-        layers.RandomRotation(0.05, fill_mode="reflect", seed=seed + 1),
-        layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 2),
-        layers.RandomTranslation(0.1, 0.1, fill_mode="reflect", seed=seed + 3),
-        layers.RandomBrightness(0.15, value_range=(0.0, 1.0), seed=seed + 4),
-        layers.RandomContrast(0.2, seed=seed + 5),
-    ], name="augment")
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    try:
+        return AugmentConfig(**(cfg.augment or {}))
+    except TypeError as exc:
+        raise DataError(f"unknown augmentation setting in {cfg.augment}: {exc}") from exc
 
 
 def _onehot(y):
@@ -75,13 +75,20 @@ def _onehot(y):
 
 
 def make_datasets(data, cfg: TrainConfig):
-    aug = augmenter(cfg.seed)
+    acfg = augment_config(cfg)
+    geometry = geometry_and_light(acfg, cfg.seed)
+
+    def per_batch(x, y):
+        x = tf.clip_by_value(geometry(x, training=True), 0.0, 1.0)
+        return camera_effects(x, acfg), y
+
     x_train = to_network_input(data["train"].x)
     train = (tf.data.Dataset.from_tensor_slices((x_train, _onehot(data["train"].y)))
              .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
-             .batch(cfg.batch_size)
-             .map(lambda x, y: (tf.clip_by_value(aug(x, training=True), 0.0, 1.0), y),
+             .map(lambda x, y: (jpeg(x, acfg), y),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+             .batch(cfg.batch_size)
+             .map(per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
              .prefetch(tf.data.AUTOTUNE))
     val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), _onehot(data["val"].y)))
            .batch(256).prefetch(tf.data.AUTOTUNE))

@@ -6,7 +6,6 @@ import cv2
 import numpy as np
 import pytest
 
-from app.cli import build_parser
 from model import EMOTIONS
 from model.data import Split
 from model.errors import DataError, ModelError
@@ -84,19 +83,15 @@ def test_evaluate_model_refuses_an_empty_split():
                                                      np.zeros(0, np.int64)))
 
 
-def _args(*argv):
-    return build_parser().parse_args(["evaluate", *map(str, argv)])
-
-
 @pytest.mark.parametrize("split, key", [("PublicTest", "val"), ("PrivateTest", "test")])
 def test_run_evaluate_prints_json_and_writes_the_confusion_matrix(
         tiny_run, tmp_path, capsys, split, key):
     cfg, out = tiny_run
     model = out / "emotion_cnn.tflite"
     png = tmp_path / "plots" / "cm.png"  # a folder that does not exist yet
-    assert run_evaluate(_args("--data", cfg.data, "--split", split, "--model", model,
-                              "--confusion", png)) == 0
+    returned = run_evaluate(cfg.data, split=split, model=model, confusion=png)
     result = json.loads(capsys.readouterr().out)  # stdout holds the JSON and nothing else
+    assert returned == result
     assert result["model"] == str(model) and result["split"] == split and result["flip"] is True
     assert result["samples"] == 7 * TINY_COUNTS[key] and result["skipped"] == 0
     assert np.array(result["confusion_matrix"]).sum(axis=1).tolist() == [TINY_COUNTS[key]] * 7
@@ -115,8 +110,7 @@ def test_run_evaluate_scores_the_file_it_is_given(tiny_run, tmp_path, capsys):
     _, out = tiny_run
     model = out / "best.keras"
     csv_path = write_tiny_csv(tmp_path / "fer2013.csv")
-    run_evaluate(_args("--data", csv_path, "--split", "PublicTest", "--model", model,
-                       "--no-flip", "--confusion", tmp_path / "cm.png"))
+    run_evaluate(csv_path, split="PublicTest", model=model, flip=False)
     result = json.loads(capsys.readouterr().out)
     val = load_dataset(csv_path, splits=("val",))["val"]
     expected = EmotionClassifier.load(model, flip=False).predict(val.x).argmax(axis=1)
@@ -128,12 +122,104 @@ def test_run_evaluate_scores_the_file_it_is_given(tiny_run, tmp_path, capsys):
 def test_run_evaluate_with_a_missing_model_names_it_and_writes_nothing(tiny_folder, tmp_path,
                                                                        capsys):
     with pytest.raises(ModelError, match="model file not found: .*nope.tflite"):
-        run_evaluate(_args("--data", tiny_folder, "--model", tmp_path / "nope.tflite",
-                           "--confusion", tmp_path / "cm.png"))
+        run_evaluate(tiny_folder, model=tmp_path / "nope.tflite", confusion=tmp_path / "cm.png")
     assert capsys.readouterr().out == "" and not (tmp_path / "cm.png").exists()
 
 
 def test_run_evaluate_with_a_wrong_data_folder_says_what_was_expected(tmp_path):
     (tmp_path / "data").mkdir()
     with pytest.raises(DataError, match="wrong layout in .*data.*expected"):
-        run_evaluate(_args("--data", tmp_path / "data", "--confusion", tmp_path / "cm.png"))
+        run_evaluate(tmp_path / "data", confusion=tmp_path / "cm.png")
+
+
+def _write_crops(root, faces, labels, sizes=(48, 96, 150)):
+    """Face crops of several sizes (as a user's own would be) in <emotion>/ folders."""
+    for i, (face, label) in enumerate(zip(faces, labels)):
+        folder = root / EMOTIONS[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        side = sizes[i % len(sizes)]
+        big = cv2.resize(face, (side, side), interpolation=cv2.INTER_NEAREST)
+        assert cv2.imwrite(str(folder / f"face{i}.png"), cv2.cvtColor(big, cv2.COLOR_GRAY2BGR))
+
+
+def test_evaluate_scores_a_labelled_folder_of_crops_of_any_size(tiny_run, tmp_path, capsys):
+    from model.classifier import EmotionClassifier
+    from model.preprocess import to_gray48
+    from tests.conftest import tiny_faces
+
+    _, out = tiny_run
+    model = out / "emotion_cnn.tflite"
+    faces, labels = tiny_faces("val")
+    keep = labels != EMOTIONS.index("disgust")      # a class may be missing
+    _write_crops(tmp_path / "mine", faces[keep], labels[keep])
+    (tmp_path / "mine" / "notes.txt").write_text("not a class")  # loose files are fine
+    result = run_evaluate(tmp_path / "mine", model=model)
+    assert result["samples"] == int(keep.sum()) and result["split"] == "mine"
+    assert result["per_class"]["disgust"]["support"] == 0
+    # the same figures as classifying the files by hand (read back, resized to 48)
+    order = sorted(range(int(keep.sum())), key=lambda i: (EMOTIONS[labels[keep][i]], f"face{i}.png"))
+    read = np.stack([to_gray48(cv2.imread(str(tmp_path / "mine" / EMOTIONS[labels[keep][i]]
+                                              / f"face{i}.png"))) for i in order])
+    expected = EmotionClassifier.load(model).predict(read).argmax(axis=1)
+    assert result["accuracy"] == pytest.approx(float(np.mean(expected == labels[keep][order])))
+    assert "confusion_png" not in result
+
+
+def test_a_folder_with_an_unknown_class_is_refused_by_name(tmp_path):
+    from tests.conftest import tiny_faces
+
+    faces, labels = tiny_faces("test")
+    _write_crops(tmp_path / "mine", faces, labels)
+    (tmp_path / "mine" / "happpy").mkdir()
+    with pytest.raises(DataError, match="unknown class folder.*happpy"):
+        run_evaluate(tmp_path / "mine")
+
+
+def test_the_confusion_matrix_is_written_only_when_asked(tiny_run, tmp_path, monkeypatch,
+                                                         capsys):
+    cfg, out = tiny_run
+    monkeypatch.chdir(tmp_path)
+    run_evaluate(cfg.data, split="PublicTest", model=out / "emotion_cnn.tflite")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_robustness_reports_each_perturbation_and_the_mean_drop(tiny_run, capsys):
+    from model.robustness import PERTURBATIONS
+
+    cfg, out = tiny_run
+    result = run_evaluate(cfg.data, split="PublicTest", model=out / "emotion_cnn.tflite",
+                          robustness=True)["robustness"]
+    assert list(result["perturbations"]) == list(PERTURBATIONS)
+    assert result["clean_accuracy"] == pytest.approx(result_accuracy(capsys))
+    drops = [r["drop_points"] for r in result["perturbations"].values()]
+    for r in result["perturbations"].values():
+        assert r["drop_points"] == pytest.approx(100 * (result["clean_accuracy"] - r["accuracy"]),
+                                                 abs=0.01)
+    assert result["mean_drop_points"] == pytest.approx(np.mean(drops), abs=0.01)
+
+
+def result_accuracy(capsys):
+    return json.loads(capsys.readouterr().out)["accuracy"]
+
+
+def test_robustness_measures_what_each_perturbation_costs():
+    """A stand-in that reads mean brightness: light changes cost it, a flip-free shift not."""
+    from model.robustness import perturb, robustness
+
+    rng = np.random.default_rng(1)
+    levels = rng.integers(1, 6, 140)
+    faces = (levels * 37 + 18).astype(np.uint8)[:, None, None].repeat(48, 1).repeat(48, 2)
+    clf = BrightnessClassifier()
+    result = robustness(lambda f: clf.predict(f).argmax(axis=1), faces, levels)
+    rows = result["perturbations"]
+    assert result["clean_accuracy"] == 1.0
+    assert rows["shift 10%"]["drop_points"] == 0.0      # a flat face looks the same shifted
+    assert rows["dark"]["accuracy"] == pytest.approx(
+        float(np.mean(((faces[:, 0, 0] * 0.5).astype(int) // 37) == levels)))
+    assert rows["dark"]["drop_points"] > 50
+    # the same seed gives the same noisy faces; another seed other ones
+    np.testing.assert_array_equal(perturb(faces, "noise sigma 8"), perturb(faces, "noise sigma 8"))
+    assert not np.array_equal(perturb(faces, "noise sigma 8"),
+                              perturb(faces, "noise sigma 8", seed=5))
+    noisy = perturb(faces, "noise sigma 8").astype(float) - faces
+    assert 7 < noisy.std() < 9

@@ -79,6 +79,24 @@ def test_the_flip_averages_a_face_and_its_mirror_image(model_files, faces):
     assert not np.allclose(flipped, plain.predict(faces), atol=1e-6)  # the flip did something
 
 
+def test_accurate_mode_averages_the_face_and_five_crops(model_files, faces):
+    import cv2
+
+    plain = EmotionClassifier.load(model_files[2], flip=False)
+    views = [faces]
+    for y0, x0 in ((2, 2), (0, 0), (0, 4), (4, 0), (4, 4)):  # centre, then the corners
+        views.append(np.stack([cv2.resize(f[y0:y0 + 44, x0:x0 + 44], (48, 48),
+                                          interpolation=cv2.INTER_LINEAR) for f in faces]))
+    # the network sees crops of the [0, 1] floats; round-tripping through uint8 here
+    # differs by at most half a grey level, hence the tolerance
+    expected = np.mean([plain.predict(v) for v in views], axis=0)
+    got = EmotionClassifier.load(model_files[2], flip=False, crops=True).predict(faces)
+    np.testing.assert_allclose(got, expected / expected.sum(axis=1, keepdims=True), atol=2e-3)
+    assert np.abs(got - plain.predict(faces)).max() > 1e-3  # the crops changed the answer
+    both = EmotionClassifier.load(model_files[2], flip=True, crops=True)
+    np.testing.assert_allclose(both.predict(faces[3]), both.predict(faces)[3:4], atol=1e-5)
+
+
 def test_keras_and_exported_tflite_models_agree(model_files, faces):
     import keras
 

@@ -27,6 +27,7 @@ from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
 from model import EMOTIONS
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,6 @@ STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not 
 
 
 def run_bench(args) -> int:
-    from app.cli import UserError
     from app.pipeline import EmotionPipeline
 
     if args.frames < 1:
@@ -50,12 +50,9 @@ def run_bench(args) -> int:
         else:
             video, truths, clip = _make_clip(Path(tmp) / "bench.avi", args.frames)
         result["clip"] = clip
-        try:
-            frames = _run_clip(pipe, video, args.frames)
-            if args.soak:
-                result["soak"] = soak(pipe, video, args.soak)
-        except SourceError as exc:
-            raise UserError(str(exc)) from None
+        frames = _run_clip(pipe, video, args.frames)
+        if args.soak:
+            result["soak"] = soak(pipe, video, args.soak)
     result["stages_ms"] = _stage_stats(frames)
     e2e = [f["end_to_end"] for f in frames]
     result["end_to_end"] = {"frames": len(frames), "median_ms": _r(np.median(e2e)),

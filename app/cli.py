@@ -8,15 +8,11 @@ user can act on are printed as one line (`--debug` shows the traceback).
 import argparse
 import logging
 
-from model.errors import DataError, ModelError
+from model.errors import UserError
 
 log = logging.getLogger("emotion_detector")
 
 DEFAULT_DATA = "../shared/datasets/fer2013"
-
-
-class UserError(RuntimeError):
-    """A problem the user can fix (bad input, missing file); shown as one line."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -142,16 +138,26 @@ def _add_common(parser, top=False):
 
 
 def _run_train(args):
+    import contextlib
+    from pathlib import Path
+
     from model.data import check_layout
+    from model.tensorflow_setup import native_stderr_to, quiet_tensorflow
 
     check_layout(args.data)  # a wrong --data fails now, not after importing TensorFlow
-    from model.train import TrainConfig, train
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    quiet = contextlib.nullcontext()
+    if not args.verbose:  # TensorFlow's start-up and converter chatter goes to a file
+        quiet_tensorflow()
+        quiet = native_stderr_to(Path(args.out) / "tensorflow.log")
+    with quiet:
+        from model.train import TrainConfig, train
 
-    cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
-                      batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                      quantize=not args.no_quantize,
-                      augment=_parse_overrides(args.augment))
-    path = train(cfg, resume=args.resume)
+        cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
+                          batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                          quantize=not args.no_quantize,
+                          augment=_parse_overrides(args.augment))
+        path = train(cfg, resume=args.resume)
     print(path)
     return 0
 
@@ -174,6 +180,10 @@ def _parse_overrides(text):
 
 def _run_evaluate(args):
     from model.evaluate import run_evaluate
+    from model.tensorflow_setup import quiet_tensorflow
+
+    if not args.verbose:  # TensorFlow is imported only for a .keras model
+        quiet_tensorflow()
 
     run_evaluate(args.data, split=args.split, model=args.model,
                  confusion=args.confusion, flip=not args.no_flip, accurate=args.accurate,
@@ -215,7 +225,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         log.error("interrupted")
         return 130
-    except (UserError, ModelError, DataError, FileNotFoundError, PermissionError) as exc:
+    except (UserError, FileNotFoundError, PermissionError) as exc:
         if args.debug:
             raise
         log.error("%s", exc)

@@ -25,6 +25,7 @@ import numpy as np
 from app.draw import EMOTION_COLORS, draw_detections
 from app.sources import FrameSource, SourceError, VideoSource, open_source
 from model import EMOTIONS, atomic
+from model.errors import UserError
 from model.plots import line_chart, save_png
 
 log = logging.getLogger(__name__)
@@ -36,10 +37,9 @@ WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".w
 
 
 def run_process(args) -> int:
-    from app.cli import UserError  # the CLI owns its error type; no import cycle at load
     from app.pipeline import EmotionPipeline
 
-    source = _open_input(args.input, UserError)
+    source = _open_input(args.input)
     with source:
         pipe = EmotionPipeline(model_path=args.model, smoothing=not args.no_smoothing,
                                sensitivity=getattr(args, "sensitivity", 0.5),
@@ -56,16 +56,12 @@ def run_process(args) -> int:
     return 0
 
 
-def _open_input(spec: str, error_type) -> FrameSource:
+def _open_input(spec: str) -> FrameSource:
     path = Path(spec).expanduser()
     if not path.exists() and spec.strip().isdigit():
-        raise error_type(f"{spec}: process takes a video, an image or a folder of images; "
+        raise UserError(f"{spec}: process takes a video, an image or a folder of images; "
                          "for a camera open the app (--source)")
-    try:
-        source = open_source(path)
-    except SourceError as exc:
-        raise error_type(str(exc)) from None
-    return source
+    return open_source(path)
 
 
 def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> dict:

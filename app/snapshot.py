@@ -18,13 +18,14 @@ import cv2
 import numpy as np
 
 from model import EMOTIONS, atomic
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 
 PREFIX = "emotion"
 
 
-class SnapshotError(RuntimeError):
+class SnapshotError(UserError):
     """A snapshot could not be saved; the message names the folder and the reason."""
 
 

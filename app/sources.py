@@ -25,6 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from model.errors import UserError
+
 log = logging.getLogger(__name__)
 
 # FFmpeg (inside OpenCV) prints its own lines for every damaged file ("moov atom
@@ -36,7 +38,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tif
                   ".webp", ".pgm", ".ppm", ".pbm", ".pnm", ".jp2", ".exr", ".hdr"}
 
 
-class SourceError(RuntimeError):
+class SourceError(UserError):
     """A source cannot be opened or stopped giving frames; the message names it."""
 
 

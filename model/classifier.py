@@ -154,8 +154,9 @@ class _KerasBackend:
         if not zipfile.is_zipfile(path):
             raise ModelError(f"cannot read model {path}: not a valid .keras file "
                              "(not a zip archive; truncated or another format?)")
-        import keras
+        from model.tensorflow_setup import import_tensorflow
 
+        _, keras = import_tensorflow()  # a .keras file needs the train extra
         try:
             self._model = keras.models.load_model(path, compile=False)
         except Exception as exc:  # keras raises many types for a bad file

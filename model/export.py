@@ -6,6 +6,8 @@ with a calibration sample of training faces: about half the latency at the cost
 of a few tenths of a percent of accuracy (the model card records both).
 """
 
+import contextlib
+import io
 import logging
 
 import numpy as np
@@ -30,7 +32,10 @@ def export_tflite(keras_model, path, calibration_faces=None):
 
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative
-    data = converter.convert()
+    chatter = io.StringIO()  # the converter prints its SavedModel signature on stdout
+    with contextlib.redirect_stdout(chatter):
+        data = converter.convert()
+    log.debug("converter output: %s", chatter.getvalue().strip())
     atomic.write_bytes(path, data)
     log.info("wrote %s (%.1f MB)", path, len(data) / 1e6)
     return path

@@ -53,7 +53,7 @@ def matrix_image(matrix, labels, title: str, cell=70) -> np.ndarray:
     """A heat map with counts, rows = true class, columns = predicted class."""
     m = np.asarray(matrix, dtype=np.float64)
     n = len(labels)
-    left, top = 90, 60
+    left, top = 90, 80
     img = np.full((top + cell * n + 20, left + cell * n + 20, 3), 255, np.uint8)
     row_sum = np.maximum(m.sum(axis=1, keepdims=True), 1)
     frac = m / row_sum
@@ -71,6 +71,10 @@ def matrix_image(matrix, labels, title: str, cell=70) -> np.ndarray:
         cv2.putText(img, labels[i][:8], (left + i * cell + 4, top - 8),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     cv2.putText(img, title, (5, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
+    # axis titles: columns are the predicted class, rows (labelled left) the true one
+    cv2.putText(img, "predicted", (left + cell * n // 2 - 40, 48), cv2.FONT_HERSHEY_SIMPLEX,
+                0.55, (0, 0, 0), 1)
+    cv2.putText(img, "true", (5, top - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1)
     return img
 
 

@@ -7,7 +7,6 @@ The model with the best PublicTest accuracy is kept; PrivateTest is never looked
 at here (that is `evaluate`'s job).
 """
 
-import contextlib
 import json
 import logging
 import math
@@ -16,15 +15,18 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-from model import EMOTIONS, atomic, plots
-from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg
-from model.data import load_dataset
-from model.errors import DataError
-from model.preprocess import to_network_input
+from model.tensorflow_setup import import_tensorflow
+
+tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
+
+from model import EMOTIONS, atomic  # noqa: E402
+from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg  # noqa: E402
+from model.curves import save_curves  # noqa: E402
+from model.data import load_dataset  # noqa: E402
+from model.errors import DataError  # noqa: E402
+from model.preprocess import to_network_input  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +137,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
     checkpoint = _Checkpoint(out, cfg, history, best)
     if start < cfg.epochs:
-        # Keras writes its progress to stdout; send it to stderr with the log, so
+        # verbose=0: the progress bar is ours (on stderr, inside the epoch too), so
         # that stdout carries only the result (the exported model's path).
         try:
-            with contextlib.redirect_stdout(sys.stderr):
-                model.fit(
-                    train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
-                    verbose=1 if sys.stderr.isatty() else 2,
-                    callbacks=[keras.callbacks.LearningRateScheduler(
-                        lambda epoch: learning_rate(cfg, epoch)), checkpoint],
-                )
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
+                verbose=0,
+                # the bar first: it is cleared before the checkpoint logs the epoch
+                callbacks=[EpochProgress(cfg.epochs), keras.callbacks.LearningRateScheduler(
+                    lambda epoch: learning_rate(cfg, epoch)), checkpoint],
+            )
         except KeyboardInterrupt:
             log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)
             raise
@@ -161,11 +163,7 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
         if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
     path = export_tflite(best, out / TFLITE, calib)
     atomic.write_json(out / "history.json", history)
-    plots.save_png(out / "curves.png", plots.line_chart(
-        {k: v for k, v in history.items() if "accuracy" in k}, "accuracy per epoch",
-        y_range=(0.0, 1.0)))
-    plots.save_png(out / "loss.png", plots.line_chart(
-        {k: v for k, v in history.items() if "loss" in k}, "loss per epoch"))
+    save_curves(history, out / "curves.png", f"{out.name}: accuracy and loss per epoch")
     log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)
     return path
 
@@ -180,6 +178,37 @@ def _load_state(out: Path):
     if not (out / LAST).is_file():
         raise DataError(f"cannot resume: {out / LAST} is missing")
     return state
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A tqdm bar per epoch on stderr: batches done, loss and accuracy so far, time left.
+
+    Keras' own bar needs a terminal and prints on stdout, which carries the result."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}/{self.epochs}",
+                        unit="batch", file=sys.stderr, leave=False, dynamic_ncols=True,
+                        mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs:
+            self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
+                                 accuracy=f"{logs.get('accuracy', 0):.3f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
 
 
 class _Checkpoint(keras.callbacks.Callback):

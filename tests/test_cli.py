@@ -38,7 +38,8 @@ def test_help_lists_every_command_without_importing_the_heavy_libraries():
 
 @pytest.mark.parametrize("command, options", [
     ("train", ["--data", "--epochs", "--batch-size", "--resume", "--out", "--seed"]),
-    ("evaluate", ["--data", "--split", "--model", "--confusion", "--no-flip"]),
+    ("evaluate", ["--data", "--split", "--model", "--confusion", "--no-flip", "--accurate",
+                  "--robustness"]),
 ])
 def test_command_help_shows_its_options(capsys, command, options):
     with pytest.raises(SystemExit) as done:
@@ -142,3 +143,34 @@ def test_train_then_resume_from_the_command_line(tiny_folder, tmp_path, capsys, 
     history = json.loads((out / "history.json").read_text())
     assert len(history["val_accuracy"]) == 2
     assert int(keras.models.load_model(out / "last.keras").optimizer.iterations) == 2 * 4
+
+
+def test_train_shows_progress_and_no_tensorflow_noise(tiny_folder, tmp_path):
+    """The real command in a fresh interpreter: our lines on stderr, TensorFlow's in a file."""
+    out = tmp_path / "run"
+    proc = _run("train", "--data", tiny_folder, "--out", out, "--epochs", "1",
+                "--batch-size", "8", "--no-quantize", timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str(out / "emotion_cnn.tflite")
+    assert "epoch 1/1" in proc.stderr                       # the progress bar inside the epoch
+    for noise in ("oneDNN", "cpu_feature_guard", "NodeDef", "absl", "UserWarning",
+                  "DeprecationWarning", "Statistics for quantized"):
+        assert noise not in proc.stderr, proc.stderr
+    assert "oneDNN" in (out / "tensorflow.log").read_text()  # kept, not lost
+
+
+def test_train_and_keras_models_without_tensorflow_say_which_extra_to_install(tiny_folder,
+                                                                              tmp_path):
+    (tmp_path / "net.keras").write_bytes((REPO / "tests" / "__init__.py").read_bytes())
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "net.keras", "w") as z:  # passes the zip check
+        z.writestr("config.json", "{}")
+    for argv in (["train", "--data", tiny_folder, "--out", tmp_path / "run"],
+                 ["evaluate", "--data", tiny_folder, "--model", tmp_path / "net.keras"]):
+        code = ("import sys\nsys.modules['tensorflow'] = sys.modules['keras'] = None\n"
+                "from app.cli import main\nsys.exit(main(sys.argv[1:]))")
+        proc = subprocess.run([sys.executable, "-c", code, *map(str, argv)], cwd=REPO,
+                              capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert "pip install -e '.[train]'" in _error_line(proc)

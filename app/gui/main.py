@@ -10,6 +10,8 @@ import os
 import signal
 import sys
 
+from model.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
@@ -32,8 +34,6 @@ def use_pyqt_plugins():
 
 def check_display():
     """Qt aborts the whole process without a display; say so in one line instead."""
-    from app.cli import UserError
-
     if sys.platform.startswith("linux") and not any(
             os.environ.get(v) for v in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")):
         raise UserError("cannot open the window: no display (DISPLAY is not set). Run it "

@@ -1,0 +1,34 @@
+"""The shipped model keeps the PublicTest accuracy its model card states (FER-2013 needed)."""
+
+import re
+
+import numpy as np
+import pytest
+
+from model.classifier import DEFAULT_MODEL, EmotionClassifier
+from model.data import load_dataset
+from model.evaluate import predict_labels
+from tests.conftest import REPO
+
+CARD = REPO / "assets" / "MODEL_CARD.md"
+TOLERANCE_POINTS = 0.3
+
+
+def card_publictest_accuracy() -> float:
+    """The first percentage in the card's results row marked 'shipped default'."""
+    rows = [line for line in CARD.read_text(encoding="utf-8").splitlines()
+            if line.startswith("|") and "shipped default" in line]
+    assert len(rows) == 1, "the card's results table must mark one row 'shipped default'"
+    return float(re.search(r"(\d+\.\d+)%", rows[0]).group(1))
+
+
+def test_the_card_names_the_shipped_model_file():
+    assert f"`{DEFAULT_MODEL.name}`" in CARD.read_text(encoding="utf-8").splitlines()[0]
+
+
+def test_the_shipped_model_keeps_its_cards_publictest_accuracy(fer_root):
+    val = load_dataset(fer_root, splits=("val",))["val"]
+    if len(val) != 3589:
+        pytest.skip(f"{fer_root} holds {len(val)} PublicTest faces, not FER-2013's 3,589")
+    accuracy = 100 * float(np.mean(predict_labels(EmotionClassifier.load(), val.x) == val.y))
+    assert accuracy == pytest.approx(card_publictest_accuracy(), abs=TOLERANCE_POINTS)

@@ -142,7 +142,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         try:
             model.fit(
                 train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
-                verbose=0,
+                verbose=0, shuffle=False,  # the tf.data pipeline shuffles
                 # the bar first: it is cleared before the checkpoint logs the epoch
                 callbacks=[EpochProgress(cfg.epochs), keras.callbacks.LearningRateScheduler(
                     lambda epoch: learning_rate(cfg, epoch)), checkpoint],

@@ -1,7 +1,7 @@
 """`bench`: how fast and how steady the pipeline is, as JSON on stdout.
 
-Per-stage median and p90 milliseconds (decode, detect, crop, classify,
-track/smooth, draw) and the end-to-end rate on a video - by default a generated
+Per-stage median and p90 milliseconds (decode, detect, track: matching boxes to
+known faces, crop, classify, smooth: probabilities over time, draw) and the end-to-end rate on a video - by default a generated
 640x480 clip with one face that moves and changes expression half-way; start-up
 cost (importing the inference path vs TensorFlow, each in a fresh interpreter);
 per-face classification time; label flips per second per track with and without
@@ -32,27 +32,30 @@ from model.errors import UserError
 log = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
+STAGES = ("decode", "detect", "track", "crop", "classify", "smooth", "draw")
 STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not "steady"
 
 
-def run_bench(args) -> int:
+def run_bench(frames: int = 300, soak_frames: int = 0, video=None, model=None) -> int:
+    """`bench`: print the JSON report; `video` None = the generated clip."""
     from app.pipeline import EmotionPipeline
 
-    if args.frames < 1:
-        raise UserError(f"--frames must be at least 1, got {args.frames}")
+    if frames < 1:
+        raise UserError(f"--frames must be at least 1, got {frames}")
+    count = frames
     result = {"machine": _machine()}
     t0 = time.perf_counter()
-    pipe = EmotionPipeline(model_path=args.model)
+    pipe = EmotionPipeline(model_path=model)
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
-        if args.video:
-            video, truths, clip = Path(args.video), None, {"video": str(args.video)}
+        if video:
+            video, truths, clip = Path(video), None, {"video": str(video)}
         else:
-            video, truths, clip = _make_clip(Path(tmp) / "bench.avi", args.frames)
+            video, truths, clip = _make_clip(Path(tmp) / "bench.avi", count)
         result["clip"] = clip
-        frames = _run_clip(pipe, video, args.frames)
-        if args.soak:
-            result["soak"] = soak(pipe, video, args.soak)
+        frames = _run_clip(pipe, video, count)
+        if soak_frames:
+            result["soak"] = soak(pipe, video, soak_frames)
     result["stages_ms"] = _stage_stats(frames)
     e2e = [f["end_to_end"] for f in frames]
     result["end_to_end"] = {"frames": len(frames), "median_ms": _r(np.median(e2e)),
@@ -101,8 +104,8 @@ def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
             tm = pipe.timings
             frames.append({"index": index, "time": index / fps, "detections": detections,
                            "decode": (t1 - t0) * 1000, "detect": tm["gray"] + tm["detect"],
-                           "crop": tm["crop"], "classify": tm["classify"],
-                           "track": tm["track"], "draw": (t3 - t2) * 1000,
+                           "track": tm["track"], "crop": tm["crop"], "classify": tm["classify"],
+                           "smooth": tm["smooth"], "draw": (t3 - t2) * 1000,
                            "full_scan": tm["full_scan"], "end_to_end": (t3 - t0) * 1000})
     if not frames:
         raise SourceError(f"{video}: no frames")
@@ -111,7 +114,7 @@ def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
 
 def _stage_stats(frames) -> dict:
     out = {}
-    for stage in ("decode", "detect", "crop", "classify", "track", "draw"):
+    for stage in STAGES:
         v = [f[stage] for f in frames]
         out[stage] = {"median": _r(np.median(v)), "p90": _r(np.percentile(v, 90))}
     scans = [f["detect"] for f in frames if f["full_scan"]]

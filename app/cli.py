@@ -8,11 +8,11 @@ user can act on are printed as one line (`--debug` shows the traceback).
 import argparse
 import logging
 
+from app.config import DEFAULTS, MIN_FACE_FLOOR
+from model.data import DEFAULT_DATA
 from model.errors import UserError
 
 log = logging.getLogger("emotion_detector")
-
-DEFAULT_DATA = "../shared/datasets/fer2013"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,12 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoothing", action="store_true",
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.add_argument("--sensitivity", type=float, default=0.5, metavar="0..1",
+    p.add_argument("--sensitivity", type=float, default=DEFAULTS.sensitivity, metavar="0..1",
                    help="face detection: higher finds more faces, and more false ones "
-                        "(default: 0.5)")
-    p.add_argument("--min-face", type=int, default=48, metavar="PX",
-                   help="smallest face to look for, in pixels (default: 48; never below "
-                        "24, nor below 1/27 of the longer side of the frame)")
+                        f"(default: {DEFAULTS.sensitivity})")
+    p.add_argument("--min-face", type=int, default=DEFAULTS.min_face, metavar="PX",
+                   help=f"smallest face to look for, in pixels (default: {DEFAULTS.min_face}; "
+                        f"never below {MIN_FACE_FLOOR}, nor below 1/27 of the longer side "
+                        "of the frame)")
 
     p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
                        description="Time every pipeline stage on a video (a generated 640x480 "
@@ -194,19 +195,24 @@ def _run_evaluate(args):
 def _run_process(args):
     from app.process import run_process
 
-    return run_process(args)
+    config = DEFAULTS.with_changes(smoothing=not args.no_smoothing,
+                                   sensitivity=args.sensitivity, min_face=args.min_face)
+    return run_process(args.input, args.output, model=args.model, config=config,
+                       show_progress=not args.no_progress)
 
 
 def _run_bench(args):
     from app.bench import run_bench
 
-    return run_bench(args)
+    return run_bench(frames=args.frames, soak_frames=args.soak, video=args.video,
+                     model=args.model)
 
 
 def _run_app(args):
     from app.gui.main import run_app
 
-    return run_app(args)
+    return run_app(source=args.source, snapshots=args.snapshots, model=args.model,
+                   loop=args.loop, exit_after=args.exit_after, stats_every=args.stats_every)
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from app.crop import FER_MARGIN, crop_faces
+from app.config import DEFAULTS, PipelineConfig
+from app.crop import crop_faces
 from app.detect import FaceDetector
 from app.track import Tracker, iou
 from model import EMOTIONS
@@ -45,22 +46,24 @@ class Detection:
 class EmotionPipeline:
     """Faces and their (smoothed) emotions for a stream of BGR frames.
 
-    Construct it off the GUI thread: it loads the model. `smoothing` and
-    `sensitivity` may be changed between frames; call `reset()` when the source
-    changes. `timings` holds the last frame's per-stage milliseconds.
+    Construct it off the GUI thread: it loads the model. Settings come from a
+    `PipelineConfig` (defaults: `app.config`), or as keyword arguments that
+    change its fields (`EmotionPipeline(sensitivity=0.8)`). `smoothing`,
+    `sensitivity` and `min_face` may be changed between frames; call `reset()`
+    when the source changes. `timings` holds the last frame's per-stage milliseconds.
     """
 
-    def __init__(self, model_path=None, classifier=None, smoothing: bool = True,
-                 sensitivity: float = 0.5, min_face: int = 48, tau: float = 0.25,
-                 hysteresis: float = 0.1, rescan_interval: int = 15,
-                 max_scan_side: int = 640, margin: float = FER_MARGIN, threads: int = 2):
+    def __init__(self, model_path=None, classifier=None, config: PipelineConfig | None = None,
+                 threads: int = 2, **changes):
+        self.config = (config or DEFAULTS).with_changes(**changes)
+        cfg = self.config
         self.classifier = classifier or EmotionClassifier.load(model_path, threads=threads)
-        self.detector = FaceDetector(sensitivity=sensitivity, min_face=min_face,
-                                     max_scan_side=max_scan_side)
-        self.tracker = Tracker(tau=tau, hysteresis=hysteresis)
-        self.smoothing = smoothing
-        self.rescan_interval = rescan_interval
-        self.margin = margin
+        self.detector = FaceDetector(sensitivity=cfg.sensitivity, min_face=cfg.min_face,
+                                     max_scan_side=cfg.max_scan_side)
+        self.tracker = Tracker(tau=cfg.tau, hysteresis=cfg.hysteresis)
+        self.smoothing = cfg.smoothing
+        self.rescan_interval = cfg.rescan_interval
+        self.margin = cfg.margin
         self.timings: dict[str, float] = {}
         self.frames = 0
         self._since_scan = 0
@@ -108,16 +111,18 @@ class EmotionPipeline:
         boxes, claimed = self._detect(gray)
         t2 = clock()
         pairs = self.tracker.assign(claimed, boxes, t)
-        faces = crop_faces(gray, [b for _, b in pairs], self.margin)
         t3 = clock()
-        probs = self.classifier.predict(faces) if len(faces) else np.zeros((0, len(EMOTIONS)))
+        faces = crop_faces(gray, [b for _, b in pairs], self.margin)
         t4 = clock()
-        detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
+        probs = self.classifier.predict(faces) if len(faces) else np.zeros((0, len(EMOTIONS)))
         t5 = clock()
+        detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
+        t6 = clock()
         self.frames += 1
-        self.timings = {"gray": _ms(t0, t1), "detect": _ms(t1, t2), "crop": _ms(t2, t3),
-                        "classify": _ms(t3, t4), "track": _ms(t4, t5), "total": _ms(t0, t5),
-                        "full_scan": float(self._scanned)}
+        # "track": matching boxes to known faces; "smooth": the probabilities over time
+        self.timings = {"gray": _ms(t0, t1), "detect": _ms(t1, t2), "track": _ms(t2, t3),
+                        "crop": _ms(t3, t4), "classify": _ms(t4, t5), "smooth": _ms(t5, t6),
+                        "total": _ms(t0, t6), "full_scan": float(self._scanned)}
         return detections
 
     def _detect(self, gray):

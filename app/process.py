@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.config import PipelineConfig
 from app.draw import EMOTION_COLORS, draw_detections
 from app.sources import FrameSource, SourceError, VideoSource, open_source
 from model import EMOTIONS, atomic
@@ -36,23 +37,23 @@ TIMELINE_POINTS = 600
 WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
-def run_process(args) -> int:
+def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
+                show_progress: bool = True) -> int:
+    """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C)."""
     from app.pipeline import EmotionPipeline
 
-    source = _open_input(args.input)
+    source = _open_input(input_path)
     with source:
-        pipe = EmotionPipeline(model_path=args.model, smoothing=not args.no_smoothing,
-                               sensitivity=getattr(args, "sensitivity", 0.5),
-                               min_face=getattr(args, "min_face", 48))
-        progress = None if args.no_progress else Progress(source.frame_count)
-        result = process_source(source, pipe, Path(args.output), progress=progress)
+        pipe = EmotionPipeline(model_path=model, config=config)
+        progress = progress_bar(source.frame_count) if show_progress else None
+        result = process_source(source, pipe, Path(output), progress=progress)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
-                  result["summary"]["frames"], args.output)
+                  result["summary"]["frames"], output)
         return 130
     if result["stopped"]:
-        raise UserError(f"{result['stopped']} (results up to there are in {args.output})")
+        raise UserError(f"{result['stopped']} (results up to there are in {output})")
     return 0
 
 
@@ -100,7 +101,7 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
                     stats.add(index, detections)
                     index += 1
                 if progress:
-                    progress.update(index)
+                    progress.update(1)
         except KeyboardInterrupt:
             stopped = "interrupted"
         except SourceError as exc:
@@ -318,50 +319,10 @@ def _summary_line(summary: dict) -> str:
 
 # ------------------------------------------------------------------- progress
 
-class Progress:
-    """A one-line text progress bar on stderr, redrawn at most 5 times a second."""
+def progress_bar(total: int | None, stream=None):
+    """A tqdm bar of frames on stderr (off when stderr is not a terminal)."""
+    from tqdm import tqdm
 
-    def __init__(self, total: int | None, stream=None, width: int = 30,
-                 interval: float = 0.2):
-        self.total = total if total and total > 0 else None
-        self.stream = stream or sys.stderr
-        self.width = width
-        self.interval = interval
-        self.enabled = stream is not None or _isatty(self.stream)
-        self._start = time.monotonic()
-        self._last = 0.0
-        self._count = 0
-
-    def update(self, count: int):
-        self._count = count
-        now = time.monotonic()
-        if self.enabled and now - self._last >= self.interval:
-            self._last = now
-            self._draw(now)
-
-    def _draw(self, now: float):
-        elapsed = max(now - self._start, 1e-9)
-        rate = self._count / elapsed
-        if self.total:
-            frac = min(1.0, self._count / self.total)
-            filled = int(round(self.width * frac))
-            eta = (self.total - self._count) / rate if rate > 0 else 0
-            line = (f"[{'#' * filled}{'.' * (self.width - filled)}] {frac * 100:5.1f}% "
-                    f"{self._count}/{self.total} frames, {rate:.1f}/s, ETA {eta:.0f} s")
-        else:
-            line = f"{self._count} frames, {rate:.1f}/s"
-        self.stream.write("\r" + line)
-        self.stream.flush()
-
-    def close(self):
-        if self.enabled and self._count:
-            self._draw(time.monotonic())
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _isatty(stream) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
+    return tqdm(total=total if total and total > 0 else None, unit="frame",
+                file=stream or sys.stderr, disable=None if stream is None else False,
+                dynamic_ncols=True, mininterval=0.2)

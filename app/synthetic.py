@@ -17,10 +17,11 @@ import cv2
 import numpy as np
 
 from model import atomic
+from model.data import DEFAULT_DATA
 
 log = logging.getLogger(__name__)
 
-FER_DEFAULT = Path(__file__).resolve().parents[2] / "shared/datasets/fer2013"
+FER_DEFAULT = (Path(__file__).resolve().parents[1] / DEFAULT_DATA).resolve()
 
 
 # ---------------------------------------------------------------------- faces

@@ -19,6 +19,8 @@ from model.preprocess import to_gray48
 
 log = logging.getLogger(__name__)
 
+# Where the CLI looks for FER-2013 when --data is not given (beside the checkout).
+DEFAULT_DATA = "../shared/datasets/fer2013"
 SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 USAGE = {v: k for k, v in SPLIT_NAMES.items()}  # split -> FER-2013 Usage name

@@ -4,9 +4,11 @@ from pathlib import Path
 
 import pytest
 
+from model.data import DEFAULT_DATA
+
 REPO = Path(__file__).resolve().parents[1]
 # FER-2013 (Kaggle folder layout) beside the checkout; never copied into the project.
-FER_ROOT = Path(__file__).resolve().parents[2] / "shared/datasets/fer2013"
+FER_ROOT = (REPO / DEFAULT_DATA).resolve()
 
 
 def fer_available() -> bool:

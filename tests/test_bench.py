@@ -71,7 +71,9 @@ def test_soak_reports_memory(tmp_path):
 def test_bench_command_prints_the_json(capsys):
     assert main(["bench", "--frames", "40"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for stage in ("decode", "detect", "crop", "classify", "track", "draw"):
+    assert list(out["stages_ms"]) == ["decode", "detect", "track", "crop", "classify",
+                                      "smooth", "draw"]
+    for stage in out["stages_ms"]:
         assert out["stages_ms"][stage]["median"] >= 0
         assert out["stages_ms"][stage]["p90"] >= out["stages_ms"][stage]["median"]
     assert out["end_to_end"]["frames"] == 40 and out["end_to_end"]["fps"] > 0

@@ -51,7 +51,7 @@ def test_detections_land_on_the_face(drawn):
             assert math.isclose(sum(d.probabilities), 1.0, abs_tol=1e-3)
             assert d.confidence == pytest.approx(d.probabilities[EMOTIONS.index(d.label)])
     scans = pipe.timings
-    assert set(scans) >= {"detect", "classify", "track"}
+    assert set(scans) >= {"detect", "track", "crop", "classify", "smooth"}
 
 
 def test_fer_faces_are_found_and_keep_their_track(fer):

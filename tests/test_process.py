@@ -17,7 +17,7 @@ import pytest
 from app import synthetic
 from app.cli import main
 from app.pipeline import EmotionPipeline
-from app.process import CSV_COLUMNS, Progress, process_source
+from app.process import CSV_COLUMNS, process_source, progress_bar
 from app.sources import open_source
 from app.track import iou
 from model import EMOTIONS
@@ -221,16 +221,36 @@ def test_ctrl_c_on_the_command(tmp_path):
     assert no_temp_files(out)
 
 
-def test_progress_bar_text():
+def test_the_progress_bar_counts_every_frame(clip, tmp_path):
+    video, _ = clip
     stream = io.StringIO()
-    bar = Progress(200, stream=stream, width=10, interval=0.0)
-    bar.update(50)
-    bar.update(200)
-    bar.close()
+    with open_source(video) as src:
+        process_source(src, EmotionPipeline(), tmp_path / "out",
+                       progress=progress_bar(src.frame_count, stream=stream))
     text = stream.getvalue()
-    assert "\r[###.......]  25.0% 50/200 frames" in text or "[##........]" in text
-    assert "[##########] 100.0% 200/200 frames" in text and text.endswith("\n")
-    unknown = io.StringIO()
-    bar = Progress(None, stream=unknown, interval=0.0)
-    bar.update(7)
-    assert "7 frames" in unknown.getvalue()
+    assert "45/45" in text and "frame" in text
+    assert "0/45" in text  # drawn from the start, not only at the end
+
+
+def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
+    import app.pipeline
+
+    built = []
+
+    class Spy(EmotionPipeline):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(app.pipeline, "EmotionPipeline", Spy)
+    video, _ = clip
+    assert main(["process", str(video), "-o", str(tmp_path / "a"), "--no-progress",
+                 "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
+    cfg = built[-1].config
+    assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
+    assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
+    # and they act: no face as large as 400 pixels is in the clip
+    assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",
+                 "--min-face", "400"]) == 0
+    assert read_csv(tmp_path / "b" / "detections.csv") == []
+    assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0

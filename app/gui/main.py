@@ -41,7 +41,9 @@ def check_display():
                         "python main.py process --help")
 
 
-def run_app(args) -> int:
+def run_app(source=None, snapshots=None, model=None, loop: bool = False,
+            exit_after: float = 0.0, stats_every: float = 0.0) -> int:
+    """Open the window on `source` (None: the last source used, else camera 0)."""
     import cv2  # noqa: F401 - imported first on purpose: it sets the variable we fix
 
     check_display()
@@ -57,14 +59,12 @@ def run_app(args) -> int:
     app.setApplicationName("Emotion Detector")
     app.setOrganizationName("EmotionDetector")
     settings = Settings()
-    engine = VideoEngine(model_path=args.model, loop=getattr(args, "loop", False))
-    window = MainWindow(engine, settings, snapshot_dir=args.snapshots,
-                        stats_every=getattr(args, "stats_every", 0.0) or 0.0)
+    engine = VideoEngine(model_path=model, loop=loop)
+    window = MainWindow(engine, settings, snapshot_dir=snapshots, stats_every=stats_every)
     window.show()
-    source = args.source if args.source is not None else settings.source
+    source = source if source is not None else settings.source
     QTimer.singleShot(0, lambda: window.start_source(source))
     QTimer.singleShot(0, window.refresh_cameras)
-    exit_after = getattr(args, "exit_after", 0.0) or 0.0
     if exit_after > 0:
         QTimer.singleShot(int(exit_after * 1000), window.close)
     _close_on_signals(window)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from PyQt5.QtCore import QSettings, QStandardPaths
 
+from app.config import DEFAULTS
+
 log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "EMOTION_DETECTOR_SETTINGS"
@@ -66,7 +68,8 @@ class Settings:
 
     @property
     def sensitivity(self) -> float:
-        return min(1.0, max(0.0, self._get("sensitivity", 0.5, float)))
+        return DEFAULTS.with_changes(
+            sensitivity=self._get("sensitivity", DEFAULTS.sensitivity, float)).sensitivity
 
     @sensitivity.setter
     def sensitivity(self, value: float):
@@ -82,7 +85,7 @@ class Settings:
 
     @property
     def smoothing(self) -> bool:
-        return self._get("smoothing", True, bool)
+        return self._get("smoothing", DEFAULTS.smoothing, bool)
 
     @smoothing.setter
     def smoothing(self, value: bool):

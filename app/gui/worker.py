@@ -23,6 +23,7 @@ import numpy as np
 from PyQt5.QtCore import QObject, QThread, pyqtSignal
 from PyQt5.QtGui import QImage
 
+from app.config import DEFAULTS
 from app.draw import draw_detections
 from app.mailbox import Closed, LatestMailbox
 from app.runstats import RateMeter
@@ -223,8 +224,8 @@ class ProcessingThread(QThread):
         self.results = LatestMailbox()
         self.rate = RateMeter()
         self.pipeline = None
-        self.smoothing = True
-        self.sensitivity = 0.5
+        self.smoothing = DEFAULTS.smoothing
+        self.sensitivity = DEFAULTS.sensitivity
         self.mirror = False
         self._factory = pipeline_factory or _default_pipeline
         self._model_request = (model_path,)

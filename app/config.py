@@ -1,0 +1,38 @@
+"""The pipeline's settings: one dataclass with its defaults, written once.
+
+The command line (`process`, `bench`, the app), the window and the settings it
+stores between runs all build a `PipelineConfig` from these defaults, and the
+pipeline takes one; nothing else repeats a default.
+"""
+
+from dataclasses import dataclass, fields, replace
+
+from app.crop import FER_MARGIN
+
+MIN_FACE_FLOOR = 24  # the Haar cascade's window: no face smaller than this is found
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    smoothing: bool = True        # average each face's probabilities over time
+    sensitivity: float = 0.5      # face detection: 0 strict (few false faces) .. 1 lenient
+    min_face: int = 48            # smallest face looked for, in pixels
+    tau: float = 0.25             # smoothing time constant, seconds
+    hysteresis: float = 0.1       # lead another emotion needs before the label changes
+    rescan_interval: int = 15     # frames between full-frame scans while faces are known
+    max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
+    margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut
+
+    def with_changes(self, **changes) -> "PipelineConfig":
+        """A copy with some fields changed (unknown names are a TypeError)."""
+        return replace(self, **changes).checked()
+
+    def checked(self) -> "PipelineConfig":
+        """The same settings, clamped to what the pipeline can use."""
+        return replace(self, sensitivity=min(1.0, max(0.0, float(self.sensitivity))),
+                       min_face=max(MIN_FACE_FLOOR, int(self.min_face)),
+                       smoothing=bool(self.smoothing))
+
+
+DEFAULTS = PipelineConfig()
+FIELDS = tuple(f.name for f in fields(PipelineConfig))

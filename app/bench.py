@@ -27,7 +27,7 @@ from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
 from model import EMOTIONS
-from model.errors import UserError
+from common.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import logging
 
 from app.config import DEFAULTS, MIN_FACE_FLOOR
 from model.data import DEFAULT_DATA
-from model.errors import UserError
+from common.errors import UserError
 
 log = logging.getLogger("emotion_detector")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.errors import ModelError
+from common.errors import ModelError
 
 log = logging.getLogger(__name__)
 

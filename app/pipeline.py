@@ -37,10 +37,12 @@ class Detection:
     raw_probabilities: tuple = field(default=(), repr=False, compare=False)
 
     def to_dict(self) -> dict:
-        x, y, w, h = self.box
-        return {"track": self.track_id, "x": int(x), "y": int(y), "w": int(w), "h": int(h),
+        """The one JSON shape of a face, in snapshots and every other JSON output."""
+        x, y, w, h = (int(v) for v in self.box)
+        return {"track": int(self.track_id), "box": {"x": x, "y": y, "w": w, "h": h},
                 "label": self.label, "confidence": round(float(self.confidence), 4),
-                **{e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities)}}
+                "probabilities": {e: round(float(p), 4)
+                                  for e, p in zip(EMOTIONS, self.probabilities)}}
 
 
 class EmotionPipeline:

@@ -25,9 +25,10 @@ import numpy as np
 from app.config import PipelineConfig
 from app.draw import EMOTION_COLORS, draw_detections
 from app.sources import FrameSource, SourceError, VideoSource, open_source
-from model import EMOTIONS, atomic
-from model.errors import UserError
-from model.plots import line_chart, save_png
+from common import atomic
+from model import EMOTIONS
+from common.errors import UserError
+from app.charts import line_chart
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +95,8 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
                 name = _image_name(source) if not is_video else ""
                 with _interrupts_deferred():    # a frame goes into every output or none
                     for det in detections:
-                        d = det.to_dict()
                         writer.writerow([index, f"{t:.3f}" if is_video else "", name,
-                                         *(d[c] for c in CSV_COLUMNS[3:])])
+                                         *csv_fields(det.to_dict())])
                     sink.write(annotated, source)
                     stats.add(index, detections)
                     index += 1
@@ -122,8 +122,14 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
                                     getattr(source, "skipped", []))
     with _no_interrupts():
         atomic.write_json(out_dir / "summary.json", summary)
-        save_png(out_dir / "timeline.png", stats.timeline_image())
+        atomic.write_png(out_dir / "timeline.png", stats.timeline_image())
     return {"summary": summary, "stopped": stopped}
+
+
+def csv_fields(face: dict) -> list:
+    """A face record (Detection.to_dict) as the CSV's columns from `track` on."""
+    return [face["track"], *face["box"].values(), face["label"], face["confidence"],
+            *face["probabilities"].values()]
 
 
 def _image_name(source) -> str:

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import EMOTIONS, atomic
-from model.errors import UserError
+from common import atomic
+from common.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,8 @@ def snapshot_record(detections, source, when, shape, paths: Snapshot) -> dict:
         "source": str(source),
         "frame": {"width": int(shape[1]), "height": int(shape[0])},
         "files": {"annotated": paths.annotated.name, "raw": paths.raw.name},
-        "faces": [_face(d) for d in detections],
+        "faces": [d.to_dict() for d in detections],
     }
-
-
-def _face(det) -> dict:
-    x, y, w, h = (int(v) for v in det.box)
-    return {"track": int(det.track_id), "box": {"x": x, "y": y, "w": w, "h": h},
-            "label": det.label, "confidence": round(float(det.confidence), 4),
-            "probabilities": {e: round(float(p), 4)
-                              for e, p in zip(EMOTIONS, det.probabilities)}}
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -25,7 +25,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.errors import UserError
+from common.errors import UserError
+from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 # Read by OpenCV when it first opens a video; the user's own setting wins.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff",
-                  ".webp", ".pgm", ".ppm", ".pbm", ".pnm", ".jp2", ".exr", ".hdr"}
 
 
 class SourceError(UserError):

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from model import EMOTIONS, INPUT_SIZE
-from model.errors import ModelError
+from common.errors import ModelError
 from model.preprocess import to_network_input
 
 log = logging.getLogger(__name__)

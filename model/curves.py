@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from model import atomic
+from common import atomic
 
 SERIES = {  # history key -> legend label
     "accuracy": "training (augmented faces)",

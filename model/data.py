@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from model import EMOTIONS, INPUT_SIZE
-from model.errors import DataError
+from common.errors import DataError
 from model.preprocess import to_gray48
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,10 @@ SPLITS = ("train", "val", "test")
 SPLIT_NAMES = {"Training": "train", "PublicTest": "val", "PrivateTest": "test"}
 USAGE = {v: k for k, v in SPLIT_NAMES.items()}  # split -> FER-2013 Usage name
 PARTS = {"train": ("train",), "test": ("val", "test")}  # Kaggle folder -> splits in it
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".pgm"}
+# The image files OpenCV reads: the data loaders, image sources and file dialogs
+# all use this one list.
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff",
+                  ".webp", ".pgm", ".ppm", ".pbm", ".pnm", ".jp2", ".exr", ".hdr"}
 
 EXPECTED_LAYOUT = (
     "expected either the Kaggle folder layout "

@@ -12,10 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from model import EMOTIONS, plots
+from common import atomic
+from model import EMOTIONS
 from model.classifier import EmotionClassifier
+from model.confusion_image import matrix_image
 from model.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
-from model.errors import DataError
+from common.errors import DataError
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +112,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
                  result["robustness"]["seed"], table(result["robustness"]))
     if png:
         title = f"{clf.path.name} on {name}: accuracy {result['accuracy']:.4f}"
-        plots.save_png(png, plots.matrix_image(result["confusion_matrix"], EMOTIONS, title))
+        atomic.write_png(png, matrix_image(result["confusion_matrix"], EMOTIONS, title))
         result["confusion_png"] = str(png)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces)%s",

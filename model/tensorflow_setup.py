@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from model.errors import MissingExtraError
+from common.errors import MissingExtraError
 
 INSTALL_HINT = "install the training extra: pip install -e '.[train]'"
 

@@ -21,11 +21,12 @@ from model.tensorflow_setup import import_tensorflow
 
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
 
-from model import EMOTIONS, atomic  # noqa: E402
+from common import atomic  # noqa: E402
+from model import EMOTIONS  # noqa: E402
 from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg  # noqa: E402
 from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
-from model.errors import DataError  # noqa: E402
+from common.errors import DataError  # noqa: E402
 from model.preprocess import to_network_input  # noqa: E402
 
 log = logging.getLogger(__name__)

@@ -1,11 +1,11 @@
 """The project's import graph: no cycles (late imports inside functions included),
-and the model layer never imports the app layer."""
+and the layers import only downwards (common <- model <- app)."""
 
 import ast
 
 from tests.conftest import REPO
 
-PACKAGES = ("app", "model")
+PACKAGES = ("app", "common", "model")
 
 
 def _module_name(path) -> str:
@@ -90,8 +90,11 @@ def test_the_cycle_finder_finds_a_late_import_cycle(tmp_path):
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-def test_the_model_layer_does_not_import_the_app():
+def test_the_layers_import_only_downwards():
+    """common <- model <- app: the model never imports the app, common imports neither."""
     graph = import_graph()
-    upward = {(m, t) for m, ts in graph.items() if m.startswith("model")
-              for t in ts if t.startswith("app")}
+    upward = {(m, t) for m, ts in graph.items() for t in ts
+              if (m.startswith("model") and t.startswith("app"))
+              or (m.startswith("common") and not t.startswith("common"))}
     assert not upward
+    assert "common.errors" in graph["app.sources"] and "common.errors" in graph["model.data"]

@@ -9,7 +9,7 @@ import pytest
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
 from model.data import check_layout, load_dataset
-from model.errors import DataError
+from common.errors import DataError
 from model.preprocess import to_gray48, to_network_input
 from tests.conftest import TINY_COUNTS, tiny_faces, write_tiny_csv, write_tiny_folder
 

@@ -8,7 +8,7 @@ import pytest
 
 from model import EMOTIONS
 from model.data import Split
-from model.errors import DataError, ModelError
+from common.errors import DataError, ModelError
 from model.evaluate import evaluate_model, metrics, run_evaluate
 from tests.conftest import TINY_COUNTS, write_tiny_csv
 

@@ -7,7 +7,7 @@ import pytest
 
 from model import EMOTIONS
 from model.classifier import DEFAULT_MODEL, EmotionClassifier
-from model.errors import ModelError
+from common.errors import ModelError
 from tests.conftest import tiny_faces
 
 

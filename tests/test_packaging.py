@@ -54,9 +54,9 @@ def test_ci_runs_exactly_the_readmes_test_command():
 def test_every_package_is_installed():
     listed = set(_lines(_setup_cfg()["options"]["packages"]))
     on_disk = {".".join(p.parent.relative_to(REPO).parts)
-               for top in ("app", "model") for p in (REPO / top).rglob("__init__.py")}
+               for top in ("app", "common", "model") for p in (REPO / top).rglob("__init__.py")}
     assert on_disk - listed == set(), "add these packages to setup.cfg [options] packages"
-    assert {"app", "model", "assets"} <= listed
+    assert {"app", "common", "model", "assets"} <= listed
     assert all((REPO / name.replace(".", "/")).is_dir() for name in listed)
 
 
@@ -104,7 +104,8 @@ def test_runtime_libraries_import_together():
 
 
 def _copy_source(dest: Path):
-    keep = ["setup.cfg", "pyproject.toml", "README.md", "main.py", "app", "model", "assets"]
+    keep = ["setup.cfg", "pyproject.toml", "README.md", "main.py", "app", "common", "model",
+            "assets"]
     for name in keep:
         src = REPO / name
         if src.is_dir():

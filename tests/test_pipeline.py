@@ -255,8 +255,10 @@ def test_detection_to_dict_is_json_ready():
     det = Detection((np.int32(1), 2, 3, 4), "fear", np.float32(0.5),
                     tuple(np.float32(v) for v in [.1, .1, .5, .1, .1, .05, .05]), 3)
     d = json.loads(json.dumps(det.to_dict()))
-    assert d["track"] == 3 and d["x"] == 1 and d["label"] == "fear" and d["fear"] == 0.5
-    assert list(d)[-7:] == list(EMOTIONS)
+    assert d == {"track": 3, "box": {"x": 1, "y": 2, "w": 3, "h": 4}, "label": "fear",
+                 "confidence": 0.5, "probabilities": dict(zip(EMOTIONS, [.1, .1, .5, .1, .1,
+                                                                        .05, .05]))}
+    assert list(d["probabilities"]) == list(EMOTIONS)
 
 
 def test_crop_at_the_frame_edge_keeps_proportions():

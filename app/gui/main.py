@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from model.errors import UserError
+from common.errors import UserError
 
 log = logging.getLogger(__name__)
 

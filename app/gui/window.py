@@ -21,7 +21,8 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLab
 from app.gui.widgets import ProbabilityBars, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.snapshot import SnapshotError, save_snapshot
-from app.sources import IMAGE_SUFFIXES, list_cameras
+from app.sources import list_cameras
+from model.data import IMAGE_SUFFIXES
 from model.classifier import MODEL_TYPES
 
 log = logging.getLogger(__name__)

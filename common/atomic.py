@@ -48,3 +48,13 @@ def write_text(path, text: str):
 
 def write_json(path, obj):
     write_text(path, json.dumps(obj, indent=2) + "\n")
+
+
+def write_png(path, image):
+    """Encode an OpenCV image as PNG and write it whole."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"could not encode {path}")
+    write_bytes(path, buf.tobytes())

@@ -165,9 +165,11 @@ def test_switching_sources(qtbot, tmp_path, clip, long_clip):
     # stop and start again from the toolbar action
     win.act_start.trigger()
     assert not win.engine.running and win.act_start.text() == "&Start"
+    stopped_at = win.engine.generation
     win.act_start.trigger()
-    qtbot.waitUntil(lambda: win.engine.running or "end of video" in win.message.text(),
-                    timeout=WAIT_MS)
+    # the clip was opened again: frames of the new generation reach the window
+    qtbot.waitUntil(lambda: win.last_result.generation == stopped_at + 1, timeout=WAIT_MS)
+    assert win.last_result.source == clip.name
 
 
 def test_still_image_is_processed_again_when_settings_change(qtbot, tmp_path):

@@ -183,7 +183,7 @@ def test_close_while_camera_runs_releases_it(qtbot, tmp_path, caplog):
     assert [cam.released for cam in opener.made] == [True]
 
 
-def test_close_at_once_after_start(qtbot, tmp_path, clip, caplog):
+def test_close_right_after_start_stops_everything(qtbot, tmp_path, clip, caplog):
     """Closed while the model may still load and the source still opens."""
     caplog.set_level(logging.WARNING)
     opener = camera_opener(realtime=True)

@@ -42,10 +42,13 @@ class Settings:
     def _get(self, key, default, kind):
         value = self._q.value(key, default)
         try:
-            if kind is bool and isinstance(value, str):
-                return value.lower() in ("true", "1", "yes")
+            if value is None:              # a value QSettings could not parse
+                raise ValueError
+            if kind is bool and not isinstance(value, bool):
+                return {"true": True, "1": True, "yes": True,
+                        "false": False, "0": False, "no": False}[str(value).strip().lower()]
             return kind(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, KeyError):
             log.warning("ignoring bad setting %s=%r", key, value)
             return default
 

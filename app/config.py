@@ -5,7 +5,7 @@ stores between runs all build a `PipelineConfig` from these defaults, and the
 pipeline takes one; nothing else repeats a default.
 """
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 
 from app.crop import FER_MARGIN
 
@@ -35,4 +35,3 @@ class PipelineConfig:
 
 
 DEFAULTS = PipelineConfig()
-FIELDS = tuple(f.name for f in fields(PipelineConfig))

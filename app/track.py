@@ -65,7 +65,6 @@ class ProbabilitySmoother:
 class Track:
     id: int
     box: tuple
-    first_seen: float
     last_seen: float
     smoother: ProbabilitySmoother
     missed: int = 0          # frames in a row without a detection
@@ -119,7 +118,7 @@ class Tracker:
             free = [tr for tr in self.tracks.values() if tr.id not in taken]
             best = max(free, key=lambda tr: iou(tr.box, box), default=None)
             if best is None or (iou(best.box, box) < 0.2 and not _centre_close(best.box, box)):
-                best = Track(next(self._ids), box, t, t,
+                best = Track(next(self._ids), box, t,
                              ProbabilitySmoother(self.tau, self.hysteresis))
                 self.tracks[best.id] = best
             taken.add(best.id)

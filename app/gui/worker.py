@@ -55,7 +55,6 @@ class Result:
     detections: list
     seq: int
     captured: float
-    processed: float
     generation: int
     source: str
     timings: dict = field(default_factory=dict)
@@ -279,7 +278,7 @@ class ProcessingThread(QThread):
         pipe = self.pipeline
         return Result(raw=frame, annotated=annotated, image=to_qimage(annotated),
                       detections=detections, seq=packet.seq, captured=packet.captured,
-                      processed=time.monotonic(), generation=packet.generation,
+                      generation=packet.generation,
                       source=packet.source, timings=dict(pipe.timings) if pipe else {})
 
     def _detect(self, frame, packet) -> list:

@@ -4,6 +4,7 @@ pick another source, and every thread stops."""
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -164,6 +165,30 @@ def test_processing_error_is_shown_and_the_picture_goes_on(qtbot, tmp_path, clip
 
 
 # ------------------------------------------------------------------ shutdown
+
+def test_close_waits_for_a_slow_frame_in_flight(qtbot, tmp_path, clip, caplog):
+    """A frame that takes 1.5 s (longer than the capture thread's 0.45 s bound) is
+    finished, not cut off: the processing thread ends, nothing is left running."""
+    from app.pipeline import EmotionPipeline
+
+    in_frame = threading.Event()
+
+    class Slow(EmotionPipeline):
+        def process(self, frame, timestamp=None):
+            in_frame.set()
+            time.sleep(1.5)
+            return super().process(frame, timestamp)
+
+    caplog.set_level(logging.WARNING)
+    win = open_window(qtbot, tmp_path, loop=True,
+                      pipeline_factory=lambda path, smoothing, sensitivity: Slow(path))
+    win.start_source(clip)
+    in_frame.clear()
+    assert in_frame.wait(20)                 # a frame is being processed now
+    started = time.monotonic()
+    close_and_check(qtbot, win, caplog)
+    assert time.monotonic() - started > 0.5  # it waited for that frame
+    assert win.engine.processing.isFinished()
 
 def close_and_check(qtbot, win, caplog):
     win.close()

@@ -449,7 +449,7 @@ class MainWindow(QMainWindow):
         self.model_error = ""
         self.view.set_banner("")
         if self._model_asked:   # not at start-up: that would hide the source's news
-            self.show_message(f"Emotion model loaded: {Path(name).name}")
+            self.show_message(f"Emotion model loaded: {Path(name).name}", about_model=True)
         self._model_asked = False
         log.info("model loaded: %s", name)
         self.engine.reprocess()
@@ -459,13 +459,13 @@ class MainWindow(QMainWindow):
         text = (f"Emotion model not loaded: {message}. The picture is shown without "
                 "emotions; load another model with File > Load model (Ctrl+L).")
         self.view.set_banner(text)
-        self.show_message(f"Emotion model not loaded: {message}", error=True)
+        self.show_message(f"Emotion model not loaded: {message}", error=True, about_model=True)
         self.engine.reprocess()
 
     # ---------------------------------------------------------- status bar
-    def show_message(self, text: str, error: bool = False):
-        """The status bar's message; while the model is missing, it says so too."""
-        if self.model_error and "model" not in text:
+    def show_message(self, text: str, error: bool = False, about_model: bool = False):
+        """The status bar's message; while the model is missing, other news says so too."""
+        if self.model_error and not about_model:
             text, error = f"{text} | Emotion model not loaded: {self.model_error}", True
         self.message.setText(text)
         self.message.setToolTip(text)
@@ -473,11 +473,8 @@ class MainWindow(QMainWindow):
         self.message.setStyleSheet("color: #c0392b; font-weight: bold" if error else "")
 
     def stats_values(self) -> dict:
-        running = self.engine.running
         faces = len(self.last_result.detections) if self.last_result else 0
-        return {"capture_fps": self.engine.capture_rate.rate() if running else 0.0,
-                "processing_fps": self.engine.processing.rate.rate() if running else 0.0,
-                "latency_ms": self.latency_ms, "faces": faces}
+        return {**self.engine.stats(), "latency_ms": self.latency_ms, "faces": faces}
 
     def _update_stats(self):
         s = self.stats_values()
@@ -494,7 +491,7 @@ class MainWindow(QMainWindow):
         log.info("stats rss_mb=%.1f capture_fps=%.1f processing_fps=%.1f latency_ms=%.0f "
                  "faces=%d shown=%d with_faces=%d dropped=%d view=%d,%d,%d,%d",
                  rss_mb(), s["capture_fps"], s["processing_fps"], s["latency_ms"], s["faces"],
-                 self.frames_shown, self.frames_with_faces, self.engine.frames.dropped,
+                 self.frames_shown, self.frames_with_faces, s["dropped"],
                  pos.x(), pos.y(), rect.width(), rect.height())
 
     # --------------------------------------------------------------- events

@@ -31,7 +31,12 @@ from app.sources import SourceError, open_source
 
 log = logging.getLogger(__name__)
 
-STOP_TIMEOUT = 0.45   # s per thread at shutdown: both together well within a second
+STOP_TIMEOUT = 0.45     # s for the capture thread at shutdown (a read, or a pause)
+FRAME_TIMEOUT = 5.0     # s for the frame in flight: milliseconds, but a .keras model is slow
+# A processing thread still busy after FRAME_TIMEOUT is kept here, never destroyed:
+# destroying a running QThread aborts the program ("QThread: Destroyed while thread
+# is still running"). run_app turns off PyQt's destroy-on-exit for the same reason.
+_LEFT_RUNNING: list = []
 
 
 @dataclass
@@ -391,6 +396,13 @@ class VideoEngine(QObject):
     def load_model(self, path):
         self.processing.request_model(path)
 
+    def stats(self) -> dict:
+        """Rates (frames/s, 0 while stopped) and frames dropped because processing lagged."""
+        running = self.running
+        return {"capture_fps": self.capture_rate.rate() if running else 0.0,
+                "processing_fps": self.processing.rate.rate() if running else 0.0,
+                "dropped": self.frames.dropped}
+
     # ---- shutdown
     def shutdown(self):
         """Stop both threads (each waits at most STOP_TIMEOUT) and release the source."""
@@ -399,8 +411,10 @@ class VideoEngine(QObject):
         self._shut = True
         if self.capture is not None:
             self.capture.stop()
-        if not self.processing.stop():
-            log.warning("processing did not stop within %.1f s", STOP_TIMEOUT)
+        if not self.processing.stop(FRAME_TIMEOUT):
+            log.warning("processing did not stop within %.1f s; leaving it to end with the "
+                        "program", FRAME_TIMEOUT)
+            _LEFT_RUNNING.append(self.processing)
 
     # ---- plumbing
     def _emit_capture(self, generation, kind, payload):

@@ -22,6 +22,8 @@ class PipelineConfig:
     rescan_interval: int = 15     # frames between full-frame scans while faces are known
     max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
     margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut
+    hold: float = 0.35            # seconds a lost face keeps its box and label (0: off)
+    tilt: bool = True             # look for tilted heads near a known face
 
     def with_changes(self, **changes) -> "PipelineConfig":
         """A copy with some fields changed (unknown names are a TypeError)."""

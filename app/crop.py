@@ -38,8 +38,22 @@ def crop_face(gray: np.ndarray, box, margin: float = FER_MARGIN) -> np.ndarray:
     return to_gray48(patch)
 
 
-def crop_faces(gray: np.ndarray, boxes, margin: float = FER_MARGIN) -> np.ndarray:
-    """All faces of a frame as one uint8 (N, 48, 48) batch."""
+def crop_tilted(gray: np.ndarray, box, angle: float, margin: float = FER_MARGIN) -> np.ndarray:
+    """uint8 (48, 48) crop of a head tilted by `angle` degrees (counter-clockwise in
+    the picture), turned upright."""
+    x, y, side, _ = crop_box(box, margin)
+    cx, cy = x + side / 2, y + side / 2
+    m = cv2.getRotationMatrix2D((cx, cy), -angle, 1.0)   # turn at full size, then
+    m[:, 2] += (side / 2 - cx, side / 2 - cy)            # shrink as crop_face does
+    patch = cv2.warpAffine(gray, m, (side, side), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return to_gray48(patch)
+
+
+def crop_faces(gray: np.ndarray, boxes, margin: float = FER_MARGIN, angles=None) -> np.ndarray:
+    """All faces of a frame as one uint8 (N, 48, 48) batch; `angles`: tilt per face."""
     if not boxes:
         return np.zeros((0, 48, 48), np.uint8)
-    return np.stack([crop_face(gray, b, margin) for b in boxes])
+    angles = angles or [0.0] * len(boxes)
+    return np.stack([crop_tilted(gray, b, a, margin) if a else crop_face(gray, b, margin)
+                     for b, a in zip(boxes, angles)])

@@ -36,15 +36,31 @@ def _draw_one(img, det):
     x, y, w, h = (int(v) for v in det.box)
     color = EMOTION_COLORS.get(det.label, (255, 255, 255))
     unit = max(1, int(round(w / 100)))               # line thickness follows the face
-    cv2.rectangle(img, (x, y), (x + w, y + h), color, 2 * unit, cv2.LINE_AA)
+    held = getattr(det, "held", False)
+    if held:   # lost for a moment: a dashed box with its last reading
+        _dashed_rectangle(img, (x, y), (x + w, y + h), color, unit, dash=max(6, w // 12))
+    else:
+        cv2.rectangle(img, (x, y), (x + w, y + h), color, 2 * unit, cv2.LINE_AA)
     scale = max(0.4, w / 260)
-    text = f"{det.label} {det.confidence * 100:.0f}%"
+    text = f"{det.label} {det.confidence * 100:.0f}%" + (" (held)" if held else "")
     (tw, th), base = cv2.getTextSize(text, FONT, scale, unit)
     ty = y - 4 * unit if y - th - base - 4 * unit > 0 else y + h + th + 4 * unit
     cv2.rectangle(img, (x, ty - th - base), (x + tw + 4 * unit, ty + base), color, -1)
     cv2.putText(img, text, (x + 2 * unit, ty), FONT, scale, _ink(color), unit, cv2.LINE_AA)
     _draw_bar(img, det.probabilities, x, y + h + 3 * unit, w, max(4, 6 * unit),
               below_text=ty > y + h)
+
+
+def _dashed_rectangle(img, p0, p1, color, thickness, dash):
+    (x0, y0), (x1, y1) = p0, p1
+    for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)),
+                 ((x0, y1), (x0, y0))):
+        length = max(abs(b[0] - a[0]), abs(b[1] - a[1]))
+        for start in range(0, length, 2 * dash):
+            f0, f1 = start / length, min(start + dash, length) / length
+            cv2.line(img, (int(a[0] + (b[0] - a[0]) * f0), int(a[1] + (b[1] - a[1]) * f0)),
+                     (int(a[0] + (b[0] - a[0]) * f1), int(a[1] + (b[1] - a[1]) * f1)),
+                     color, thickness, cv2.LINE_AA)
 
 
 def _draw_bar(img, probs, x, y, w, height, below_text=False):

@@ -10,19 +10,23 @@ no face is known. All faces of a frame are classified in one batch.
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from app.config import DEFAULTS, PipelineConfig
 from app.crop import crop_faces
-from app.detect import FaceDetector
+from app.detect import TILT_ANGLES, FaceDetector
 from app.track import Tracker, iou
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
-from model.preprocess import to_gray
+from model.preprocess import to_gray, to_gray48
 
 log = logging.getLogger(__name__)
+
+# A face is held through a miss only once it was found in this many frames: a
+# one-frame false box is not worth repeating for a third of a second.
+HOLD_AFTER_HITS = 3
 
 
 @dataclass
@@ -35,11 +39,14 @@ class Detection:
     probabilities: tuple
     track_id: int
     raw_probabilities: tuple = field(default=(), repr=False, compare=False)
+    held: bool = False        # not found in this frame: the last reading, held briefly
+    tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)
 
     def to_dict(self) -> dict:
         """The one JSON shape of a face, in snapshots and every other JSON output."""
         x, y, w, h = (int(v) for v in self.box)
         return {"track": int(self.track_id), "box": {"x": x, "y": y, "w": w, "h": h},
+                "tilt": round(float(self.tilt), 1), "held": bool(self.held),
                 "label": self.label, "confidence": round(float(self.confidence), 4),
                 "probabilities": {e: round(float(p), 4)
                                   for e, p in zip(EMOTIONS, self.probabilities)}}
@@ -66,6 +73,8 @@ class EmotionPipeline:
         self.smoothing = cfg.smoothing
         self.rescan_interval = cfg.rescan_interval
         self.margin = cfg.margin
+        self.hold = cfg.hold
+        self.tilt = cfg.tilt
         self.timings: dict[str, float] = {}
         self.frames = 0
         self._since_scan = 0
@@ -105,20 +114,35 @@ class EmotionPipeline:
         with self._lock:
             return self._process(frame, t)
 
+    def classify_whole(self, frame: np.ndarray) -> list[Detection]:
+        """The whole picture as one face (a face crop, as in CK+ or a user's own
+        crops): no detection, no tracking, no smoothing."""
+        gray = to_gray(frame)
+        probs = self.classifier.predict(to_gray48(gray))[0]
+        idx = int(np.argmax(probs))
+        h, w = gray.shape[:2]
+        return [Detection(box=(0, 0, w, h), label=EMOTIONS[idx], confidence=float(probs[idx]),
+                          probabilities=tuple(float(v) for v in probs), track_id=1,
+                          raw_probabilities=tuple(float(v) for v in probs))]
+
     def _process(self, frame, t) -> list[Detection]:
         clock = time.perf_counter
         t0 = clock()
         gray = to_gray(frame)
         t1 = clock()
-        boxes, claimed = self._detect(gray)
+        boxes, claimed, angles = self._detect(gray, t)
         t2 = clock()
         pairs = self.tracker.assign(claimed, boxes, t)
+        for tr, _ in pairs:
+            tr.angle = angles.get(tr.id, 0.0)
         t3 = clock()
-        faces = crop_faces(gray, [b for _, b in pairs], self.margin)
+        faces = crop_faces(gray, [b for _, b in pairs], self.margin,
+                           [tr.angle for tr, _ in pairs])
         t4 = clock()
         probs = self.classifier.predict(faces) if len(faces) else np.zeros((0, len(EMOTIONS)))
         t5 = clock()
         detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
+        detections += self._held(pairs, t, gray.shape)
         t6 = clock()
         self.frames += 1
         # "track": matching boxes to known faces; "smooth": the probabilities over time
@@ -127,22 +151,25 @@ class EmotionPipeline:
                         "total": _ms(t0, t6), "full_scan": float(self._scanned)}
         return detections
 
-    def _detect(self, gray):
-        """(boxes from a full scan, {track id: box found near that track's last box}).
+    def _detect(self, gray, t):
+        """(boxes from a full scan, {track id: box found near that track's last box},
+        {track id: tilt angle where it was found tilted}).
 
         The whole frame is scanned when asked to (reset, new settings), on the
         frame a known face is lost, every `rescan_interval` frames to find new
         faces, and every other frame while some face is missing or none is known.
         """
-        claimed = {}
+        claimed, angles = {}, {}
         just_lost = missing = False
         for tr in list(self.tracker.tracks.values()):
-            box = self.detector.near(gray, tr.box)
+            box, angle = self._find_near(gray, tr, t)
             if box is None:
                 missing = True
                 just_lost |= tr.missed == 0
             elif not any(iou(box, other) > 0.5 for other in claimed.values()):
                 claimed[tr.id] = box
+                if angle:
+                    angles[tr.id] = angle
         self._since_scan += 1
         interval = 2 if (missing or not claimed) else self.rescan_interval
         full = self._rescan or just_lost or self._since_scan >= interval
@@ -152,16 +179,51 @@ class EmotionPipeline:
             boxes = self.detector.full_scan(gray)
             self._since_scan = 0
             self._rescan = False
-        return boxes, claimed
+        return boxes, claimed, angles
+
+    def _find_near(self, gray, track, t):
+        """(box, tilt) of `track`'s face near where it should be now, or (None, 0).
+
+        Upright first (or at the tilt it was last found at), then turned by the
+        detector's TILT_ANGLES: a head tilted past ~10 degrees is lost upright."""
+        where = track.predicted(t)
+        if not track.angle:
+            box = self.detector.near(gray, where)
+            if box is not None or not self.tilt:
+                return box, 0.0
+            found = self.detector.near_rotated(gray, where)
+        else:
+            order = (track.angle,) + tuple(a for a in (0.0, *TILT_ANGLES) if a != track.angle)
+            found = self.detector.near_rotated(gray, where, order)
+        return found if found else (None, 0.0)
+
+    def _held(self, pairs, t, shape) -> list[Detection]:
+        """Faces lost for at most `hold` s: their last reading, box moved on, marked held."""
+        if self.hold <= 0:
+            return []
+        seen = {tr.id for tr, _ in pairs}
+        out = []
+        for tr in self.tracker.tracks.values():
+            last = tr.shown
+            if tr.id in seen or last is None or tr.hits < HOLD_AFTER_HITS \
+                    or not 0 < t - tr.last_seen <= self.hold:
+                continue
+            x, y, w, h = tr.predicted(t)
+            x = min(max(x, -w // 2), shape[1] - w // 2)   # keep at least half in view
+            y = min(max(y, -h // 2), shape[0] - h // 2)
+            out.append(replace(last, box=(x, y, w, h), held=True))
+        return out
 
     def _detection(self, track, box, probs, t) -> Detection:
         smoothed, label = track.smoother.update(probs, t)
         shown = smoothed if self.smoothing else probs
         idx = label if self.smoothing else int(np.argmax(probs))
-        return Detection(box=tuple(int(v) for v in box), label=EMOTIONS[idx],
-                         confidence=float(shown[idx]),
-                         probabilities=tuple(float(v) for v in shown), track_id=track.id,
-                         raw_probabilities=tuple(float(v) for v in probs))
+        det = Detection(box=tuple(int(v) for v in box), label=EMOTIONS[idx],
+                        confidence=float(shown[idx]),
+                        probabilities=tuple(float(v) for v in shown), track_id=track.id,
+                        raw_probabilities=tuple(float(v) for v in probs), tilt=track.angle)
+        track.shown = det
+        return det
 
 
 def _ms(a: float, b: float) -> float:

@@ -32,14 +32,16 @@ from app.charts import line_chart
 
 log = logging.getLogger(__name__)
 
-CSV_COLUMNS = ["frame", "time", "image", "track", "x", "y", "w", "h", "label",
-               "confidence", *EMOTIONS]
+# held: 1 when the face was not found in that frame and its last reading is held
+# (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found.
+CSV_COLUMNS = ["frame", "time", "image", "track", "x", "y", "w", "h", "tilt", "held",
+               "label", "confidence", *EMOTIONS]
 TIMELINE_POINTS = 600
 WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
 
 def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
-                show_progress: bool = True) -> int:
+                show_progress: bool = True, crops: bool = False) -> int:
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C)."""
     from app.pipeline import EmotionPipeline
 
@@ -47,7 +49,7 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
     with source:
         pipe = EmotionPipeline(model_path=model, config=config)
         progress = progress_bar(source.frame_count) if show_progress else None
-        result = process_source(source, pipe, Path(output), progress=progress)
+        result = process_source(source, pipe, Path(output), progress=progress, crops=crops)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -66,8 +68,11 @@ def _open_input(spec: str) -> FrameSource:
     return open_source(path)
 
 
-def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> dict:
+def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
+                   crops: bool = False) -> dict:
     """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
+
+    `crops`: every picture is one face already cut out; classify it whole.
 
     `stopped` is None when the source ended normally, "interrupted" on Ctrl+C, or
     the one-line reason the source failed. The outputs are written in every case.
@@ -90,7 +95,10 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
                 t = index / fps if is_video else 0.0
                 if not is_video:
                     pipe.reset()                # separate photos: nothing to track
-                detections = pipe.process(frame, timestamp=t)
+                detections = pipe.classify_whole(frame) if crops else \
+                    pipe.process(frame, timestamp=t)
+                if not detections and not is_video and looks_like_crop(frame):
+                    stats.crop_like += 1
                 annotated = draw_detections(frame, detections)
                 name = _image_name(source) if not is_video else ""
                 with _interrupts_deferred():    # a frame goes into every output or none
@@ -120,6 +128,10 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
             outputs = sink.close()
             summary = stats.summary(source, wall, stopped, outputs,
                                     getattr(source, "skipped", []))
+    if stats.crop_like:
+        log.warning("%d picture(s) with no face found look like face crops (small, about "
+                    "square); to classify each whole picture as one face, use --crops",
+                    stats.crop_like)
     with _no_interrupts():
         atomic.write_json(out_dir / "summary.json", summary)
         atomic.write_png(out_dir / "timeline.png", stats.timeline_image())
@@ -128,8 +140,14 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None) -> d
 
 def csv_fields(face: dict) -> list:
     """A face record (Detection.to_dict) as the CSV's columns from `track` on."""
-    return [face["track"], *face["box"].values(), face["label"], face["confidence"],
-            *face["probabilities"].values()]
+    return [face["track"], *face["box"].values(), face["tilt"], int(face["held"]),
+            face["label"], face["confidence"], *face["probabilities"].values()]
+
+
+def looks_like_crop(frame) -> bool:
+    """A picture the size and shape of a face crop (48-200 px, about square)."""
+    h, w = frame.shape[:2]
+    return 40 <= min(h, w) and max(h, w) <= 256 and 0.75 <= w / h <= 1.33
 
 
 def _image_name(source) -> str:
@@ -252,6 +270,7 @@ class _Stats:
         self.faces = 0
         self.tracks: set[int] = set()
         self.label_frames = np.zeros(len(EMOTIONS), np.int64)
+        self.crop_like = 0             # pictures with no face found that look like crops
         self.timeline: list[np.ndarray] = []
 
     def add(self, index: int, detections):
@@ -291,6 +310,9 @@ class _Stats:
                                           per_emotion.items()}
         if skipped:
             out["skipped"] = [{"file": str(p), "reason": r} for p, r in skipped]
+        if self.crop_like:
+            out["hint"] = (f"{self.crop_like} picture(s) with no face found look like face "
+                           "crops; --crops classifies each whole picture as one face")
         return out
 
     def timeline_image(self) -> np.ndarray:

@@ -226,3 +226,108 @@ def default_faces(expressions=("neutral", "happy"), fer_root=FER_DEFAULT,
         return faces, f"FER-2013 train crops ({', '.join(expressions)}) from {fer_root}"
     return ([drawn_face(size, e) for e in expressions],
             f"drawn faces ({', '.join(expressions)}); FER-2013 not found at {fer_root}")
+
+
+# ------------------------------------------------------------ the hard clip
+
+@dataclass
+class HardTruth:
+    """What is in a frame of the hard clip: the main face's box and whether it can
+    be seen (a hand hides it for a moment), the second face's box while any of it
+    is in the frame and whether all of it is, and which challenge the frame shows."""
+
+    frame: int
+    time: float
+    main: tuple
+    main_visible: bool
+    second: tuple | None
+    second_whole: bool
+    event: str
+
+
+HARD_EVENTS = (  # (start s, end s, what): the 10-second script of the hard clip
+    (0.0, 2.0, "upright"), (2.0, 6.0, "tilt"), (6.0, 6.3, "hand"), (6.3, 6.8, "upright"),
+    (6.8, 7.8, "turn"), (7.8, 10.0, "dim"),
+)
+
+
+def _event(t: float) -> str:
+    return next((name for a, b, name in HARD_EVENTS if a <= t < b), "upright")
+
+
+def paste_face_posed(frame, face, centre, size: int, angle: float = 0.0,
+                     squeeze: float = 1.0) -> np.ndarray:
+    """Like paste_face, with the head tilted by `angle` degrees and turned (narrowed
+    to `squeeze` of its width); only the face's oval is pasted."""
+    size = int(size)
+    patch = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    if patch.ndim == 2:
+        patch = cv2.cvtColor(patch, cv2.COLOR_GRAY2BGR)
+    mask = np.zeros((size, size), np.float32)
+    cv2.ellipse(mask, (size // 2, size // 2), (int(size * .48), int(size * .56)), 0, 0, 360,
+                1.0, -1)
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    m[0, :] *= squeeze
+    m[0, 2] += size * (1 - squeeze) / 2
+    out = frame.copy()
+    H, W = out.shape[:2]
+    x0, y0 = int(round(centre[0] - size / 2)), int(round(centre[1] - size / 2))
+    m[:, 2] += (x0, y0)
+    warped = cv2.warpAffine(patch, m, (W, H), flags=cv2.INTER_LINEAR)
+    alpha = cv2.warpAffine(mask, m, (W, H), flags=cv2.INTER_LINEAR)[..., None]
+    return (out * (1 - alpha) + warped * alpha).astype(np.uint8)
+
+
+def hard_clip_frames(faces, seconds: float = 10.0, fps: float = 30.0, seed: int = 0,
+                     width: int = 640, height: int = 480):
+    """Yield (BGR frame, HardTruth): a face that tilts up to +-30 degrees, is hidden by
+    a passing hand, turns, and is dimmed, with camera noise; a second face comes
+    in from the right at 3 s and leaves by 9 s."""
+    rng = np.random.default_rng(seed)
+    bg = background(width, height, seed)
+    size = 150
+    for i in range(int(seconds * fps)):
+        t = i / fps
+        event = _event(t)
+        cx = width * 0.38 + 30 * math.sin(2 * math.pi * t / 5.0)
+        cy = height * 0.5 + 15 * math.sin(2 * math.pi * t / 3.0)
+        angle = 30 * math.sin(2 * math.pi * (t - 2.0) / 4.0) if event == "tilt" else 0.0
+        squeeze = 1 - 0.35 * math.sin(math.pi * (t - 6.8)) if event == "turn" else 1.0
+        frame = paste_face_posed(bg, faces[0], (cx, cy), size, angle, squeeze)
+        second, whole = None, False
+        if 3.0 <= t < 9.0:                        # enters, stays, leaves on the right
+            u = (t - 3.0) / 6.0
+            sx = width + 80 - 230 * math.sin(math.pi * u)
+            frame = paste_face_posed(frame, faces[-1], (sx, height * 0.45), 120)
+            if sx - 60 < width:
+                second = (int(sx - 60), int(height * 0.45 - 60), 120, 120)
+                whole = sx + 60 <= width
+        main = (int(round(cx - size / 2)), int(round(cy - size / 2)), size, size)
+        visible = True
+        if event == "hand":                       # a hand sweeps across the face
+            hx = int(cx - 160 + 320 * (t - 6.0) / 0.3)
+            cv2.ellipse(frame, (hx, int(cy)), (70, 110), 10, 0, 360, (120, 150, 190), -1)
+            visible = abs(hx - cx) >= 70
+        if event == "dim":
+            gain = 1 - 0.55 * min(1.0, (t - 7.8) / 0.5)
+            frame = (frame.astype(np.float32) * gain).astype(np.uint8)
+        noise = rng.normal(0, 5.0, frame.shape).astype(np.float32)
+        frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+        yield frame, HardTruth(i, t, main, visible, second, whole, event)
+
+
+def write_hard_clip(path, faces, seconds: float = 10.0, fps: float = 30.0) -> list[HardTruth]:
+    """The hard clip as MJPG .avi (atomically); returns the truth per frame."""
+    path = Path(path)
+    truths = []
+    with atomic.atomic_path(path) as tmp:
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+        if not writer.isOpened():
+            raise OSError(f"cannot write video {path}")
+        try:
+            for frame, truth in hard_clip_frames(faces, seconds, fps):
+                writer.write(frame)
+                truths.append(truth)
+        finally:
+            writer.release()
+    return truths

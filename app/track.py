@@ -68,6 +68,29 @@ class Track:
     last_seen: float
     smoother: ProbabilitySmoother
     missed: int = 0          # frames in a row without a detection
+    hits: int = 0            # frames it was found in
+    velocity: tuple = (0.0, 0.0)   # of the box centre, pixels per second
+    angle: float = 0.0       # head tilt (degrees) at which it was last found
+    shown: object = None     # the last Detection drawn for it (what a hold repeats)
+
+    def predicted(self, t: float) -> tuple:
+        """The box moved on by its recent motion to time `t` (for a short miss)."""
+        dt = max(0.0, t - self.last_seen)
+        x, y, w, h = self.box
+        return (int(round(x + self.velocity[0] * dt)), int(round(y + self.velocity[1] * dt)),
+                w, h)
+
+    def move_to(self, box, t: float):
+        """A new sighting: update the box and the velocity (smoothed over two hits)."""
+        dt = t - self.last_seen
+        if dt > 0:
+            ox, oy, ow, oh = self.box
+            nx, ny, nw, nh = box
+            vx = (nx + nw / 2 - ox - ow / 2) / dt
+            vy = (ny + nh / 2 - oy - oh / 2) / dt
+            self.velocity = (0.5 * (self.velocity[0] + vx), 0.5 * (self.velocity[1] + vy))
+        self.box, self.last_seen, self.missed = tuple(int(v) for v in box), t, 0
+        self.hits += 1
 
 
 def iou(a, b) -> float:
@@ -125,7 +148,7 @@ class Tracker:
             matched_boxes.append(box)
             pairs.append((best, box))
         for tr, box in pairs:
-            tr.box, tr.last_seen, tr.missed = tuple(int(v) for v in box), t, 0
+            tr.move_to(box, t)
         for tr in list(self.tracks.values()):
             if tr.id not in taken:
                 tr.missed += 1

@@ -90,3 +90,44 @@ def test_bench_on_a_bad_video(tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
         assert main(["bench", "--video", str(bad)]) == 2
     assert any("x.avi: not a video" in r.getMessage() for r in caplog.records)
+
+
+def _hard(i, main=(100, 100, 80, 80), visible=True, second=None, whole=False, event="tilt"):
+    return synthetic.HardTruth(i, i / 30, main, visible, second, whole, event)
+
+
+def test_hard_clip_scores_count_found_held_missed_false_and_switches():
+    truths = [_hard(0), _hard(1), _hard(2, visible=False, event="hand"), _hard(3),
+              _hard(4, second=(400, 100, 80, 80), whole=True)]
+    held = Detection((102, 100, 80, 80), "sad", 1.0, (0.0,) * 7, 1, (0.0,) * 7, held=True)
+    frames = [{"index": 0, "detections": [det("sad", track=1)], "end_to_end": 1.0},
+              {"index": 1, "detections": [det("sad", track=1, box=(300, 300, 50, 50))],
+               "end_to_end": 2.0},                               # missed + a false box
+              {"index": 2, "detections": [held], "end_to_end": 3.0},
+              {"index": 3, "detections": [det("sad", track=2)], "end_to_end": 4.0},
+              {"index": 4, "detections": [det("sad", track=2),
+                                          det("happy", track=3, box=(402, 98, 80, 80))],
+               "end_to_end": 5.0}]
+    out = bench.hard_clip_scores(frames, truths)
+    main = out["main_face"]
+    assert (main["frames"], main["found"], main["held"], main["missed"]) == (5, 3, 1, 1)
+    assert main["per_challenge"]["hand"] == {"frames": 1, "found": 0, "held": 1, "missed": 0}
+    assert main["found_or_held_rate"] == 0.8
+    assert out["false_boxes"] == 1 and out["identity_switches"] == 1   # track 1 -> 2
+    assert out["second_face_found_rate"] == 1.0
+    assert out["end_to_end_ms"]["median"] == 3.0
+
+
+def test_the_hard_clip_is_found_better_with_hold_and_tilt(tmp_path):
+    """On the generated hard clip, the tilt search and the hold find the face in more
+    frames than the plain upright search, add no false boxes and keep one identity."""
+    pipe = EmotionPipeline()
+    out = bench.hard_clip(tmp_path / "hard.avi", pipe.classifier)
+    on, off = out["default"], out["no_hold_no_tilt"]
+    assert on["main_face"]["per_challenge"]["tilt"]["missed"] < \
+        off["main_face"]["per_challenge"]["tilt"]["missed"]
+    assert on["main_face"]["found_or_held_rate"] >= 0.95 > off["main_face"]["found_or_held_rate"]
+    # no false box that the plain search does not also make (one lamp frame in 300)
+    assert on["false_boxes"] <= off["false_boxes"] <= 2
+    assert on["identity_switches"] == 0
+    assert on["main_face"]["per_challenge"]["hand"]["held"] > 0

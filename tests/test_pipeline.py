@@ -255,7 +255,8 @@ def test_detection_to_dict_is_json_ready():
     det = Detection((np.int32(1), 2, 3, 4), "fear", np.float32(0.5),
                     tuple(np.float32(v) for v in [.1, .1, .5, .1, .1, .05, .05]), 3)
     d = json.loads(json.dumps(det.to_dict()))
-    assert d == {"track": 3, "box": {"x": 1, "y": 2, "w": 3, "h": 4}, "label": "fear",
+    assert d == {"track": 3, "box": {"x": 1, "y": 2, "w": 3, "h": 4}, "tilt": 0.0,
+                 "held": False, "label": "fear",
                  "confidence": 0.5, "probabilities": dict(zip(EMOTIONS, [.1, .1, .5, .1, .1,
                                                                         .05, .05]))}
     assert list(d["probabilities"]) == list(EMOTIONS)
@@ -268,3 +269,71 @@ def test_crop_at_the_frame_edge_keeps_proportions():
     assert crop.shape == (48, 48)
     assert crop[:, :10].min() == 255          # the edge column repeated, not stretched
     assert crop_box((0, 0, 100, 100), 0.1) == (-10, -10, 120, 120)
+
+
+# ----------------------------------------------------- short misses and tilts
+
+HAPPY = [.05, .02, .05, .70, .08, .05, .05]
+
+
+def test_a_face_lost_for_a_moment_is_held_then_dropped(drawn):
+    bg = synthetic.background()
+    clf = ScriptedClassifier([HAPPY])
+    pipe = EmotionPipeline(classifier=clf)
+    t = 0.0
+    for i in range(6):                            # seen, moving right 3 px a frame
+        t = i / 30
+        dets = pipe.process(synthetic.paste_face(bg, drawn[0], (300 + 3 * i, 240), 160), t)
+    assert len(dets) == 1 and not dets[0].held
+    seen, calls = dets[0], clf.calls
+    held = [pipe.process(bg, t + k / 30) for k in range(1, 16)]   # gone for half a second
+    kept = [d for d in held if d]
+    assert 9 <= len(kept) <= 11                   # about 0.35 s of it
+    assert all(len(d) == 1 and d[0].held and d[0].track_id == seen.track_id for d in kept)
+    assert all(d[0].label == "happy" and d[0].probabilities == seen.probabilities for d in kept)
+    assert kept[-1][0].box[0] > seen.box[0] + 10  # moved on with the face's motion
+    assert held[-1] == [] and clf.calls == calls  # then dropped; held faces not classified
+    assert pipe.tracker.tracks                    # the track itself is still remembered
+    back = pipe.process(synthetic.paste_face(bg, drawn[0], (350, 240), 160), t + 16 / 30)
+    assert [d.track_id for d in back] == [seen.track_id] and not back[0].held
+
+
+def test_no_hold_when_switched_off_or_for_a_one_frame_face(drawn):
+    bg = synthetic.background()
+    frame = synthetic.paste_face(bg, drawn[0], (320, 240), 160)
+    off = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
+    for i in range(5):
+        off.process(frame, i / 30)
+    assert off.process(bg, 5 / 30) == []
+    once = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]))
+    assert len(once.process(frame, 0.0)) == 1
+    assert once.process(bg, 1 / 30) == []         # seen once: maybe a false box; not held
+
+
+def _tilted(bg, face, angle, centre=(320, 240), size=160):
+    return synthetic.paste_face_posed(bg, face, centre, size, angle)
+
+
+def test_a_tilted_head_is_found_and_cut_upright(drawn):
+    bg = synthetic.background()
+    pipe = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
+    plain = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0, tilt=False)
+    found, plain_found = [], []
+    angles = list(range(0, 36)) + [35] * 10       # 0 -> 35 degrees, then stays there
+    for i, angle in enumerate(angles):
+        frame = _tilted(bg, drawn[0], angle)
+        found.append(pipe.process(frame, i / 30))
+        plain_found.append(plain.process(frame, i / 30))
+    assert all(len(d) == 1 for d in found)        # the whole way, one track
+    assert len({d[0].track_id for d in found}) == 1
+    assert sum(not d for d in plain_found) >= 10  # upright alone loses it
+    assert found[-1][0].tilt == 30.0              # counter-clockwise, as pasted
+    # the crop along the angle is close to the upright face's crop
+    from app.crop import crop_face, crop_tilted
+    from model.preprocess import to_gray
+
+    upright = crop_face(to_gray(_tilted(bg, drawn[0], 0)), (240, 160, 160, 160))
+    turned = crop_tilted(to_gray(_tilted(bg, drawn[0], 30)), (240, 160, 160, 160), 30.0)
+    straight = crop_face(to_gray(_tilted(bg, drawn[0], 30)), (240, 160, 160, 160))
+    err = np.abs(turned.astype(int) - upright).mean()
+    assert err < 0.5 * np.abs(straight.astype(int) - upright).mean()

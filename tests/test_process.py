@@ -254,3 +254,36 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
                  "--min-face", "400"]) == 0
     assert read_csv(tmp_path / "b" / "detections.csv") == []
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
+
+
+def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):
+    from model.classifier import EmotionClassifier
+    from model.preprocess import to_gray48
+
+    folder = tmp_path / "crops"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    pictures = {}
+    for i, size in enumerate((48, 96, 150)):  # face crops: the face fills the picture
+        img = np.clip(synthetic.drawn_face(size, "happy").astype(int)
+                      + rng.integers(-20, 20, (size, size)), 0, 255).astype(np.uint8)
+        img = img[size // 8: size - size // 8, size // 8: size - size // 8]  # cut tight
+        cv2.imwrite(str(folder / f"c{i}.png"), img)
+        pictures[f"c{i}.png"] = img
+    caplog.set_level(logging.WARNING)
+    assert main(["process", str(folder), "-o", str(tmp_path / "plain"), "--no-progress"]) == 0
+    plain = json.loads((tmp_path / "plain" / "summary.json").read_text())
+    assert plain["faces"] < 3 and "--crops" in plain["hint"] and "--crops" in caplog.text
+
+    assert main(["process", str(folder), "-o", str(tmp_path / "whole"), "--no-progress",
+                 "--crops"]) == 0
+    rows = read_csv(tmp_path / "whole" / "detections.csv")
+    assert [r["image"] for r in rows] == ["c0.png", "c1.png", "c2.png"]
+    clf = EmotionClassifier.load()
+    for r in rows:
+        img = pictures[r["image"]]
+        assert (int(r["x"]), int(r["y"]), int(r["w"]), int(r["h"])) == (0, 0, *img.shape[::-1])
+        expected = clf.predict(to_gray48(img))[0]
+        assert [float(r[e]) for e in EMOTIONS] == pytest.approx(expected, abs=1e-4)
+        assert r["label"] == EMOTIONS[int(np.argmax(expected))]
+    assert "hint" not in json.loads((tmp_path / "whole" / "summary.json").read_text())

@@ -41,13 +41,18 @@ WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".w
 
 
 def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
-                show_progress: bool = True, crops: bool = False) -> int:
-    """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C)."""
+                show_progress: bool = True, crops: bool = False, accurate: bool = False) -> int:
+    """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
+
+    `accurate`: the classifier also averages five crops of each face (six times the
+    classifying time; see EmotionClassifier)."""
     from app.pipeline import EmotionPipeline
+    from model.classifier import EmotionClassifier
 
     source = _open_input(input_path)
     with source:
-        pipe = EmotionPipeline(model_path=model, config=config)
+        classifier = EmotionClassifier.load(model, crops=True) if accurate else None
+        pipe = EmotionPipeline(model_path=model, classifier=classifier, config=config)
         progress = progress_bar(source.frame_count) if show_progress else None
         result = process_source(source, pipe, Path(output), progress=progress, crops=crops)
     log.info("%s", _summary_line(result["summary"]))

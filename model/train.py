@@ -58,7 +58,11 @@ class TrainConfig:
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
-    """Linear warm-up, then cosine decay to 1% of the base rate at the last epoch."""
+    """Linear warm-up, then cosine decay to 1% of the base rate at the last epoch.
+
+    Per epoch through LearningRateScheduler, not keras' CosineDecay: `--resume
+    --epochs N` stretches the schedule to the new length, which a schedule built
+    into the saved optimizer cannot do."""
     if epoch < cfg.warmup_epochs:
         return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
     span = max(cfg.epochs - cfg.warmup_epochs, 1)
@@ -213,7 +217,11 @@ class EpochProgress(keras.callbacks.Callback):
 
 
 class _Checkpoint(keras.callbacks.Callback):
-    """Saves last/best models and the state file at the end of every epoch."""
+    """Saves last/best models and the state file at the end of every epoch.
+
+    Not BackupAndRestore + ModelCheckpoint + CSVLogger: --resume needs the epoch, the
+    best score, the history and the TrainConfig in one state file written whole
+    (atomically) with the models, which those three write separately and in place."""
 
     def __init__(self, out, cfg, history, best):
         super().__init__()

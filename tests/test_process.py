@@ -17,7 +17,8 @@ import pytest
 from app import synthetic
 from app.cli import main
 from app.pipeline import EmotionPipeline
-from app.process import CSV_COLUMNS, process_source, progress_bar
+from app.process import process_source, progress_bar
+from app.results import CSV_COLUMNS
 from app.sources import open_source
 from app.track import iou
 from model import EMOTIONS

@@ -19,15 +19,22 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-detector",
         description="Real-time facial-emotion detector. Without a command it opens the "
-                    "desktop app on the default webcam.",
+                    "desktop app on the source used last time (camera 0 the first time), "
+                    "or on --source.",
         epilog="Run 'emotion-detector COMMAND --help' for the options of a command.",
     )
     _add_common(parser, top=True)
     parser.add_argument("--source", default=None,
-                        help="what the app shows: a camera index (0, 1, ...), a video file "
-                             "or an image (default: the last source used, else camera 0)")
+                        help="what the app shows: a camera index (0, 1, ...), a video file, "
+                             "an image or a folder of images (default: the last source used, "
+                             "else camera 0)")
     parser.add_argument("--snapshots", metavar="DIR", default=None,
                         help="folder for snapshots (default: ~/Pictures/EmotionDetector)")
+    parser.add_argument("--record", metavar="DIR", default=None,
+                        help="record each source from its start until it stops or the app "
+                             "quits, into a new folder per session inside DIR: the annotated "
+                             "video, detections.csv, summary.json and the timeline (the "
+                             "Record button records into the snapshot folder)")
     parser.add_argument("--model", metavar="PATH", default=None,
                         help="emotion model file (.tflite, .keras or a .json ensemble; "
                              "default: the shipped one)")
@@ -220,7 +227,8 @@ def _run_app(args):
     from app.gui.main import run_app
 
     return run_app(source=args.source, snapshots=args.snapshots, model=args.model,
-                   loop=args.loop, exit_after=args.exit_after, stats_every=args.stats_every)
+                   loop=args.loop, exit_after=args.exit_after, stats_every=args.stats_every,
+                   record=args.record)
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,

@@ -71,7 +71,7 @@ def camera_opener(cameras=None, stall_timeout=1.0, **fake):
 
 
 def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_factory=None,
-                loop=False, settings_file=None, snapshot_dir=..., cameras=()):
+                loop=False, settings_file=None, snapshot_dir=..., cameras=(), record_dir=None):
     """A shown MainWindow over a fresh engine; closed (threads stopped) at teardown.
     Snapshots go to tmp_path/snapshots unless `snapshot_dir` is given (None: the
     folder from the settings, as without --snapshots)."""
@@ -82,7 +82,7 @@ def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_f
     window = MainWindow(engine, settings,
                         snapshot_dir=tmp_path / "snapshots" if snapshot_dir is ...
                         else snapshot_dir,
-                        camera_lister=lambda: list(cameras))
+                        camera_lister=lambda: list(cameras), record_dir=record_dir)
     qtbot.addWidget(window)
     window.show()
     qtbot.waitExposed(window)

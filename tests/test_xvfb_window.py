@@ -7,6 +7,7 @@ Needs the Debian packages xvfb, x11-apps (xwd) and x11-utils (xwininfo), plus th
 X11 libraries PyQt5's xcb plugin loads (see README, Troubleshooting).
 """
 
+import json
 import os
 import re
 import select
@@ -149,6 +150,7 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
     env.update(DISPLAY=display, XDG_RUNTIME_DIR=str(runtime),
                EMOTION_DETECTOR_SETTINGS=str(tmp_path / "settings.ini"))
     app = AppProcess(["--source", str(clip), "--snapshots", str(tmp_path / "snaps"),
+                      "--record", str(tmp_path / "rec"),
                       "--loop", "--stats-every", "0.5", "--exit-after", "120"], env)
     try:
         stats = app.wait_for(lambda: app.stats(min_faces=15), "frames with faces shown")
@@ -197,5 +199,17 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
                 "did not stop"):
         assert bad not in app.log, app.log
     assert "window shown" in app.log and "stopped in" in app.log
+    # --record: the session, closed with the window, is complete and consistent
+    sessions = list((tmp_path / "rec").glob("session_*"))
+    assert len(sessions) == 1, app.log
+    summary = json.loads((sessions[0] / "summary.json").read_text())
+    cap = cv2.VideoCapture(str(sessions[0] / "face clip_annotated.avi"))
+    recorded = 0
+    while cap.read()[0]:
+        recorded += 1
+    cap.release()
+    assert recorded == summary["frames"] >= 15 and summary["faces"] > 0
+    rows = (sessions[0] / "detections.csv").read_text().strip().splitlines()[1:]
+    assert len(rows) == summary["faces"]
     shown = re.search(r"window shown ([\d.]+) s after launch", app.log)
     print(f"window shown {shown.group(1)} s after launch; {stats}")

@@ -42,7 +42,7 @@ def check_display():
 
 
 def run_app(source=None, snapshots=None, model=None, loop: bool = False,
-            exit_after: float = 0.0, stats_every: float = 0.0) -> int:
+            exit_after: float = 0.0, stats_every: float = 0.0, record=None) -> int:
     """Open the window on `source` (None: the last source used, else camera 0)."""
     import cv2  # noqa: F401 - imported first on purpose: it sets the variable we fix
 
@@ -65,7 +65,8 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
     app.setOrganizationName("EmotionDetector")
     settings = Settings()
     engine = VideoEngine(model_path=model, loop=loop)
-    window = MainWindow(engine, settings, snapshot_dir=snapshots, stats_every=stats_every)
+    window = MainWindow(engine, settings, snapshot_dir=snapshots, stats_every=stats_every,
+                        record_dir=record)
     window.show()
     source = source if source is not None else settings.source
     QTimer.singleShot(0, lambda: window.start_source(source))

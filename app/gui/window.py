@@ -18,6 +18,7 @@ from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLabel,
                              QMainWindow, QSlider, QSplitter, QStyle, QVBoxLayout, QWidget)
 
+from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.widgets import ProbabilityBars, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.snapshot import SnapshotError, save_snapshot
@@ -46,11 +47,17 @@ class MainWindow(QMainWindow):
     camerasFound = pyqtSignal(object)
 
     def __init__(self, engine, settings, snapshot_dir=None, camera_lister=list_cameras,
-                 stats_every: float = 0.0):
+                 stats_every: float = 0.0, record_dir=None):
         super().__init__()
         self.engine = engine
         self.settings = settings
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else settings.snapshot_dir
+        # --record DIR: record every source from its start; else Record goes to the
+        # snapshot folder
+        self.record_dir = Path(record_dir) if record_dir else None
+        self.recorder = Recorder(self)
+        self.last_recording = None     # (folder, summary) of the last recording saved
+        self.source_info = {}          # the running source: name, live, fps, started
         self.camera_lister = camera_lister
         self.current_spec = None
         self.last_result = None
@@ -148,6 +155,10 @@ class MainWindow(QMainWindow):
         self.act_less = a("&Less sensitive", "-", lambda: self._step_sensitivity(-1),
                           tip="Find fewer false faces")
         self.act_refresh = a("&Refresh camera list", "F5", self.refresh_cameras)
+        self.act_record = a("&Record", "R", self.set_recording, checkable=True,
+                            tip="Record what is shown: the annotated video, detections.csv, "
+                                "summary.json and the timeline, in a new folder",
+                            icon=QStyle.SP_DialogYesButton)
         self.camera_actions = QActionGroup(self)
         self.camera_actions.triggered.connect(lambda act: self.start_source(act.data()))
 
@@ -160,6 +171,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_quit)
         m = bar.addMenu("&Source")
         m.addAction(self.act_start)
+        m.addAction(self.act_record)
         m.addSeparator()
         self.camera_menu = m.addMenu("&Camera")
         m.addAction(self.act_refresh)
@@ -181,6 +193,7 @@ class MainWindow(QMainWindow):
         tb.addAction(self.act_open)
         tb.addSeparator()
         tb.addAction(self.act_snapshot)
+        tb.addAction(self.act_record)
         tb.addSeparator()
         tb.addAction(self.act_mirror)
         tb.addAction(self.act_smoothing)
@@ -195,8 +208,12 @@ class MainWindow(QMainWindow):
 
     def _build_statusbar(self):
         self.message = QLabel("")
+        self.message.setWordWrap(True)        # long messages wrap instead of being cut
         self.stats = QLabel("")
+        self.rec_label = QLabel("")
+        self.rec_label.setStyleSheet("color: #c0392b; font-weight: bold")
         self.statusBar().addWidget(self.message, 1)
+        self.statusBar().addPermanentWidget(self.rec_label)
         self.statusBar().addPermanentWidget(self.stats)
 
     def _restore(self, settings):
@@ -219,6 +236,8 @@ class MainWindow(QMainWindow):
         self.sensitivity.valueChanged.connect(self.set_sensitivity)
         self.view.clicked.connect(self._select_at)
         self.camerasFound.connect(self._fill_cameras)
+        self.recorder.saved.connect(self._on_recording_saved)
+        self.recorder.failed.connect(self._on_recording_failed)
 
     def sizeHint(self):
         return QSize(1100, 700)
@@ -229,6 +248,8 @@ class MainWindow(QMainWindow):
         spec = str(spec).strip()
         if not spec.isdigit():   # remembered as given from any folder next time
             spec = os.path.abspath(os.path.expanduser(spec))
+        self._stop_recording()
+        self.source_info = {}
         self.current_spec = spec
         self.selected_track = None
         self.timeline.clear()
@@ -243,6 +264,7 @@ class MainWindow(QMainWindow):
             self.engine.stop()
             self.show_message(f"Stopped {describe(self.current_spec)}")
             self._update_start_action(False)
+            self._stop_recording()
         elif self.current_spec is not None:
             self.start_source(self.current_spec)
 
@@ -258,10 +280,14 @@ class MainWindow(QMainWindow):
         if kind == "started":
             self.view.set_overlay("")
             self.settings.source = self.current_spec
+            self.source_info = {**payload, "started": time.monotonic()}
             fps = f", {payload['fps']:.0f} fps" if payload.get("fps") else ""
             self.show_message(f"Showing {payload['name']}{fps}")
+            if self.record_dir is not None and not self.recorder.active:
+                self.act_record.setChecked(True)
             return
         self._update_start_action(False)
+        self._stop_recording(payload if kind == "failed" else None)
         if kind == "still":
             self.show_message(f"Showing {payload}")
         elif kind == "ended":
@@ -342,6 +368,52 @@ class MainWindow(QMainWindow):
         self.latency_ms = (time.monotonic() - result.captured) * 1000.0
         self.view.set_image(result.image)
         self._update_panel(result.detections)
+        if self.recorder.active:
+            self.recorder.add(result.annotated, result.detections, self.source_time(result))
+
+    def source_time(self, result) -> float:
+        """Seconds since the camera session started, or the position in the video."""
+        info = self.source_info
+        if info.get("live") or not info.get("fps"):
+            return max(0.0, result.captured - info.get("started", result.captured))
+        return (result.seq - 1) / info["fps"]
+
+    # ------------------------------------------------------------- recording
+    def set_recording(self, on: bool):
+        """Start or stop recording the running source (the Record action)."""
+        if not on:
+            self._stop_recording()
+            return
+        if self.recorder.active:
+            return
+        if not self.engine.running or not self.source_info:
+            self.act_record.setChecked(False)
+            self.show_message("Nothing to record: start a camera or a video first", error=True)
+            return
+        info = self.source_info
+        root = self.record_dir or self.snapshot_dir
+        folder = self.recorder.start(root, info.get("name") or "session", info.get("fps"),
+                                     self._source_label())
+        self.show_message(f"Recording into {folder}")
+
+    def _stop_recording(self, stopped=None, wait: float = 0.0):
+        if self.recorder.active:
+            self.recorder.stop(stopped, wait)
+        if self.act_record.isChecked():
+            self.act_record.blockSignals(True)
+            self.act_record.setChecked(False)
+            self.act_record.blockSignals(False)
+
+    def _on_recording_saved(self, folder, summary):
+        self.last_recording = (folder, summary)
+        skipped = self.recorder.skipped
+        note = f"; {skipped} frames not recorded (the disk was too slow)" if skipped else ""
+        self.show_message(f"Recording saved in {folder}: {summary['frames']} frames, "
+                          f"{summary['faces']} faces{note}")
+
+    def _on_recording_failed(self, message):
+        self._stop_recording(message)
+        self.show_message(message, error=True)
 
     def _shown_face(self, detections):
         """The selected face if it is still there, else the largest."""
@@ -479,6 +551,13 @@ class MainWindow(QMainWindow):
     def _update_stats(self):
         s = self.stats_values()
         n = s["faces"]
+        if self.recorder.active:
+            secs = int(self.recorder.elapsed)
+            behind = f" ({self.recorder.skipped} skipped: disk too slow)" \
+                if self.recorder.skipped else ""
+            self.rec_label.setText(f"\u25cf REC {secs // 60}:{secs % 60:02d}{behind}")
+        else:
+            self.rec_label.setText("")
         self.stats.setText(f"capture {s['capture_fps']:.1f} fps · processing "
                            f"{s['processing_fps']:.1f} fps · latency {s['latency_ms']:.0f} ms"
                            f" · {n} face{'s' if n != 1 else ''}")
@@ -511,5 +590,6 @@ class MainWindow(QMainWindow):
             self.settings.geometry = self.saveGeometry()
             self.settings.sync()
             self.engine.shutdown()
+            self._stop_recording(wait=FINISH_TIMEOUT)
             log.info("stopped in %.2f s", time.monotonic() - started)
         event.accept()

@@ -1,0 +1,166 @@
+"""Recording a session from the window: the frames shown, written off the GUI thread.
+
+A recording is a folder with the same files `process` writes, by the same code
+(`app.results.ResultFiles`): the annotated video, detections.csv, summary.json and
+timeline.png. The writer is a worker QObject in its own QThread (the pattern of
+the Qt for Python examples): frames go in by a queued signal, news comes out by
+signals, and the GUI thread never touches the files. If the disk is slower than
+the camera, frames beyond `MAX_PENDING` are not recorded (in no file, so the files
+stay consistent) and the window says so instead of freezing.
+"""
+
+import datetime as dt
+import logging
+import threading
+import time
+from pathlib import Path
+
+from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
+
+from app.results import ResultFiles
+
+log = logging.getLogger(__name__)
+
+MAX_PENDING = 30        # frames waiting for the disk before new ones are skipped
+FINISH_TIMEOUT = 10.0   # s to finalise the files when the window closes
+
+
+def session_folder(root, when: dt.datetime | None = None) -> Path:
+    """A new folder name for a recording under `root` (not created here)."""
+    when = when or dt.datetime.now()
+    base = Path(root).expanduser() / f"session_{when:%Y%m%d_%H%M%S}"
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}_{n}")
+    return path
+
+
+class RecorderWorker(QObject):
+    """Owns the ResultFiles of one recording; lives in the recorder's thread."""
+
+    opened = pyqtSignal(str)            # the folder
+    saved = pyqtSignal(str, object)     # the folder, the summary
+    failed = pyqtSignal(str)            # why the files could not be written
+
+    def __init__(self, folder: Path, name: str, fps: float | None, input_name: str):
+        super().__init__()
+        self.folder, self.name, self.fps, self.input_name = folder, name, fps, input_name
+        self.files = None
+        self.pending = 0
+        self.lock = threading.Lock()
+        self._error = None
+        self._start = time.perf_counter()
+
+    @pyqtSlot()
+    def open(self):
+        try:
+            self.files = ResultFiles(self.folder, self.name, self.fps, video=True)
+        except OSError as exc:
+            self._error = f"cannot record into {self.folder}: {exc.strerror or exc}"
+            self.failed.emit(self._error)
+            return
+        self.opened.emit(str(self.folder))
+
+    @pyqtSlot(object, object, object)
+    def add(self, annotated, detections, t):
+        try:
+            if self.files is not None and self._error is None:
+                self.files.add(annotated, detections, t)
+        except OSError as exc:              # disk full, folder removed, ...
+            self._error = f"recording stopped: cannot write to {self.folder} " \
+                          f"({exc.strerror or exc})"
+            self.failed.emit(self._error)
+        finally:
+            with self.lock:
+                self.pending -= 1
+
+    @pyqtSlot(object)
+    def finish(self, stopped):
+        """Finalise the files (playable and consistent whatever stopped the recording)."""
+        if self.files is not None:
+            try:
+                summary = self.files.close(self.input_name, time.perf_counter() - self._start,
+                                           self._error or stopped)
+                self.saved.emit(str(self.folder), summary)
+            except OSError as exc:
+                self.failed.emit(f"recording not finished in {self.folder}: "
+                                 f"{exc.strerror or exc}")
+        self.thread().quit()
+
+
+class Recorder(QObject):
+    """The GUI side: start, feed frames, stop. One recording at a time."""
+
+    opened = pyqtSignal(str)
+    saved = pyqtSignal(str, object)
+    failed = pyqtSignal(str)
+    _frame = pyqtSignal(object, object, object)
+    _finish = pyqtSignal(object)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.worker: RecorderWorker | None = None
+        self.thread: QThread | None = None
+        self.folder: Path | None = None
+        self.started_at = 0.0
+        self.frames = 0
+        self.skipped = 0
+        self._finishing: list = []
+
+    @property
+    def active(self) -> bool:
+        return self.worker is not None
+
+    def start(self, root, name: str, fps: float | None, input_name: str) -> Path:
+        """Record into a new session folder under `root`; returns that folder."""
+        self.stop()
+        self.folder = session_folder(root)
+        self.worker = RecorderWorker(self.folder, name, fps, input_name)
+        self.thread = QThread()
+        self.thread.setObjectName("recorder")
+        self.worker.moveToThread(self.thread)
+        self.thread.started.connect(self.worker.open)
+        self.worker.opened.connect(self.opened)
+        self.worker.saved.connect(self.saved)
+        self.worker.failed.connect(self.failed)
+        self._frame.connect(self.worker.add)
+        self._finish.connect(self.worker.finish)
+        self.started_at, self.frames, self.skipped = time.monotonic(), 0, 0
+        self.thread.start()
+        return self.folder
+
+    def add(self, annotated, detections, t) -> bool:
+        """Queue one frame; False (and counted) when the disk is too far behind."""
+        worker = self.worker
+        if worker is None:
+            return False
+        with worker.lock:
+            if worker.pending >= MAX_PENDING:
+                self.skipped += 1
+                return False
+            worker.pending += 1
+        self.frames += 1
+        self._frame.emit(annotated, detections, t)
+        return True
+
+    def stop(self, stopped=None, wait: float = 0.0) -> bool:
+        """Finalise the recording; `wait` s for the files (at close). True when done."""
+        if self.worker is None:
+            return True
+        worker, thread = self.worker, self.thread
+        self._frame.disconnect(worker.add)
+        self._finish.emit(stopped)
+        self._finish.disconnect(worker.finish)
+        self.worker = None
+        done = thread.wait(int(wait * 1000)) if wait else False
+        if wait and not done:
+            log.warning("the recording in %s is still being written", self.folder)
+        # keep the finishing ones alive: a running QThread must never be destroyed
+        self._finishing = [(w, t) for w, t in self._finishing if not t.isFinished()]
+        self._finishing.append((worker, thread))
+        return done
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at if self.active else 0.0

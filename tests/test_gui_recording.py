@@ -1,0 +1,103 @@
+"""Recording a session from the window: the Record action and --record write the
+same files as `process`, consistent whatever stops the recording."""
+
+import csv
+import json
+
+import cv2
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from tests.gui_support import (WAIT_MS, camera_opener, open_window, wait_frames,  # noqa: E402
+                               wait_message, write_clip)
+
+
+def _video_frames(path) -> int:
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n
+
+
+def _check_recording(folder, video_name):
+    """Every file there; the video, the CSV and the summary agree frame for frame."""
+    names = {p.name for p in folder.iterdir()}
+    assert names == {"detections.csv", "summary.json", "timeline.png", video_name}
+    summary = json.loads((folder / "summary.json").read_text())
+    with open(folder / "detections.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert _video_frames(folder / video_name) == summary["frames"] > 0
+    assert len(rows) == summary["faces"]
+    assert max(int(r["frame"]) for r in rows) < summary["frames"]
+    return summary, rows
+
+
+@pytest.fixture()
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.avi", frames=90)
+
+
+def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path, loop=True)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    assert "R" == win.act_record.shortcut().toString()
+    win.act_record.trigger()
+    assert win.recorder.active and win.act_record.isChecked()
+    wait_frames(qtbot, win, 20)
+    qtbot.waitUntil(lambda: win.rec_label.text().startswith("\u25cf REC"), timeout=WAIT_MS)
+    win.act_record.trigger()                                 # stop
+    assert not win.recorder.active
+    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
+    folder = tmp_path / "snapshots"
+    sessions = list(folder.glob("session_*"))
+    assert len(sessions) == 1 and str(sessions[0]) == win.last_recording[0]
+    summary, rows = _check_recording(sessions[0], "clip_annotated.avi")
+    assert summary["frames"] >= 20 and summary["status"] == "complete"
+    times = sorted({float(r["time"]) for r in rows})
+    assert times[0] >= 0 and all(b > a for a, b in zip(times, times[1:]))  # video time
+    wait_message(qtbot, win, "Recording saved in", sessions[0].name)
+
+
+def test_record_flag_records_until_the_window_closes(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path, loop=True, record_dir=tmp_path / "rec")
+    win.start_source(clip)
+    qtbot.waitUntil(lambda: win.recorder.active, timeout=WAIT_MS)
+    wait_frames(qtbot, win, 15)
+    win.close()                                              # finalises the files
+    sessions = list((tmp_path / "rec").glob("session_*"))
+    assert len(sessions) == 1
+    summary, _ = _check_recording(sessions[0], "clip_annotated.avi")
+    assert summary["frames"] >= 15
+
+
+def test_a_camera_unplugged_mid_recording_leaves_consistent_files(qtbot, tmp_path):
+    opener = camera_opener(fail_after=40, realtime=True)
+    win = open_window(qtbot, tmp_path, opener=opener, record_dir=tmp_path / "rec")
+    win.start_source(0)
+    wait_message(qtbot, win, "stopped giving frames")
+    assert not win.recorder.active and not win.act_record.isChecked()
+    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
+    summary, rows = _check_recording(next((tmp_path / "rec").glob("session_*")),
+                                     "camera 0_annotated.avi")
+    assert summary["status"] == "failed" and "stopped giving frames" in summary["error"]
+
+
+def test_record_without_a_running_source_says_so(qtbot, tmp_path):
+    win = open_window(qtbot, tmp_path)
+    win.act_record.trigger()
+    assert not win.act_record.isChecked() and not win.recorder.active
+    assert "Nothing to record" in win.message.text()
+
+
+def test_an_unwritable_record_folder_is_reported_and_nothing_is_lost(qtbot, tmp_path, clip):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    win = open_window(qtbot, tmp_path, loop=True, record_dir=blocker)
+    win.start_source(clip)
+    wait_message(qtbot, win, "cannot record into")
+    assert not win.act_record.isChecked()
+    wait_frames(qtbot, win, 5)                               # the picture goes on

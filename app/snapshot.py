@@ -37,7 +37,9 @@ class Snapshot:
 
 
 def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
-                  source: str = "", when: dt.datetime | None = None) -> Snapshot:
+                  source: str = "", when: dt.datetime | None = None,
+                  frame_number: int | None = None, source_time: float | None = None
+                  ) -> Snapshot:
     """Write `<stem>_annotated.png`, `<stem>_raw.png` and `<stem>.json` into `folder`
     (created if missing). Raises SnapshotError; never leaves partial files."""
     folder = Path(folder).expanduser()
@@ -45,7 +47,8 @@ def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
     blobs = {"annotated": _png(annotated), "raw": _png(raw)}
     _make_folder(folder)
     paths = _free_names(folder, when)
-    record = snapshot_record(detections, source, when, raw.shape, paths)
+    record = snapshot_record(detections, source, when, raw.shape, paths, frame_number,
+                             source_time)
     written: list[Path] = []
     try:
         for key in ("annotated", "raw"):
@@ -61,12 +64,16 @@ def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
     return paths
 
 
-def snapshot_record(detections, source, when, shape, paths: Snapshot) -> dict:
-    """The JSON content: when, from what, and every face with its probabilities."""
+def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_number=None,
+                    source_time=None) -> dict:
+    """The JSON content: when, from what (which frame, at what time in the source:
+    seconds since a camera started, or the position in a video), and every face."""
     return {
         "time": when.isoformat(timespec="milliseconds"),
         "source": str(source),
-        "frame": {"width": int(shape[1]), "height": int(shape[0])},
+        "frame": {"width": int(shape[1]), "height": int(shape[0]),
+                  "number": frame_number,
+                  "source_time_s": None if source_time is None else round(source_time, 3)},
         "files": {"annotated": paths.annotated.name, "raw": paths.raw.name},
         "faces": [d.to_dict() for d in detections],
     }

@@ -83,7 +83,7 @@ def _check_snapshot(paths, win):
     record = json.loads(paths.record.read_text())
     result = win.last_result
     assert record["source"] == str(win.current_spec)
-    assert record["frame"] == {"width": 640, "height": 480}
+    assert (record["frame"]["width"], record["frame"]["height"]) == (640, 480)
     assert len(record["faces"]) == len(result.detections) >= 1
     for face in record["faces"]:
         assert face["label"] in EMOTIONS and 0 <= face["confidence"] <= 1
@@ -109,9 +109,12 @@ def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
     button = next(b for b in win.findChildren(QToolButton)
                   if b.defaultAction() is win.act_snapshot)
     qtbot.mouseClick(button, Qt.LeftButton)
-    first = win.last_snapshot
-    assert first is not None and first.record.parent == folder
+    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)  # saved off
+    first = win.last_snapshot                                                # the GUI thread
+    assert first.record.parent == folder
     record, raw, annotated = _check_snapshot(first, win)
+    assert record["frame"]["number"] == shown.seq
+    assert record["frame"]["source_time_s"] == round((shown.seq - 1) / 30.0, 3)
     assert np.array_equal(raw, shown.raw) and np.array_equal(annotated, shown.annotated)
     det = shown.detections[0]
     assert record["faces"][0]["box"] == dict(zip("xywh", det.box))
@@ -119,8 +122,8 @@ def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
 
     win.view.setFocus()
     qtbot.keyClick(win.view, Qt.Key_Space)
+    qtbot.waitUntil(lambda: win.last_snapshot != first, timeout=WAIT_MS)
     second = win.last_snapshot
-    assert second != first
     _check_snapshot(second, win)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         p.name for s in (first, second) for p in (s.annotated, s.raw, s.record))
@@ -133,12 +136,13 @@ def test_snapshot_folder_not_writable_keeps_the_picture(qtbot, tmp_path, clip):
     win.start_source(clip)
     wait_frames(qtbot, win, 2, faces=True)
     win.engine.stop()
-    assert win.take_snapshot() is None
-    assert "Snapshot not saved" in win.message.text() and str(blocker) in win.message.text()
+    assert win.take_snapshot() is True
+    wait_message(qtbot, win, "Snapshot not saved", str(blocker))
     assert win.message_is_error and win.unsaved is not None
     # choosing a writable folder saves the kept snapshot there
     good = tmp_path / "good"
     win.set_snapshot_dir(good)
+    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)
     assert win.unsaved is None and win.last_snapshot.record.parent == good
     _check_snapshot(win.last_snapshot, win)
     assert Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)) \

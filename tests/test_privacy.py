@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from tests.gui_support import open_window, wait_frames, wait_message, write_clip, write_image
+from tests.gui_support import (WAIT_MS, open_window, wait_frames, wait_message, write_clip,
+                               write_image)
 
 NETWORK_EVENTS = {"socket.__new__", "socket.connect", "socket.bind", "socket.sendto",
                   "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname",
@@ -58,7 +59,8 @@ def test_a_run_opens_no_network_socket(qtbot, tmp_path, network_watch):
     win.refresh_cameras()               # probes the real cameras, if any
     win.start_source(clip)
     wait_frames(qtbot, win, 5, faces=True)
-    assert win.take_snapshot() is not None
+    assert win.take_snapshot() is True
+    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)
     win.start_source(photo)
     wait_message(qtbot, win, "still image")
     win.close()

@@ -40,7 +40,7 @@ def save(folder, frame, detections, **kw):
 
 
 def test_three_files_with_their_content(tmp_path, frame, detections):
-    paths = save(tmp_path, frame, detections)
+    paths = save(tmp_path, frame, detections, frame_number=42, source_time=1.3666)
     assert paths.annotated.name == "emotion_20240517_140309_250_annotated.png"
     assert paths.raw.name == "emotion_20240517_140309_250_raw.png"
     assert paths.record.name == "emotion_20240517_140309_250.json"
@@ -51,7 +51,8 @@ def test_three_files_with_their_content(tmp_path, frame, detections):
     record = json.loads(paths.record.read_text())
     assert record["time"] == "2024-05-17T14:03:09.250+00:00"
     assert record["source"] == "/videos/clip.avi"
-    assert record["frame"] == {"width": 160, "height": 120}
+    assert record["frame"] == {"width": 160, "height": 120, "number": 42,
+                               "source_time_s": 1.367}
     assert record["files"] == {"annotated": paths.annotated.name, "raw": paths.raw.name}
     first = record["faces"][0]
     assert first == {"track": 3, "box": {"x": 20, "y": 30, "w": 50, "h": 50},

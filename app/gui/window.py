@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLab
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.widgets import ProbabilityBars, Timeline, VideoView
 from app.runstats import process_age, rss_mb
-from app.snapshot import SnapshotError, save_snapshot
+from app.gui.snapshot_writer import SnapshotWriter
 from app.sources import list_cameras
 from model.data import IMAGE_SUFFIXES
 from model.classifier import MODEL_TYPES
@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
         # snapshot folder
         self.record_dir = Path(record_dir) if record_dir else None
         self.recorder = Recorder(self)
+        self.snapshots = SnapshotWriter(self)
         self.last_recording = None     # (folder, summary) of the last recording saved
         self.source_info = {}          # the running source: name, live, fps, started
         self.camera_lister = camera_lister
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
         self.frames_shown = 0
         self.frames_with_faces = 0
         self.last_snapshot = None
-        self.unsaved = None            # (result, source, time) of a snapshot that failed
+        self.unsaved = None            # the request of a snapshot that failed (kept)
         self.shown_at = None
         self.message_is_error = False
         self.model_error = ""          # why the model did not load; "" when it did
@@ -236,6 +237,8 @@ class MainWindow(QMainWindow):
         self.sensitivity.valueChanged.connect(self.set_sensitivity)
         self.view.clicked.connect(self._select_at)
         self.camerasFound.connect(self._fill_cameras)
+        self.snapshots.saved.connect(self._on_snapshot_saved)
+        self.snapshots.failed.connect(self._on_snapshot_failed)
         self.recorder.saved.connect(self._on_recording_saved)
         self.recorder.failed.connect(self._on_recording_failed)
 
@@ -447,29 +450,30 @@ class MainWindow(QMainWindow):
                 return
 
     # ------------------------------------------------------------- snapshots
-    def take_snapshot(self):
-        """Save the picture now shown; on failure it is kept for another folder."""
+    def take_snapshot(self) -> bool:
+        """Save the picture now shown, in the snapshot thread; False if there is none.
+        On failure the picture is kept for another folder."""
         result = self.last_result
         if result is None:
             self.show_message("Nothing to save yet: no picture", error=True)
-            return None
-        when = dt.datetime.now().astimezone()
-        return self._save(result, self._source_label(), when)
+            return False
+        self.snapshots.save(folder=self.snapshot_dir, raw=result.raw,
+                            annotated=result.annotated, detections=result.detections,
+                            source=self._source_label(), when=dt.datetime.now().astimezone(),
+                            frame_number=result.seq, source_time=self.source_time(result))
+        self.show_message("Saving the snapshot…")
+        return True
 
-    def _save(self, result, source, when):
-        try:
-            paths = save_snapshot(self.snapshot_dir, result.raw, result.annotated,
-                                  result.detections, source, when)
-        except SnapshotError as exc:
-            self.unsaved = (result, source, when)
-            self.show_message(f"Snapshot not saved: {exc}. It is kept: choose another "
-                              "folder (Ctrl+Shift+S) to save it there.", error=True)
-            log.warning("snapshot not saved: %s", exc)
-            return None
+    def _on_snapshot_saved(self, request, paths):
         self.unsaved = None
         self.last_snapshot = paths
         self.show_message(f"Snapshot saved: {paths.annotated} (+ raw frame and .json)")
-        return paths
+
+    def _on_snapshot_failed(self, request, reason):
+        self.unsaved = request
+        self.show_message(f"Snapshot not saved: {reason}. It is kept: choose another "
+                          "folder (Ctrl+Shift+S) to save it there.", error=True)
+        log.warning("snapshot not saved: %s", reason)
 
     def _source_label(self) -> str:
         spec = self.current_spec or ""
@@ -486,7 +490,7 @@ class MainWindow(QMainWindow):
         self.settings.snapshot_dir = str(self.snapshot_dir)
         self.show_message(f"Snapshots go to {self.snapshot_dir}")
         if self.unsaved is not None:
-            self._save(*self.unsaved)
+            self.snapshots.save(**{**self.unsaved, "folder": self.snapshot_dir})
 
     # ------------------------------------------------------------- settings
     def set_mirror(self, on: bool):
@@ -591,5 +595,6 @@ class MainWindow(QMainWindow):
             self.settings.sync()
             self.engine.shutdown()
             self._stop_recording(wait=FINISH_TIMEOUT)
+            self.snapshots.stop()
             log.info("stopped in %.2f s", time.monotonic() - started)
         event.accept()

@@ -47,8 +47,10 @@ def _draw_one(img, det):
     ty = y - 4 * unit if y - th - base - 4 * unit > 0 else y + h + th + 4 * unit
     cv2.rectangle(img, (x, ty - th - base), (x + tw + 4 * unit, ty + base), color, -1)
     cv2.putText(img, text, (x + 2 * unit, ty), FONT, scale, _ink(color), unit, cv2.LINE_AA)
-    _draw_bar(img, det.probabilities, x, y + h + 3 * unit, w, max(4, 6 * unit),
-              below_text=ty > y + h)
+    # the bar under the box, or under the label when the label had to go there (a
+    # face at the top edge), so that neither hides the other
+    bar_y = y + h + 3 * unit if ty < y else ty + base + 3 * unit
+    _draw_bar(img, det.probabilities, x, bar_y, w, max(4, 6 * unit))
 
 
 def _dashed_rectangle(img, p0, p1, color, thickness, dash):
@@ -63,10 +65,8 @@ def _dashed_rectangle(img, p0, p1, color, thickness, dash):
                      color, thickness, cv2.LINE_AA)
 
 
-def _draw_bar(img, probs, x, y, w, height, below_text=False):
+def _draw_bar(img, probs, x, y, w, height):
     """A stacked bar: one segment per emotion, as wide as its probability."""
-    if below_text:
-        return  # the label sits under the box (face at the top edge); no room
     H, W = img.shape[:2]
     if y + height >= H:
         return

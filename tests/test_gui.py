@@ -329,3 +329,27 @@ def test_clicking_a_face_selects_it_for_the_side_panel(qtbot, tmp_path, long_cli
     qtbot.mouseClick(win.view, Qt.LeftButton, pos=centre)
     assert win.selected_track == det.track_id
     assert win.face_title.text().startswith(f"Selected face: {det.label}")
+    assert win.view.highlight == tuple(det.box)          # marked in the picture too
+    # a click on empty space (a corner of the picture) goes back to the largest face
+    qtbot.mouseClick(win.view, Qt.LeftButton, pos=rect.topLeft() + QPoint(3, 3))
+    assert win.selected_track is None and win.view.highlight is None
+    assert win.face_title.text().startswith("Largest face")
+
+
+def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path)
+    win.start_source(clip)
+    assert win.windowTitle() == f"{clip.name} - Emotion Detector"
+    wait_model(qtbot, win)
+    qtbot.waitUntil(lambda: win.model_name == "emotion_model.json", timeout=WAIT_MS)
+    rows = dict(win.shortcut_rows())
+    assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
+    assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
+    about = win.about_text()
+    assert "Emotion model: emotion_model.json" in about and "PrivateTest" in about
+    win.act_fullscreen.trigger()
+    qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)
+    win.act_fullscreen.trigger()
+    qtbot.waitUntil(lambda: not win.windowState() & Qt.WindowFullScreen, timeout=WAIT_MS)
+    menus = [a.text() for a in win.menuBar().actions()]
+    assert menus[-1] == "&Help"

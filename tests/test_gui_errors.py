@@ -266,3 +266,19 @@ def test_picture_shows_while_a_slow_model_loads_and_close_does_not_wait(qtbot, t
     qtbot.waitUntil(lambda: win.engine.processing._loader is not None, timeout=WAIT_MS)
     close_and_check(qtbot, win, caplog)
     release.set()
+
+
+def test_a_bad_model_file_keeps_the_working_model(qtbot, tmp_path, clip):
+    bad = tmp_path / "broken.tflite"
+    bad.write_bytes(b"TFL3" + bytes(64))
+    win = open_window(qtbot, tmp_path, loop=True)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    working = win.engine.processing.pipeline
+    win.load_model(bad)
+    wait_message(qtbot, win, "Emotion model not loaded", "broken.tflite",
+                 "Still using emotion_model.json")
+    assert win.engine.processing.pipeline is working and win.view.banner == ""
+    wait_frames(qtbot, win, 3, faces=True)          # emotions go on
+    win.act_shipped_model.trigger()                 # and the way back is one click
+    wait_message(qtbot, win, "Emotion model loaded: emotion_model.json")

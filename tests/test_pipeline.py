@@ -337,3 +337,18 @@ def test_a_tilted_head_is_found_and_cut_upright(drawn):
     straight = crop_face(to_gray(_tilted(bg, drawn[0], 30)), (240, 160, 160, 160))
     err = np.abs(turned.astype(int) - upright).mean()
     assert err < 0.5 * np.abs(straight.astype(int) - upright).mean()
+
+
+def test_a_face_at_the_top_edge_keeps_its_bar_below_its_label():
+    frame = np.full((300, 300, 3), 128, np.uint8)
+    probs = (0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)              # all happy: one colour
+    det = Detection((50, 0, 120, 120), "happy", 1.0, probs, 1)
+    out = draw_detections(frame, [det])
+    happy = np.all(out == EMOTION_COLORS["happy"], axis=2)
+    rows = np.nonzero(happy[:, 60:160].any(axis=1))[0]
+    # the label's box (happy-coloured) sits under the face box and the bar under it:
+    # two separate happy bands below y = 120
+    below = rows[rows > 122]
+    gaps = np.nonzero(np.diff(below) > 1)[0]
+    assert len(below) and len(gaps) >= 1, "label and bar should be two bands"
+    assert below.max() - below[gaps[0]] >= 4                 # the bar, under the label

@@ -154,7 +154,9 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
                       "--loop", "--stats-every", "0.5", "--exit-after", "120"], env)
     try:
         stats = app.wait_for(lambda: app.stats(min_faces=15), "frames with faces shown")
-        geometry = app.wait_for(lambda: window_geometry(display, "Emotion Detector"),
+        # the title names the source first: "face clip.avi - Emotion Detector"
+        geometry = app.wait_for(lambda: window_geometry(display,
+                                                        "face clip.avi - Emotion Detector"),
                                 "viewable window")
         shot = subprocess.run(["xwd", "-root", "-silent", "-display", display],
                               capture_output=True, timeout=30, check=True).stdout

@@ -8,7 +8,7 @@ import collections
 import time
 
 from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QColor, QFont, QImage, QPainter
+from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from app.draw import EMOTION_COLORS
@@ -34,6 +34,7 @@ class VideoView(QWidget):
         self.image: QImage | None = None
         self.overlay = ""
         self.banner = ""
+        self.highlight = None          # (x, y, w, h) in frame pixels: the selected face
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setAttribute(Qt.WA_OpaquePaintEvent)
@@ -49,6 +50,10 @@ class VideoView(QWidget):
 
     def set_banner(self, text: str):
         self.banner = text
+        self.update()
+
+    def set_highlight(self, box):
+        self.highlight = tuple(box) if box is not None else None
         self.update()
 
     def target_rect(self) -> QRect:
@@ -67,11 +72,26 @@ class VideoView(QWidget):
         if not target.isNull():
             p.setRenderHint(QPainter.SmoothPixmapTransform)
             p.drawImage(target, self.image)
+            if self.highlight is not None:
+                self._draw_highlight(p, target)
         if self.overlay:
             self._text_box(p, self.overlay, self.rect().center(), 14)
         if self.banner:
             self._text_box(p, self.banner, QPoint(self.width() // 2, 24), 10)
         p.end()
+
+    def _draw_highlight(self, p: QPainter, target: QRect):
+        """A white frame around the selected face, just outside its box."""
+        sx = target.width() / self.image.width()
+        sy = target.height() / self.image.height()
+        x, y, w, h = self.highlight
+        rect = QRect(int(target.x() + x * sx) - 5, int(target.y() + y * sy) - 5,
+                     int(w * sx) + 10, int(h * sy) + 10)
+        pen = QPen(QColor(255, 255, 255))
+        pen.setWidth(3)
+        pen.setStyle(Qt.DashLine)
+        p.setPen(pen)
+        p.drawRect(rect)
 
     def _text_box(self, p: QPainter, text: str, centre: QPoint, size: int):
         font = QFont(self.font())

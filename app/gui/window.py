@@ -16,7 +16,8 @@ from pathlib import Path
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLabel,
-                             QMainWindow, QSlider, QSplitter, QStyle, QVBoxLayout, QWidget)
+                             QMainWindow, QMessageBox, QSlider, QSplitter, QStyle, QVBoxLayout,
+                             QWidget)
 
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.widgets import ProbabilityBars, Timeline, VideoView
@@ -33,6 +34,31 @@ VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *
                 + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
 MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All files (*)"
 SENSITIVITY_STEP = 10
+
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("emotion-detector")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def model_card_accuracy() -> str:
+    """The shipped model's FER-2013 results, as its card's results row states them."""
+    from model.classifier import ASSETS
+
+    try:
+        lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    row = next((line for line in lines if "shipped default" in line), "")
+    cells = [c.strip(" *") for c in row.strip("|").split("|")]
+    if len(cells) < 3:
+        return ""
+    return (f"The shipped model on FER-2013: PublicTest {cells[1]}, PrivateTest {cells[2]} "
+            "(assets/MODEL_CARD.md)")
 
 
 def describe(spec) -> str:
@@ -70,7 +96,8 @@ class MainWindow(QMainWindow):
         self.unsaved = None            # the request of a snapshot that failed (kept)
         self.shown_at = None
         self.message_is_error = False
-        self.model_error = ""          # why the model did not load; "" when it did
+        self.model_error = ""          # why no model is working; "" when one is
+        self.model_name = ""           # the file name of the model in use
         self._model_asked = False      # the user asked for another model
         self._closing = False
 
@@ -100,9 +127,14 @@ class MainWindow(QMainWindow):
         self.timeline = Timeline()
         self.face_title = QLabel("No face")
         self.face_title.setStyleSheet("font-weight: bold")
+        hint = QLabel("Click a face in the picture to follow it; click elsewhere to go "
+                      "back to the largest face.")
+        hint.setWordWrap(True)
+        hint.setStyleSheet("color: gray")
         panel = QWidget()
         layout = QVBoxLayout(panel)
         layout.addWidget(self.face_title)
+        layout.addWidget(hint)
         layout.addWidget(self.bars)
         layout.addWidget(QLabel("Emotion over the last minute"))
         layout.addWidget(self.timeline)
@@ -145,7 +177,14 @@ class MainWindow(QMainWindow):
                             tip="Where snapshots are saved")
         self.act_model = a("Load &model…", "Ctrl+L", self.choose_model,
                            tip="Use another emotion model (.tflite, .keras or a .json ensemble)")
+        self.act_shipped_model = a("Use the &shipped model", None,
+                                   lambda: self.load_model(None),
+                                   tip="Go back to the model that comes with the app")
         self.act_quit = a("&Quit", QKeySequence.Quit, self.close)
+        self.act_fullscreen = a("&Full screen", "F11", self.set_fullscreen, checkable=True,
+                                tip="Show the window on the whole screen (F11 again to leave)")
+        self.act_shortcuts = a("&Keyboard shortcuts", "F1", self.show_shortcuts)
+        self.act_about = a("&About Emotion Detector", None, self.show_about)
         self.act_mirror = a("&Mirror view", "M", self.set_mirror, checkable=True,
                             tip="Flip the picture left-right, like a mirror")
         self.act_smoothing = a("S&moothing", "S", self.set_smoothing, checkable=True,
@@ -166,7 +205,8 @@ class MainWindow(QMainWindow):
     def _build_menus(self):
         bar = self.menuBar()
         m = bar.addMenu("&File")
-        for act in (self.act_open, self.act_snapshot, self.act_folder, self.act_model):
+        for act in (self.act_open, self.act_snapshot, self.act_folder, self.act_model,
+                    self.act_shipped_model):
             m.addAction(act)
         m.addSeparator()
         m.addAction(self.act_quit)
@@ -177,8 +217,12 @@ class MainWindow(QMainWindow):
         self.camera_menu = m.addMenu("&Camera")
         m.addAction(self.act_refresh)
         m = bar.addMenu("&View")
-        for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less):
+        for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less,
+                    self.act_fullscreen):
             m.addAction(act)
+        m = bar.addMenu("&Help")
+        m.addAction(self.act_shortcuts)
+        m.addAction(self.act_about)
 
     def _build_toolbar(self):
         tb = self.addToolBar("Controls")
@@ -254,6 +298,7 @@ class MainWindow(QMainWindow):
         self._stop_recording()
         self.source_info = {}
         self.current_spec = spec
+        self.setWindowTitle(f"{describe(spec)} - {TITLE}")
         self.selected_track = None
         self.timeline.clear()
         self.view.set_overlay(f"Opening {describe(spec)}…")
@@ -427,12 +472,14 @@ class MainWindow(QMainWindow):
 
     def _update_panel(self, detections):
         det = self._shown_face(detections)
+        selected = det is not None and det.track_id == self.selected_track
+        self.view.set_highlight(det.box if selected else None)
         if det is None:
             self.face_title.setText("No face")
             self.bars.set_probabilities(None)
             self.timeline.add(None)
             return
-        which = "Selected face" if det.track_id == self.selected_track else "Largest face"
+        which = "Selected face" if selected else "Largest face"
         self.face_title.setText(f"{which}: {det.label} {det.confidence * 100:.0f}%")
         self.bars.set_probabilities(det.probabilities, det.label)
         self.timeline.add(det.label, det.confidence)
@@ -440,14 +487,14 @@ class MainWindow(QMainWindow):
     def _select_at(self, x, y):
         if self.last_result is None:
             return
-        for det in self.last_result.detections:
-            bx, by, bw, bh = det.box
-            if bx <= x < bx + bw and by <= y < by + bh:
-                if det.track_id != self.selected_track:
-                    self.timeline.clear()
-                self.selected_track = det.track_id
-                self._update_panel(self.last_result.detections)
-                return
+        hit = next((d for d in self.last_result.detections
+                    if d.box[0] <= x < d.box[0] + d.box[2] and d.box[1] <= y < d.box[1] + d.box[3]),
+                   None)
+        track = hit.track_id if hit is not None else None   # empty space: deselect
+        if track != self.selected_track:
+            self.timeline.clear()
+        self.selected_track = track
+        self._update_panel(self.last_result.detections)
 
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:
@@ -506,6 +553,32 @@ class MainWindow(QMainWindow):
         self.engine.set_options(sensitivity=value / 100.0)
         self.show_message(f"Detector sensitivity {value}%")
 
+    def set_fullscreen(self, on: bool):
+        self.showFullScreen() if on else self.showNormal()
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(what, keys) for every action with a shortcut, as the menus show them."""
+        rows = []
+        for act in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.NativeText) for k in act.shortcuts())
+            if keys:
+                rows.append((act.text().replace("&", "").rstrip("…"), keys))
+        return rows
+
+    def show_shortcuts(self):
+        rows = "".join(f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>"
+                       for what, keys in self.shortcut_rows())
+        QMessageBox.information(self, "Keyboard shortcuts",
+                                f"<table cellspacing='6'>{rows}</table>")
+
+    def about_text(self) -> str:
+        return (f"<b>{TITLE}</b> {app_version()}<br>Faces and their emotions, live, on this "
+                f"computer; nothing is sent anywhere.<br><br>Emotion model: "
+                f"{self.model_name or 'not loaded'}<br>{model_card_accuracy()}")
+
+    def show_about(self):
+        QMessageBox.about(self, f"About {TITLE}", self.about_text())
+
     def _step_sensitivity(self, direction: int):
         self.sensitivity.setValue(self.sensitivity.value() + direction * SENSITIVITY_STEP)
 
@@ -522,6 +595,7 @@ class MainWindow(QMainWindow):
         self.engine.load_model(path)
 
     def _on_model_loaded(self, name):
+        self.model_name = Path(name).name
         self.model_error = ""
         self.view.set_banner("")
         if self._model_asked:   # not at start-up: that would hide the source's news
@@ -530,7 +604,12 @@ class MainWindow(QMainWindow):
         log.info("model loaded: %s", name)
         self.engine.reprocess()
 
-    def _on_model_failed(self, message):
+    def _on_model_failed(self, message, kept: bool):
+        if kept:   # the model in use goes on; only this file was refused
+            self.view.set_banner("")
+            self.show_message(f"Emotion model not loaded: {message}. Still using "
+                              f"{self.model_name}.", error=True, about_model=True)
+            return
         self.model_error = message
         text = (f"Emotion model not loaded: {message}. The picture is shown without "
                 "emotions; load another model with File > Load model (Ctrl+L).")

@@ -218,7 +218,7 @@ class ProcessingThread(QThread):
 
     resultReady = pyqtSignal()
     modelLoaded = pyqtSignal(str)
-    modelFailed = pyqtSignal(str)
+    modelFailed = pyqtSignal(str, bool)    # why; whether the previous model is kept
     processingFailed = pyqtSignal(str)
 
     def __init__(self, frames: LatestMailbox, model_path=None, pipeline_factory=None,
@@ -267,9 +267,9 @@ class ProcessingThread(QThread):
             return
         loader, self._loader = self._loader, None
         if loader.error is not None:
+            # a working model stays: a bad file picked by mistake costs nothing
             log.warning("model not loaded: %s", loader.error)
-            self.pipeline = None
-            self.modelFailed.emit(str(loader.error))
+            self.modelFailed.emit(str(loader.error), self.pipeline is not None)
             return
         self.pipeline = loader.pipeline
         self._generation = None
@@ -331,7 +331,7 @@ class VideoEngine(QObject):
     sourceEvent = pyqtSignal(str, object)
     resultReady = pyqtSignal(object)
     modelLoaded = pyqtSignal(str)
-    modelFailed = pyqtSignal(str)
+    modelFailed = pyqtSignal(str, bool)
     processingFailed = pyqtSignal(str)
     _captureEvent = pyqtSignal(int, str, object)
 

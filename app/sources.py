@@ -238,6 +238,18 @@ class VideoSource(FrameSource):
         self.frames_read += 1
         return to_bgr8(frame) if frame.dtype != np.uint8 or frame.ndim != 3 else frame
 
+    def seek(self, frame: int):
+        """Continue from frame number `frame` (0-based; clamped to the video)."""
+        if self._closed or self._cap is None:
+            return
+        if self.frame_count:
+            frame = min(frame, self.frame_count - 1)
+        frame = max(0, int(frame))
+        with quiet_opencv():
+            self._cap.set(cv2.CAP_PROP_POS_FRAMES, frame)
+        self._pending = None
+        self.frames_read = frame   # the frames before it count as read (end-of-file check)
+
     def _check_complete(self):
         expected = self.frame_count
         if expected and expected - self.frames_read > max(3, self.SHORT_TOLERANCE * expected):

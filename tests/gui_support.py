@@ -1,7 +1,6 @@
 """Helpers for the GUI tests: generated clips, a window on an isolated settings
 file, fake cameras behind the window's source opener, and waits."""
 
-import threading
 from pathlib import Path
 
 import cv2
@@ -12,7 +11,7 @@ from PyQt5.QtWidgets import QApplication
 from app import synthetic
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
-from app.gui.worker import VideoEngine
+from app.gui.engine import VideoEngine
 from app.sources import CameraSource, open_source
 from tests.fakes import FakeCamera
 
@@ -110,13 +109,11 @@ def wait_message(qtbot, window, *words):
 
 
 def threads_stopped(window) -> bool:
+    """Every worker thread of the window has finished."""
     engine = window.engine
-    capture_done = engine.capture is None or not engine.capture.thread.is_alive()
-    return capture_done and engine.processing.isFinished()
-
-
-def live_threads() -> list[str]:
-    return sorted(t.name for t in threading.enumerate() if t.name.startswith("capture-"))
+    threads = [engine.capture_thread, engine.processing_thread, engine.loader_thread,
+               window.cameras_thread, window.snapshots.thread]
+    return all(t is None or t.isFinished() for t in threads)
 
 
 def view_pixels(window) -> np.ndarray:

@@ -212,8 +212,8 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     again = open_window(qtbot, tmp_path, settings_file=ini, snapshot_dir=None)
     assert again.act_mirror.isChecked() and not again.act_smoothing.isChecked()
     assert again.sensitivity.value() == 80 and again.snapshot_dir == tmp_path / "elsewhere"
-    proc = again.engine.processing
-    assert (proc.mirror, proc.smoothing, proc.sensitivity) == (True, False, 0.8)
+    assert again.engine.settings.snapshot() == {"mirror": True, "smoothing": False,
+                                                "sensitivity": 0.8}
 
 
 def test_shortcuts_are_in_the_menus(qtbot, tmp_path):

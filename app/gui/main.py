@@ -53,13 +53,8 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
 
     from app.gui.settings import Settings
     from app.gui.window import MainWindow
-    from app.gui.worker import VideoEngine
+    from app.gui.engine import VideoEngine
 
-    from PyQt5 import sip
-
-    # A worker thread still busy at exit (see worker._LEFT_RUNNING) must not be
-    # destroyed by PyQt's clean-up: that aborts instead of exiting.
-    sip.setdestroyonexit(False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Emotion Detector")
     app.setOrganizationName("EmotionDetector")

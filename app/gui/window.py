@@ -1,6 +1,7 @@
 """The main window: the picture, the side panel, toolbar, menus and status bar.
 
-It only displays and controls; all frame work happens in `app.gui.worker`.
+It only displays and controls; all frame work happens in `app.gui.engine`, and
+snapshots and recordings are written by their own workers.
 Problems (no camera, a file that cannot be read, a model that does not load, a
 snapshot folder that cannot be written) are shown in the status bar and over
 the picture, never in a blocking dialog, and the window keeps working.
@@ -9,7 +10,6 @@ the picture, never in a blocking dialog, and the window keeps working.
 import datetime as dt
 import logging
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLab
                              QMainWindow, QMessageBox, QSlider, QSplitter, QStyle, QVBoxLayout,
                              QWidget)
 
+from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.widgets import ProbabilityBars, Timeline, VideoView
 from app.runstats import process_age, rss_mb
@@ -70,7 +71,7 @@ def describe(spec) -> str:
 class MainWindow(QMainWindow):
     """Shows what `engine` (a worker.VideoEngine) produces and drives it."""
 
-    camerasFound = pyqtSignal(object)
+    _probe = pyqtSignal()
 
     def __init__(self, engine, settings, snapshot_dir=None, camera_lister=list_cameras,
                  stats_every: float = 0.0, record_dir=None):
@@ -280,7 +281,10 @@ class MainWindow(QMainWindow):
         e.processingFailed.connect(lambda msg: self.show_message(msg, error=True))
         self.sensitivity.valueChanged.connect(self.set_sensitivity)
         self.view.clicked.connect(self._select_at)
-        self.camerasFound.connect(self._fill_cameras)
+        self.cameras = CameraLister(self.camera_lister)
+        self.cameras.found.connect(self._fill_cameras)
+        self._probe.connect(self.cameras.probe)
+        self.cameras_thread = start_worker(self.cameras, "camera-probe")
         self.snapshots.saved.connect(self._on_snapshot_saved)
         self.snapshots.failed.connect(self._on_snapshot_failed)
         self.recorder.saved.connect(self._on_recording_saved)
@@ -354,23 +358,11 @@ class MainWindow(QMainWindow):
 
     # -------------------------------------------------------------- cameras
     def refresh_cameras(self):
-        """Probe the cameras in the background (opening one can take a while)."""
+        """Probe the cameras in the camera thread (opening one can take a while)."""
         self.camera_box.clear()
         self.camera_box.addItem("Looking…")
         self.camera_box.setEnabled(False)
-
-        def probe():
-            try:
-                found = self.camera_lister()
-            except Exception:  # noqa: BLE001 - a broken driver must not end the app
-                log.exception("listing cameras failed")
-                found = []
-            try:
-                self.camerasFound.emit(found)
-            except RuntimeError:   # the window is gone
-                pass
-
-        threading.Thread(target=probe, name="camera-probe", daemon=True).start()
+        self._probe.emit()
 
     def _fill_cameras(self, found):
         cameras = sorted(set(found) | ({int(self.current_spec)}
@@ -675,5 +667,6 @@ class MainWindow(QMainWindow):
             self.engine.shutdown()
             self._stop_recording(wait=FINISH_TIMEOUT)
             self.snapshots.stop()
+            stop_thread(self.cameras_thread, self.cameras, STOP_TIMEOUT, "the camera probe")
             log.info("stopped in %.2f s", time.monotonic() - started)
         event.accept()

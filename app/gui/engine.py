@@ -1,0 +1,549 @@
+"""Capture, processing and model loading off the GUI thread: the `VideoEngine`.
+
+    capture worker --(one-slot mailbox, newest frame wins)--> processing worker
+    processing worker --(one-slot mailbox + signal)--> window
+    model loader --(signal: loaded / failed)--> engine --(locked hand-over)--> processing
+
+One pattern throughout, that of the Qt for Python examples: each worker is a
+QObject moved to its own QThread, news leaves it by signals, and the GUI thread
+only paints. The capture and processing workers run a loop (a camera read blocks),
+so what the window changes reaches them through a small locked object
+(`LiveSettings`, `CaptureControl`) rather than queued slots. Kept from before,
+because they beat a queue: the one-slot mailboxes that drop stale frames, results
+merged rather than queued, and the generation tag on every message, so late news
+from a source the user has already left is ignored.
+
+Shutdown waits for the frame in flight (`FRAME_TIMEOUT`) and never destroys a
+running QThread (that aborts the program): a thread still busy after its bound (a
+camera driver stuck in a read, TensorFlow importing for a .keras model) is kept
+in `_LEFT_RUNNING` and ends with the program.
+"""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PyQt5 import sip
+from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
+from PyQt5.QtGui import QImage
+
+from app.config import DEFAULTS
+from app.draw import draw_detections
+from app.mailbox import Closed, LatestMailbox
+from app.runstats import RateMeter
+from app.sources import SourceError, open_source
+
+log = logging.getLogger(__name__)
+
+STOP_TIMEOUT = 0.45     # s for the capture thread (a read, or the pause between frames)
+FRAME_TIMEOUT = 5.0     # s for the frame in flight: milliseconds, but a .keras model is slow
+LOADER_TIMEOUT = 0.45   # s for a model load at shutdown (it may be importing TensorFlow)
+_LEFT_RUNNING: list = []
+
+# PyQt's clean-up at exit destroys the QThread objects Python still holds; one that
+# is still running (see _LEFT_RUNNING) would abort the program instead of exiting.
+sip.setdestroyonexit(False)
+
+
+@dataclass
+class Packet:
+    """A captured frame on its way to processing."""
+
+    frame: np.ndarray
+    seq: int
+    captured: float           # time.monotonic() when read
+    generation: int
+    source: str
+
+
+@dataclass
+class Result:
+    """A processed frame on its way to the window."""
+
+    raw: np.ndarray           # the frame as processed (mirrored if mirror is on)
+    annotated: np.ndarray
+    image: QImage             # `annotated` as RGB, ready to paint
+    detections: list
+    seq: int
+    captured: float
+    generation: int
+    source: str
+    timings: dict = field(default_factory=dict)
+
+
+def to_qimage(bgr: np.ndarray) -> QImage:
+    """An RGB QImage owning its pixels (safe to hand across threads)."""
+    rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    h, w = rgb.shape[:2]
+    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format_RGB888).copy()
+
+
+def start_worker(worker: QObject, name: str, run=None) -> QThread:
+    """Move `worker` to a new QThread named `name` and start it (`run` on start)."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    if run is not None:
+        thread.started.connect(run)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread, worker: QObject, timeout: float, what: str) -> bool:
+    """Quit `thread` and wait up to `timeout` s; one still busy is kept alive, with its
+    worker (destroying either while it runs would crash the program)."""
+    thread.quit()
+    if thread.wait(int(timeout * 1000)):
+        return True
+    log.warning("%s did not stop within %.2f s; leaving it to end with the program",
+                what, timeout)
+    _LEFT_RUNNING.append((thread, worker))
+    return False
+
+
+# ------------------------------------------------------------------- capture
+
+class CaptureControl:
+    """What the window asks of a running capture: stop, pause, go to a frame."""
+
+    def __init__(self):
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+        self.paused = False
+        self.seek_to: int | None = None
+
+
+class CaptureWorker(QObject):
+    """Opens one source and feeds its frames into the mailbox until stopped or ended.
+
+    `news(generation, kind, payload)` reports "started" (dict), "ended" (message),
+    "still" (message) or "failed" (message). It runs in its own QThread.
+    """
+
+    news = pyqtSignal(int, str, object)
+    position = pyqtSignal(int, int)         # generation, frame number just read
+
+    def __init__(self, spec, mailbox: LatestMailbox, generation: int,
+                 opener=open_source, loop: bool = False, rate: RateMeter | None = None):
+        super().__init__()
+        self.spec = spec
+        self.mailbox = mailbox
+        self.generation = generation
+        self.loop = loop
+        self.rate = rate or RateMeter()
+        self.control = CaptureControl()
+        self.last_packet: Packet | None = None
+        self._opener = opener
+        self._source = None
+        self._seq = 0
+
+    @pyqtSlot()
+    def run(self):
+        news = None
+        try:
+            self._source = self._open()
+            if self._source is not None:
+                news = self._read_all()
+        except SourceError as exc:
+            news = ("failed", str(exc))
+        except Exception as exc:  # noqa: BLE001 - any fault ends this source, not the app
+            log.exception("capture of %s failed", self.spec)
+            news = ("failed", f"{self.spec}: {type(exc).__name__}: {exc}")
+        finally:
+            source, self._source = self._source, None
+            if source is not None:
+                source.close()   # before the news: the camera is free when it arrives
+        if news:
+            self._report(*news)
+        self.thread().quit()
+
+    def _open(self):
+        source = self._opener(self.spec)
+        if self.control.stopped.is_set():
+            source.close()
+            return None
+        self._report("started", {"name": source.name, "live": source.is_live,
+                                  "fps": source.fps, "frames": source.frame_count})
+        return source
+
+    def _read_all(self):
+        source = self._source
+        interval = 1.0 / source.fps if (source.fps and not source.is_live) else 0.0
+        due = time.monotonic()
+        stop = self.control.stopped
+        while not stop.is_set():
+            if self._hold_or_seek(source):
+                due = time.monotonic()
+                continue
+            frame = source.read()
+            if frame is None:
+                if self.loop and not source.is_live and (source.frame_count or 0) > 1:
+                    source.close()
+                    source = self._source = self._opener(self.spec)
+                    self._seq = 0
+                    continue
+                return self._ending(source)
+            self._post(frame, source.name)
+            if interval:
+                due = max(due + interval, time.monotonic() - interval)
+                if stop.wait(max(0.0, due - time.monotonic())):
+                    return None
+        return None
+
+    def _hold_or_seek(self, source) -> bool:
+        """Pause (video files) and seeking, between frames; True to look again."""
+        c = self.control
+        with c.lock:
+            seek, c.seek_to = c.seek_to, None
+            paused = c.paused
+        if seek is not None and hasattr(source, "seek"):
+            source.seek(seek)
+            self._seq = seek
+            frame = source.read()              # show the frame sought, also when paused
+            if frame is not None:
+                self._post(frame, source.name)
+            return True
+        if paused and not source.is_live:
+            c.stopped.wait(0.05)
+            return True
+        return False
+
+    def _post(self, frame, name):
+        self._seq += 1
+        self.rate.tick()
+        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name)
+        self.last_packet = packet
+        self.mailbox.put(packet)
+        self.position.emit(self.generation, self._seq)
+
+    @staticmethod
+    def _ending(source) -> tuple:
+        if source.frame_count == 1 and source.frames_read == 1:
+            return "still", f"{source.name}: still image"
+        if source.frames_read == 0:
+            return "failed", f"{source.name}: no frames"
+        return "ended", f"{source.name}: end of video ({source.frames_read} frames)"
+
+    def _report(self, kind, payload):
+        if not self.control.stopped.is_set():
+            self.news.emit(self.generation, kind, payload)
+
+
+# ---------------------------------------------------------------- processing
+
+class LiveSettings:
+    """Settings the window changes while frames are processed, behind one lock."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
+                        "mirror": False}
+        self._pipeline = None          # a newly loaded pipeline waiting to be used
+
+    def update(self, **values):
+        with self._lock:
+            self._values.update({k: v for k, v in values.items() if v is not None})
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return dict(self._values)
+
+    def offer(self, pipeline):
+        with self._lock:
+            self._pipeline = pipeline
+
+    def take_pipeline(self):
+        with self._lock:
+            pipeline, self._pipeline = self._pipeline, None
+            return pipeline
+
+
+class ProcessingWorker(QObject):
+    """Turns the newest packet into a Result until stopped; uses a new pipeline from
+    the loader as soon as it is offered (frames are shown without emotions until one
+    is)."""
+
+    resultReady = pyqtSignal()
+    pipelineChanged = pyqtSignal(str)
+    processingFailed = pyqtSignal(str)
+
+    def __init__(self, frames: LatestMailbox, settings: LiveSettings):
+        super().__init__()
+        self.frames = frames
+        self.settings = settings
+        self.results = LatestMailbox()
+        self.rate = RateMeter()
+        self.pipeline = None
+        self._generation = None
+        self._mirrored = False
+        self._failed_once = False
+
+    @pyqtSlot()
+    def run(self):
+        while True:
+            try:
+                packet = self.frames.get(timeout=0.2)
+            except Closed:
+                break
+            self._use_new_pipeline()
+            if packet is not None:
+                self._deliver(self._process(packet))
+        self.thread().quit()
+
+    def _use_new_pipeline(self):
+        pipeline = self.settings.take_pipeline()
+        if pipeline is not None:
+            self.pipeline, self._generation = pipeline, None
+            self.pipelineChanged.emit(str(getattr(getattr(pipeline, "classifier", None),
+                                                  "path", "")))
+
+    def _process(self, packet: Packet) -> Result:
+        options = self.settings.snapshot()
+        frame = cv2.flip(packet.frame, 1) if options["mirror"] else packet.frame
+        detections = self._detect(frame, packet, options)
+        annotated = draw_detections(frame, detections) if detections else frame
+        pipe = self.pipeline
+        return Result(raw=frame, annotated=annotated, image=to_qimage(annotated),
+                      detections=detections, seq=packet.seq, captured=packet.captured,
+                      generation=packet.generation, source=packet.source,
+                      timings=dict(pipe.timings) if pipe else {})
+
+    def _detect(self, frame, packet, options) -> list:
+        pipe = self.pipeline
+        if pipe is None:
+            return []
+        if packet.generation != self._generation or options["mirror"] != self._mirrored:
+            pipe.reset()   # new source or flipped view: old tracks no longer apply
+            self._generation, self._mirrored = packet.generation, options["mirror"]
+        pipe.smoothing = options["smoothing"]
+        if pipe.sensitivity != options["sensitivity"]:
+            pipe.sensitivity = options["sensitivity"]
+        try:
+            detections = pipe.process(frame, timestamp=packet.captured)
+        except Exception as exc:  # noqa: BLE001 - show the frame, report once
+            if not self._failed_once:
+                log.exception("processing failed")
+                self.processingFailed.emit(f"processing failed: {type(exc).__name__}: {exc}")
+            self._failed_once = True
+            return []
+        self._failed_once = False
+        return detections
+
+    def _deliver(self, result: Result):
+        self.rate.tick()
+        if not self.results.put(result):
+            self.resultReady.emit()   # else a signal is already on its way
+
+
+# -------------------------------------------------------------- model loading
+
+class ModelLoader(QObject):
+    """Builds a pipeline (loads the model) in its own thread; a .keras model imports
+    TensorFlow, which takes seconds, and frames go on meanwhile."""
+
+    loaded = pyqtSignal(object, object)     # pipeline, the path asked for
+    failed = pyqtSignal(str, object)        # the reason, the path asked for
+
+    def __init__(self, factory):
+        super().__init__()
+        self._factory = factory
+
+    @pyqtSlot(object, object)
+    def load(self, path, options):
+        try:
+            pipeline = self._factory(path, options["smoothing"], options["sensitivity"])
+        except Exception as exc:  # noqa: BLE001 - ModelError and any bad-file error
+            self.failed.emit(str(exc), path)
+            return
+        self.loaded.emit(pipeline, path)
+
+
+def _default_pipeline(path, smoothing, sensitivity):
+    from app.pipeline import EmotionPipeline
+
+    return EmotionPipeline(model_path=path, smoothing=smoothing, sensitivity=sensitivity)
+
+
+# -------------------------------------------------------------------- engine
+
+class VideoEngine(QObject):
+    """What the window drives: start/stop a source, settings, the latest result.
+
+    Signals arrive in the GUI thread. `sourceEvent(kind, payload)`: "started"
+    (dict: name, live, fps, frames), "still", "ended", "failed" (message).
+    `position(frame)`: the frame number just read from the current source.
+    """
+
+    sourceEvent = pyqtSignal(str, object)
+    position = pyqtSignal(int)
+    resultReady = pyqtSignal(object)
+    modelLoaded = pyqtSignal(str)
+    modelFailed = pyqtSignal(str, bool)    # why; whether the previous model is kept
+    processingFailed = pyqtSignal(str)
+    _load = pyqtSignal(object, object)
+
+    def __init__(self, model_path=None, opener=open_source, loop=False,
+                 pipeline_factory=None, parent=None):
+        super().__init__(parent)
+        self.opener = opener
+        self.loop = loop
+        self.generation = 0
+        self.capture_rate = RateMeter()
+        self.frames = LatestMailbox()
+        self.settings = LiveSettings()
+        self.capture: CaptureWorker | None = None
+        self.capture_thread: QThread | None = None
+        self.processing = ProcessingWorker(self.frames, self.settings)
+        self.processing.resultReady.connect(self._take_result)
+        self.processing.pipelineChanged.connect(self._on_pipeline_changed)
+        self.processing.processingFailed.connect(self.processingFailed)
+        self.processing_thread = start_worker(self.processing, "processing",
+                                              self.processing.run)
+        self.loader = ModelLoader(pipeline_factory or _default_pipeline)
+        # straight from the loader's thread to the locked hand-over (thread-safe): the
+        # new model reaches processing even while the GUI thread is busy
+        self.loader.loaded.connect(self._offer, Qt.DirectConnection)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self._load.connect(self.loader.load)
+        self.loader_thread = start_worker(self.loader, "model-loader")
+        self.loading = 0               # loads asked for and not answered yet
+        self._shut = False
+        self.load_model(model_path)
+
+    # ---- sources
+    def start(self, spec):
+        """Stop the current source and open `spec` (camera index or path)."""
+        self.stop()
+        self.generation += 1
+        self.capture_rate.reset()
+        self.processing.rate.reset()
+        self.capture = CaptureWorker(spec, self.frames, self.generation, self.opener,
+                                     self.loop, self.capture_rate)
+        self.capture.news.connect(self._on_capture_news)
+        self.capture.position.connect(self._on_position)
+        self.capture_thread = start_worker(self.capture, f"capture-{self.generation}",
+                                           self.capture.run)
+
+    def stop(self):
+        """Stop the current source (the last picture stays for snapshots)."""
+        if self.capture is not None and self.running:
+            self.capture.control.stopped.set()
+            stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
+                        f"capture of {self.capture.spec}")
+        self.frames.clear()
+
+    @property
+    def running(self) -> bool:
+        return self.capture_thread is not None and self.capture_thread.isRunning()
+
+    def pause(self, on: bool):
+        """Pause or resume a video file (a camera cannot pause)."""
+        if self.capture is not None:
+            with self.capture.control.lock:
+                self.capture.control.paused = bool(on)
+
+    def seek(self, frame: int):
+        """Go to frame number `frame` (0-based) of a video file."""
+        if self.capture is not None:
+            with self.capture.control.lock:
+                self.capture.control.seek_to = max(0, int(frame))
+
+    def reprocess(self):
+        """Process the last frame again (still image or stopped video; new settings)."""
+        if self.running or self.capture is None or self.capture.last_packet is None:
+            return
+        old = self.capture.last_packet
+        self.frames.put(Packet(old.frame, old.seq, time.monotonic(), old.generation,
+                               old.source))
+
+    # ---- settings (read by the processing worker before each frame)
+    def set_options(self, smoothing=None, sensitivity=None, mirror=None):
+        self.settings.update(smoothing=None if smoothing is None else bool(smoothing),
+                             sensitivity=None if sensitivity is None else float(sensitivity),
+                             mirror=None if mirror is None else bool(mirror))
+        self.reprocess()
+
+    def load_model(self, path):
+        """Load a model file (None: the shipped one); the current one works meanwhile."""
+        self.loading += 1
+        self._load.emit(path, self.settings.snapshot())
+
+    def stats(self) -> dict:
+        """Rates (frames/s, 0 while stopped) and frames dropped because processing lagged."""
+        running = self.running
+        return {"capture_fps": self.capture_rate.rate() if running else 0.0,
+                "processing_fps": self.processing.rate.rate() if running else 0.0,
+                "dropped": self.frames.dropped}
+
+    # ---- shutdown
+    def shutdown(self):
+        """Stop every thread, each within its bound, and release the source."""
+        if self._shut:
+            return
+        self._shut = True
+        if self.capture is not None:
+            self.capture.control.stopped.set()
+            stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
+                        f"capture of {self.capture.spec}")
+        self.frames.close()
+        self.processing.results.close()
+        stop_thread(self.processing_thread, self.processing, FRAME_TIMEOUT, "processing")
+        stop_thread(self.loader_thread, self.loader, LOADER_TIMEOUT, "the model loader")
+
+    # ---- plumbing (all in the GUI thread)
+    def _on_capture_news(self, generation, kind, payload):
+        if generation == self.generation and not self._shut:
+            self.sourceEvent.emit(kind, payload)
+
+    def _on_position(self, generation, frame):
+        if generation == self.generation and not self._shut:
+            self.position.emit(frame)
+
+    def _offer(self, pipeline, path):
+        """In the loader's thread: the processing worker takes it within 0.2 s."""
+        self.settings.offer(pipeline)
+
+    def _on_loaded(self, pipeline, path):
+        self.loading -= 1
+
+    def _on_pipeline_changed(self, name):
+        self.modelLoaded.emit(name)
+
+    def _on_load_failed(self, message, path):
+        self.loading -= 1
+        log.warning("model not loaded: %s", message)
+        if not self._shut:
+            self.modelFailed.emit(message, self.processing.pipeline is not None)
+
+    def _take_result(self):
+        try:
+            result = self.processing.results.get(timeout=0)
+        except Closed:
+            return
+        if result is not None and result.generation == self.generation and not self._shut:
+            self.resultReady.emit(result)
+
+
+# ------------------------------------------------------------------- cameras
+
+class CameraLister(QObject):
+    """Probes which cameras open, in its own thread (opening one can take a while)."""
+
+    found = pyqtSignal(object)     # list of camera indexes
+
+    def __init__(self, lister):
+        super().__init__()
+        self._lister = lister
+
+    @pyqtSlot()
+    def probe(self):
+        try:
+            found = self._lister()
+        except Exception:  # noqa: BLE001 - a broken driver must not end the app
+            log.exception("listing cameras failed")
+            found = []
+        self.found.emit(found)

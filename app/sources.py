@@ -176,6 +176,12 @@ class ImageFolderSource(FrameSource):
         self.current_path: Path | None = None
         self._next = 0
 
+    photos = True   # separate pictures: shown one at a time, nothing carried between them
+
+    def seek(self, index: int):
+        """Read picture number `index` (0-based, clamped) next."""
+        self._next = min(max(0, int(index)), len(self.paths) - 1)
+
     def read(self):
         while not self._closed and self._next < len(self.paths):
             path = self.paths[self._next]

@@ -57,6 +57,7 @@ class Packet:
     captured: float           # time.monotonic() when read
     generation: int
     source: str
+    photo: bool = False       # a separate picture: nothing is carried over from the last
 
 
 @dataclass
@@ -109,11 +110,12 @@ def stop_thread(thread: QThread, worker: QObject, timeout: float, what: str) -> 
 class CaptureControl:
     """What the window asks of a running capture: stop, pause, go to a frame."""
 
-    def __init__(self):
+    def __init__(self, loop: bool = False):
         self.stopped = threading.Event()
         self.lock = threading.Lock()
         self.paused = False
         self.seek_to: int | None = None
+        self.loop = loop
 
 
 class CaptureWorker(QObject):
@@ -132,9 +134,8 @@ class CaptureWorker(QObject):
         self.spec = spec
         self.mailbox = mailbox
         self.generation = generation
-        self.loop = loop
         self.rate = rate or RateMeter()
-        self.control = CaptureControl()
+        self.control = CaptureControl(loop)
         self.last_packet: Packet | None = None
         self._opener = opener
         self._source = None
@@ -166,12 +167,14 @@ class CaptureWorker(QObject):
             source.close()
             return None
         self._report("started", {"name": source.name, "live": source.is_live,
-                                  "fps": source.fps, "frames": source.frame_count})
+                                  "fps": source.fps, "frames": source.frame_count,
+                                  "photos": bool(getattr(source, "photos", False))})
         return source
 
     def _read_all(self):
         source = self._source
         interval = 1.0 / source.fps if (source.fps and not source.is_live) else 0.0
+        photos = getattr(source, "photos", False)
         due = time.monotonic()
         stop = self.control.stopped
         while not stop.is_set():
@@ -179,8 +182,17 @@ class CaptureWorker(QObject):
                 due = time.monotonic()
                 continue
             frame = source.read()
+            if frame is not None and photos:
+                self._post(frame, source.name, photo=True)
+                with self.control.lock:    # one picture at a time: wait for next/previous
+                    self.control.paused = True
+                continue
             if frame is None:
-                if self.loop and not source.is_live and (source.frame_count or 0) > 1:
+                if photos and not stop.is_set():   # after the last picture: stay on it
+                    with self.control.lock:
+                        self.control.paused = True
+                    continue
+                if self.control.loop and not source.is_live and (source.frame_count or 0) > 1:
                     source.close()
                     source = self._source = self._opener(self.spec)
                     self._seq = 0
@@ -204,17 +216,17 @@ class CaptureWorker(QObject):
             self._seq = seek
             frame = source.read()              # show the frame sought, also when paused
             if frame is not None:
-                self._post(frame, source.name)
+                self._post(frame, source.name, photo=getattr(source, "photos", False))
             return True
         if paused and not source.is_live:
             c.stopped.wait(0.05)
             return True
         return False
 
-    def _post(self, frame, name):
+    def _post(self, frame, name, photo: bool = False):
         self._seq += 1
         self.rate.tick()
-        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name)
+        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name, photo)
         self.last_packet = packet
         self.mailbox.put(packet)
         self.position.emit(self.generation, self._seq)
@@ -315,8 +327,9 @@ class ProcessingWorker(QObject):
         pipe = self.pipeline
         if pipe is None:
             return []
-        if packet.generation != self._generation or options["mirror"] != self._mirrored:
-            pipe.reset()   # new source or flipped view: old tracks no longer apply
+        if packet.generation != self._generation or options["mirror"] != self._mirrored \
+                or packet.photo:
+            pipe.reset()   # new source, flipped view, another photo: old tracks do not apply
             self._generation, self._mirrored = packet.generation, options["mirror"]
         pipe.smoothing = options["smoothing"]
         if pipe.sensitivity != options["sensitivity"]:
@@ -447,10 +460,17 @@ class VideoEngine(QObject):
                 self.capture.control.paused = bool(on)
 
     def seek(self, frame: int):
-        """Go to frame number `frame` (0-based) of a video file."""
+        """Go to frame (or picture) number `frame`, 0-based, of a video or a folder."""
         if self.capture is not None:
             with self.capture.control.lock:
                 self.capture.control.seek_to = max(0, int(frame))
+
+    def set_loop(self, on: bool):
+        """Play video files again from the start when they end (now and from now on)."""
+        self.loop = bool(on)
+        if self.capture is not None:
+            with self.capture.control.lock:
+                self.capture.control.loop = self.loop
 
     def reprocess(self):
         """Process the last frame again (still image or stopped video; new settings)."""
@@ -458,7 +478,7 @@ class VideoEngine(QObject):
             return
         old = self.capture.last_packet
         self.frames.put(Packet(old.frame, old.seq, time.monotonic(), old.generation,
-                               old.source))
+                               old.source, old.photo))
 
     # ---- settings (read by the processing worker before each frame)
     def set_options(self, smoothing=None, sensitivity=None, mirror=None):

@@ -162,10 +162,12 @@ class Timeline(QWidget):
         self.seconds = seconds
         self._clock = clock
         self.samples = collections.deque(maxlen=6000)   # (t, emotion index, confidence)
+        self.video_time = False    # t is the video's position, not the clock
         self.setMinimumSize(220, 7 * 16 + 20)
 
     def add(self, label: str | None, confidence: float = 0.0, t: float | None = None):
-        """Record the shown face's label now; None marks a moment with no face."""
+        """Record the shown face's label at `t` (the clock, or a video's position when
+        `video_time` is set); None marks a moment with no face."""
         t = self._clock() if t is None else t
         idx = EMOTIONS.index(label) if label in EMOTIONS else -1
         self.samples.append((t, idx, float(confidence)))
@@ -190,8 +192,9 @@ class Timeline(QWidget):
         p.fillRect(QRectF(name_w, 0, width, rows * row), QColor(128, 128, 128, 40))
         p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignLeft,
                    f"-{self.seconds:.0f} s")
-        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignRight, "now")
-        now = self._clock()
+        now = self.samples[-1][0] if self.video_time and self.samples else self._clock()
+        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignRight,
+                   f"{now:.1f} s" if self.video_time else "now")
         step = max(1.0, width / max(1, self.seconds * 10))   # marks at least 1 px wide
         for t, idx, conf in self.samples:
             if idx < 0:
@@ -203,3 +206,93 @@ class Timeline(QWidget):
             color.setAlphaF(0.35 + 0.65 * max(0.0, min(1.0, conf)))
             p.fillRect(QRectF(x, idx * row + 2, step, row - 4), color)
         p.end()
+
+
+class ReviewBar(QWidget):
+    """Under the picture for files: previous / play-pause / next, a seek bar, where
+    the source is ("0:12 / 1:05", or "12 / 87" for a folder of photos), and Loop.
+
+    It only shows and asks: `seekRequested(index)`, `pauseRequested(on)` and
+    `loopRequested(on)` go to the window, which drives the engine."""
+
+    seekRequested = pyqtSignal(int)
+    pauseRequested = pyqtSignal(bool)
+    loopRequested = pyqtSignal(bool)
+
+    def __init__(self, parent=None):
+        from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton
+
+        super().__init__(parent)
+        self.frames = 0
+        self.fps = None
+        self.photos = False
+        self.index = 0                  # the frame or picture shown, 0-based
+        style = self.style()
+        self.prev = QToolButton(toolTip="Previous picture (Left)")
+        self.prev.setIcon(style.standardIcon(QStyle.SP_MediaSkipBackward))
+        self.play = QToolButton(toolTip="Pause / play (P)", checkable=True)
+        self.play.setIcon(style.standardIcon(QStyle.SP_MediaPause))
+        self.next = QToolButton(toolTip="Next picture (Right)")
+        self.next.setIcon(style.standardIcon(QStyle.SP_MediaSkipForward))
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setToolTip("Drag to go to another place")
+        self.where = QLabel("")
+        self.loop = QCheckBox("Loop")
+        self.loop.setToolTip("Play the video again from the start when it ends")
+        for w in (self.prev, self.play, self.next, self.slider, self.loop):
+            w.setFocusPolicy(Qt.NoFocus)            # keep Space for snapshots
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 2, 4, 2)
+        for w in (self.prev, self.play, self.next):
+            row.addWidget(w)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.where)
+        row.addWidget(self.loop)
+        self.prev.clicked.connect(lambda: self.step(-1))
+        self.next.clicked.connect(lambda: self.step(+1))
+        self.play.toggled.connect(self.pauseRequested)
+        self.slider.sliderReleased.connect(lambda: self.seekRequested.emit(self.slider.value()))
+        self.loop.toggled.connect(self.loopRequested)
+        self.hide()
+
+    def show_for(self, frames, fps, photos: bool, loop: bool):
+        """Set up for a file with `frames` frames (or photos) at `fps`, and show."""
+        self.frames, self.fps, self.photos = int(frames or 0), fps, photos
+        self.slider.setRange(0, max(0, self.frames - 1))
+        self.prev.setVisible(photos)
+        self.next.setVisible(photos)
+        self.play.setVisible(not photos)
+        self.loop.setVisible(not photos)
+        self.play.blockSignals(True)
+        self.play.setChecked(False)
+        self.play.blockSignals(False)
+        self.loop.blockSignals(True)
+        self.loop.setChecked(loop)
+        self.loop.blockSignals(False)
+        self.set_position(1)
+        self.setVisible(self.frames > 1)
+
+    def set_position(self, seq: int):
+        """The frame (or picture) just shown, 1-based as the capture counts them."""
+        self.index = max(0, seq - 1)
+        if not self.slider.isSliderDown():
+            self.slider.blockSignals(True)
+            self.slider.setValue(min(self.index, self.slider.maximum()))
+            self.slider.blockSignals(False)
+        self.where.setText(self.position_text())
+
+    def position_text(self) -> str:
+        if self.photos or not self.fps:
+            return f"{self.index + 1} / {self.frames}"
+        return f"{_clock(self.index / self.fps)} / {_clock(self.frames / self.fps)}"
+
+    def step(self, direction: int):
+        """The previous or next picture (or a second back or on, in a video)."""
+        jump = 1 if self.photos or not self.fps else int(round(self.fps))
+        target = min(max(0, self.index + direction * jump), max(0, self.frames - 1))
+        self.seekRequested.emit(target)
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60}:{seconds % 60:02d}"

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLab
 
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
-from app.gui.widgets import ProbabilityBars, Timeline, VideoView
+from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.gui.snapshot_writer import SnapshotWriter
 from app.sources import list_cameras
@@ -142,8 +142,15 @@ class MainWindow(QMainWindow):
         layout.addStretch(1)
         panel.setMinimumWidth(260)
         panel.setMaximumWidth(420)
+        self.review = ReviewBar()
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.view, 1)
+        column.addWidget(self.review)
         splitter = QSplitter(Qt.Horizontal)
-        splitter.addWidget(self.view)
+        splitter.addWidget(left)
         splitter.addWidget(panel)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 0)
@@ -196,6 +203,14 @@ class MainWindow(QMainWindow):
         self.act_less = a("&Less sensitive", "-", lambda: self._step_sensitivity(-1),
                           tip="Find fewer false faces")
         self.act_refresh = a("&Refresh camera list", "F5", self.refresh_cameras)
+        self.act_pause = a("&Pause", "P", self.set_paused, checkable=True,
+                           tip="Pause or play a video file")
+        self.act_prev = a("Pre&vious picture", "Left", lambda: self.review.step(-1),
+                          tip="The previous photo of a folder (a second back in a video)")
+        self.act_next = a("Ne&xt picture", "Right", lambda: self.review.step(+1),
+                          tip="The next photo of a folder (a second on in a video)")
+        self.act_loop = a("&Loop video", "L", self.set_loop, checkable=True,
+                          tip="Play a video file again from the start when it ends")
         self.act_record = a("&Record", "R", self.set_recording, checkable=True,
                             tip="Record what is shown: the annotated video, detections.csv, "
                                 "summary.json and the timeline, in a new folder",
@@ -214,6 +229,9 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Source")
         m.addAction(self.act_start)
         m.addAction(self.act_record)
+        m.addSeparator()
+        for act in (self.act_pause, self.act_prev, self.act_next, self.act_loop):
+            m.addAction(act)
         m.addSeparator()
         self.camera_menu = m.addMenu("&Camera")
         m.addAction(self.act_refresh)
@@ -263,6 +281,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.stats)
 
     def _restore(self, settings):
+        self.act_loop.setChecked(self.engine.loop)
         self.act_mirror.setChecked(settings.mirror)
         self.act_smoothing.setChecked(settings.smoothing)
         self.sensitivity.setValue(int(round(settings.sensitivity * 100)))
@@ -285,6 +304,10 @@ class MainWindow(QMainWindow):
         self.cameras.found.connect(self._fill_cameras)
         self._probe.connect(self.cameras.probe)
         self.cameras_thread = start_worker(self.cameras, "camera-probe")
+        e.position.connect(self._on_position)
+        self.review.seekRequested.connect(self.seek)
+        self.review.pauseRequested.connect(self.act_pause.setChecked)
+        self.review.loopRequested.connect(self.act_loop.setChecked)
         self.snapshots.saved.connect(self._on_snapshot_saved)
         self.snapshots.failed.connect(self._on_snapshot_failed)
         self.recorder.saved.connect(self._on_recording_saved)
@@ -333,6 +356,14 @@ class MainWindow(QMainWindow):
             self.view.set_overlay("")
             self.settings.source = self.current_spec
             self.source_info = {**payload, "started": time.monotonic()}
+            live = payload.get("live")
+            self.timeline.video_time = not live
+            if not live:
+                self.act_pause.setChecked(False)
+                self.review.show_for(payload.get("frames"), payload.get("fps"),
+                                     payload.get("photos", False), self.act_loop.isChecked())
+            else:
+                self.review.hide()
             fps = f", {payload['fps']:.0f} fps" if payload.get("fps") else ""
             self.show_message(f"Showing {payload['name']}{fps}")
             if self.record_dir is not None and not self.recorder.active:
@@ -407,7 +438,7 @@ class MainWindow(QMainWindow):
         self.frames_with_faces += bool(result.detections)
         self.latency_ms = (time.monotonic() - result.captured) * 1000.0
         self.view.set_image(result.image)
-        self._update_panel(result.detections)
+        self._update_panel(result.detections, self.source_time(result))
         if self.recorder.active:
             self.recorder.add(result.annotated, result.detections, self.source_time(result))
 
@@ -417,6 +448,33 @@ class MainWindow(QMainWindow):
         if info.get("live") or not info.get("fps"):
             return max(0.0, result.captured - info.get("started", result.captured))
         return (result.seq - 1) / info["fps"]
+
+    # ---------------------------------------------------------------- review
+    def _on_position(self, seq):
+        self.review.set_position(seq)
+
+    def seek(self, index: int):
+        """Show frame (or picture) `index` of the file playing; the timeline restarts."""
+        if self.engine.running and not self.source_info.get("live"):
+            self.timeline.clear()
+            self.engine.seek(index)
+
+    def set_paused(self, on: bool):
+        if on and (self.source_info.get("live") or self.source_info.get("photos")):
+            self.act_pause.setChecked(False)    # a camera cannot pause; photos wait anyway
+            return
+        self.engine.pause(on)
+        self.review.play.blockSignals(True)
+        self.review.play.setChecked(on)
+        self.review.play.blockSignals(False)
+        self.show_message(f"Paused at {self.review.position_text()}" if on else
+                          f"Playing {self.source_info.get('name', '')}")
+
+    def set_loop(self, on: bool):
+        self.engine.set_loop(on)
+        self.review.loop.blockSignals(True)
+        self.review.loop.setChecked(on)
+        self.review.loop.blockSignals(False)
 
     # ------------------------------------------------------------- recording
     def set_recording(self, on: bool):
@@ -462,19 +520,19 @@ class MainWindow(QMainWindow):
                 return det
         return max(detections, key=lambda d: d.box[2] * d.box[3], default=None)
 
-    def _update_panel(self, detections):
+    def _update_panel(self, detections, t=None):
         det = self._shown_face(detections)
         selected = det is not None and det.track_id == self.selected_track
         self.view.set_highlight(det.box if selected else None)
         if det is None:
             self.face_title.setText("No face")
             self.bars.set_probabilities(None)
-            self.timeline.add(None)
+            self.timeline.add(None, t=t if self.timeline.video_time else None)
             return
         which = "Selected face" if selected else "Largest face"
         self.face_title.setText(f"{which}: {det.label} {det.confidence * 100:.0f}%")
         self.bars.set_probabilities(det.probabilities, det.label)
-        self.timeline.add(det.label, det.confidence)
+        self.timeline.add(det.label, det.confidence, t=t if self.timeline.video_time else None)
 
     def _select_at(self, x, y):
         if self.last_result is None:
@@ -486,7 +544,7 @@ class MainWindow(QMainWindow):
         if track != self.selected_track:
             self.timeline.clear()
         self.selected_track = track
-        self._update_panel(self.last_result.detections)
+        self._update_panel(self.last_result.detections, self.source_time(self.last_result))
 
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:

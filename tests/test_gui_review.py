@@ -1,0 +1,66 @@
+"""Reviewing files in the window: pause, seek, loop for videos; one photo at a time
+with next/previous for a folder, nothing carried from one photo to the next."""
+
+import cv2
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from app import synthetic  # noqa: E402
+from tests.gui_support import WAIT_MS, open_window, wait_frames, write_clip  # noqa: E402
+
+
+@pytest.fixture()
+def clip(tmp_path):
+    return write_clip(tmp_path / "clip.avi", frames=120)
+
+
+def test_pause_seek_and_loop_a_video(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path)
+    win.start_source(clip)
+    qtbot.waitUntil(lambda: win.review.isVisible(), timeout=WAIT_MS)
+    assert win.review.slider.maximum() == 119 and win.review.where.text().endswith("/ 0:04")
+    wait_frames(qtbot, win, 5)
+    win.act_pause.trigger()                                  # P
+    assert win.act_pause.isChecked() and win.review.play.isChecked()
+    qtbot.wait(300)
+    paused_at = win.last_result.seq
+    qtbot.wait(500)
+    assert win.last_result.seq == paused_at                  # nothing new while paused
+    win.seek(90)                                             # the seek bar
+    qtbot.waitUntil(lambda: win.last_result.seq == 91, timeout=WAIT_MS)
+    assert win.review.slider.value() == 90 and win.review.where.text().startswith("0:03")
+    assert win.source_time(win.last_result) == pytest.approx(3.0)
+    assert win.timeline.video_time
+    win.act_loop.trigger()                                   # L: loop, then play on
+    win.act_pause.trigger()
+    qtbot.waitUntil(lambda: win.last_result.seq < 50, timeout=WAIT_MS)   # went round
+    assert win.engine.running and win.review.loop.isChecked()
+
+
+def test_a_folder_of_photos_one_at_a_time(qtbot, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    bg = synthetic.background(480, 360)
+    for i, expression in enumerate(("neutral", "happy", "sad")):
+        frame = synthetic.paste_face(bg, synthetic.drawn_face(140, expression),
+                                     (200 + 40 * i, 180), 140)
+        assert cv2.imwrite(str(folder / f"p{i}.png"), frame)
+    win = open_window(qtbot, tmp_path)
+    win.start_source(folder)
+    qtbot.waitUntil(lambda: win.review.where.text() == "1 / 3", timeout=WAIT_MS)
+    assert win.review.next.isVisible() and not win.review.loop.isVisible()
+    qtbot.wait(500)
+    assert win.last_result.seq == 1                          # it waits on the first photo
+    win.act_next.trigger()                                   # Right
+    qtbot.waitUntil(lambda: win.review.where.text() == "2 / 3", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.last_result.seq == 2, timeout=WAIT_MS)
+    # no smoothing carried from the first photo: the face is a new track, read afresh
+    det = win.last_result.detections[0]
+    assert det.track_id == 1 and det.probabilities == det.raw_probabilities
+    win.act_next.trigger()
+    win.act_next.trigger()                                   # past the end: stays on the last
+    qtbot.waitUntil(lambda: win.review.where.text() == "3 / 3", timeout=WAIT_MS)
+    win.act_prev.trigger()                                   # Left
+    qtbot.waitUntil(lambda: win.review.where.text() == "2 / 3", timeout=WAIT_MS)
+    assert win.engine.running

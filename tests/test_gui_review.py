@@ -64,3 +64,33 @@ def test_a_folder_of_photos_one_at_a_time(qtbot, tmp_path):
     win.act_prev.trigger()                                   # Left
     qtbot.waitUntil(lambda: win.review.where.text() == "2 / 3", timeout=WAIT_MS)
     assert win.engine.running
+
+
+def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
+    from PyQt5.QtCore import QMimeData, QPoint, Qt, QUrl
+    from PyQt5.QtGui import QDragEnterEvent, QDropEvent
+
+    win = open_window(qtbot, tmp_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(clip))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter.setAccepted(False)
+    win.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    win.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton,
+                             Qt.NoModifier))
+    qtbot.waitUntil(lambda: win.last_result is not None and win.last_result.source == "clip.avi",
+                    timeout=WAIT_MS)
+    other = write_clip(tmp_path / "other.avi", frames=30)
+    win.start_source(other)
+    assert win.settings.recent[:2] == [str(other), str(clip)]
+    names = [a.text() for a in win.recent_menu.actions()]
+    assert names[:2] == ["other.avi", "clip.avi"]
+    win.recent_menu.actions()[1].trigger()                   # back to the first one
+    assert win.current_spec == str(clip)
+    empty = QMimeData()
+    empty.setText("not a file")
+    refused = QDragEnterEvent(QPoint(1, 1), Qt.CopyAction, empty, Qt.LeftButton, Qt.NoModifier)
+    refused.setAccepted(False)
+    win.dragEnterEvent(refused)
+    assert not refused.isAccepted()

@@ -16,6 +16,7 @@ from app.config import DEFAULTS
 log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "EMOTION_DETECTOR_SETTINGS"
+RECENT_MAX = 8
 APP_NAME = "EmotionDetector"
 
 
@@ -59,6 +60,21 @@ class Settings:
     @source.setter
     def source(self, value):
         self._q.setValue("source", str(value))
+
+    @property
+    def recent(self) -> list[str]:
+        """The files and folders opened last, newest first (at most RECENT_MAX)."""
+        value = self._q.value("recent", [])
+        if isinstance(value, str):
+            value = [value] if value else []
+        if not isinstance(value, list):
+            log.warning("ignoring bad setting recent=%r", value)
+            return []
+        return [str(v) for v in value if str(v)][:RECENT_MAX]
+
+    def add_recent(self, path: str):
+        items = [str(path)] + [p for p in self.recent if p != str(path)]
+        self._q.setValue("recent", items[:RECENT_MAX])
 
     @property
     def snapshot_dir(self) -> Path:

@@ -103,6 +103,7 @@ class MainWindow(QMainWindow):
         self._closing = False
 
         self.setWindowTitle(TITLE)
+        self.setAcceptDrops(True)
         self._build_view()
         self._build_actions()
         self._build_menus()
@@ -224,6 +225,8 @@ class MainWindow(QMainWindow):
         for act in (self.act_open, self.act_snapshot, self.act_folder, self.act_model,
                     self.act_shipped_model):
             m.addAction(act)
+        self.recent_menu = m.addMenu("Open &recent")
+        self._fill_recent()
         m.addSeparator()
         m.addAction(self.act_quit)
         m = bar.addMenu("&Source")
@@ -322,6 +325,8 @@ class MainWindow(QMainWindow):
         spec = str(spec).strip()
         if not spec.isdigit():   # remembered as given from any folder next time
             spec = os.path.abspath(os.path.expanduser(spec))
+            self.settings.add_recent(spec)
+            self._fill_recent()
         self._stop_recording()
         self.source_info = {}
         self.current_spec = spec
@@ -381,6 +386,30 @@ class MainWindow(QMainWindow):
             self.view.set_overlay(f"{payload}\n\nChoose a camera, or open a video or "
                                   "image (Ctrl+O).")
             log.warning("source %s: %s", name, payload)
+
+    def _fill_recent(self):
+        self.recent_menu.clear()
+        for path in self.settings.recent:
+            act = self.recent_menu.addAction(Path(path).name or path)
+            act.setToolTip(path)
+            act.triggered.connect(lambda _=False, p=path: self.start_source(p))
+        self.recent_menu.setEnabled(bool(self.settings.recent))
+
+    # drag and drop: a video, an image or a folder dropped on the window opens it
+    def dragEnterEvent(self, event):
+        if self._dropped_path(event.mimeData()) is not None:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        path = self._dropped_path(event.mimeData())
+        if path is not None:
+            event.acceptProposedAction()
+            self.start_source(path)
+
+    @staticmethod
+    def _dropped_path(mime):
+        urls = [u for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
+        return urls[0].toLocalFile() if urls else None
 
     def _update_start_action(self, running: bool):
         self.act_start.setText("&Stop" if running else "&Start")

@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", metavar="PATH", default=None,
                         help="emotion model file (.tflite, .keras or a .json ensemble; "
                              "default: the shipped one)")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add Emotion Detector to your desktop's application menu (a "
+                             ".desktop file and an icon under ~/.local/share), then exit")
+    parser.add_argument("--uninstall-desktop-entry", action="store_true",
+                        help="remove that menu entry and icon again, then exit")
     # Hidden, for long-run measurements and the window test: play a video file
     # in a loop, close the window after SECONDS, log memory and rates every SECONDS.
     parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
@@ -224,6 +229,16 @@ def _run_bench(args):
 
 
 def _run_app(args):
+    if args.install_desktop_entry or args.uninstall_desktop_entry:
+        from app import desktop_entry
+
+        if args.install_desktop_entry:
+            for path in desktop_entry.install():
+                print(path)
+        else:
+            for path in desktop_entry.uninstall():
+                print(path)
+        return 0
     from app.gui.main import run_app
 
     return run_app(source=args.source, snapshots=args.snapshots, model=args.model,

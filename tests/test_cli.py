@@ -174,3 +174,28 @@ def test_train_and_keras_models_without_tensorflow_say_which_extra_to_install(ti
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2, proc.stderr
         assert "pip install -e '.[train]'" in _error_line(proc)
+
+
+def test_desktop_entry_is_installed_and_removed_under_the_users_data_folder(tmp_path):
+    import configparser
+    import os
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "share")}
+    proc = subprocess.run([sys.executable, "main.py", "--install-desktop-entry"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    desktop = tmp_path / "share/applications/emotion-detector.desktop"
+    icon = tmp_path / "share/icons/hicolor/256x256/apps/emotion-detector.png"
+    assert proc.stdout.split() == [str(desktop), str(icon)]
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.read(desktop)
+    section = entry["Desktop Entry"]
+    assert section["Type"] == "Application" and section["Icon"] == str(icon)
+    exe = section["Exec"].split()[0]
+    assert os.access(exe.strip("'"), os.X_OK)              # a program that exists
+    import cv2
+
+    assert cv2.imread(str(icon), cv2.IMREAD_UNCHANGED).shape == (256, 256, 4)
+    proc = subprocess.run([sys.executable, "main.py", "--uninstall-desktop-entry"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and not desktop.exists() and not icon.exists()

@@ -57,6 +57,7 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Emotion Detector")
+    app.setWindowIcon(_icon())
     app.setOrganizationName("EmotionDetector")
     settings = Settings()
     engine = VideoEngine(model_path=model, loop=loop)
@@ -72,6 +73,18 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
     code = app.exec_()
     log.debug("event loop ended (%d)", code)
     return code
+
+
+def _icon():
+    """The app's icon (the desktop entry's), drawn at start: no image file to ship."""
+    import numpy as np
+    from PyQt5.QtGui import QIcon, QImage, QPixmap
+
+    from app.desktop_entry import icon_image
+
+    bgra = np.ascontiguousarray(icon_image(128))
+    image = QImage(bgra.data, 128, 128, bgra.strides[0], QImage.Format_ARGB32).copy()
+    return QIcon(QPixmap.fromImage(image))
 
 
 def _close_on_signals(window):

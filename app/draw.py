@@ -42,7 +42,8 @@ def _draw_one(img, det):
     else:
         cv2.rectangle(img, (x, y), (x + w, y + h), color, 2 * unit, cv2.LINE_AA)
     scale = max(0.4, w / 260)
-    text = f"{det.label} {det.confidence * 100:.0f}%" + (" (held)" if held else "")
+    text = (f"{det.label} {det.confidence * 100:.0f}%" if det.label in EMOTION_COLORS
+            else det.label) + (" (held)" if held else "")   # no model: just "face"
     (tw, th), base = cv2.getTextSize(text, FONT, scale, unit)
     ty = y - 4 * unit if y - th - base - 4 * unit > 0 else y + h + th + 4 * unit
     cv2.rectangle(img, (x, ty - th - base), (x + tw + 4 * unit, ty + base), color, -1)

@@ -52,6 +52,21 @@ class Detection:
                                   for e, p in zip(EMOTIONS, self.probabilities)}}
 
 
+NO_MODEL_LABEL = "face"   # the label of a face found while no emotion model works
+
+
+class NoModel:
+    """Stands in for the classifier when no model loads: faces are still found and
+    boxed (label NO_MODEL_LABEL, no probabilities), so the picture stays useful."""
+
+    path = None
+    flip = False
+    crops = False
+
+    def predict(self, faces):
+        return np.zeros((len(faces), len(EMOTIONS)), np.float32)
+
+
 class EmotionPipeline:
     """Faces and their (smoothed) emotions for a stream of BGR frames.
 
@@ -215,6 +230,13 @@ class EmotionPipeline:
         return out
 
     def _detection(self, track, box, probs, t) -> Detection:
+        if not np.any(probs):             # no model: a box, no emotion
+            det = Detection(box=tuple(int(v) for v in box), label=NO_MODEL_LABEL,
+                            confidence=0.0, probabilities=(0.0,) * len(EMOTIONS),
+                            track_id=track.id, raw_probabilities=(0.0,) * len(EMOTIONS),
+                            tilt=track.angle)
+            track.shown = det
+            return det
         smoothed, label = track.smoother.update(probs, t)
         shown = smoothed if self.smoothing else probs
         idx = label if self.smoothing else int(np.argmax(probs))

@@ -130,9 +130,10 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
     win.start_source(clip)
     qtbot.waitUntil(lambda: all(w in win.view.banner for w in words), timeout=WAIT_MS)
     assert "Emotion model not loaded" in win.view.banner and "Load model" in win.view.banner
-    # the picture still runs, without emotions
-    wait_frames(qtbot, win, 3)
-    assert win.last_result.detections == [] and win.frames_with_faces == 0
+    # the picture still runs, without emotions: faces are still boxed, labelled "face"
+    wait_frames(qtbot, win, 3, faces=True)
+    det = win.last_result.detections[0]
+    assert det.label == "face" and det.probabilities == (0.0,) * 7
     # the status bar says so as well, also with later news from the source
     wait_message(qtbot, win, "end of video", "Emotion model not loaded", *words)
     assert win.message_is_error

@@ -309,8 +309,9 @@ class ProcessingWorker(QObject):
         pipeline = self.settings.take_pipeline()
         if pipeline is not None:
             self.pipeline, self._generation = pipeline, None
-            self.pipelineChanged.emit(str(getattr(getattr(pipeline, "classifier", None),
-                                                  "path", "")))
+            path = getattr(getattr(pipeline, "classifier", None), "path", None)
+            if path is not None:               # a faces-only stand-in is no news
+                self.pipelineChanged.emit(str(path))
 
     def _process(self, packet: Packet) -> Result:
         options = self.settings.snapshot()
@@ -358,7 +359,7 @@ class ModelLoader(QObject):
     TensorFlow, which takes seconds, and frames go on meanwhile."""
 
     loaded = pyqtSignal(object, object)     # pipeline, the path asked for
-    failed = pyqtSignal(str, object)        # the reason, the path asked for
+    failed = pyqtSignal(str, object)        # the reason, a faces-only stand-in (or None)
 
     def __init__(self, factory):
         super().__init__()
@@ -369,9 +370,21 @@ class ModelLoader(QObject):
         try:
             pipeline = self._factory(path, options["smoothing"], options["sensitivity"])
         except Exception as exc:  # noqa: BLE001 - ModelError and any bad-file error
-            self.failed.emit(str(exc), path)
+            self.failed.emit(str(exc), faces_only_pipeline(options))
             return
         self.loaded.emit(pipeline, path)
+
+
+def faces_only_pipeline(options):
+    """Boxes without emotions, for while no model works (None if even that fails)."""
+    from app.pipeline import EmotionPipeline, NoModel
+
+    try:
+        return EmotionPipeline(classifier=NoModel(), smoothing=options["smoothing"],
+                               sensitivity=options["sensitivity"])
+    except Exception:  # noqa: BLE001 - no detector either: frames are shown bare
+        log.exception("face detector not available")
+        return None
 
 
 def _default_pipeline(path, smoothing, sensitivity):
@@ -533,11 +546,16 @@ class VideoEngine(QObject):
     def _on_pipeline_changed(self, name):
         self.modelLoaded.emit(name)
 
-    def _on_load_failed(self, message, path):
+    def _on_load_failed(self, message, stand_in):
         self.loading -= 1
         log.warning("model not loaded: %s", message)
-        if not self._shut:
-            self.modelFailed.emit(message, self.processing.pipeline is not None)
+        if self._shut:
+            return
+        current = self.processing.pipeline
+        kept = current is not None and getattr(current.classifier, "path", None) is not None
+        if current is None and stand_in is not None:   # faces are still boxed meanwhile
+            self.settings.offer(stand_in)
+        self.modelFailed.emit(message, kept)
 
     def _take_result(self):
         try:

@@ -25,6 +25,7 @@ from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.gui.snapshot_writer import SnapshotWriter
 from app.sources import list_cameras
+from model import EMOTIONS
 from model.data import IMAGE_SUFFIXES
 from model.classifier import MODEL_TYPES
 
@@ -559,7 +560,9 @@ class MainWindow(QMainWindow):
             self.timeline.add(None, t=t if self.timeline.video_time else None)
             return
         which = "Selected face" if selected else "Largest face"
-        self.face_title.setText(f"{which}: {det.label} {det.confidence * 100:.0f}%")
+        reading = f"{det.label} {det.confidence * 100:.0f}%" if det.label in EMOTIONS \
+            else "no emotion model"
+        self.face_title.setText(f"{which}: {reading}")
         self.bars.set_probabilities(det.probabilities, det.label)
         self.timeline.add(det.label, det.confidence, t=t if self.timeline.video_time else None)
 

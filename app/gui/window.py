@@ -15,19 +15,30 @@ from pathlib import Path
 
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QKeySequence
-from PyQt5.QtWidgets import (QAction, QActionGroup, QComboBox, QFileDialog, QLabel,
-                             QMainWindow, QMessageBox, QSlider, QSplitter, QStyle, QVBoxLayout,
-                             QWidget)
+from PyQt5.QtWidgets import (
+    QAction,
+    QActionGroup,
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
 
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
+from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
-from app.gui.snapshot_writer import SnapshotWriter
 from app.sources import list_cameras
 from model import EMOTIONS
-from model.data import IMAGE_SUFFIXES
 from model.classifier import MODEL_TYPES
+from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 

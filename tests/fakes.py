@@ -55,6 +55,7 @@ class FakeCamera:
         self.reads = 0          # read() calls
         self.served = 0         # frames handed out
         self.released = False
+        self.size = None        # (w, h) asked for with set(); frames are resized to it
         self._unblock = threading.Event()
 
     @classmethod
@@ -85,6 +86,8 @@ class FakeCamera:
         if self.realtime:
             time.sleep(1.0 / self.fps)
         frame = self.frames[self.served % len(self.frames)].copy()
+        if self.size and self.size[0] and self.size[1]:
+            frame = cv2.resize(frame, self.size)
         self.served += 1
         return True, frame
 
@@ -94,7 +97,15 @@ class FakeCamera:
                 cv2.CAP_PROP_FRAME_HEIGHT: h}.get(prop, 0.0)
 
     def set(self, prop, value):
-        return False
+        """Like a webcam that offers any size it is asked for."""
+        w, h = self.size or (0, 0)
+        if prop == cv2.CAP_PROP_FRAME_WIDTH:
+            self.size = (int(value), h)
+        elif prop == cv2.CAP_PROP_FRAME_HEIGHT:
+            self.size = (w, int(value))
+        else:
+            return False
+        return True
 
     def release(self):
         self.released = True

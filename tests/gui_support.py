@@ -54,13 +54,13 @@ def camera_opener(cameras=None, stall_timeout=1.0, **fake):
         factory = FakeCamera.factory(**options)
         return factory
 
-    def opener(spec):
+    def opener(spec, **size):
         if str(spec).isdigit():
             factory = factory_for(spec)
             try:
                 return CameraSource(int(spec), capture_factory=factory,
                                     stall_timeout=stall_timeout, start_timeout=5.0,
-                                    retry_delay=0.01)
+                                    retry_delay=0.01, **size)
             finally:
                 made.extend(factory.cameras)
         return open_source(spec)

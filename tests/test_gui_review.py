@@ -94,3 +94,20 @@ def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
     refused.setAccepted(False)
     win.dragEnterEvent(refused)
     assert not refused.isAccepted()
+
+
+def test_camera_resolution_is_asked_for_and_remembered(qtbot, tmp_path):
+    from tests.gui_support import camera_opener
+
+    win = open_window(qtbot, tmp_path, opener=camera_opener(realtime=True))
+    win.start_source(0)
+    qtbot.waitUntil(lambda: "at 640x480" in win.message.text(), timeout=WAIT_MS)
+    hd = next(a for a in win.resolution_actions.actions() if a.data() == (1280, 720))
+    hd.trigger()                                             # reopens the camera
+    qtbot.waitUntil(lambda: win.last_result is not None
+                    and win.last_result.raw.shape[:2] == (720, 1280), timeout=WAIT_MS)
+    assert "at 1280x720" in win.message.text() and hd.isChecked()
+    assert win.settings.camera_size == (1280, 720)
+    own = win.resolution_actions.actions()[0]
+    own.trigger()
+    assert win.settings.camera_size is None and win.engine.camera_size is None

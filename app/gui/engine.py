@@ -416,6 +416,7 @@ class VideoEngine(QObject):
         super().__init__(parent)
         self.opener = opener
         self.loop = loop
+        self.camera_size: tuple[int, int] | None = None   # asked of cameras; None: theirs
         self.generation = 0
         self.capture_rate = RateMeter()
         self.frames = LatestMailbox()
@@ -447,7 +448,11 @@ class VideoEngine(QObject):
         self.generation += 1
         self.capture_rate.reset()
         self.processing.rate.reset()
-        self.capture = CaptureWorker(spec, self.frames, self.generation, self.opener,
+        opener = self.opener
+        if self.camera_size and str(spec).strip().isdigit():
+            w, h = self.camera_size
+            opener = lambda s, _o=self.opener: _o(s, width=w, height=h)  # noqa: E731
+        self.capture = CaptureWorker(spec, self.frames, self.generation, opener,
                                      self.loop, self.capture_rate)
         self.capture.news.connect(self._on_capture_news)
         self.capture.position.connect(self._on_position)

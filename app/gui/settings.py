@@ -62,6 +62,22 @@ class Settings:
         self._q.setValue("source", str(value))
 
     @property
+    def camera_size(self) -> tuple[int, int] | None:
+        """The camera resolution asked for, (width, height); None: the camera's own."""
+        value = self._get("camera_size", "", str)
+        try:
+            w, h = (int(v) for v in value.lower().split("x"))
+            return (w, h) if w > 0 and h > 0 else None
+        except ValueError:
+            if value:
+                log.warning("ignoring bad setting camera_size=%r", value)
+            return None
+
+    @camera_size.setter
+    def camera_size(self, size):
+        self._q.setValue("camera_size", f"{size[0]}x{size[1]}" if size else "")
+
+    @property
     def recent(self) -> list[str]:
         """The files and folders opened last, newest first (at most RECENT_MAX)."""
         value = self._q.value("recent", [])

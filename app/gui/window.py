@@ -47,6 +47,8 @@ VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *
                 + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
 MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All files (*)"
 SENSITIVITY_STEP = 10
+# Camera resolutions offered (most webcams give these); None: the camera's default.
+CAMERA_SIZES = (None, (640, 480), (1280, 720), (1920, 1080))
 
 
 def app_version() -> str:
@@ -249,6 +251,16 @@ class MainWindow(QMainWindow):
             m.addAction(act)
         m.addSeparator()
         self.camera_menu = m.addMenu("&Camera")
+        self.resolution_menu = m.addMenu("Camera &resolution")
+        self.resolution_actions = QActionGroup(self)
+        for size in CAMERA_SIZES:
+            act = self.resolution_menu.addAction(
+                f"{size[0]} x {size[1]}" if size else "The camera's own")
+            act.setCheckable(True)
+            act.setData(size)
+            self.resolution_actions.addAction(act)
+        self.resolution_actions.triggered.connect(
+            lambda act: self.set_camera_size(act.data()))
         m.addAction(self.act_refresh)
         m = bar.addMenu("&View")
         for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less,
@@ -297,6 +309,9 @@ class MainWindow(QMainWindow):
 
     def _restore(self, settings):
         self.act_loop.setChecked(self.engine.loop)
+        self.engine.camera_size = settings.camera_size
+        for act in self.resolution_actions.actions():
+            act.setChecked(act.data() == settings.camera_size)
         self.act_mirror.setChecked(settings.mirror)
         self.act_smoothing.setChecked(settings.smoothing)
         self.sensitivity.setValue(int(round(settings.sensitivity * 100)))
@@ -478,6 +493,10 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self.frames_with_faces += bool(result.detections)
         self.latency_ms = (time.monotonic() - result.captured) * 1000.0
+        if self.source_info.get("live") and "size" not in self.source_info:
+            h, w = result.raw.shape[:2]       # what the camera really gives
+            self.source_info["size"] = (w, h)
+            self.show_message(f"Showing {self.source_info.get('name')} at {w}x{h}")
         self.view.set_image(result.image)
         self._update_panel(result.detections, self.source_time(result))
         if self.recorder.active:
@@ -671,6 +690,17 @@ class MainWindow(QMainWindow):
 
     def show_about(self):
         QMessageBox.about(self, f"About {TITLE}", self.about_text())
+
+    def set_camera_size(self, size):
+        """Ask cameras for `size` (width, height), or None for their own; a running
+        camera opens again at once."""
+        size = tuple(size) if size else None
+        self.engine.camera_size = size
+        self.settings.camera_size = size
+        for act in self.resolution_actions.actions():
+            act.setChecked((tuple(act.data()) if act.data() else None) == size)
+        if self.current_spec and self.current_spec.isdigit():
+            self.start_source(self.current_spec)
 
     def _step_sensitivity(self, direction: int):
         self.sensitivity.setValue(self.sensitivity.value() + direction * SENSITIVITY_STEP)

@@ -87,6 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", metavar="PATH", default=None,
                    help="video to measure on (default: a generated clip)")
     p.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
+    p.add_argument("--hard-seconds", type=float, default=10.0, metavar="S",
+                   help="length of the hard generated clip (tilts, a hand, a turn, dim "
+                        "light, a second face); 0 skips it (default: 10)")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="also process N frames and report memory (RSS) at start and end")
     p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
@@ -225,7 +228,7 @@ def _run_bench(args):
     from app.bench import run_bench
 
     return run_bench(frames=args.frames, soak_frames=args.soak, video=args.video,
-                     model=args.model)
+                     model=args.model, hard_seconds=args.hard_seconds)
 
 
 def _run_app(args):

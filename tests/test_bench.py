@@ -69,8 +69,9 @@ def test_soak_reports_memory(tmp_path):
 
 
 def test_bench_command_prints_the_json(capsys):
-    assert main(["bench", "--frames", "40"]) == 0
+    assert main(["bench", "--frames", "40", "--hard-seconds", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
+    assert out["hard_clip"]["default"]["main_face"]["frames"] == 30
     assert list(out["stages_ms"]) == ["decode", "detect", "track", "crop", "classify",
                                       "smooth", "draw"]
     for stage in out["stages_ms"]:

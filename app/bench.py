@@ -43,7 +43,7 @@ STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not 
 
 
 def run_bench(frames: int = 300, soak_frames: int = 0, video=None, model=None,
-              hard_seconds: float = 10.0) -> int:
+              hard_seconds: float = 10.0, batch_clips: int = 0) -> int:
     """`bench`: print the JSON report; `video` None = the generated clip;
     `hard_seconds` 0 leaves out the hard clip."""
     from app.pipeline import EmotionPipeline
@@ -64,6 +64,8 @@ def run_bench(frames: int = 300, soak_frames: int = 0, video=None, model=None,
         frames = _run_clip(pipe, video, count)
         if soak_frames:
             result["soak"] = soak(pipe, video, soak_frames)
+        if batch_clips:
+            result["batch"] = batch_speed(Path(tmp) / "batch", batch_clips, model=model)
         if hard_seconds > 0:
             result["hard_clip"] = hard_clip(Path(tmp) / "hard.avi", pipe.classifier,
                                             hard_seconds)
@@ -133,6 +135,36 @@ def _stage_stats(frames) -> dict:
     out["detect"]["full_scan_median"] = _r(np.median(scans)) if scans else None
     rest = [f["detect"] for f in frames if not f["full_scan"]]
     out["detect"]["near_face_median"] = _r(np.median(rest)) if rest else None
+    return out
+
+
+def batch_speed(folder: Path, clips: int = 4, frames: int = 150, jobs: int | None = None,
+                model=None) -> dict:
+    """`process` on `clips` generated clips with one job, then with `jobs` (default:
+    every core), then again (everything finished: skipped): seconds and the ratio."""
+    import contextlib
+    import io
+
+    from app.batch import run_batch
+
+    faces, _ = synthetic.default_faces(("neutral", "happy"))
+    inputs = []
+    for i in range(clips):
+        path = folder / "in" / f"clip{i}.avi"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        synthetic.write_clip(path, [faces[i % len(faces)]],
+                             synthetic.ClipSpec(frames=frames, seed=i))
+        inputs.append(path)
+    jobs = jobs or os.cpu_count() or 1
+    out = {"clips": clips, "frames_each": frames, "jobs": jobs}
+    for name, n, target in (("one_job_s", 1, "one"), ("jobs_s", jobs, "many"),
+                            ("rerun_s", jobs, "many")):
+        t0 = time.perf_counter()
+        with contextlib.redirect_stderr(io.StringIO()):
+            run_batch(inputs, folder / target, model=model, jobs=n, show_progress=False)
+        out[name] = _r(time.perf_counter() - t0)
+    out["jobs_over_one_job"] = _r(out["jobs_s"] / out["one_job_s"], 3)
+    out["rerun_s_per_input"] = _r(out["rerun_s"] / clips, 3)
     return out
 
 

@@ -7,6 +7,7 @@ user can act on are printed as one line (`--debug` shows the traceback).
 
 import argparse
 import logging
+from pathlib import Path
 
 from app.config import DEFAULTS, MIN_FACE_FLOOR
 from model.data import DEFAULT_DATA
@@ -52,14 +53,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("process", help="annotate a video, an image or a folder of images",
-                       description="Run the pipeline headless on a video file, an image or a "
-                                   "folder of images and write the annotated media, "
-                                   "detections.csv, summary.json and a timeline plot.")
+    p = sub.add_parser("process", help="annotate videos, images or folders of images",
+                       description="Run the pipeline headless on video files, images or "
+                                   "folders of images and write the annotated media, "
+                                   "detections.csv, summary.json and a timeline plot. With "
+                                   "several inputs, each gets its own folder in --output, "
+                                   "next to a combined detections.csv and summary.json; "
+                                   "inputs finished before are skipped.")
     _add_common(p)
-    p.add_argument("input", help="video file, image file or folder of images")
+    p.add_argument("input", nargs="+",
+                   help="video file, image file or folder of images (a folder of videos "
+                        "is one input per video); several for a batch")
     p.add_argument("--output", "-o", metavar="DIR", required=True,
                    help="folder for the results (created if missing)")
+    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
+                   help="inputs processed at once, each in its own process on one core "
+                        "(default: the number of cores)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="process inputs again even when finished before, and write into "
+                        "folders that hold other files")
     p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
                    help="emotion model file (default: the shipped one)")
     p.add_argument("--no-smoothing", action="store_true",
@@ -90,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hard-seconds", type=float, default=10.0, metavar="S",
                    help="length of the hard generated clip (tilts, a hand, a turn, dim "
                         "light, a second face); 0 skips it (default: 10)")
+    p.add_argument("--batch", type=int, default=0, metavar="N",
+                   help="also time `process` on N generated clips with one job and with "
+                        "every core, and a re-run of the finished batch (default: off)")
     p.add_argument("--soak", type=int, default=0, metavar="N",
                    help="also process N frames and report memory (RSS) at start and end")
     p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
@@ -162,7 +177,6 @@ def _add_common(parser, top=False):
 
 def _run_train(args):
     import contextlib
-    from pathlib import Path
 
     from model.data import check_layout
     from model.tensorflow_setup import native_stderr_to, quiet_tensorflow
@@ -183,6 +197,13 @@ def _run_train(args):
         path = train(cfg, resume=args.resume)
     print(path)
     return 0
+
+
+def _is_folder_of_videos(spec) -> bool:
+    from app.batch import expand_inputs
+
+    path = Path(spec).expanduser()
+    return path.is_dir() and expand_inputs([path]) != [path]
 
 
 def _parse_overrides(text):
@@ -219,7 +240,14 @@ def _run_process(args):
 
     config = DEFAULTS.with_changes(smoothing=not args.no_smoothing,
                                    sensitivity=args.sensitivity, min_face=args.min_face)
-    return run_process(args.input, args.output, model=args.model, config=config,
+    if len(args.input) > 1 or _is_folder_of_videos(args.input[0]):
+        from app.batch import run_batch
+
+        return run_batch(args.input, args.output, model=args.model, config=config,
+                         jobs=args.jobs, overwrite=args.overwrite,
+                         show_progress=not args.no_progress, crops=args.crops,
+                         accurate=args.accurate)
+    return run_process(args.input[0], args.output, model=args.model, config=config,
                        show_progress=not args.no_progress, crops=args.crops,
                        accurate=args.accurate)
 
@@ -228,7 +256,8 @@ def _run_bench(args):
     from app.bench import run_bench
 
     return run_bench(frames=args.frames, soak_frames=args.soak, video=args.video,
-                     model=args.model, hard_seconds=args.hard_seconds)
+                     model=args.model, hard_seconds=args.hard_seconds,
+                     batch_clips=args.batch)
 
 
 def _run_app(args):

@@ -31,15 +31,8 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
 
     `accurate`: the classifier also averages five crops of each face (six times the
     classifying time; see EmotionClassifier)."""
-    from app.pipeline import EmotionPipeline
-    from model.classifier import EmotionClassifier
-
-    source = _open_input(input_path)
-    with source:
-        classifier = EmotionClassifier.load(model, crops=True) if accurate else None
-        pipe = EmotionPipeline(model_path=model, classifier=classifier, config=config)
-        progress = progress_bar(source.frame_count) if show_progress else None
-        result = process_source(source, pipe, Path(output), progress=progress, crops=crops)
+    result = process_input(input_path, output, model=model, config=config, crops=crops,
+                           accurate=accurate, show_progress=show_progress)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -48,6 +41,22 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
     if result["stopped"]:
         raise UserError(f"{result['stopped']} (results up to there are in {output})")
     return 0
+
+
+def process_input(input_path, output, model=None, config: PipelineConfig | None = None,
+                  crops: bool = False, accurate: bool = False, threads: int = 2,
+                  show_progress: bool = False) -> dict:
+    """Open one input, build its pipeline and process it into `output` (also the
+    batch's per-input step); returns process_source's {summary, stopped}."""
+    from app.pipeline import EmotionPipeline
+    from model.classifier import EmotionClassifier
+
+    source = _open_input(str(input_path))
+    with source:
+        classifier = EmotionClassifier.load(model, crops=accurate, threads=threads)
+        pipe = EmotionPipeline(classifier=classifier, config=config)
+        progress = progress_bar(source.frame_count) if show_progress else None
+        return process_source(source, pipe, Path(output), progress=progress, crops=crops)
 
 
 def _open_input(spec: str) -> FrameSource:

@@ -132,3 +132,12 @@ def test_the_hard_clip_is_found_better_with_hold_and_tilt(tmp_path):
     assert on["false_boxes"] <= off["false_boxes"] <= 2
     assert on["identity_switches"] == 0
     assert on["main_face"]["per_challenge"]["hand"]["held"] > 0
+
+
+def test_batch_speed_reports_one_job_many_jobs_and_the_rerun(tmp_path):
+    out = bench.batch_speed(tmp_path, clips=2, frames=10, jobs=2)
+    assert out["clips"] == 2 and out["jobs"] == 2
+    assert out["one_job_s"] > 0 and out["jobs_s"] > 0
+    assert out["jobs_over_one_job"] == pytest.approx(out["jobs_s"] / out["one_job_s"], abs=0.01)
+    assert out["rerun_s"] < out["one_job_s"]           # everything was skipped
+    assert json.loads((tmp_path / "many" / "summary.json").read_text())["complete"] == 2

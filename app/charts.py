@@ -1,5 +1,6 @@
-"""The timeline chart of `process`, drawn with OpenCV: the app's install has no
-plotting library (matplotlib is in the `train` extra only)."""
+"""The charts of `process` (a timeline for a video, a row per photo for a folder),
+drawn with OpenCV: the app's install has no plotting library (matplotlib is in the
+`train` extra only)."""
 
 import cv2
 import numpy as np
@@ -9,14 +10,15 @@ COLORS = [(200, 80, 30), (40, 160, 40), (30, 30, 200), (180, 40, 180),
 
 
 def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
-               colors: dict | None = None) -> np.ndarray:
-    """series: name -> list of y values (x is the index). Returns a BGR image.
-
-    `colors` (name -> BGR) lets a chart match colours used elsewhere, such as the
-    emotion colours of the overlay."""
+               colors: dict | None = None, x_span: float | None = None,
+               x_label: str = "seconds") -> np.ndarray:
+    """series: name -> list of y values, evenly spread over 0..`x_span` (an axis with
+    ticks labelled in `x_label`), or over their index when `x_span` is None.
+    Returns a BGR image. `colors` (name -> BGR) lets a chart match colours used
+    elsewhere, such as the emotion colours of the overlay."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
-    left, right, top, bottom = 60, 20, 40, 40
+    left, right, top, bottom = 60, 20, 40, 70 if x_span else 40
     values = [v for ys in series.values() for v in ys if np.isfinite(v)]
     lo, hi = y_range or ((min(values), max(values)) if values else (0.0, 1.0))
     if hi <= lo:
@@ -36,6 +38,16 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
         cv2.line(img, (left, y), (left + pw, y), (225, 225, 225), 1)
         cv2.putText(img, f"{v:.2f}", (5, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1)
     cv2.putText(img, title, (left, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    if x_span:
+        for tick in _ticks(x_span):
+            x = int(round(left + pw * tick / x_span))
+            cv2.line(img, (x, top + ph), (x, top + ph + 5), (0, 0, 0), 1)
+            text = f"{tick:g}"
+            (tw, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+            cv2.putText(img, text, (x - tw // 2, top + ph + 18), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.4, (0, 0, 0), 1)
+        cv2.putText(img, x_label, (left + pw // 2 - 25, top + ph + 36),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     for idx, (name, ys) in enumerate(series.items()):
         color = (colors or {}).get(name, COLORS[idx % len(COLORS)])
         pts = [pt(i, v) for i, v in enumerate(ys) if np.isfinite(v)]
@@ -45,4 +57,48 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
             cv2.circle(img, pts[0], 3, color, -1)
         cv2.putText(img, name, (left + 10 + 150 * idx, h - 12),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.5, color, 2)
+    return img
+
+
+def _ticks(span: float, most: int = 12) -> list[float]:
+    """Round tick values from 0 to `span`: steps of 1, 2 or 5 times a power of ten."""
+    raw = span / most
+    power = 10 ** np.floor(np.log10(raw)) if raw > 0 else 1.0
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    return [round(k * step, 6) for k in range(int(span // step) + 1)]
+
+
+def photo_chart(rows, names, colors: dict, title: str, width: int = 1200,
+                row_height: int = 22) -> np.ndarray:
+    """One stacked bar per photo (the mean probabilities of its faces), labelled with
+    its name: separate photos are not a line through time. rows: (N, 7) or NaN rows
+    for photos without a face; names: the photos' names; colors: emotion -> BGR."""
+    rows = np.asarray(rows, np.float32).reshape(len(names), -1)
+    left, top, legend = 260, 40, 30
+    h = top + row_height * max(1, len(names)) + legend + 10
+    img = np.full((h, width, 3), 255, np.uint8)
+    cv2.putText(img, title, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
+    bar_w = width - left - 20
+    emotions = list(colors)
+    for i, (name, probs) in enumerate(zip(names, rows)):
+        y = top + i * row_height
+        label = name if len(name) <= 32 else name[:29] + "..."
+        cv2.putText(img, label, (10, y + row_height - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                    (0, 0, 0), 1)
+        if not np.all(np.isfinite(probs)):
+            cv2.putText(img, "no face", (left, y + row_height - 7), cv2.FONT_HERSHEY_SIMPLEX,
+                        0.45, (120, 120, 120), 1)
+            continue
+        x = left
+        total = float(probs.sum()) or 1.0
+        for emotion, p in zip(emotions, probs):
+            seg = int(round(bar_w * float(p) / total))
+            if seg > 0:
+                cv2.rectangle(img, (x, y + 3), (x + seg, y + row_height - 3), colors[emotion], -1)
+            x += seg
+    for k, emotion in enumerate(emotions):
+        x = left + k * 120
+        y = h - legend + 5
+        cv2.rectangle(img, (x, y), (x + 14, y + 14), colors[emotion], -1)
+        cv2.putText(img, emotion, (x + 18, y + 12), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     return img

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from app.charts import line_chart
+from app.charts import line_chart, photo_chart
 from app.draw import EMOTION_COLORS
 from common import atomic
 from model import EMOTIONS
@@ -57,7 +57,7 @@ class ResultFiles:
             self._csv.writerow([self.frames, "" if t is None else f"{t:.3f}", name,
                                 *csv_fields(det.to_dict())])
         self.sink.write(annotated, image_path)
-        self.stats.add(self.frames, detections)
+        self.stats.add(self.frames, detections, name)
         self.frames += 1
 
     def close(self, input_name: str, wall: float, stopped=None, skipped=()) -> dict:
@@ -181,8 +181,10 @@ class _Stats:
         self.label_frames = np.zeros(len(EMOTIONS), np.int64)
         self.crop_like = 0             # pictures with no face found that look like crops
         self.timeline: list[np.ndarray] = []
+        self.names: list[str] = []         # each frame's picture name (photos)
 
-    def add(self, index: int, detections):
+    def add(self, index: int, detections, name: str = ""):
+        self.names.append(name)
         self.frames += 1
         self.faces += len(detections)
         self.frames_with_faces += bool(detections)
@@ -226,18 +228,22 @@ class _Stats:
 
     def timeline_image(self) -> np.ndarray:
         rows = np.array(self.timeline, np.float32).reshape(-1, len(EMOTIONS))
+        if not self.fps:                        # separate photos: a row each
+            return photo_chart(rows, self.names, EMOTION_COLORS,
+                               f"Mean probability of each emotion in each of "
+                               f"{len(rows)} photos (mean over the faces in it)")
         if len(rows) > TIMELINE_POINTS:         # average into bins: a readable plot
             edges = np.linspace(0, len(rows), TIMELINE_POINTS + 1).astype(int)
             with np.errstate(all="ignore"), _warnings_off():
                 rows = np.array([np.nanmean(rows[a:b], axis=0) for a, b in
                                  zip(edges[:-1], edges[1:])])
-        span = f"{len(self.timeline) / self.fps:.1f} s of video" if self.fps else \
-            f"{len(self.timeline)} images in name order"
+        seconds = len(self.timeline) / self.fps
         series = {e: rows[:, i].tolist() for i, e in enumerate(EMOTIONS)}
         # 1200 px wide: room for all seven names in the legend
-        return line_chart(series, f"Probability of each emotion over {span} "
-                                  "(mean over the faces in view)", size=(1200, 500),
-                          y_range=(0.0, 1.0), colors=EMOTION_COLORS)
+        return line_chart(series, f"Probability of each emotion over {seconds:.1f} s of "
+                                  "video (mean over the faces in view)", size=(1200, 520),
+                          y_range=(0.0, 1.0), colors=EMOTION_COLORS, x_span=seconds,
+                          x_label="seconds into the video")
 
 
 @contextlib.contextmanager

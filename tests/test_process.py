@@ -292,3 +292,28 @@ def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog
         assert [float(r[e]) for e in EMOTIONS] == pytest.approx(expected, abs=1e-4)
         assert r["label"] == EMOTIONS[int(np.argmax(expected))]
     assert "hint" not in json.loads((tmp_path / "whole" / "summary.json").read_text())
+
+
+def test_chart_ticks_are_round_seconds():
+    from app.charts import _ticks
+
+    assert _ticks(10.0) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+    assert _ticks(95.0) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]
+    assert _ticks(1.5) == [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4]
+
+
+def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
+    from app.charts import photo_chart
+    from app.draw import EMOTION_COLORS
+
+    happy = [0, 0, 0, 1.0, 0, 0, 0]
+    img = photo_chart([happy, [np.nan] * 7, [0.5, 0, 0, 0, 0.5, 0, 0]],
+                      ["a.png", "b.png", "c.png"], EMOTION_COLORS, "t")
+    assert img.shape[0] == 40 + 3 * 22 + 30 + 10
+    row = lambda i: img[40 + i * 22 + 11, 260:1180]                       # noqa: E731
+    assert np.all(np.all(row(0) == EMOTION_COLORS["happy"], axis=1))    # all happy
+    assert not np.any(np.all(row(1) == EMOTION_COLORS["happy"], axis=1))  # no face
+    third = row(2)
+    angry = np.all(third == EMOTION_COLORS["angry"], axis=1).sum()
+    sad = np.all(third == EMOTION_COLORS["sad"], axis=1).sum()
+    assert abs(angry - sad) <= 2 and angry + sad >= len(third) - 2      # half and half

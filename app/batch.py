@@ -1,8 +1,9 @@
 """`process` on many inputs: one output folder per input, every core, resumable.
 
 Each input goes through the same function, `process_one`, in a pool of worker
-processes (`--jobs`, each pipeline single-threaded inside) or, with one job, in
-this process. A finished input (its summary.json says "complete") is skipped on
+processes (`--jobs`, each pipeline single-threaded inside), with one job in this
+process, or with `--scheduler ADDRESS` on a Dask distributed cluster, through the
+`concurrent.futures` executor its client offers: one code path for all three. A finished input (its summary.json says "complete") is skipped on
 the next run; a half-done one is done again; a folder that holds something else
 is never overwritten without `--overwrite`. One bad input is reported and skipped,
 the batch goes on, and the combined `detections.csv` (the input's name in the
@@ -14,6 +15,7 @@ import json
 import logging
 import multiprocessing
 import os
+import socket
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 from app.config import PipelineConfig
 from app.results import CSV_COLUMNS
 from common import atomic
-from common.errors import UserError
+from common.errors import MissingExtraError, UserError
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -79,7 +81,8 @@ def process_one(job: dict) -> dict:
     from app.process import process_input
 
     start = time.perf_counter()
-    out = {"input": str(job["input"]), "folder": str(job["folder"])}
+    out = {"input": str(job["input"]), "folder": str(job["folder"]),
+           "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
         result = process_input(job["input"], job["folder"], model=job["model"],
                                config=job["config"], crops=job["crops"],
@@ -104,7 +107,7 @@ def _single_threaded():
 
 def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
               jobs: int | None = None, overwrite: bool = False, show_progress: bool = True,
-              crops: bool = False, accurate: bool = False) -> int:
+              crops: bool = False, accurate: bool = False, scheduler: str | None = None) -> int:
     """Process every input into `output/<name>/`, then write the combined files."""
     output = Path(output)
     inputs = expand_inputs(specs)
@@ -127,7 +130,7 @@ def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
                          "crops": crops, "accurate": accurate})
     log.info("%d inputs: %d to process, %d finished before, %d jobs", len(inputs), len(todo),
              sum(1 for d in done if d.get("skipped")), jobs)
-    results = done + _run_jobs(todo, jobs, show_progress)
+    results = done + _run_jobs(todo, jobs, show_progress, scheduler)
     summary = write_combined(output, folders, results)
     failed = [r for r in summary["inputs"] if r["status"] != "complete"]
     for r in failed:
@@ -138,7 +141,21 @@ def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
     return 0
 
 
-def _run_jobs(todo, jobs: int, show_progress: bool) -> list[dict]:
+def _cluster_executor(address: str):
+    """A concurrent.futures executor on the Dask cluster at `address` (cluster extra)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise MissingExtraError("--scheduler needs Dask distributed; install the cluster "
+                                "extra: pip install -e '.[cluster]'") from None
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, ValueError) as exc:     # refused / timed out, or a bad address
+        raise UserError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+    return client, client.get_executor()
+
+
+def _run_jobs(todo, jobs: int, show_progress: bool, scheduler=None) -> list[dict]:
     from tqdm import tqdm
 
     results = []
@@ -155,7 +172,14 @@ def _run_jobs(todo, jobs: int, show_progress: bool) -> list[dict]:
         bar.update(1)
 
     try:
-        if jobs == 1 or len(todo) <= 1:
+        if scheduler and todo:
+            client, executor = _cluster_executor(scheduler)
+            try:
+                for future in as_completed([executor.submit(process_one, j) for j in todo]):
+                    finished(future.result())
+            finally:
+                client.close()
+        elif jobs == 1 or len(todo) <= 1:
             for job in todo:
                 finished(process_one(job))
         else:
@@ -194,8 +218,8 @@ def write_combined(output: Path, folders: dict, results: list[dict]) -> dict:
         s = r.get("summary") or {}
         entries.append({"input": r["input"], "folder": r["folder"], "status": r["status"],
                         "frames": s.get("frames", 0), "faces": s.get("faces", 0),
-                        "error": r.get("error"), **({"skipped": r["skipped"]}
-                                                    if r.get("skipped") else {})})
+                        "error": r.get("error"), "worker": r.get("worker"),
+                        **({"skipped": r["skipped"]} if r.get("skipped") else {})})
     summary = {
         "inputs": entries,
         "complete": sum(e["status"] == "complete" for e in entries),

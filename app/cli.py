@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="inputs processed at once, each in its own process on one core "
                         "(default: the number of cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run the inputs on a Dask distributed cluster, e.g. "
+                        "tcp://host:8786 (needs the cluster extra; the output folder must "
+                        "be on storage the workers share)")
     p.add_argument("--overwrite", action="store_true",
                    help="process inputs again even when finished before, and write into "
                         "folders that hold other files")
@@ -240,13 +244,13 @@ def _run_process(args):
 
     config = DEFAULTS.with_changes(smoothing=not args.no_smoothing,
                                    sensitivity=args.sensitivity, min_face=args.min_face)
-    if len(args.input) > 1 or _is_folder_of_videos(args.input[0]):
+    if len(args.input) > 1 or args.scheduler or _is_folder_of_videos(args.input[0]):
         from app.batch import run_batch
 
         return run_batch(args.input, args.output, model=args.model, config=config,
                          jobs=args.jobs, overwrite=args.overwrite,
                          show_progress=not args.no_progress, crops=args.crops,
-                         accurate=args.accurate)
+                         accurate=args.accurate, scheduler=args.scheduler)
     return run_process(args.input[0], args.output, model=args.model, config=config,
                        show_progress=not args.no_progress, crops=args.crops,
                        accurate=args.accurate)

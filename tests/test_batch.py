@@ -3,6 +3,7 @@ resumable, one bad input reported and skipped."""
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -120,3 +121,31 @@ def test_a_folder_of_videos_is_one_input_per_video(clips, tmp_path):
     assert main(["process", str(clips[0].parent), "-o", str(out), "--no-progress",
                  "--jobs", "1"]) == 0
     assert json.loads((out / "summary.json").read_text())["complete"] == 3
+
+
+def test_the_same_batch_on_a_local_dask_cluster(clips, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="the cluster extra is not installed")
+    assert main(["process", *map(str, clips), "-o", str(tmp_path / "one"), "--no-progress",
+                 "--jobs", "1"]) == 0
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        assert main(["process", *map(str, clips), "-o", str(tmp_path / "dask"),
+                     "--no-progress", "--scheduler", cluster.scheduler_address]) == 0
+        with distributed.Client(cluster.scheduler_address) as client:
+            worker_pids = set(client.run(os.getpid).values())
+    # it really ran in the cluster's worker processes, not here
+    ran_in = {int(e["worker"].rsplit(":", 1)[1]) for e in
+              json.loads((tmp_path / "dask" / "summary.json").read_text())["inputs"]}
+    assert ran_in and ran_in <= worker_pids and os.getpid() not in ran_in
+    assert _rows(tmp_path / "one" / "detections.csv") == _rows(tmp_path / "dask" /
+                                                                "detections.csv")
+    assert json.loads((tmp_path / "dask" / "summary.json").read_text())["complete"] == 3
+
+
+def test_an_unreachable_scheduler_is_one_line(clips, tmp_path):
+    pytest.importorskip("distributed", reason="the cluster extra is not installed")
+    proc = subprocess.run([sys.executable, "main.py", "process", *map(str, clips[:2]), "-o",
+                           str(tmp_path / "x"), "--scheduler", "nope://127.0.0.1:9"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "cannot reach the Dask scheduler" in proc.stderr
+    assert "Traceback" not in proc.stderr

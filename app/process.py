@@ -1,7 +1,7 @@
 """`process`: run the pipeline headless on a video, an image or a folder of images.
 
 Writes into the output folder, through `app.results.ResultFiles`: the annotated
-video (`<name>_annotated.avi`) or images (`annotated/`), `detections.csv` (one row
+video (`<name>_annotated.mp4`) or images (`annotated/`), `detections.csv` (one row
 per face per frame), `summary.json` and `timeline.png`. When the input breaks off or the user presses Ctrl+C, what
 was processed so far is still written out - the video finalised, the CSV and
 summary complete for those frames, the summary saying why it stopped - and the
@@ -78,7 +78,8 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     """
     is_video = isinstance(source, VideoSource)
     fps = source.fps or 30.0
-    files = ResultFiles(out_dir, source.name, fps, video=is_video)
+    files = ResultFiles(out_dir, source.name, fps, video=is_video,
+                        audio_from=source.path if is_video else None)
     stopped = None
     start = time.perf_counter()
     try:

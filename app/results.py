@@ -1,7 +1,7 @@
 """The files of one processed stream, written as its frames come.
 
 `process` and a recording in the window both write through `ResultFiles`, so the
-two cannot drift apart: the annotated video (`<name>_annotated.avi`) or images
+two cannot drift apart: the annotated video (`<name>_annotated.mp4`) or images
 (`annotated/`), `detections.csv` (one row per face per frame), `summary.json` and
 `timeline.png`. Each file appears whole or not at all (temp file, then rename);
 `close` finalises them also after an interruption, so what was written stays
@@ -10,6 +10,7 @@ playable and consistent: every frame in the video is in the CSV and the summary.
 
 import contextlib
 import csv
+import logging
 import os
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from app.charts import line_chart, photo_chart
 from app.draw import EMOTION_COLORS
 from common import atomic
 from model import EMOTIONS
+
+log = logging.getLogger(__name__)
 
 # held: 1 when the face was not found in that frame and its last reading is held
 # (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found.
@@ -36,11 +39,12 @@ class ResultFiles:
     else each frame is an image saved under `annotated/` with its own name.
     """
 
-    def __init__(self, out_dir, name: str, fps: float | None, video: bool = True):
+    def __init__(self, out_dir, name: str, fps: float | None, video: bool = True,
+                 audio_from=None):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
-        self.sink = _VideoSink(self.out_dir, name, fps or 30.0) if video \
+        self.sink = _VideoSink(self.out_dir, name, fps or 30.0, audio_from) if video \
             else _ImageSink(self.out_dir)
         self.stats = _Stats(fps if video else None)
         self._csv_cm = atomic.atomic_path(self.out_dir / "detections.csv")
@@ -72,6 +76,8 @@ class ResultFiles:
         self._csv_cm.__exit__(None, None, None)
         outputs = self.sink.close()
         summary = self.stats.summary(input_name, wall, stopped, outputs, list(skipped))
+        if self.video:
+            summary["video_sound"] = self.sink.audio   # the source's sound copied in
         atomic.write_json(self.out_dir / "summary.json", summary)
         atomic.write_png(self.out_dir / "timeline.png", self.stats.timeline_image())
         return summary
@@ -96,49 +102,136 @@ def csv_fields(face: dict) -> list:
 # ---------------------------------------------------------------------- sinks
 
 class _VideoSink:
-    """The annotated video, written to a temp file and renamed when finalised."""
+    """The annotated video as H.264 .mp4 (FFmpeg, through PyAV) that common players
+    open, at about the source's size; the source's sound, if it has any, is copied in
+    when the video is finalised. Written to a temp file, renamed when complete."""
 
-    def __init__(self, out_dir: Path, name: str, fps: float):
-        self.path = out_dir / f"{Path(name).stem}_annotated.avi"
-        self._cm = atomic.atomic_path(self.path)
+    def __init__(self, out_dir: Path, name: str, fps: float, audio_from=None):
+        self.path = out_dir / f"{Path(name).stem}_annotated.mp4"
+        self._cm = atomic.atomic_path(self.path, suffix=".mp4")
         self._tmp = self._cm.__enter__()
         self._fps = fps
-        self._writer = None
+        self._audio_from = audio_from
+        self._container = None
+        self._stream = None
         self._done = False
         self.frames = 0
+        self.audio = False
 
     def write(self, frame, image_path=None):
-        if self._writer is None:
-            h, w = frame.shape[:2]
-            self._writer = cv2.VideoWriter(str(self._tmp), cv2.VideoWriter_fourcc(*"MJPG"),
-                                           self._fps, (w, h))
-            if not self._writer.isOpened():
-                raise OSError(f"cannot write the annotated video {self.path}")
-        self._writer.write(frame)
+        import av
+
+        if self._container is None:
+            self._open(frame.shape[1], frame.shape[0])
+        h, w = self._stream.height, self._stream.width
+        try:
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]),
+                                                 format="bgr24")
+            picture.pts = self.frames
+            for packet in self._stream.encode(picture):
+                self._container.mux(packet)
+        except av.FFmpegError as exc:
+            raise OSError(f"cannot write the annotated video {self.path}: {exc}") from exc
         self.frames += 1
+
+    def _open(self, width: int, height: int):
+        import av
+
+        try:
+            self._container = av.open(str(self._tmp), "w", format="mp4")
+            stream = self._container.add_stream("libx264", rate=_rate(self._fps))
+            stream.width, stream.height = width - width % 2, height - height % 2  # 4:2:0
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": "23", "preset": "veryfast"}
+            self._stream = stream
+        except av.FFmpegError as exc:
+            raise OSError(f"cannot write the annotated video {self.path}: {exc}") from exc
 
     def close(self) -> list[str]:
         """Finalise the video (also after an interruption); [] if it has no frames."""
         if self._done:
             return [self.path.name] if self.frames else []
-        if self._writer is not None:
-            self._writer.release()
         if self.frames == 0:
             self.abort()
             return []
+        self._finish_encoding()
+        if self._audio_from is not None:
+            self.audio = _add_audio(self._tmp, self._audio_from)
         self._done = True
         self._cm.__exit__(None, None, None)
         return [self.path.name]
+
+    def _finish_encoding(self):
+        if self._container is not None:
+            for packet in self._stream.encode():
+                self._container.mux(packet)
+            self._container.close()
+            self._container = None
 
     def abort(self):
         """Drop the temp file."""
         if self._done:
             return
         self._done = True
-        if self._writer is not None:
-            self._writer.release()
+        with contextlib.suppress(Exception):
+            if self._container is not None:
+                self._container.close()
         with contextlib.suppress(RuntimeError):
             self._cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
+
+
+def _rate(fps: float):
+    from fractions import Fraction
+
+    return Fraction(fps or 30.0).limit_denominator(1001)
+
+
+# audio codecs an .mp4 holds as they are; others (PCM in an .avi, Vorbis) become AAC
+MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
+
+
+def _add_audio(video_path: Path, source_path) -> bool:
+    """Put the source's first audio stream into the .mp4 at `video_path` (copied, or
+    encoded as AAC); False when the source has no sound or it cannot be read."""
+    import av
+
+    try:
+        with av.open(str(source_path)) as src:
+            audio = next((st for st in src.streams if st.type == "audio"), None)
+            if audio is None:
+                return False
+            mixed = video_path.with_name(video_path.name + ".audio.mp4")
+            with av.open(str(video_path)) as vid, av.open(str(mixed), "w",
+                                                            format="mp4") as out:
+                v_in = vid.streams.video[0]
+                v_out = out.add_stream_from_template(v_in)
+                copy = audio.codec_context.name in MP4_AUDIO
+                a_out = out.add_stream_from_template(audio) if copy else \
+                    out.add_stream("aac", rate=audio.codec_context.sample_rate or 44100)
+                for packet in vid.demux(v_in):
+                    if packet.dts is not None:
+                        packet.stream = v_out
+                        out.mux(packet)
+                for packet in src.demux(audio):
+                    if packet.dts is None:
+                        continue
+                    if copy:
+                        packet.stream = a_out
+                        out.mux(packet)
+                    else:
+                        for frame in packet.decode():
+                            frame.pts = None
+                            out.mux(a_out.encode(frame))
+                if not copy:
+                    out.mux(a_out.encode(None))
+            os.replace(mixed, video_path)
+            return True
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        log.warning("the sound of %s was not copied into the annotated video: %s",
+                    source_path, exc)
+        with contextlib.suppress(OSError):
+            video_path.with_name(video_path.name + ".audio.mp4").unlink()
+        return False
 
 
 class _ImageSink:

@@ -55,7 +55,7 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip):
     folder = tmp_path / "snapshots"
     sessions = list(folder.glob("session_*"))
     assert len(sessions) == 1 and str(sessions[0]) == win.last_recording[0]
-    summary, rows = _check_recording(sessions[0], "clip_annotated.avi")
+    summary, rows = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 20 and summary["status"] == "complete"
     times = sorted({float(r["time"]) for r in rows})
     assert times[0] >= 0 and all(b > a for a, b in zip(times, times[1:]))  # video time
@@ -70,7 +70,7 @@ def test_record_flag_records_until_the_window_closes(qtbot, tmp_path, clip):
     win.close()                                              # finalises the files
     sessions = list((tmp_path / "rec").glob("session_*"))
     assert len(sessions) == 1
-    summary, _ = _check_recording(sessions[0], "clip_annotated.avi")
+    summary, _ = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 15
 
 
@@ -82,7 +82,7 @@ def test_a_camera_unplugged_mid_recording_leaves_consistent_files(qtbot, tmp_pat
     assert not win.recorder.active and not win.act_record.isChecked()
     qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
     summary, rows = _check_recording(next((tmp_path / "rec").glob("session_*")),
-                                     "camera 0_annotated.avi")
+                                     "camera 0_annotated.mp4")
     assert summary["status"] == "failed" and "stopped giving frames" in summary["error"]
 
 

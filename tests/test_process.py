@@ -58,9 +58,10 @@ def test_video_writes_every_output_and_csv_matches(clip, tmp_path):
     assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
     names = {p.name for p in out.iterdir()}
     assert names == {"detections.csv", "summary.json", "timeline.png",
-                     "face clip_annotated.avi"}
+                     "face clip_annotated.mp4"}
     assert no_temp_files(out)
-    assert video_frames(out / "face clip_annotated.avi") == 45
+    assert video_frames(out / "face clip_annotated.mp4") == 45
+    assert json.loads((out / "summary.json").read_text())["video_sound"] is False  # none
     assert cv2.imread(str(out / "timeline.png")).shape[2] == 3
 
     rows = read_csv(out / "detections.csv")
@@ -165,7 +166,7 @@ def test_truncated_video_keeps_what_was_processed(clip, tmp_path, caplog):
     assert summary["status"] == "failed" and "breaks off" in summary["error"]
     n = summary["frames"]
     assert 10 < n < 45
-    assert video_frames(out / "cut_annotated.avi") == n
+    assert video_frames(out / "cut_annotated.mp4") == n
     assert {int(r["frame"]) for r in read_csv(out / "detections.csv")} <= set(range(n))
     assert no_temp_files(out)
 
@@ -217,7 +218,7 @@ def test_ctrl_c_on_the_command(tmp_path):
     assert "interrupted after" in err
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and 0 < summary["frames"] < 1800
-    assert video_frames(out / "long_annotated.avi") == summary["frames"]
+    assert video_frames(out / "long_annotated.mp4") == summary["frames"]
     assert len(read_csv(out / "detections.csv")) == summary["faces"]
     assert no_temp_files(out)
 
@@ -317,3 +318,49 @@ def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
     angry = np.all(third == EMOTION_COLORS["angry"], axis=1).sum()
     sad = np.all(third == EMOTION_COLORS["sad"], axis=1).sum()
     assert abs(angry - sad) <= 2 and angry + sad >= len(third) - 2      # half and half
+
+
+def _video_with_sound(path, codec, frames=45, fps=30):
+    """A clip with a drawn face and a 440 Hz tone, written with PyAV."""
+    import av
+
+    faces, spec = [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=frames, fps=fps)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264" if path.suffix == ".mp4" else "mjpeg", rate=fps)
+        video.width, video.height = 640, 480
+        video.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuvj420p"
+        audio = out.add_stream(codec, rate=44100)
+        for frame, _ in synthetic.clip_frames(faces, spec):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
+        out.mux(video.encode(None))
+        t = np.arange(int(44100 * frames / fps)) / 44100
+        tone = 0.3 * np.sin(2 * np.pi * 440 * t)[None]
+        samples = av.AudioFrame.from_ndarray(tone.astype(np.float32), format="fltp",
+                                             layout="mono") if codec == "aac" else \
+            av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16), format="s16",
+                                       layout="mono")
+        samples.sample_rate = 44100
+        out.mux(audio.encode(samples))
+        out.mux(audio.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("name, codec", [("talk.mp4", "aac"), ("talk.avi", "pcm_s16le")],
+                         ids=["aac-copied", "pcm-as-aac"])
+def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, codec):
+    import av
+
+    source = _video_with_sound(tmp_path / name, codec)
+    out = tmp_path / "out"
+    assert main(["process", str(source), "-o", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    video = out / f"{source.stem}_annotated.mp4"
+    assert summary["video_sound"] is True and video.name in summary["outputs"]
+    assert video_frames(video) == summary["frames"] == 45
+    with av.open(str(video)) as got:
+        streams = {s.type: s for s in got.streams}
+        assert streams["video"].codec_context.name == "h264"
+        assert streams["audio"].codec_context.name == "aac"
+        seconds = float(streams["audio"].duration * streams["audio"].time_base)
+    assert abs(seconds - 1.5) < 0.1                     # all of the sound, in step
+    assert video.stat().st_size < 3 * source.stat().st_size + 200_000

@@ -205,7 +205,7 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
     sessions = list((tmp_path / "rec").glob("session_*"))
     assert len(sessions) == 1, app.log
     summary = json.loads((sessions[0] / "summary.json").read_text())
-    cap = cv2.VideoCapture(str(sessions[0] / "face clip_annotated.avi"))
+    cap = cv2.VideoCapture(str(sessions[0] / "face clip_annotated.mp4"))
     recorded = 0
     while cap.read()[0]:
         recorded += 1

@@ -32,8 +32,8 @@ from app.draw import draw_detections
 from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
-from model import EMOTIONS
 from common.errors import UserError
+from model import EMOTIONS
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,13 @@ import logging
 from pathlib import Path
 
 from app.config import DEFAULTS, MIN_FACE_FLOOR
-from model.data import DEFAULT_DATA
 from common.errors import UserError
+from model.data import DEFAULT_DATA
 
 log = logging.getLogger("emotion_detector")
+
+ACCURATE_HELP = ("also average five 44-pixel crops of each face: about a point more accurate, "
+                 "six times the classifying time (for offline work)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,9 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoothing", action="store_true",
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.add_argument("--accurate", action="store_true",
-                   help="also average five 44-pixel crops of each face: about a point more "
-                        "accurate, six times the classifying time")
+    p.add_argument("--accurate", action="store_true", help=ACCURATE_HELP)
     p.add_argument("--crops", action="store_true",
                    help="the pictures are face crops already (as in CK+ or your own "
                         "cut-out faces): classify each whole picture as one face, "
@@ -159,9 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: not written)")
     p.add_argument("--no-flip", action="store_true",
                    help="do not average with the mirrored face (test-time flip)")
-    p.add_argument("--accurate", action="store_true",
-                   help="also average five 44-pixel crops of each face: more accurate, "
-                        "six times slower (for offline work)")
+    p.add_argument("--accurate", action="store_true", help=ACCURATE_HELP)
     p.add_argument("--robustness", action="store_true",
                    help="also score the faces under camera-like perturbations (zoom, shift, "
                         "tilt, blur, light, noise, JPEG, small faces; fixed seed) and "

@@ -144,3 +144,15 @@ def qapp_args(pytestconfig):
 
     QStandardPaths.setTestModeEnabled(True)
     return [pytestconfig.getini("qt_qapp_name")]
+
+
+def video_frames(path) -> int:
+    """How many frames OpenCV decodes from a video file (what a player would show)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    n = 0
+    while cap.read()[0]:
+        n += 1
+    cap.release()
+    return n

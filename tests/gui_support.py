@@ -9,9 +9,9 @@ from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
 from app import synthetic
+from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
-from app.gui.engine import VideoEngine
 from app.sources import CameraSource, open_source
 from tests.fakes import FakeCamera
 

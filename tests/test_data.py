@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import DataError
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
 from model.data import check_layout, load_dataset
-from common.errors import DataError
 from model.preprocess import to_gray48, to_network_input
 from tests.conftest import TINY_COUNTS, tiny_faces, write_tiny_csv, write_tiny_folder
 

@@ -6,9 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from common.errors import DataError, ModelError
 from model import EMOTIONS
 from model.data import Split
-from common.errors import DataError, ModelError
 from model.evaluate import evaluate_model, metrics, run_evaluate
 from tests.conftest import TINY_COUNTS, write_tiny_csv
 

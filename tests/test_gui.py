@@ -18,8 +18,17 @@ from PyQt5.QtWidgets import QToolButton
 from app.draw import EMOTION_COLORS
 from app.gui.settings import Settings
 from model import EMOTIONS
-from tests.gui_support import (WAIT_MS, open_window, threads_stopped, view_pixels,
-                               wait_frames, wait_message, wait_model, write_clip, write_image)
+from tests.gui_support import (
+    WAIT_MS,
+    open_window,
+    threads_stopped,
+    view_pixels,
+    wait_frames,
+    wait_message,
+    wait_model,
+    write_clip,
+    write_image,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

@@ -8,8 +8,16 @@ import time
 
 import pytest
 
-from tests.gui_support import (WAIT_MS, camera_opener, open_window, threads_stopped,
-                               wait_frames, wait_message, wait_model, write_clip)
+from tests.gui_support import (
+    WAIT_MS,
+    camera_opener,
+    open_window,
+    threads_stopped,
+    wait_frames,
+    wait_message,
+    wait_model,
+    write_clip,
+)
 
 
 @pytest.fixture(scope="module")

@@ -4,22 +4,19 @@ same files as `process`, consistent whatever stops the recording."""
 import csv
 import json
 
-import cv2
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from tests.gui_support import (WAIT_MS, camera_opener, open_window, wait_frames,  # noqa: E402
-                               wait_message, write_clip)
-
-
-def _video_frames(path) -> int:
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
+from tests.conftest import video_frames  # noqa: E402
+from tests.gui_support import (  # noqa: E402
+    WAIT_MS,
+    camera_opener,
+    open_window,
+    wait_frames,
+    wait_message,
+    write_clip,
+)
 
 
 def _check_recording(folder, video_name):
@@ -29,7 +26,7 @@ def _check_recording(folder, video_name):
     summary = json.loads((folder / "summary.json").read_text())
     with open(folder / "detections.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert _video_frames(folder / video_name) == summary["frames"] > 0
+    assert video_frames(folder / video_name) == summary["frames"] > 0
     assert len(rows) == summary["faces"]
     assert max(int(r["frame"]) for r in rows) < summary["frames"]
     return summary, rows

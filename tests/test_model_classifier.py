@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from common.errors import ModelError
 from model import EMOTIONS
 from model.classifier import DEFAULT_MODEL, EmotionClassifier
-from common.errors import ModelError
 from tests.conftest import tiny_faces
 
 

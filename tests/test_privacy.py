@@ -6,8 +6,14 @@ import sys
 
 import pytest
 
-from tests.gui_support import (WAIT_MS, open_window, wait_frames, wait_message, write_clip,
-                               write_image)
+from tests.gui_support import (
+    WAIT_MS,
+    open_window,
+    wait_frames,
+    wait_message,
+    write_clip,
+    write_image,
+)
 
 NETWORK_EVENTS = {"socket.__new__", "socket.connect", "socket.bind", "socket.sendto",
                   "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname",

@@ -22,7 +22,7 @@ from app.results import CSV_COLUMNS
 from app.sources import open_source
 from app.track import iou
 from model import EMOTIONS
-from tests.conftest import REPO
+from tests.conftest import REPO, video_frames
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +37,6 @@ def read_csv(path):
     with open(path, newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     return rows
-
-
-def video_frames(path):
-    cap = cv2.VideoCapture(str(path))
-    n = 0
-    while cap.read()[0]:
-        n += 1
-    cap.release()
-    return n
 
 
 def no_temp_files(folder):

@@ -9,8 +9,16 @@ import numpy as np
 import pytest
 
 from app import synthetic
-from app.sources import (CameraSource, ImageFolderSource, ImageSource, SourceError,
-                         VideoSource, list_cameras, load_image, open_source)
+from app.sources import (
+    CameraSource,
+    ImageFolderSource,
+    ImageSource,
+    SourceError,
+    VideoSource,
+    list_cameras,
+    load_image,
+    open_source,
+)
 from tests.fakes import FakeCamera
 
 

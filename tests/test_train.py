@@ -11,10 +11,10 @@ pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install
 
 import keras  # noqa: E402
 
+from common.errors import DataError  # noqa: E402
 from model import train as train_module  # noqa: E402
 from model.classifier import EmotionClassifier  # noqa: E402
 from model.data import load_dataset  # noqa: E402
-from common.errors import DataError  # noqa: E402
 from model.preprocess import to_network_input  # noqa: E402
 from model.train import make_datasets, train  # noqa: E402
 from tests.conftest import TINY_COUNTS, tiny_config  # noqa: E402

@@ -26,6 +26,7 @@ import pytest
 
 from app import synthetic
 from app.draw import EMOTION_COLORS
+from tests.conftest import video_frames
 from tests.gui_support import clip_recipe, write_clip
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -205,11 +206,7 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
     sessions = list((tmp_path / "rec").glob("session_*"))
     assert len(sessions) == 1, app.log
     summary = json.loads((sessions[0] / "summary.json").read_text())
-    cap = cv2.VideoCapture(str(sessions[0] / "face clip_annotated.mp4"))
-    recorded = 0
-    while cap.read()[0]:
-        recorded += 1
-    cap.release()
+    recorded = video_frames(sessions[0] / "face clip_annotated.mp4")
     assert recorded == summary["frames"] >= 15 and summary["faces"] > 0
     rows = (sessions[0] / "detections.csv").read_text().strip().splitlines()[1:]
     assert len(rows) == summary["faces"]

@@ -51,9 +51,9 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
+    from app.gui.engine import VideoEngine
     from app.gui.settings import Settings
     from app.gui.window import MainWindow
-    from app.gui.engine import VideoEngine
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Emotion Detector")

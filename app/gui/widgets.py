@@ -220,7 +220,14 @@ class ReviewBar(QWidget):
     loopRequested = pyqtSignal(bool)
 
     def __init__(self, parent=None):
-        from PyQt5.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QStyle, QToolButton
+        from PyQt5.QtWidgets import (
+            QCheckBox,
+            QHBoxLayout,
+            QLabel,
+            QSlider,
+            QStyle,
+            QToolButton,
+        )
 
         super().__init__(parent)
         self.frames = 0

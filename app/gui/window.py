@@ -30,6 +30,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from app.gui.about import about_html, shortcuts_html
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.snapshot_writer import SnapshotWriter
@@ -49,31 +50,6 @@ MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All fil
 SENSITIVITY_STEP = 10
 # Camera resolutions offered (most webcams give these); None: the camera's default.
 CAMERA_SIZES = (None, (640, 480), (1280, 720), (1920, 1080))
-
-
-def app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("emotion-detector")
-    except PackageNotFoundError:
-        return "(not installed)"
-
-
-def model_card_accuracy() -> str:
-    """The shipped model's FER-2013 results, as its card's results row states them."""
-    from model.classifier import ASSETS
-
-    try:
-        lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return ""
-    row = next((line for line in lines if "shipped default" in line), "")
-    cells = [c.strip(" *") for c in row.strip("|").split("|")]
-    if len(cells) < 3:
-        return ""
-    return (f"The shipped model on FER-2013: PublicTest {cells[1]}, PrivateTest {cells[2]} "
-            "(assets/MODEL_CARD.md)")
 
 
 def describe(spec) -> str:
@@ -678,15 +654,10 @@ class MainWindow(QMainWindow):
         return rows
 
     def show_shortcuts(self):
-        rows = "".join(f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>"
-                       for what, keys in self.shortcut_rows())
-        QMessageBox.information(self, "Keyboard shortcuts",
-                                f"<table cellspacing='6'>{rows}</table>")
+        QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(self.shortcut_rows()))
 
     def about_text(self) -> str:
-        return (f"<b>{TITLE}</b> {app_version()}<br>Faces and their emotions, live, on this "
-                f"computer; nothing is sent anywhere.<br><br>Emotion model: "
-                f"{self.model_name or 'not loaded'}<br>{model_card_accuracy()}")
+        return about_html(TITLE, self.model_name)
 
     def show_about(self):
         QMessageBox.about(self, f"About {TITLE}", self.about_text())

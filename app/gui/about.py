@@ -1,0 +1,37 @@
+"""What Help > About and Help > Keyboard shortcuts show."""
+
+def app_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("emotion-detector")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def model_card_accuracy() -> str:
+    """The shipped model's FER-2013 results, as its card's results row states them."""
+    from model.classifier import ASSETS
+
+    try:
+        lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    row = next((line for line in lines if "shipped default" in line), "")
+    cells = [c.strip(" *") for c in row.strip("|").split("|")]
+    if len(cells) < 3:
+        return ""
+    return (f"The shipped model on FER-2013: PublicTest {cells[1]}, PrivateTest {cells[2]} "
+            "(assets/MODEL_CARD.md)")
+
+
+def shortcuts_html(rows) -> str:
+    """(what, keys) rows as a small HTML table."""
+    return "<table cellspacing='6'>" + "".join(
+        f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>" for what, keys in rows) + "</table>"
+
+
+def about_html(title: str, model_name: str) -> str:
+    return (f"<b>{title}</b> {app_version()}<br>Faces and their emotions, live, on this "
+            f"computer; nothing is sent anywhere.<br><br>Emotion model: "
+            f"{model_name or 'not loaded'}<br>{model_card_accuracy()}")

@@ -190,11 +190,11 @@ class Timeline(QWidget):
         for i, emotion in enumerate(EMOTIONS):
             p.drawText(QRectF(0, i * row, name_w, row), Qt.AlignVCenter | Qt.AlignLeft, emotion)
         p.fillRect(QRectF(name_w, 0, width, rows * row), QColor(128, 128, 128, 40))
-        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignLeft,
-                   f"-{self.seconds:.0f} s")
         now = self.samples[-1][0] if self.video_time and self.samples else self._clock()
-        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignRight,
-                   f"{now:.1f} s" if self.video_time else "now")
+        left_label, right_label = (f"{now - self.seconds:.0f} s", f"{now:.1f} s") \
+            if self.video_time else (f"-{self.seconds:.0f} s", "now")   # video: its time
+        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignLeft, left_label)
+        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignRight, right_label)
         step = max(1.0, width / max(1, self.seconds * 10))   # marks at least 1 px wide
         for t, idx, conf in self.samples:
             if idx < 0:

@@ -273,21 +273,45 @@ class _Stats:
         self.tracks: set[int] = set()
         self.label_frames = np.zeros(len(EMOTIONS), np.int64)
         self.crop_like = 0             # pictures with no face found that look like crops
-        self.timeline: list[np.ndarray] = []
-        self.names: list[str] = []         # each frame's picture name (photos)
+        # photos: a row and a name each; a video: the timeline in at most 2 x
+        # TIMELINE_POINTS buckets of `bucket` frames (sums and counts of the faces'
+        # mean probabilities), halved as the video grows, so memory stays flat
+        self.rows: list[np.ndarray] = []
+        self.names: list[str] = []
+        self.bucket = 1
+        self.sums = np.zeros((0, len(EMOTIONS)), np.float64)
+        self.counts = np.zeros(0, np.int64)
 
     def add(self, index: int, detections, name: str = ""):
-        self.names.append(name)
         self.frames += 1
         self.faces += len(detections)
         self.frames_with_faces += bool(detections)
         mean = np.full(len(EMOTIONS), np.nan, np.float32)
         if detections:
             mean = np.mean([d.probabilities for d in detections], axis=0).astype(np.float32)
-        self.timeline.append(mean)
+        if self.fps:
+            self._add_to_timeline(mean)
+        else:
+            self.rows.append(mean)
+            self.names.append(name)
         for d in detections:
             self.tracks.add(d.track_id)
             self.label_frames[EMOTIONS.index(d.label)] += 1
+
+    def _add_to_timeline(self, mean):
+        slot = (self.frames - 1) // self.bucket
+        if slot >= len(self.counts):
+            if len(self.counts) >= 2 * TIMELINE_POINTS:     # full: merge pairs
+                self.sums = self.sums.reshape(-1, 2, len(EMOTIONS)).sum(axis=1)
+                self.counts = self.counts.reshape(-1, 2).sum(axis=1)
+                self.bucket *= 2
+                slot = (self.frames - 1) // self.bucket
+            if slot >= len(self.counts):
+                self.sums = np.vstack([self.sums, np.zeros((1, len(EMOTIONS)))])
+                self.counts = np.append(self.counts, 0)
+        if np.all(np.isfinite(mean)):
+            self.sums[slot] += mean
+            self.counts[slot] += 1
 
     def summary(self, input_name: str, wall: float, stopped, outputs, skipped) -> dict:
         per_emotion = {e: int(n) for e, n in zip(EMOTIONS, self.label_frames)}
@@ -320,28 +344,17 @@ class _Stats:
         return out
 
     def timeline_image(self) -> np.ndarray:
-        rows = np.array(self.timeline, np.float32).reshape(-1, len(EMOTIONS))
         if not self.fps:                        # separate photos: a row each
+            rows = np.array(self.rows, np.float32).reshape(-1, len(EMOTIONS))
             return photo_chart(rows, self.names, EMOTION_COLORS,
                                f"Mean probability of each emotion in each of "
                                f"{len(rows)} photos (mean over the faces in it)")
-        if len(rows) > TIMELINE_POINTS:         # average into bins: a readable plot
-            edges = np.linspace(0, len(rows), TIMELINE_POINTS + 1).astype(int)
-            with np.errstate(all="ignore"), _warnings_off():
-                rows = np.array([np.nanmean(rows[a:b], axis=0) for a, b in
-                                 zip(edges[:-1], edges[1:])])
-        seconds = len(self.timeline) / self.fps
+        with np.errstate(all="ignore"):         # a bucket with no face: a gap (NaN)
+            rows = self.sums / self.counts[:, None]
+        seconds = self.frames / self.fps
         series = {e: rows[:, i].tolist() for i, e in enumerate(EMOTIONS)}
         # 1200 px wide: room for all seven names in the legend
         return line_chart(series, f"Probability of each emotion over {seconds:.1f} s of "
                                   "video (mean over the faces in view)", size=(1200, 520),
                           y_range=(0.0, 1.0), colors=EMOTION_COLORS, x_span=seconds,
                           x_label="seconds into the video")
-
-
-@contextlib.contextmanager
-def _warnings_off():
-    import warnings
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        yield

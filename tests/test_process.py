@@ -355,3 +355,29 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
         seconds = float(streams["audio"].duration * streams["audio"].time_base)
     assert abs(seconds - 1.5) < 0.1                     # all of the sound, in step
     assert video.stat().st_size < 3 * source.stat().st_size + 200_000
+
+
+def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
+    from app.pipeline import Detection
+    from app.results import TIMELINE_POINTS, _Stats
+
+    stats = _Stats(fps=30.0)
+    rng = np.random.default_rng(0)
+    means = []
+    for i in range(20000):                               # 11 minutes of video
+        if i % 7 == 3:                                   # some frames without a face
+            stats.add(i, [])
+            means.append(np.full(7, np.nan))
+            continue
+        p = rng.dirichlet(np.ones(7))
+        stats.add(i, [Detection((0, 0, 10, 10), EMOTIONS[int(np.argmax(p))], 1.0,
+                                tuple(p), 1)])
+        means.append(p)
+    assert len(stats.counts) <= 2 * TIMELINE_POINTS and stats.bucket > 1
+    means = np.array(means)
+    b = stats.bucket
+    for k in (0, 5, len(stats.counts) - 1):             # each bucket: the mean of its frames
+        chunk = means[k * b:(k + 1) * b]
+        expected = np.nanmean(chunk, axis=0)
+        np.testing.assert_allclose(stats.sums[k] / stats.counts[k], expected, rtol=1e-5)
+    assert stats.timeline_image().shape == (520, 1200, 3)

@@ -202,14 +202,17 @@ class EmotionPipeline:
         Upright first (or at the tilt it was last found at), then turned by the
         detector's TILT_ANGLES: a head tilted past ~10 degrees is lost upright."""
         where = track.predicted(t)
+        # turned searches only while the face is fresh: one lost for longer is left to
+        # the full-frame scans (four turned searches a frame cost more than finding it)
+        tilt = self.tilt and t - track.last_seen <= max(self.hold, 0.2)
         if not track.angle:
             box = self.detector.near(gray, where)
-            if box is not None or not self.tilt:
+            if box is not None or not tilt:
                 return box, 0.0
             found = self.detector.near_rotated(gray, where)
         else:
             order = (track.angle,) + tuple(a for a in (0.0, *TILT_ANGLES) if a != track.angle)
-            found = self.detector.near_rotated(gray, where, order)
+            found = self.detector.near_rotated(gray, where, order if tilt else (0.0,))
         return found if found else (None, 0.0)
 
     def _held(self, pairs, t, shape) -> list[Detection]:

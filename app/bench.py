@@ -138,7 +138,7 @@ def _stage_stats(frames) -> dict:
     return out
 
 
-def batch_speed(folder: Path, clips: int = 4, frames: int = 150, jobs: int | None = None,
+def batch_speed(folder: Path, clips: int = 4, frames: int = 300, jobs: int | None = None,
                 model=None) -> dict:
     """`process` on `clips` generated clips with one job, then with `jobs` (default:
     every core), then again (everything finished: skipped): seconds and the ratio."""

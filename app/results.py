@@ -143,6 +143,9 @@ class _VideoSink:
             stream.width, stream.height = width - width % 2, height - height % 2  # 4:2:0
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": "23", "preset": "veryfast"}
+            # as many encoder threads as OpenCV may use: one in a batch worker, whose
+            # pool already keeps every core busy
+            stream.thread_count = max(1, cv2.getNumThreads())
             self._stream = stream
         except av.FFmpegError as exc:
             raise OSError(f"cannot write the annotated video {self.path}: {exc}") from exc

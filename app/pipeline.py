@@ -24,9 +24,6 @@ from model.preprocess import to_gray, to_gray48
 
 log = logging.getLogger(__name__)
 
-# A face is held through a miss only once it was found in this many frames: a
-# one-frame false box is not worth repeating for a third of a second.
-HOLD_AFTER_HITS = 3
 
 
 @dataclass
@@ -204,7 +201,7 @@ class EmotionPipeline:
         where = track.predicted(t)
         # turned searches only while the face is fresh: one lost for longer is left to
         # the full-frame scans (four turned searches a frame cost more than finding it)
-        tilt = self.tilt and t - track.last_seen <= max(self.hold, 0.2)
+        tilt = self.tilt and track.confirmed and t - track.last_seen <= max(self.hold, 0.2)
         if not track.angle:
             box = self.detector.near(gray, where)
             if box is not None or not tilt:
@@ -223,7 +220,7 @@ class EmotionPipeline:
         out = []
         for tr in self.tracker.tracks.values():
             last = tr.shown
-            if tr.id in seen or last is None or tr.hits < HOLD_AFTER_HITS \
+            if tr.id in seen or last is None or not tr.confirmed \
                     or not 0 < t - tr.last_seen <= self.hold:
                 continue
             x, y, w, h = tr.predicted(t)

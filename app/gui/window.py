@@ -36,7 +36,7 @@ from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
-from app.sources import list_cameras
+from app.sources import VIDEO_SUFFIXES, list_cameras
 from model import EMOTIONS
 from model.classifier import MODEL_TYPES
 from model.data import IMAGE_SUFFIXES
@@ -44,8 +44,9 @@ from model.data import IMAGE_SUFFIXES
 log = logging.getLogger(__name__)
 
 TITLE = "Emotion Detector"
-VIDEO_FILTER = ("Videos and images (*.mp4 *.avi *.mkv *.mov *.webm *.m4v *.mpg *.mpeg *.wmv "
-                + " ".join(f"*{s}" for s in sorted(IMAGE_SUFFIXES)) + ");;All files (*)")
+VIDEO_FILTER = ("Videos and images ("
+                + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))
+                + ");;All files (*)")
 MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All files (*)"
 SENSITIVITY_STEP = 10
 # Camera resolutions offered (most webcams give these); None: the camera's default.

@@ -140,6 +140,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change the augmentation recipe for an ablation, e.g. "
                         "'noise=0,jpeg_p=0' (names: the fields of "
                         "model.augment.AugmentConfig; default: the full recipe)")
+    p.add_argument("--teacher", metavar="MODEL", default=None,
+                   help="distil: learn from this model's probabilities too (a .tflite, "
+                        ".keras or .json ensemble, run once over the training faces with "
+                        "multi-crop averaging; default: the labels only)")
+    p.add_argument("--teacher-weight", type=float, default=0.7, metavar="W",
+                   help="share of the teacher in each target, the rest is the label "
+                        "(default: 0.7)")
+    p.add_argument("--temperature", type=float, default=2.0, metavar="T",
+                   help="soften the teacher's probabilities, p^(1/T) (default: 2)")
+    p.add_argument("--init", metavar="KERAS", default=None,
+                   help="start from this trained .keras network instead of random weights")
 
     p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
                        description="Print accuracy, macro F1, per-class precision/recall/F1, "
@@ -199,7 +210,9 @@ def _run_train(args):
         cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
                           batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                           quantize=not args.no_quantize,
-                          augment=_parse_overrides(args.augment))
+                          augment=_parse_overrides(args.augment), teacher=args.teacher,
+                          teacher_weight=args.teacher_weight, temperature=args.temperature,
+                          init=args.init)
         path = train(cfg, resume=args.resume)
     print(path)
     return 0

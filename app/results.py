@@ -81,8 +81,10 @@ class ResultFiles:
         summary = self.stats.summary(input_name, wall, stopped, outputs, list(skipped))
         if self.video:
             summary["video_sound"] = self.sink.audio   # the source's sound copied in
-        atomic.write_json(self.out_dir / "summary.json", summary)
         atomic.write_png(self.out_dir / "timeline.png", self.stats.timeline_image())
+        # last: a folder with summary.json is finished (the batch's resume and the
+        # window's review read it that way)
+        atomic.write_json(self.out_dir / "summary.json", summary)
         return summary
 
     def abort(self):

@@ -3,6 +3,11 @@
 Recipe: on-the-fly augmentation (flip, tilt, zoom, shift, brightness and contrast,
 then camera effects: noise, blur/sharpen, JPEG, low resolution, erasing; see
 `model.augment`), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
+
+Distillation (`teacher`): the targets become a mix of the one-hot label and a
+teacher model's softened probabilities (an ensemble with multi-crop averaging,
+computed once per run on the clean training faces and cached), so that one
+network learns what several know. `init` starts from a trained network's weights.
 The model with the best PublicTest accuracy is kept; PrivateTest is never looked
 at here (that is `evaluate`'s job).
 """
@@ -35,6 +40,7 @@ STATE = "state.json"
 LAST = "last.keras"
 BEST = "best.keras"
 TFLITE = "emotion_cnn.tflite"
+TEACHER_CACHE = "teacher.npz"
 
 
 @dataclass
@@ -55,6 +61,14 @@ class TrainConfig:
     # overrides of model.augment.AugmentConfig fields, e.g. {"noise": 0} for an
     # ablation; None = the full recipe. Defaulted for the same reason as stages.
     augment: dict | None = None
+    # distillation: a teacher model file (.tflite/.keras/.json ensemble) whose
+    # probabilities, sharpened or softened by temperature, make up teacher_weight
+    # of each target; label smoothing is then off (the teacher does that job).
+    teacher: str | None = None
+    teacher_weight: float = 0.7
+    temperature: float = 2.0
+    # a .keras network to start from instead of random weights (same shape of input/output)
+    init: str | None = None
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -81,7 +95,47 @@ def _onehot(y):
     return np.eye(len(EMOTIONS), dtype=np.float32)[y]
 
 
-def make_datasets(data, cfg: TrainConfig):
+def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities at a temperature: p^(1/T), renormalised (T > 1 flattens them)."""
+    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.ndarray:
+    """The teacher's probabilities for the training faces, cached in `out` for --resume."""
+    from model.classifier import EmotionClassifier
+
+    cache = out / TEACHER_CACHE
+    if cache.is_file():
+        with np.load(cache) as saved:
+            if str(saved["teacher"]) == cfg.teacher and saved["probs"].shape[0] == len(faces):
+                return saved["probs"]
+    from tqdm import tqdm
+
+    teacher = EmotionClassifier.load(cfg.teacher, crops=True)
+    step = 256
+    probs = np.concatenate([teacher.predict(faces[i:i + step]) for i in tqdm(
+        range(0, len(faces), step), desc="teacher", unit="batch", file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0)])
+    with atomic.atomic_path(cache, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, teacher=cfg.teacher, probs=probs)
+    return probs
+
+
+def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
+    onehot = _onehot(data["train"].y)
+    if not cfg.teacher:
+        return onehot
+    probs = teacher_probabilities(cfg, data["train"].x, out)
+    agree = float(np.mean(probs.argmax(1) == data["train"].y))
+    log.info("teacher agrees with %.1f%% of the training labels", 100 * agree)
+    w = cfg.teacher_weight
+    return w * soften(probs, cfg.temperature) + (1 - w) * onehot
+
+
+def make_datasets(data, cfg: TrainConfig, targets=None):
+    """Augmented training batches and clean PublicTest batches; `targets` default one-hot."""
     acfg = augment_config(cfg)
     geometry = geometry_and_light(acfg, cfg.seed)
 
@@ -90,7 +144,8 @@ def make_datasets(data, cfg: TrainConfig):
         return camera_effects(x, acfg), y
 
     x_train = to_network_input(data["train"].x)
-    train = (tf.data.Dataset.from_tensor_slices((x_train, _onehot(data["train"].y)))
+    targets = _onehot(data["train"].y) if targets is None else targets
+    train = (tf.data.Dataset.from_tensor_slices((x_train, targets))
              .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
              .map(lambda x, y: (jpeg(x, acfg), y),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -105,7 +160,8 @@ def make_datasets(data, cfg: TrainConfig):
 def compile_model(model, cfg: TrainConfig):
     model.compile(
         optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay),
-        loss=keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        loss=keras.losses.CategoricalCrossentropy(
+            label_smoothing=0.0 if cfg.teacher else cfg.label_smoothing),
         metrics=["accuracy"],
     )
 
@@ -125,17 +181,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     tf.config.experimental.enable_op_determinism()
 
     data = load_dataset(cfg.data)
-    train_ds, val_ds = make_datasets(data, cfg)
+    train_ds, val_ds = make_datasets(data, cfg, training_targets(cfg, data, out))
 
     if state:
         model = keras.models.load_model(out / LAST)
         start, history, best = state["epoch"], state["history"], state["best_val_accuracy"]
         log.info("resuming %s at epoch %d of %d", out, start + 1, cfg.epochs)
     else:
-        from model.network import build_model
-
-        model = build_model() if cfg.stages is None else \
-            build_model(stages=[tuple(stage) for stage in cfg.stages])
+        model = _initial_model(cfg)
         compile_model(model, cfg)
         start, history, best = 0, {}, 0.0
         log.info("new run in %s: %d parameters, %d epochs", out, model.count_params(), cfg.epochs)
@@ -156,6 +209,18 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
             log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)
             raise
     return finish(out, cfg, data, checkpoint.history)
+
+
+def _initial_model(cfg: TrainConfig):
+    if cfg.init:
+        try:
+            return keras.models.load_model(cfg.init, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise DataError(f"cannot start from {cfg.init}: {str(exc).splitlines()[0]}") from exc
+    from model.network import build_model
+
+    return build_model() if cfg.stages is None else \
+        build_model(stages=[tuple(stage) for stage in cfg.stages])
 
 
 def finish(out: Path, cfg: TrainConfig, data, history) -> Path:

@@ -126,3 +126,48 @@ def test_a_wrong_data_folder_fails_before_training(tmp_path):
     with pytest.raises(DataError, match="wrong layout"):
         train(tiny_config(tmp_path / "data", tmp_path / "run"))
     assert not (tmp_path / "run" / "state.json").exists()
+
+
+def test_distillation_mixes_the_teachers_probabilities_into_the_targets(tiny_run, tmp_path,
+                                                                        monkeypatch):
+    from model.train import TEACHER_CACHE, soften, training_targets
+
+    cfg, out = tiny_run
+    teacher = str(out / "emotion_cnn.tflite")
+    student = tiny_config(cfg.data, tmp_path / "student", teacher=teacher,
+                          teacher_weight=0.6, temperature=2.0, init=str(out / "best.keras"))
+    data = load_dataset(cfg.data)
+    (tmp_path / "student").mkdir()
+    targets = training_targets(student, data, tmp_path / "student")
+    probs = EmotionClassifier.load(teacher, crops=True).predict(data["train"].x)
+    onehot = np.eye(7, dtype=np.float32)[data["train"].y]
+    np.testing.assert_allclose(targets, 0.6 * soften(probs, 2.0) + 0.4 * onehot, atol=1e-5)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)
+    assert (tmp_path / "student" / TEACHER_CACHE).is_file()
+
+    # a resumed run reads the cache instead of running the teacher again
+    monkeypatch.setattr(EmotionClassifier, "load", lambda *a, **k: pytest.fail("teacher rerun"))
+    np.testing.assert_array_equal(training_targets(student, data, tmp_path / "student"), targets)
+
+
+def test_temperature_flattens_and_keeps_the_order():
+    from model.train import soften
+
+    p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0]], np.float32)
+    warm = soften(p, 2.0)
+    assert warm[0, 0] < 0.7 and warm[0, 2] > 0.1 and list(np.argsort(warm[0])) == list(np.argsort(p[0]))
+    np.testing.assert_allclose(soften(p, 1.0), p, atol=1e-6)
+
+
+def test_a_student_starts_from_the_init_network(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    student = tiny_config(cfg.data, tmp_path / "student", epochs=1, lr=0.0, warmup_epochs=0,
+                          teacher=str(out / "emotion_cnn.tflite"), init=str(out / "best.keras"))
+    train(student)
+    # learning rate 0: the student's weights are the init network's (batch-norm
+    # statistics aside, which move without a learning rate)
+    for layer_a, layer_b in zip(keras.models.load_model(out / "best.keras").layers,
+                                keras.models.load_model(tmp_path / "student" / "last.keras").layers):
+        if layer_a.name.startswith("conv") or layer_a.name == "emotion":
+            for a, b in zip(layer_a.get_weights(), layer_b.get_weights()):
+                np.testing.assert_array_equal(a, b)

@@ -423,6 +423,7 @@ class VideoEngine(QObject):
         self.settings = LiveSettings()
         self.capture: CaptureWorker | None = None
         self.capture_thread: QThread | None = None
+        self._source_over = False      # its last news ("ended", "still", "failed") came
         self.processing = ProcessingWorker(self.frames, self.settings)
         self.processing.resultReady.connect(self._take_result)
         self.processing.pipelineChanged.connect(self._on_pipeline_changed)
@@ -446,6 +447,7 @@ class VideoEngine(QObject):
         """Stop the current source and open `spec` (camera index or path)."""
         self.stop()
         self.generation += 1
+        self._source_over = False
         self.capture_rate.reset()
         self.processing.rate.reset()
         opener = self.opener
@@ -461,7 +463,7 @@ class VideoEngine(QObject):
 
     def stop(self):
         """Stop the current source (the last picture stays for snapshots)."""
-        if self.capture is not None and self.running:
+        if self.capture is not None and self._capture_alive:
             self.capture.control.stopped.set()
             stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
                         f"capture of {self.capture.spec}")
@@ -469,6 +471,12 @@ class VideoEngine(QObject):
 
     @property
     def running(self) -> bool:
+        """A source is playing: not once its last news arrived, even while its thread
+        is still winding down (the window and reprocess act on the news)."""
+        return self._capture_alive and not self._source_over
+
+    @property
+    def _capture_alive(self) -> bool:
         return self.capture_thread is not None and self.capture_thread.isRunning()
 
     def pause(self, on: bool):
@@ -535,6 +543,7 @@ class VideoEngine(QObject):
     # ---- plumbing (all in the GUI thread)
     def _on_capture_news(self, generation, kind, payload):
         if generation == self.generation and not self._shut:
+            self._source_over = kind in ("ended", "still", "failed")
             self.sourceEvent.emit(kind, payload)
 
     def _on_position(self, generation, frame):

@@ -26,7 +26,7 @@ from model.preprocess import to_network_input
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_MODEL = ASSETS / "emotion_model.json"  # two networks, see assets/MODEL_CARD.md
+DEFAULT_MODEL = ASSETS / "emotion_model.json"  # the distilled network, see assets/MODEL_CARD.md
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 

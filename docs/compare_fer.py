@@ -6,7 +6,9 @@ project in a throw-away venv that can see the project's packages, e.g.:
     python3 -m venv /tmp/fervenv
     echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/fervenv/lib/python3.11/site-packages/project.pth
     /tmp/fervenv/bin/pip install --no-deps fer requests pillow pandas tqdm "setuptools<81"
-    PYTHONPATH=$PWD /tmp/fervenv/bin/python docs/compare_fer.py clip.avi
+    PYTHONPATH=$PWD /tmp/fervenv/bin/python docs/compare_fer.py clip.avi [MODEL]
+
+MODEL: this app's emotion model file (default: the shipped one).
 
 Decoding and drawing are left out for both; both run in this one process.
 """
@@ -22,7 +24,7 @@ while True:
     if not ok:
         break
     frames.append(f)
-fer, pipe = FER(mtcnn=False), EmotionPipeline()
+fer, pipe = FER(mtcnn=False), EmotionPipeline(sys.argv[2] if len(sys.argv) > 2 else None)
 res = {}
 for name, fn in (("fer", fer.detect_emotions), ("ours", None)):
     times, found, labels = [], 0, []

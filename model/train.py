@@ -103,7 +103,9 @@ def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 
 def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.ndarray:
-    """The teacher's probabilities for the training faces, cached in `out` for --resume."""
+    """The teacher's probabilities for the training faces, cached in `out` for --resume
+    (keyed by the teacher's path and the number of faces: delete teacher.npz after
+    changing the teacher file in place)."""
     from model.classifier import EmotionClassifier
 
     cache = out / TEACHER_CACHE

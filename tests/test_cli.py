@@ -144,6 +144,17 @@ def test_train_then_resume_from_the_command_line(tiny_folder, tmp_path, capsys, 
     assert len(history["val_accuracy"]) == 2
     assert int(keras.models.load_model(out / "last.keras").optimizer.iterations) == 2 * 4
 
+    # distillation: the options reach the run's settings, the teacher's outputs are kept
+    student = tmp_path / "student"
+    assert main(["train", *common[:2], "--out", str(student), "--batch-size", "8",
+                 "--no-quantize", "--epochs", "1", "--teacher", str(out / "emotion_cnn.tflite"),
+                 "--teacher-weight", "0.5", "--temperature", "3",
+                 "--init", str(out / "best.keras")]) == 0
+    config = json.loads((student / "state.json").read_text())["config"]
+    assert (config["teacher"], config["teacher_weight"], config["temperature"], config["init"]) \
+        == (str(out / "emotion_cnn.tflite"), 0.5, 3.0, str(out / "best.keras"))
+    assert (student / "teacher.npz").is_file()
+
 
 def test_train_shows_progress_and_no_tensorflow_noise(tiny_folder, tmp_path):
     """The real command in a fresh interpreter: our lines on stderr, TensorFlow's in a file."""

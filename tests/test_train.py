@@ -171,3 +171,10 @@ def test_a_student_starts_from_the_init_network(tiny_run, tmp_path):
         if layer_a.name.startswith("conv") or layer_a.name == "emotion":
             for a, b in zip(layer_a.get_weights(), layer_b.get_weights()):
                 np.testing.assert_array_equal(a, b)
+
+
+def test_an_unreadable_init_network_is_named(tiny_folder, tmp_path):
+    bad = tmp_path / "broken.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(DataError, match=f"cannot start from {bad}"):
+        train(tiny_config(tiny_folder, tmp_path / "run", init=str(bad)))

@@ -3,13 +3,13 @@
 Recipe: on-the-fly augmentation (flip, tilt, zoom, shift, brightness and contrast,
 then camera effects: noise, blur/sharpen, JPEG, low resolution, erasing; see
 `model.augment`), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
+The model with the best PublicTest accuracy is kept; PrivateTest is never looked
+at here (that is `evaluate`'s job).
 
 Distillation (`teacher`): the targets become a mix of the one-hot label and a
 teacher model's softened probabilities (an ensemble with multi-crop averaging,
 computed once per run on the clean training faces and cached), so that one
 network learns what several know. `init` starts from a trained network's weights.
-The model with the best PublicTest accuracy is kept; PrivateTest is never looked
-at here (that is `evaluate`'s job).
 """
 
 import json
@@ -27,7 +27,7 @@ from model.tensorflow_setup import import_tensorflow
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
 
 from common import atomic  # noqa: E402
-from model import EMOTIONS  # noqa: E402
+from model import EMOTIONS, INPUT_SIZE  # noqa: E402
 from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg  # noqa: E402
 from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
@@ -126,6 +126,7 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
 
 
 def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
+    """One-hot labels, or with a teacher the mix that distils it (rows sum to 1)."""
     onehot = _onehot(data["train"].y)
     if not cfg.teacher:
         return onehot
@@ -216,9 +217,14 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 def _initial_model(cfg: TrainConfig):
     if cfg.init:
         try:
-            return keras.models.load_model(cfg.init, compile=False)
+            model = keras.models.load_model(cfg.init, compile=False)
         except Exception as exc:  # keras raises many types for a bad file
             raise DataError(f"cannot start from {cfg.init}: {str(exc).splitlines()[0]}") from exc
+        shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+        if shapes != ((INPUT_SIZE, INPUT_SIZE, 1), (len(EMOTIONS),)):
+            raise DataError(f"cannot start from {cfg.init}: it maps {shapes[0]} to "
+                            f"{shapes[1]}, not a 48x48 face to {len(EMOTIONS)} emotions")
+        return model
     from model.network import build_model
 
     return build_model() if cfg.stages is None else \

@@ -178,3 +178,11 @@ def test_an_unreadable_init_network_is_named(tiny_folder, tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(DataError, match=f"cannot start from {bad}"):
         train(tiny_config(tiny_folder, tmp_path / "run", init=str(bad)))
+
+
+def test_an_init_network_of_another_shape_is_refused(tiny_folder, tmp_path):
+    inputs = keras.Input((32, 32, 1))
+    other = keras.Model(inputs, keras.layers.Dense(7)(keras.layers.Flatten()(inputs)))
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(DataError, match="not a 48x48 face to 7 emotions"):
+        train(tiny_config(tiny_folder, tmp_path / "run", init=str(tmp_path / "other.keras")))

@@ -298,3 +298,14 @@ def test_a_bad_model_file_keeps_the_working_model(qtbot, tmp_path, clip):
     wait_frames(qtbot, win, 3, faces=True)          # emotions go on
     win.act_shipped_model.trigger()                 # and the way back is one click
     wait_message(qtbot, win, "Emotion model loaded: emotion_model.json")
+
+
+def test_the_fast_model_is_one_click_away(qtbot, tmp_path, clip):
+    win = open_window(qtbot, tmp_path, loop=True)
+    win.start_source(clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    win.act_fast_model.trigger()
+    wait_message(qtbot, win, "Emotion model loaded: emotion_cnn_student.tflite")
+    assert win.engine.processing.pipeline.classifier.path.name == "emotion_cnn_student.tflite"
+    wait_frames(qtbot, win, 3, faces=True)          # emotions go on with it
+    assert win.last_result.detections[0].confidence > 0

@@ -17,6 +17,9 @@ log = logging.getLogger("emotion_detector")
 
 ACCURATE_HELP = ("also average five 44-pixel crops of each face: about a point more accurate, "
                  "six times the classifying time (for offline work)")
+PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
+    "; in a video every network of an ensemble reads every frame, instead of one a "
+    "frame in turn)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-smoothing", action="store_true",
                    help="report each frame's raw prediction, without smoothing over time")
     p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.add_argument("--accurate", action="store_true", help=ACCURATE_HELP)
+    p.add_argument("--accurate", action="store_true", help=PROCESS_ACCURATE_HELP)
     p.add_argument("--no-video", action="store_true",
                    help="write only detections.csv, summary.json and the chart, not the "
                         "annotated video or images (the fast path)")

@@ -87,6 +87,7 @@ class EmotionPipeline:
         self.margin = cfg.margin
         self.hold = cfg.hold
         self.tilt = cfg.tilt
+        self.in_turn = cfg.in_turn
         self.timings: dict[str, float] = {}
         self.frames = 0
         self._since_scan = 0
@@ -151,7 +152,7 @@ class EmotionPipeline:
         faces = crop_faces(gray, [b for _, b in pairs], self.margin,
                            [tr.angle for tr, _ in pairs])
         t4 = clock()
-        probs = self.classifier.predict(faces) if len(faces) else np.zeros((0, len(EMOTIONS)))
+        probs = self._classify(faces, [tr for tr, _ in pairs])
         t5 = clock()
         detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
         detections += self._held(pairs, t, gray.shape)
@@ -212,6 +213,24 @@ class EmotionPipeline:
             found = self.detector.near_rotated(gray, where, order if tilt else (0.0,))
         return found if found else (None, 0.0)
 
+    def _classify(self, faces, tracks) -> np.ndarray:
+        """Each face's probabilities; in a smoothed stream, one network of an
+        ensemble a frame, taken in turn (see `network_for`): a batch per frame,
+        two on a frame where a new face appears."""
+        networks = getattr(self.classifier, "networks", 1)
+        if not len(faces):
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        if not (self.smoothing and self.in_turn and networks > 1):
+            return self.classifier.predict(faces)
+        asked = [network_for(self.frames, tr.readings == 0, networks) for tr in tracks]
+        out = np.zeros((len(faces), len(EMOTIONS)), np.float32)
+        for net in set(asked):
+            rows = [i for i, a in enumerate(asked) if a == net]
+            out[rows] = self.classifier.predict(faces[rows], network=net)
+        for tr in tracks:
+            tr.readings += 1
+        return out
+
     def _held(self, pairs, t, shape) -> list[Detection]:
         """Faces lost for at most `hold` s: their last reading, box moved on, marked held."""
         if self.hold <= 0:
@@ -246,6 +265,16 @@ class EmotionPipeline:
                         raw_probabilities=tuple(float(v) for v in probs), tilt=track.angle)
         track.shown = det
         return det
+
+
+def network_for(frame: int, first: bool, networks: int) -> int | None:
+    """Which of an ensemble's networks reads a tracked face on this frame (None: all).
+
+    A face's first reading asks every network; after that, one network a frame,
+    in turn. The smoothing's average over the last few frames then holds every
+    network's say, so a stream gets about the ensemble's accuracy at one network's
+    cost (measured with docs/stream_check.py, in assets/MODEL_CARD.md)."""
+    return None if first or networks <= 1 else frame % networks
 
 
 def _ms(a: float, b: float) -> float:

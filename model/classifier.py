@@ -55,15 +55,23 @@ class EmotionClassifier:
         log.debug("loaded model %s", path)
         return cls(backend, path, flip, crops)
 
-    def predict(self, faces) -> np.ndarray:
-        """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1."""
+    @property
+    def networks(self) -> int:
+        """How many networks answer: the ensemble's size, 1 for a single network."""
+        return len(getattr(self._backend, "members", ())) or 1
+
+    def predict(self, faces, network: int | None = None) -> np.ndarray:
+        """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1.
+
+        `network`: ask only that one of an ensemble's networks (index modulo
+        `networks`; a stream can take them in turn, see app.pipeline)."""
         x = to_network_input(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         views = [x, *_corner_crops(x)] if self.crops else [x]
         if self.flip:
             views += [v[:, :, ::-1] for v in views]
-        out = self._backend.run(np.concatenate(views))
+        out = self._backend.run(np.concatenate(views), network)
         probs = out.reshape(len(views), len(x), -1).mean(axis=0)
         probs = np.clip(probs.astype(np.float32), 0.0, None)
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
@@ -138,7 +146,7 @@ class _LiteBackend:
         self._in, self._out = inp["index"], out["index"]
         self._batch = 1
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
         if len(x) != self._batch:
             self._it.resize_tensor_input(self._in, list(x.shape))
             self._it.allocate_tensors()
@@ -171,7 +179,7 @@ class _KerasBackend:
                              "outputs, expected one of each")
         _check_shapes(path, self._model.inputs[0].shape, self._model.outputs[0].shape)
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
         return np.asarray(self._model(x, training=False))
 
 
@@ -182,7 +190,9 @@ class _EnsembleBackend:
         self.members = [_load_backend(path.parent / name, threads, path)
                         for name in _read_ensemble(path)]
 
-    def run(self, x: np.ndarray) -> np.ndarray:
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+        if network is not None:
+            return self.members[network % len(self.members)].run(x)
         return np.mean([member.run(x) for member in self.members], axis=0)
 
 

@@ -145,6 +145,16 @@ def test_an_ensemble_averages_its_networks(ensemble, faces, flip):
     np.testing.assert_allclose(clf.predict(faces[0]), got[:1], atol=1e-5)
 
 
+def test_one_network_of_an_ensemble_can_be_asked_alone(ensemble, faces):
+    spec, *members = ensemble
+    clf = EmotionClassifier.load(spec)
+    assert clf.networks == 2 and EmotionClassifier.load(members[0]).networks == 1
+    for i, member in enumerate(members):
+        alone = EmotionClassifier.load(member).predict(faces)
+        np.testing.assert_allclose(clf.predict(faces, network=i), alone, atol=1e-5)
+        np.testing.assert_allclose(clf.predict(faces, network=i + 2), alone, atol=1e-5)
+
+
 @pytest.mark.parametrize("content, shown", [
     ("{not json", "not a valid .json model list ("),
     ('["a.tflite"]', 'expected {"ensemble": ["network.tflite", ...]}'),

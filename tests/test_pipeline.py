@@ -10,7 +10,7 @@ import pytest
 from app import synthetic
 from app.crop import crop_box, crop_face
 from app.draw import EMOTION_COLORS, draw_detections
-from app.pipeline import Detection, EmotionPipeline
+from app.pipeline import Detection, EmotionPipeline, network_for
 from app.track import ProbabilitySmoother, iou
 from model import EMOTIONS
 
@@ -106,11 +106,48 @@ def test_batch_classification_once_per_frame(drawn):
     pipe = EmotionPipeline()
     calls = []
     real = pipe.classifier.predict
-    pipe.classifier.predict = lambda faces: calls.append(len(faces)) or real(faces)
+    pipe.classifier.predict = lambda faces, **kw: calls.append(len(faces)) or real(faces, **kw)
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
     frame = synthetic.paste_face(frame, drawn[1], (470, 240), 150)
     assert len(pipe.process(frame, 0.0)) == 2
     assert calls == [2]
+
+
+def test_network_for_asks_every_network_first_then_one_a_frame_in_turn():
+    assert [network_for(f, f == 0, 3) for f in range(7)] == [None, 1, 2, 0, 1, 2, 0]
+    assert [network_for(f, f == 4, 3) for f in range(4, 8)] == [None, 2, 0, 1]
+    assert {network_for(f, False, 1) for f in range(4)} == {None}
+
+
+@pytest.mark.parametrize("changes, expected", [
+    ({}, [None, 1, 2, 0, 1, 2]),                   # the shipped three-network ensemble
+    ({"in_turn": False}, [None] * 6),
+    ({"smoothing": False}, [None] * 6),            # unsmoothed, each frame stands alone
+])
+def test_a_stream_asks_an_ensembles_networks_in_turn(drawn, changes, expected):
+    pipe = EmotionPipeline(**changes)
+    assert pipe.classifier.networks == 3
+    asked, real = [], pipe.classifier.predict
+    pipe.classifier.predict = lambda faces, network=None: (
+        asked.append(network) or real(faces, network=network))
+    frame = synthetic.paste_face(synthetic.background(), drawn[1], (320, 240), 160)
+    dets = [pipe.process(frame, i / 30) for i in range(6)]
+    assert all(len(d) == 1 and not d[0].held for d in dets)
+    assert asked == expected
+
+
+def test_a_new_face_is_read_by_every_network_beside_a_known_one(drawn):
+    pipe = EmotionPipeline(rescan_interval=1)      # the new face is found at once
+    asked, real = [], pipe.classifier.predict
+    pipe.classifier.predict = lambda faces, network=None: (
+        asked.append((len(faces), network)) or real(faces, network=network))
+    one = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
+    two = synthetic.paste_face(one, drawn[1], (470, 240), 150)
+    pipe.process(one, 0.0)
+    pipe.process(one, 1 / 30)
+    asked.clear()
+    assert len(pipe.process(two, 2 / 30)) == 2
+    assert sorted(asked, key=str) == [(1, 2), (1, None)]
 
 
 def test_reset_forgets_tracks(drawn):

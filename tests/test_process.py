@@ -241,7 +241,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
     cfg = built[-1].config
     assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
-    assert built[-1].classifier.crops is False
+    assert built[-1].classifier.crops is False and built[-1].in_turn is True
     assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
     # and they act: no face as large as 400 pixels is in the clip
     assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",
@@ -250,7 +250,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
                  "--accurate"]) == 0
-    assert built[-1].classifier.crops is True
+    assert built[-1].classifier.crops is True and built[-1].in_turn is False
 
 
 def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):

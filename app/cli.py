@@ -154,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="soften the teacher's probabilities, p^(1/T) (default: 2)")
     p.add_argument("--init", metavar="KERAS", default=None,
                    help="start from this trained .keras network instead of random weights")
+    p.add_argument("--ema", type=float, default=0.0, metavar="M",
+                   help="keep an exponential moving average of the weights with momentum M "
+                        "per batch (e.g. 0.999) and score and save that (default: 0, off)")
 
     p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
                        description="Print accuracy, macro F1, per-class precision/recall/F1, "
@@ -215,7 +218,7 @@ def _run_train(args):
                           quantize=not args.no_quantize,
                           augment=_parse_overrides(args.augment), teacher=args.teacher,
                           teacher_weight=args.teacher_weight, temperature=args.temperature,
-                          init=args.init)
+                          init=args.init, ema=args.ema)
         path = train(cfg, resume=args.resume)
     print(path)
     return 0

@@ -27,6 +27,7 @@ class AugmentConfig:
     jpeg_p: float = 0.25          # JPEG quality 25-90
     lowres_p: float = 0.15        # downscale to 16-36 px and back up
     erase_p: float = 0.25         # random erasing of a 10-30% rectangle
+    mixup: float = 0.0            # mixup's Beta(a, a) parameter, 0 = off (see `mixup`)
 
 
 def geometry_and_light(cfg: AugmentConfig, seed: int):
@@ -102,6 +103,21 @@ def _random_erase(x, p):
               & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
     mask = tf.cast(inside, tf.float32)[..., None] * _per_face(n, p)
     return x * (1.0 - mask) + mask * tf.random.uniform(tf.shape(x))
+
+
+def mixup(x, y, alpha: float):
+    """Blend each face and its target with another face of the batch (mixup, Zhang et
+    al. 2018): weight lam ~ Beta(alpha, alpha), folded to >= 0.5 so that each face
+    stays mostly itself."""
+    n = tf.shape(x)[0]
+    g1, g2 = tf.random.gamma((n,), alpha), tf.random.gamma((n,), alpha)
+    lam = g1 / tf.maximum(g1 + g2, 1e-12)
+    lam = tf.maximum(lam, 1.0 - lam)
+    other = tf.random.shuffle(tf.range(n))
+    lx = lam[:, None, None, None]
+    ly = tf.cast(lam[:, None], y.dtype)
+    return (lx * x + (1.0 - lx) * tf.gather(x, other),
+            ly * y + (1.0 - ly) * tf.gather(y, other))
 
 
 def jpeg(face, cfg: AugmentConfig):

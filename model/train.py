@@ -10,6 +10,8 @@ Distillation (`teacher`): the targets become a mix of the one-hot label and a
 teacher model's softened probabilities (an ensemble with multi-crop averaging,
 computed once per run on the clean training faces and cached), so that one
 network learns what several know. `init` starts from a trained network's weights.
+Options measured in the model card's ablation table: mixup (`augment` mixup=a)
+and an exponential moving average of the weights (`ema`).
 """
 
 import json
@@ -28,7 +30,8 @@ tf, keras = import_tensorflow()  # the one-line error when the train extra is mi
 
 from common import atomic  # noqa: E402
 from model import EMOTIONS, INPUT_SIZE  # noqa: E402
-from model.augment import AugmentConfig, camera_effects, geometry_and_light, jpeg  # noqa: E402
+from model.augment import (AugmentConfig, camera_effects, geometry_and_light, jpeg,  # noqa: E402
+                           mixup)
 from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
 from common.errors import DataError  # noqa: E402
@@ -69,6 +72,9 @@ class TrainConfig:
     temperature: float = 2.0
     # a .keras network to start from instead of random weights (same shape of input/output)
     init: str | None = None
+    # momentum of an exponential moving average of the weights (0 = off): PublicTest
+    # is scored, and checkpoints are saved, with the averaged weights
+    ema: float = 0.0
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -144,7 +150,8 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
 
     def per_batch(x, y):
         x = tf.clip_by_value(geometry(x, training=True), 0.0, 1.0)
-        return camera_effects(x, acfg), y
+        x = camera_effects(x, acfg)
+        return mixup(x, y, acfg.mixup) if acfg.mixup > 0 else (x, y)
 
     x_train = to_network_input(data["train"].x)
     targets = _onehot(data["train"].y) if targets is None else targets
@@ -162,7 +169,8 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
 
 def compile_model(model, cfg: TrainConfig):
     model.compile(
-        optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay),
+        optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay,
+                                         use_ema=cfg.ema > 0, ema_momentum=cfg.ema or 0.99),
         loss=keras.losses.CategoricalCrossentropy(
             label_smoothing=0.0 if cfg.teacher else cfg.label_smoothing),
         metrics=["accuracy"],
@@ -206,7 +214,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
                 verbose=0, shuffle=False,  # the tf.data pipeline shuffles
                 # the bar first: it is cleared before the checkpoint logs the epoch
                 callbacks=[EpochProgress(cfg.epochs), keras.callbacks.LearningRateScheduler(
-                    lambda epoch: learning_rate(cfg, epoch)), checkpoint],
+                    lambda epoch: learning_rate(cfg, epoch)),
+                    # before the checkpoint: it then scores and saves the averaged weights
+                    *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []),
+                    checkpoint],
             )
         except KeyboardInterrupt:
             log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)

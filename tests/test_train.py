@@ -186,3 +186,43 @@ def test_an_init_network_of_another_shape_is_refused(tiny_folder, tmp_path):
     other.save(tmp_path / "other.keras")
     with pytest.raises(DataError, match="not a 48x48 face to 7 emotions"):
         train(tiny_config(tiny_folder, tmp_path / "run", init=str(tmp_path / "other.keras")))
+
+
+def test_mixup_blends_each_face_and_its_target_with_one_partner():
+    import tensorflow as tf
+
+    from model.augment import mixup
+
+    rng = np.random.default_rng(0)
+    x = rng.random((16, 48, 48, 1)).astype(np.float32)
+    y = np.eye(16, dtype=np.float32)                  # one class per face: partners show
+    tf.random.set_seed(1)
+    mx, my = (np.asarray(v) for v in mixup(tf.constant(x), tf.constant(y), 0.4))
+    np.testing.assert_allclose(my.sum(axis=1), 1.0, atol=1e-6)
+    blended = 0
+    for i in range(16):
+        lam = my[i, i]
+        assert lam >= 0.5 - 1e-6                      # each face stays mostly itself
+        others = [j for j in np.flatnonzero(my[i] > 1e-6) if j != i]
+        assert len(others) <= 1
+        j = others[0] if others else i
+        np.testing.assert_allclose(mx[i], lam * x[i] + (1 - lam) * x[j], atol=1e-5)
+        blended += bool(others) and lam < 0.95
+    assert blended >= 4
+
+
+def test_the_weight_average_is_what_is_scored_and_saved(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    moved = {}
+    for ema in (0.0, 0.999):
+        run = tiny_config(cfg.data, tmp_path / f"ema{ema}", epochs=3, warmup_epochs=0,
+                          lr=0.01, init=str(out / "best.keras"), ema=ema)
+        train(run)
+        assert json.loads((tmp_path / f"ema{ema}" / "state.json").read_text())["config"]["ema"] == ema
+        start, saved = (keras.models.load_model(p).trainable_weights
+                        for p in (out / "best.keras", tmp_path / f"ema{ema}" / "last.keras"))
+        moved[ema] = sum(float(np.abs(np.asarray(a) - np.asarray(b)).sum())
+                         for a, b in zip(start, saved))
+    # keras starts the average at the weights after the first batch; with momentum
+    # 0.999 it stays there over a dozen more, while the weights themselves go on
+    assert moved[0.999] < 0.5 * moved[0.0]

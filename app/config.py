@@ -24,7 +24,7 @@ class PipelineConfig:
     margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut
     hold: float = 0.35            # seconds a lost face keeps its box and label (0: off)
     tilt: bool = True             # look for tilted heads near a known face
-    in_turn: bool = True          # smoothed stream: an ensemble's networks one a frame
+    in_turn: bool = True          # smoothed stream: one network and view (face or mirror) a frame
 
     def with_changes(self, **changes) -> "PipelineConfig":
         """A copy with some fields changed (unknown names are a TypeError)."""

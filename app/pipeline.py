@@ -213,19 +213,20 @@ class EmotionPipeline:
         return found if found else (None, 0.0)
 
     def _classify(self, faces, tracks) -> np.ndarray:
-        """Each face's probabilities; in a smoothed stream, one network of an
-        ensemble a frame, taken in turn (see `network_for`): a batch per frame,
-        two on a frame where a new face appears."""
-        networks = getattr(self.classifier, "networks", 1)
+        """Each face's probabilities; in a smoothed stream, one network and one view
+        (face or mirror image) a frame, taken in turn (see `view_for`): a batch per
+        frame, two on a frame where a new face appears."""
         if not len(faces):
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        if not (self.smoothing and self.in_turn and networks > 1):
+        networks = getattr(self.classifier, "networks", 1)
+        flip = getattr(self.classifier, "flip", False)
+        if not (self.smoothing and self.in_turn and (networks > 1 or flip)):
             return self.classifier.predict(faces)
-        asked = [network_for(self.frames, tr.readings == 0, networks) for tr in tracks]
+        asked = [view_for(self.frames, tr.readings == 0, networks, flip) for tr in tracks]
         out = np.zeros((len(faces), len(EMOTIONS)), np.float32)
-        for net in set(asked):
-            rows = [i for i, a in enumerate(asked) if a == net]
-            out[rows] = self.classifier.predict(faces[rows], network=net)
+        for view in set(asked):
+            rows = [i for i, a in enumerate(asked) if a == view]
+            out[rows] = self.classifier.predict(faces[rows], network=view[0], mirrored=view[1])
         for tr in tracks:
             tr.readings += 1
         return out
@@ -266,14 +267,18 @@ class EmotionPipeline:
         return det
 
 
-def network_for(frame: int, first: bool, networks: int) -> int | None:
-    """Which of an ensemble's networks reads a tracked face on this frame (None: all).
+def view_for(frame: int, first: bool, networks: int, flip: bool) -> tuple:
+    """(network, mirrored) that read a tracked face on this frame; None: all of them.
 
-    A face's first reading asks every network; after that, one network a frame,
-    in turn. The smoothing's average over the last few frames then holds every
-    network's say, so a stream gets about the ensemble's accuracy at one network's
-    cost (measured with docs/stream_check.py, in assets/MODEL_CARD.md)."""
-    return None if first or networks <= 1 else frame % networks
+    A face's first reading asks every network, face and mirror image. After that
+    each frame asks one network about one of the two, in turn. The smoothing's
+    average over the last few frames then holds every network's say on both, so a
+    stream gets about the full reading's accuracy at a sixth of its cost (measured
+    with docs/stream_check.py, in assets/MODEL_CARD.md)."""
+    if first:
+        return None, None
+    view = frame % (networks * (2 if flip else 1))
+    return (view % networks if networks > 1 else None), (view >= networks if flip else None)
 
 
 def _ms(a: float, b: float) -> float:

@@ -55,7 +55,7 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
     source = _open_input(str(input_path))
     with source:
         classifier = EmotionClassifier.load(model, crops=accurate, threads=threads)
-        # offline work can afford every network on every frame (see network_for)
+        # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=config,
                                **({"in_turn": False} if accurate else {}))
         progress = progress_bar(source.frame_count) if show_progress else None

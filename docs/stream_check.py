@@ -1,8 +1,8 @@
-"""How right the live label is when each frame asks one network of an ensemble.
+"""How right the live label is when each frame asks one network about one view.
 
-The pipeline's live mode reads a tracked face with every network on its first
-frame and then with one network a frame, in turn (`app.pipeline.network_for`);
-the smoothing averages them. This script measures what that costs in accuracy
+The pipeline's live mode reads a tracked face with every network, face and mirror
+image, on its first frame and then with one network about one of the two a frame,
+in turn (`app.pipeline.view_for`); the smoothing averages them. This script measures what that costs in accuracy
 against asking every network every frame, on simulated streams: each labelled
 face is shown for FRAMES frames at 30 fps, each frame shifted by up to a pixel
 and a half, scaled by up to 3% and given camera noise (sigma 4), as a steady
@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.config import DEFAULTS  # noqa: E402
-from app.pipeline import network_for  # noqa: E402
+from app.pipeline import view_for  # noqa: E402
 from app.track import ProbabilitySmoother  # noqa: E402
 from model.classifier import EmotionClassifier  # noqa: E402
 from model.data import DEFAULT_DATA, SPLIT_NAMES, load_dataset  # noqa: E402
@@ -48,8 +48,9 @@ def run(classifier, faces, labels, frames: int, in_turn: bool, seed: int = 5) ->
     smoothers = [ProbabilitySmoother(DEFAULTS.tau, DEFAULTS.hysteresis) for _ in faces]
     shown = np.zeros((frames, len(faces)), int)
     for k in range(frames):
-        net = network_for(k, k == 0, classifier.networks) if in_turn else None
-        probs = classifier.predict(jittered(faces, rng), network=net)
+        net, mirrored = (view_for(k, k == 0, classifier.networks, classifier.flip)
+                         if in_turn else (None, None))
+        probs = classifier.predict(jittered(faces, rng), network=net, mirrored=mirrored)
         for i, (sm, p) in enumerate(zip(smoothers, probs)):
             shown[k, i] = sm.update(p, k / 30.0)[1]
     return {"last_frame_accuracy": round(float(np.mean(shown[-1] == labels)) * 100, 2),
@@ -69,8 +70,8 @@ def main():
     clf = EmotionClassifier.load(a.model)
     res = {"model": str(clf.path), "networks": clf.networks, "split": a.split,
            "faces": len(split), "frames": a.frames,
-           "every_network_every_frame": run(clf, split.x, split.y, a.frames, False),
-           "one_network_a_frame_in_turn": run(clf, split.x, split.y, a.frames, True)}
+           "every_view_every_frame": run(clf, split.x, split.y, a.frames, False),
+           "one_view_a_frame_in_turn": run(clf, split.x, split.y, a.frames, True)}
     print(json.dumps(res, indent=1))
 
 

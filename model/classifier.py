@@ -60,16 +60,21 @@ class EmotionClassifier:
         """How many networks answer: the ensemble's size, 1 for a single network."""
         return len(getattr(self._backend, "members", ())) or 1
 
-    def predict(self, faces, network: int | None = None) -> np.ndarray:
+    def predict(self, faces, network: int | None = None,
+                mirrored: bool | None = None) -> np.ndarray:
         """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1.
 
-        `network`: ask only that one of an ensemble's networks (index modulo
-        `networks`; a stream can take them in turn, see app.pipeline)."""
+        A stream can take the views in turn (see app.pipeline.view_for): `network`
+        asks only that one of an ensemble's networks (index modulo `networks`),
+        `mirrored` True / False only the mirror image / only the face instead of
+        their average."""
         x = to_network_input(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         views = [x, *_corner_crops(x)] if self.crops else [x]
-        if self.flip:
+        if mirrored:
+            views = [v[:, :, ::-1] for v in views]
+        elif mirrored is None and self.flip:
             views += [v[:, :, ::-1] for v in views]
         out = self._backend.run(np.concatenate(views), network)
         probs = out.reshape(len(views), len(x), -1).mean(axis=0)

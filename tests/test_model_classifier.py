@@ -145,6 +145,19 @@ def test_an_ensemble_averages_its_networks(ensemble, faces, flip):
     np.testing.assert_allclose(clf.predict(faces[0]), got[:1], atol=1e-5)
 
 
+def test_the_face_or_its_mirror_image_can_be_asked_alone(model_files, faces):
+    clf = EmotionClassifier.load(model_files[2])
+    alone = EmotionClassifier.load(model_files[2], flip=False)
+    np.testing.assert_allclose(clf.predict(faces, mirrored=False), alone.predict(faces),
+                               atol=1e-5)
+    np.testing.assert_allclose(clf.predict(faces, mirrored=True),
+                               alone.predict(faces[:, :, ::-1].copy()), atol=1e-5)
+    np.testing.assert_allclose((clf.predict(faces, mirrored=False)
+                                + clf.predict(faces, mirrored=True)) / 2,
+                               clf.predict(faces), atol=1e-5)
+    assert not np.allclose(clf.predict(faces, mirrored=True), alone.predict(faces), atol=1e-6)
+
+
 def test_one_network_of_an_ensemble_can_be_asked_alone(ensemble, faces):
     spec, *members = ensemble
     clf = EmotionClassifier.load(spec)

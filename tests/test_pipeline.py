@@ -10,7 +10,7 @@ import pytest
 from app import synthetic
 from app.crop import crop_box, crop_face
 from app.draw import EMOTION_COLORS, draw_detections
-from app.pipeline import Detection, EmotionPipeline, network_for
+from app.pipeline import Detection, EmotionPipeline, view_for
 from app.track import ProbabilitySmoother, iou
 from model import EMOTIONS
 
@@ -113,41 +113,47 @@ def test_batch_classification_once_per_frame(drawn):
     assert calls == [2]
 
 
-def test_network_for_asks_every_network_first_then_one_a_frame_in_turn():
-    assert [network_for(f, f == 0, 3) for f in range(7)] == [None, 1, 2, 0, 1, 2, 0]
-    assert [network_for(f, f == 4, 3) for f in range(4, 8)] == [None, 2, 0, 1]
-    assert {network_for(f, False, 1) for f in range(4)} == {None}
+def test_view_for_asks_everything_first_then_one_network_and_view_a_frame():
+    face, mirror = False, True
+    assert [view_for(f, f == 0, 3, True) for f in range(8)] == [
+        (None, None), (1, face), (2, face), (0, mirror), (1, mirror), (2, mirror),
+        (0, face), (1, face)]
+    assert [view_for(f, f == 4, 3, False) for f in range(4, 8)] == [
+        (None, None), (2, None), (0, None), (1, None)]
+    assert [view_for(f, False, 1, True) for f in range(3)] == [
+        (None, face), (None, mirror), (None, face)]
 
 
 @pytest.mark.parametrize("changes, expected", [
-    ({}, [None, 1, 2, 0, 1, 2]),                   # the shipped three-network ensemble
-    ({"in_turn": False}, [None] * 6),
-    ({"smoothing": False}, [None] * 6),            # unsmoothed, each frame stands alone
+    ({}, [(None, None), (1, False), (2, False), (0, True), (1, True), (2, True)]),
+    ({"in_turn": False}, [(None, None)] * 6),
+    ({"smoothing": False}, [(None, None)] * 6),    # unsmoothed, each frame stands alone
 ])
-def test_a_stream_asks_an_ensembles_networks_in_turn(drawn, changes, expected):
+def test_a_stream_asks_the_networks_and_views_in_turn(drawn, changes, expected):
     pipe = EmotionPipeline(**changes)
-    assert pipe.classifier.networks == 3
+    assert pipe.classifier.networks == 3 and pipe.classifier.flip
     asked, real = [], pipe.classifier.predict
-    pipe.classifier.predict = lambda faces, network=None: (
-        asked.append(network) or real(faces, network=network))
+    pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
+        asked.append((network, mirrored)) or real(faces, network=network, mirrored=mirrored))
     frame = synthetic.paste_face(synthetic.background(), drawn[1], (320, 240), 160)
     dets = [pipe.process(frame, i / 30) for i in range(6)]
     assert all(len(d) == 1 and not d[0].held for d in dets)
     assert asked == expected
 
 
-def test_a_new_face_is_read_by_every_network_beside_a_known_one(drawn):
+def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn):
     pipe = EmotionPipeline(rescan_interval=1)      # the new face is found at once
     asked, real = [], pipe.classifier.predict
-    pipe.classifier.predict = lambda faces, network=None: (
-        asked.append((len(faces), network)) or real(faces, network=network))
+    pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
+        asked.append((len(faces), network, mirrored))
+        or real(faces, network=network, mirrored=mirrored))
     one = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
     two = synthetic.paste_face(one, drawn[1], (470, 240), 150)
     pipe.process(one, 0.0)
     pipe.process(one, 1 / 30)
     asked.clear()
     assert len(pipe.process(two, 2 / 30)) == 2
-    assert sorted(asked, key=str) == [(1, 2), (1, None)]
+    assert sorted(asked, key=str) == [(1, 2, False), (1, None, None)]
 
 
 def test_reset_forgets_tracks(drawn):

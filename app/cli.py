@@ -18,8 +18,8 @@ log = logging.getLogger("emotion_detector")
 ACCURATE_HELP = ("also average five 44-pixel crops of each face: about a point more accurate, "
                  "six times the classifying time (for offline work)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
-    "; in a video every network of an ensemble reads every frame, instead of one a "
-    "frame in turn)")
+    "; in a video every frame is read by every network on the face and its mirror "
+    "image, instead of one of them in turn)")
 
 
 def build_parser() -> argparse.ArgumentParser:

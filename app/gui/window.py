@@ -183,7 +183,8 @@ class MainWindow(QMainWindow):
         self.act_fast_model = a("Use the f&ast model", None,
                                 lambda: self.load_model(FAST_MODEL),
                                 tip="One network instead of three: a third of the time per "
-                                    "face, a little less accurate (for slow computers)")
+                                    "photo, a little less accurate (in a video both cost "
+                                    "one network's reading a frame)")
         self.act_quit = a("&Quit", QKeySequence.Quit, self.close)
         self.act_fullscreen = a("&Full screen", "F11", self.set_fullscreen, checkable=True,
                                 tip="Show the window on the whole screen (F11 again to leave)")

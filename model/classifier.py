@@ -8,8 +8,8 @@ classified together with its mirror image and the two results averaged
 A model can also be a `.json` file that lists several networks (an ensemble,
 `{"ensemble": ["a.tflite", "b.tflite"]}`, paths relative to the file): their
 probabilities are averaged. Networks trained from different seeds make different
-mistakes, so the average beats either one: the shipped pair by 1.2 points on
-PublicTest (assets/MODEL_CARD.md).
+mistakes, so the average beats each one: the shipped three their best member by
+1.3 points on PublicTest (assets/MODEL_CARD.md).
 """
 
 import json

@@ -148,7 +148,7 @@ def test_training_and_the_app_turn_a_face_file_into_the_same_network_input(tmp_p
     np.testing.assert_array_equal(happy, app_faces)
 
     class Spy:  # records what the classifier feeds the network
-        def run(self, x):
+        def run(self, x, network=None):
             self.x = x
             return np.full((len(x), 7), 1 / 7, np.float32)
 

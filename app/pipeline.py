@@ -4,7 +4,8 @@ The GUI, `process`, `bench` and the tests all drive `EmotionPipeline.process`.
 Speed comes from not scanning the whole frame every time: known faces are looked
 for near their last box (about a millisecond), the whole frame is re-scanned,
 downscaled, every `rescan_interval` frames, whenever a face was lost, and while
-no face is known. All faces of a frame are classified in one batch.
+no face is known. All faces of a frame are classified in one batch, and in a
+smoothed stream by one network on one view a frame, in turn (`view_for`).
 """
 
 import logging
@@ -35,6 +36,7 @@ class Detection:
     confidence: float
     probabilities: tuple
     track_id: int
+    # this frame's own reading, unsmoothed (in a stream: one network's, on one view)
     raw_probabilities: tuple = field(default=(), repr=False, compare=False)
     held: bool = False        # not found in this frame: the last reading, held briefly
     tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)

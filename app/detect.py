@@ -5,9 +5,7 @@ the smallest window sizes, so it runs on a downscaled frame (the smallest face
 wanted maps to the cascade's 24-pixel window) and the pipeline runs it only now
 and then. In between, each known face is looked for in a small region around its
 last box, resized so that the face is a few dozen pixels wide: a millisecond or
-less. Boxes always come back in the pixels of the frame given. The frame may be
-BGR: only the parts searched are turned gray (a whole 640x480 frame costs 0.15 ms,
-a tenth of a frame's work).
+less. Boxes always come back in the pixels of the frame given.
 """
 
 import logging
@@ -17,7 +15,6 @@ import cv2
 import numpy as np
 
 from common.errors import ModelError
-from model.preprocess import to_gray
 
 log = logging.getLogger(__name__)
 
@@ -74,29 +71,29 @@ class FaceDetector:
         longest = max(shape[:2])
         return min(1.0, WINDOW / max(self.min_face, WINDOW), self.max_scan_side / longest)
 
-    def full_scan(self, frame: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """All faces in a frame (gray or BGR), as (x, y, w, h) in that frame's pixels."""
-        scale = self.scan_scale(frame.shape)
-        if min(frame.shape[:2]) * scale < WINDOW:
+    def full_scan(self, gray: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """All faces in a grayscale frame, as (x, y, w, h) in that frame's pixels."""
+        scale = self.scan_scale(gray.shape)
+        if min(gray.shape[:2]) * scale < WINDOW:
             return []                                  # smaller than any face we look for
-        small = to_gray(frame if scale == 1.0 else cv2.resize(
-            frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA))
+        small = gray if scale == 1.0 else cv2.resize(
+            gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         found = self.cascade.detectMultiScale(
             small, scaleFactor=self.scale_factor, minNeighbors=self.min_neighbors,
             minSize=(WINDOW, WINDOW))
         return [_scale_box(b, 1.0 / scale) for b in found]
 
-    def near(self, frame: np.ndarray, box) -> tuple[int, int, int, int] | None:
+    def near(self, gray: np.ndarray, box) -> tuple[int, int, int, int] | None:
         """The face closest to `box` within a margin around it, or None if gone."""
         x, y, w, h = box
         m = self.roi_margin
         x0, y0 = max(0, int(x - m * w)), max(0, int(y - m * h))
-        x1 = min(frame.shape[1], int(x + w + m * w))
-        y1 = min(frame.shape[0], int(y + h + m * h))
+        x1 = min(gray.shape[1], int(x + w + m * w))
+        y1 = min(gray.shape[0], int(y + h + m * h))
         if x1 - x0 < WINDOW or y1 - y0 < WINDOW:
             return None
         scale = ROI_FACE / max(w, 1)
-        roi = to_gray(frame[y0:y1, x0:x1])
+        roi = gray[y0:y1, x0:x1]
         if scale != 1.0:
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             roi = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp)
@@ -113,7 +110,7 @@ class FaceDetector:
         return bx + x0, by + y0, bw, bh
 
 
-    def near_rotated(self, frame: np.ndarray, box, angles=TILT_ANGLES):
+    def near_rotated(self, gray: np.ndarray, box, angles=TILT_ANGLES):
         """A tilted face near `box`: (box, tilt) for the first head tilt in `angles`
         (degrees, counter-clockwise in the picture) at which the region, turned back
         by it, shows an upright face; None if none does.
@@ -130,8 +127,8 @@ class FaceDetector:
         lo, hi = max(WINDOW, int(ROI_FACE * 0.6)), int(ROI_FACE * 1.6)
         for angle in angles:
             m = _rotation(cx, cy, -angle, scale, side)   # turn the head upright
-            roi = to_gray(cv2.warpAffine(frame, m, (side, side), flags=cv2.INTER_LINEAR,
-                                         borderMode=cv2.BORDER_REPLICATE))
+            roi = cv2.warpAffine(gray, m, (side, side), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
             found = self.cascade.detectMultiScale(
                 roi, scaleFactor=NEAR_SCALE_STEP, minNeighbors=max(2, self.min_neighbors - 1),
                 minSize=(lo, lo), maxSize=(hi, hi))

@@ -143,29 +143,30 @@ class EmotionPipeline:
     def _process(self, frame, t) -> list[Detection]:
         clock = time.perf_counter
         t0 = clock()
-        # the frame stays BGR: detection and cropping turn only what they look at gray
-        boxes, claimed, angles = self._detect(frame, t)
+        gray = to_gray(frame)
         t1 = clock()
+        boxes, claimed, angles = self._detect(gray, t)
+        t2 = clock()
         pairs = self.tracker.assign(claimed, boxes, t)
         for tr, _ in pairs:
             tr.angle = angles.get(tr.id, 0.0)
-        t2 = clock()
-        faces = crop_faces(frame, [b for _, b in pairs], self.margin,
-                           [tr.angle for tr, _ in pairs])
         t3 = clock()
-        probs = self._classify(faces, [tr for tr, _ in pairs])
+        faces = crop_faces(gray, [b for _, b in pairs], self.margin,
+                           [tr.angle for tr, _ in pairs])
         t4 = clock()
-        detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
-        detections += self._held(pairs, t, frame.shape)
+        probs = self._classify(faces, [tr for tr, _ in pairs])
         t5 = clock()
+        detections = [self._detection(tr, box, p, t) for (tr, box), p in zip(pairs, probs)]
+        detections += self._held(pairs, t, gray.shape)
+        t6 = clock()
         self.frames += 1
         # "track": matching boxes to known faces; "smooth": the probabilities over time
-        self.timings = {"detect": _ms(t0, t1), "track": _ms(t1, t2),
-                        "crop": _ms(t2, t3), "classify": _ms(t3, t4), "smooth": _ms(t4, t5),
-                        "total": _ms(t0, t5), "full_scan": float(self._scanned)}
+        self.timings = {"gray": _ms(t0, t1), "detect": _ms(t1, t2), "track": _ms(t2, t3),
+                        "crop": _ms(t3, t4), "classify": _ms(t4, t5), "smooth": _ms(t5, t6),
+                        "total": _ms(t0, t6), "full_scan": float(self._scanned)}
         return detections
 
-    def _detect(self, frame, t):
+    def _detect(self, gray, t):
         """(boxes from a full scan, {track id: box found near that track's last box},
         {track id: tilt angle where it was found tilted}).
 
@@ -176,7 +177,7 @@ class EmotionPipeline:
         claimed, angles = {}, {}
         just_lost = missing = False
         for tr in list(self.tracker.tracks.values()):
-            box, angle = self._find_near(frame, tr, t)
+            box, angle = self._find_near(gray, tr, t)
             if box is None:
                 missing = True
                 just_lost |= tr.missed == 0
@@ -190,12 +191,12 @@ class EmotionPipeline:
         self._scanned = full
         boxes = []
         if full:
-            boxes = self.detector.full_scan(frame)
+            boxes = self.detector.full_scan(gray)
             self._since_scan = 0
             self._rescan = False
         return boxes, claimed, angles
 
-    def _find_near(self, frame, track, t):
+    def _find_near(self, gray, track, t):
         """(box, tilt) of `track`'s face near where it should be now, or (None, 0).
 
         Upright first (or at the tilt it was last found at), then turned by the
@@ -205,13 +206,13 @@ class EmotionPipeline:
         # the full-frame scans (four turned searches a frame cost more than finding it)
         tilt = self.tilt and track.confirmed and t - track.last_seen <= max(self.hold, 0.2)
         if not track.angle:
-            box = self.detector.near(frame, where)
+            box = self.detector.near(gray, where)
             if box is not None or not tilt:
                 return box, 0.0
-            found = self.detector.near_rotated(frame, where)
+            found = self.detector.near_rotated(gray, where)
         else:
             order = (track.angle,) + tuple(a for a in (0.0, *TILT_ANGLES) if a != track.angle)
-            found = self.detector.near_rotated(frame, where, order if tilt else (0.0,))
+            found = self.detector.near_rotated(gray, where, order if tilt else (0.0,))
         return found if found else (None, 0.0)
 
     def _classify(self, faces, tracks) -> np.ndarray:

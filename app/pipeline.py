@@ -61,6 +61,7 @@ class NoModel:
     path = None
     flip = False
     crops = False
+    networks = 1
 
     def predict(self, faces):
         return np.zeros((len(faces), len(EMOTIONS)), np.float32)

@@ -156,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start from this trained .keras network instead of random weights")
     p.add_argument("--ema", type=float, default=0.0, metavar="M",
                    help="keep an exponential moving average of the weights with momentum M "
-                        "per batch (e.g. 0.999) and score and save that (default: 0, off)")
+                        "per batch (e.g. 0.99) and score and save that (default: 0, off)")
 
     p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
                        description="Print accuracy, macro F1, per-class precision/recall/F1, "

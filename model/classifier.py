@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = ASSETS / "emotion_model.json"  # three networks, see assets/MODEL_CARD.md
 # one network distilled from an ensemble: a third of the cost per photo (in a
-# stream both cost one reading a frame, app.pipeline.view_for), 1.3 points less
+# stream both cost one reading a frame, app.pipeline.view_for), 0.9 points less
 # accurate on clean faces, steadier on camera noise (assets/MODEL_CARD.md)
 FAST_MODEL = ASSETS / "emotion_cnn_student.tflite"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)

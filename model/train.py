@@ -73,7 +73,8 @@ class TrainConfig:
     # a .keras network to start from instead of random weights (same shape of input/output)
     init: str | None = None
     # momentum of an exponential moving average of the weights (0 = off): PublicTest
-    # is scored, and checkpoints are saved, with the averaged weights
+    # is scored, and checkpoints are saved, with the averaged weights (so --resume
+    # goes on from the average)
     ema: float = 0.0
 
 

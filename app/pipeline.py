@@ -222,17 +222,15 @@ class EmotionPipeline:
         frame, two on a frame where a new face appears."""
         if not len(faces):
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        networks = getattr(self.classifier, "networks", 1)
-        flip = getattr(self.classifier, "flip", False)
+        networks, flip = self.classifier.networks, self.classifier.flip
         if not (self.smoothing and self.in_turn and (networks > 1 or flip)):
             return self.classifier.predict(faces)
-        asked = [view_for(self.frames, tr.readings == 0, networks, flip) for tr in tracks]
+        # a track not yet shown has never been read: its first reading asks everything
+        asked = [view_for(self.frames, tr.shown is None, networks, flip) for tr in tracks]
         out = np.zeros((len(faces), len(EMOTIONS)), np.float32)
         for view in set(asked):
             rows = [i for i, a in enumerate(asked) if a == view]
             out[rows] = self.classifier.predict(faces[rows], network=view[0], mirrored=view[1])
-        for tr in tracks:
-            tr.readings += 1
         return out
 
     def _held(self, pairs, t, shape) -> list[Detection]:

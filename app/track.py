@@ -79,7 +79,6 @@ class Track:
     velocity: tuple = (0.0, 0.0)   # of the box centre, pixels per second
     angle: float = 0.0       # head tilt (degrees) at which it was last found
     shown: object = None     # the last Detection drawn for it (what a hold repeats)
-    readings: int = 0        # times it was classified (app.pipeline.view_for)
 
     def predicted(self, t: float) -> tuple:
         """The box moved on by its recent motion to time `t` (for a short miss)."""

@@ -2,8 +2,9 @@
 
 The pipeline's live mode reads a tracked face with every network, face and mirror
 image, on its first frame and then with one network about one of the two a frame,
-in turn (`app.pipeline.view_for`); the smoothing averages them. This script measures what that costs in accuracy
-against asking every network every frame, on simulated streams: each labelled
+in turn (`app.pipeline.view_for`); the smoothing averages them. This script
+measures what that costs in accuracy against asking everything every frame, on
+simulated streams: each labelled
 face is shown for FRAMES frames at 30 fps, each frame shifted by up to a pixel
 and a half, scaled by up to 3% and given camera noise (sigma 4), as a steady
 face in front of a webcam would be. It reports the accuracy of the label shown
@@ -27,8 +28,7 @@ from app.pipeline import view_for  # noqa: E402
 from app.track import ProbabilitySmoother  # noqa: E402
 from model.classifier import EmotionClassifier  # noqa: E402
 from model.data import DEFAULT_DATA, SPLIT_NAMES, load_dataset  # noqa: E402
-
-SIZE = 48
+from model.robustness import SIZE, warp  # noqa: E402
 
 
 def jittered(faces: np.ndarray, rng) -> np.ndarray:
@@ -37,8 +37,7 @@ def jittered(faces: np.ndarray, rng) -> np.ndarray:
     for i, face in enumerate(faces):
         m = cv2.getRotationMatrix2D((SIZE / 2, SIZE / 2), 0.0, rng.uniform(0.97, 1.03))
         m[:, 2] += rng.uniform(-1.5, 1.5, 2)
-        warped = cv2.warpAffine(face, m, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
-                                borderMode=cv2.BORDER_REFLECT_101)
+        warped = warp(face, m)
         out[i] = np.clip(warped + rng.normal(0, 4.0, warped.shape), 0, 255)
     return out
 

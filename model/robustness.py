@@ -15,25 +15,25 @@ SEED = 2013
 SIZE = INPUT_SIZE
 
 
-def _warp(face, matrix):
+def warp(face, matrix):
     return cv2.warpAffine(face, matrix, (SIZE, SIZE), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _scaled(face, factor):
     m = cv2.getRotationMatrix2D((SIZE / 2 - 0.5, SIZE / 2 - 0.5), 0.0, factor)
-    return _warp(face, m)
+    return warp(face, m)
 
 
 def _tilt(face, rng):
     angle = 15.0 * rng.choice((-1.0, 1.0))
-    return _warp(face, cv2.getRotationMatrix2D((SIZE / 2 - 0.5, SIZE / 2 - 0.5), angle, 1.0))
+    return warp(face, cv2.getRotationMatrix2D((SIZE / 2 - 0.5, SIZE / 2 - 0.5), angle, 1.0))
 
 
 def _shift(face, rng):
     angle = rng.uniform(0, 2 * np.pi)
     dx, dy = 0.1 * SIZE * np.cos(angle), 0.1 * SIZE * np.sin(angle)
-    return _warp(face, np.float32([[1, 0, dx], [0, 1, dy]]))
+    return warp(face, np.float32([[1, 0, dx], [0, 1, dy]]))
 
 
 def _levels(face, scale, offset):

@@ -246,6 +246,7 @@ class ScriptedClassifier:
     """Stands in for the model: hands out the given probability rows in turn."""
 
     flip = False
+    networks = 1
 
     def __init__(self, rows):
         self.rows = [np.asarray(r, np.float32) for r in rows]

@@ -10,7 +10,10 @@ both ways rather than only blurred.
 
 from dataclasses import dataclass
 
-import tensorflow as tf
+try:
+    import tensorflow as tf
+except ImportError:  # the lent GPU machine has no TensorFlow; it uses only the Keras parts
+    tf = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ and an exponential moving average of the weights (`ema`).
 
 import json
 import logging
-import math
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +35,7 @@ from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
 from common.errors import DataError  # noqa: E402
 from model.preprocess import to_network_input  # noqa: E402
+from model.schedule import warmup_cosine  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +84,7 @@ def learning_rate(cfg: TrainConfig, epoch: int) -> float:
     Per epoch through LearningRateScheduler, not keras' CosineDecay: `--resume
     --epochs N` stretches the schedule to the new length, which a schedule built
     into the saved optimizer cannot do."""
-    if epoch < cfg.warmup_epochs:
-        return cfg.lr * (epoch + 1) / (cfg.warmup_epochs + 1)
-    span = max(cfg.epochs - cfg.warmup_epochs, 1)
-    progress = min((epoch - cfg.warmup_epochs) / span, 1.0)
-    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+    return warmup_cosine(cfg.lr, epoch, cfg.epochs, cfg.warmup_epochs)
 
 
 def augment_config(cfg: TrainConfig) -> AugmentConfig:

@@ -1,4 +1,4 @@
-"""Train the emotion CNN on a lent GPU machine: Keras on JAX, since TensorFlow cannot go there.
+"""Train the emotion CNN on a lent GPU machine: Keras on JAX or PyTorch, no TensorFlow there.
 
 The GPU machine that some sessions are lent has JAX and PyTorch but no TensorFlow,
 and TensorFlow's wheel is far over what may travel to it (64 MiB). So the work is
@@ -7,20 +7,20 @@ split in three steps:
 - `pack` (here): the training faces with their targets (plain labels, and the
   distillation mix that `train --teacher` uses) and PublicTest, lzma-compressed
   into one file of a git-ignored folder that travels with `carry`;
-- `run` (there): `model.network`'s network trained with Keras' JAX backend for as
-  many epochs as fit before a deadline (the cosine schedule is fixed after the
-  warm-up, from the time an epoch took), keeping the weights that score best on
-  PublicTest;
+- `run` (there; `model/gpu_train.sh` first `probe`s which backend computes on the
+  GPU): `model.network`'s network trained for as many epochs as fit before a
+  deadline (the cosine schedule is fixed after the warm-up, from the time an epoch
+  took), keeping the weights that score best on PublicTest;
 - `adopt` (here): those weights -> best.keras and the quantised .tflite that
   `train` writes, through the same export.
 
 Augmentation: `model.augment`'s geometry and light layers, and the camera effects
 (sharpness, blur, low resolution, noise, erasing) as keras.ops, because the
 tf.data versions in `model.augment` cannot run inside a jitted JAX step. JPEG has
-no JAX op and is left out.
+no JAX op and is left out. `run` works on the processor too, slowly.
 
     python -m model.gpu_train pack --teacher assets/emotion_model.json
-    python -m model.gpu_train run --pack .gpu/fer_pack.npz --out OUT --seed 11 --until T
+    bash model/gpu_train.sh 480        # there, through the device tool
     python -m model.gpu_train adopt OUT/s11.weights.h5 --out runs/gpu_s11
 """
 
@@ -34,6 +34,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from common.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 
@@ -223,15 +225,16 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
     onehot = np.eye(7, dtype=np.float32)
     target = soft if targets == "soft" else onehot[y]
     if len(target) != len(x):
-        raise SystemExit(f"the pack has no {targets} targets (pack with --teacher)")
+        raise DataError(f"{pack_path} has no {targets} targets (pack it with --teacher)")
     net, model = training_model(keras, seed, targets, ema, lr, label_smoothing, stages)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"s{seed}.weights.h5"
     plan = {"epochs": max_epochs}
     history = {"seed": seed, "targets": targets, "ema": ema, "lr": lr, "batch_size": batch_size,
-               "backend": keras.backend.backend(), "pack": about, "stages": stages, "epochs": [], "val_accuracy": [],
-               "loss": [], "accuracy": [], "seconds": []}
+               "backend": keras.backend.backend(), "pack": about, "stages": stages,
+               "epochs": max_epochs, "val_accuracy": [], "loss": [], "accuracy": [],
+               "seconds": []}
     started = [time.time()]
 
     class Deadline(keras.callbacks.Callback):
@@ -318,6 +321,13 @@ def main(argv=None):
     a.add_argument("--data", default="../shared/datasets/fer2013")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
+    try:
+        _dispatch(args)
+    except (UserError, OSError, ValueError) as exc:  # a missing pack or weights file, say
+        sys.exit(f"error: {exc}")
+
+
+def _dispatch(args):
     if args.command == "pack":
         print(pack(args.data, args.out, args.teacher, args.work))
     elif args.command == "probe":

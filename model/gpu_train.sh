@@ -34,7 +34,9 @@ for i in "${!variants[@]}"; do
     echo "== ${variants[$i]}"
     grep -v -E "^(I0000|W0000)" "/tmp/probe$i.txt" | tail -4
     ms=$(awk '/ms_per_step/ {print $4}' "/tmp/probe$i.txt")
-    if [[ -n $ms ]] && awk "BEGIN { exit !($ms < $best_ms) }"; then best=${variants[$i]} best_ms=$ms; fi
+    if [[ -n $ms ]] && awk "BEGIN { exit !($ms < $best_ms) }"; then
+        best=${variants[$i]} best_ms=$ms
+    fi
 done
 if [[ -z $best ]] || awk "BEGIN { exit !($best_ms > $max_ms) }"; then
     echo "no backend trains on the GPU (fastest: '${best:-none}' at $best_ms ms a step); stopping"

@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-pytest.importorskip("tensorflow", reason="packing and adopting need TensorFlow (pip install '.[test]')")
+pytest.importorskip("tensorflow",
+                    reason="packing and adopting need TensorFlow (pip install '.[test]')")
 
 import keras  # noqa: E402
 

@@ -39,7 +39,7 @@ from common.errors import DataError, UserError
 
 log = logging.getLogger(__name__)
 
-PACK = ".gpu/fer_pack.npz"  # git-ignored (.git/info/exclude), travels with carry
+PACK = ".gpu/fer_pack.npz"  # git-ignored, travels with carry
 
 
 def _squeeze(faces: np.ndarray) -> np.ndarray:
@@ -251,12 +251,15 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
                 history[k].append(float(logs.get(k, 0.0)))
             history["val_accuracy"].append(val)
             history["seconds"].append(took)
-            if val >= max(history["val_accuracy"]):
+            history["best_val_accuracy"] = max(history["val_accuracy"])
+            if val >= history["best_val_accuracy"]:
                 with atomic.atomic_path(weights, suffix=".weights.h5") as tmp:
                     net.save_weights(tmp)
             if epoch + 1 == warmup:
                 plan["epochs"] = min(max_epochs, epoch + 1 + max(int((until - now) / took), 1))
                 history["epochs"] = plan["epochs"]
+            # every epoch: a call cut off at its time limit still brings back a whole history
+            atomic.write_json(out / f"s{seed}.history.json", history)
             stop = epoch + 1 >= plan["epochs"] or now + took > until + 30
             if stop or epoch < warmup + 2 or (epoch + 1) % 10 == 0:  # the history has every epoch
                 print(f"seed {seed} epoch {epoch + 1}/{plan['epochs']}: val {val:.4f} "
@@ -271,8 +274,6 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
                   lambda epoch: warmup_cosine(lr, epoch, plan["epochs"], warmup)),
                   *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
                   Deadline()])
-    history["best_val_accuracy"] = max(history["val_accuracy"])
-    atomic.write_json(out / f"s{seed}.history.json", history)
     return history
 
 

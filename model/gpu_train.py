@@ -101,19 +101,21 @@ def camera_effects_layer(keras, cfg, seed: int):
             super().__init__(name="camera_effects")
             self.seeds = keras.random.SeedGenerator(seed)
 
+        def uniform(self, shape, low=0.0, high=1.0):
+            return keras.random.uniform(shape, low, high, seed=self.seeds)
+
         def chosen(self, n, p):
-            return ops.cast(keras.random.uniform((n, 1, 1, 1), seed=self.seeds) < p, "float32")
+            return ops.cast(self.uniform((n, 1, 1, 1)) < p, "float32")
 
         def call(self, x, training=False):
             if not training:
                 return x
             n = ops.shape(x)[0]
-            rand = keras.random
             if cfg.sharpness_p > 0:  # x + a (x - blur(x)): a < 0 softens, a > 0 sharpens
-                amount = rand.uniform((n, 1, 1, 1), -0.8, 1.2, seed=self.seeds)
+                amount = self.uniform((n, 1, 1, 1), -0.8, 1.2)
                 x = x + amount * self.chosen(n, cfg.sharpness_p) * (x - blur(x, 1.0))
             if cfg.blur_p > 0:
-                sigma = rand.uniform((), 0.6, 1.4, seed=self.seeds)
+                sigma = self.uniform((), 0.6, 1.4)
                 x = x + self.chosen(n, cfg.blur_p) * (blur(x, sigma) - x)
             if cfg.lowres_p > 0:  # a size per face among 16..36 px (jit needs static sizes);
                 # antialiased bilinear for the "area" downscale, which JAX lacks
@@ -121,13 +123,14 @@ def camera_effects_layer(keras, cfg, seed: int):
                 ups = ops.stack([ops.image.resize(ops.image.resize(x, (s, s), antialias=True),
                                                   (48, 48), interpolation="bilinear")
                                  for s in sizes], axis=0)
-                pick = ops.one_hot(rand.randint((n,), 0, len(sizes), seed=self.seeds), len(sizes))
+                which = keras.random.randint((n,), 0, len(sizes), seed=self.seeds)
+                pick = ops.one_hot(which, len(sizes))
                 up = ops.sum(ops.transpose(pick)[:, :, None, None, None] * ups, axis=0)
                 x = x + self.chosen(n, cfg.lowres_p) * (up - x)
             x = ops.clip(x, 0.0, 1.0)
             if cfg.noise > 0:
-                sigma = rand.uniform((n, 1, 1, 1), 0.0, cfg.noise / 255.0, seed=self.seeds)
-                noise = rand.normal(ops.shape(x), seed=self.seeds)
+                sigma = self.uniform((n, 1, 1, 1), 0.0, cfg.noise / 255.0)
+                noise = keras.random.normal(ops.shape(x), seed=self.seeds)
                 x = ops.clip(x + self.chosen(n, cfg.noise_p) * sigma * noise, 0.0, 1.0)
             if cfg.erase_p > 0:
                 x = self.erase(x, n, cfg.erase_p)
@@ -135,22 +138,18 @@ def camera_effects_layer(keras, cfg, seed: int):
 
         def erase(self, x, n, p):
             """One rectangle of 10-30% of the face per chosen face, filled with noise."""
-            area = rand_u(self.seeds, (n,), 0.1, 0.3) * 48.0 * 48.0
-            aspect = ops.exp(rand_u(self.seeds, (n,), -0.8, 0.8))
+            area = self.uniform((n,), 0.1, 0.3) * 48.0 * 48.0
+            aspect = ops.exp(self.uniform((n,), -0.8, 0.8))
             eh = ops.clip(ops.floor(ops.sqrt(area * aspect)), 1, 48)
             ew = ops.clip(ops.floor(ops.sqrt(area / aspect)), 1, 48)
-            top = ops.floor(rand_u(self.seeds, (n,), 0.0, 1.0) * (48 - eh + 1))
-            left = ops.floor(rand_u(self.seeds, (n,), 0.0, 1.0) * (48 - ew + 1))
+            top = ops.floor(self.uniform((n,)) * (48 - eh + 1))
+            left = ops.floor(self.uniform((n,)) * (48 - ew + 1))
             rows = ops.arange(48, dtype="float32")[None, :, None]
             cols = ops.arange(48, dtype="float32")[None, None, :]
             inside = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
                       & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
             mask = ops.cast(inside, "float32")[..., None] * self.chosen(n, p)
-            fill = keras.random.uniform(ops.shape(x), seed=self.seeds)
-            return x * (1.0 - mask) + mask * fill
-
-    def rand_u(seeds, shape, low, high):
-        return keras.random.uniform(shape, low, high, seed=seeds)
+            return x * (1.0 - mask) + mask * self.uniform(ops.shape(x))
 
     return CameraEffects()
 

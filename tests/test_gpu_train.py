@@ -14,6 +14,7 @@ import keras  # noqa: E402
 from model import gpu_train  # noqa: E402
 from model.augment import AugmentConfig  # noqa: E402
 from model.classifier import EmotionClassifier  # noqa: E402
+from model.network import build_model  # noqa: E402
 from tests.conftest import TINY_STAGES, tiny_faces, write_tiny_folder  # noqa: E402
 
 
@@ -57,8 +58,6 @@ def test_a_past_deadline_stops_after_the_warm_up_and_adopt_exports_the_best(pack
 
     tflite = gpu_train.adopt(str(tmp_path / "s4.weights.h5"), str(tmp_path / "adopted"), str(data))
     net = keras.models.load_model(tmp_path / "adopted" / "best.keras")
-    from model.network import build_model
-
     trained = build_model(stages=TINY_STAGES)
     trained.load_weights(tmp_path / "s4.weights.h5")
     for a, b in zip(net.get_weights(), trained.get_weights()):

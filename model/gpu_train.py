@@ -229,22 +229,20 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     weights = out / f"s{seed}.weights.h5"
-    plan = {"epochs": max_epochs}
     history = {"seed": seed, "targets": targets, "ema": ema, "lr": lr, "batch_size": batch_size,
                "backend": keras.backend.backend(), "pack": about, "stages": stages,
                "epochs": max_epochs, "val_accuracy": [], "loss": [], "accuracy": [],
-               "seconds": []}
-    started = [time.time()]
+               "seconds": []}  # "epochs": the schedule's length, fixed after the warm-up
 
     class Deadline(keras.callbacks.Callback):
         """Fixes the schedule's length after the warm-up from one epoch's time; saves the best."""
 
         def on_epoch_begin(self, epoch, logs=None):
-            started[0] = time.time()
+            self.started = time.time()
 
         def on_epoch_end(self, epoch, logs=None):
             now = time.time()
-            took = now - started[0]
+            took = now - self.started
             val = float(logs.get("val_accuracy", 0.0))
             for k in ("loss", "accuracy"):
                 history[k].append(float(logs.get(k, 0.0)))
@@ -255,14 +253,13 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
                 with atomic.atomic_path(weights, suffix=".weights.h5") as tmp:
                     net.save_weights(tmp)
             if epoch + 1 == warmup:
-                plan["epochs"] = min(max_epochs, epoch + 1 + max(int((until - now) / took), 1))
-                history["epochs"] = plan["epochs"]
+                history["epochs"] = min(max_epochs, epoch + 1 + max(int((until - now) / took), 1))
             # every epoch: a call cut off at its time limit still brings back a whole history
             atomic.write_json(out / f"s{seed}.history.json", history)
-            stop = epoch + 1 >= plan["epochs"] or now + took > until + 30
+            stop = epoch + 1 >= history["epochs"] or now + took > until + 30
             if stop or epoch < warmup + 2 or (epoch + 1) % 10 == 0:  # the history has every epoch
-                print(f"seed {seed} epoch {epoch + 1}/{plan['epochs']}: val {val:.4f} "
-                      f"(best {max(history['val_accuracy']):.4f}) loss {logs.get('loss', 0):.3f} "
+                print(f"seed {seed} epoch {epoch + 1}/{history['epochs']}: val {val:.4f} "
+                      f"(best {history['best_val_accuracy']:.4f}) loss {logs.get('loss', 0):.3f} "
                       f"{took:.1f} s", flush=True)
             self.model.stop_training = stop
 
@@ -270,7 +267,7 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
               validation_data=(to_network_input(xv), onehot[yv]), validation_batch_size=512,
               shuffle=True, verbose=0,
               callbacks=[keras.callbacks.LearningRateScheduler(
-                  lambda epoch: warmup_cosine(lr, epoch, plan["epochs"], warmup)),
+                  lambda epoch: warmup_cosine(lr, epoch, history["epochs"], warmup)),
                   *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if ema else []),
                   Deadline()])
     return history

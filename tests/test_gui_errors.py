@@ -305,7 +305,7 @@ def test_the_fast_model_is_one_click_away(qtbot, tmp_path, clip):
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
     win.act_fast_model.trigger()
-    wait_message(qtbot, win, "Emotion model loaded: emotion_cnn_student.tflite")
-    assert win.engine.processing.pipeline.classifier.path.name == "emotion_cnn_student.tflite"
+    wait_message(qtbot, win, "Emotion model loaded: emotion_cnn_fast.tflite")
+    assert win.engine.processing.pipeline.classifier.path.name == "emotion_cnn_fast.tflite"
     wait_frames(qtbot, win, 3, faces=True)          # emotions go on with it
     assert win.last_result.detections[0].confidence > 0

@@ -132,7 +132,8 @@ def test_regular_install_finds_the_shipped_model(tmp_path):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"main.py", "app/cli.py", "model/classifier.py",
             "assets/emotion_model.json", "assets/emotion_cnn_cam.tflite",
-            "assets/emotion_cnn_seed2.tflite", "assets/emotion_cnn_student.tflite"} <= names
+            "assets/emotion_cnn_seed2.tflite", "assets/emotion_cnn_student.tflite",
+            "assets/emotion_cnn_fast.tflite"} <= names
     assert not any(n.startswith(("tests/", "runs/")) for n in names)
 
     install = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target",

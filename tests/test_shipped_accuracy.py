@@ -22,6 +22,15 @@ def card_publictest_accuracy(marker: str) -> float:
     return float(re.search(r"(\d+\.\d+)%", rows[0]).group(1))
 
 
+@pytest.fixture(scope="module")
+def publictest(fer_root):
+    """FER-2013's PublicTest faces, read once for both models."""
+    val = load_dataset(fer_root, splits=("val",))["val"]
+    if len(val) != 3589:
+        pytest.skip(f"{fer_root} holds {len(val)} PublicTest faces, not FER-2013's 3,589")
+    return val
+
+
 def test_the_card_names_the_shipped_model_file():
     assert f"`{DEFAULT_MODEL.name}`" in CARD.read_text(encoding="utf-8").splitlines()[0]
 
@@ -30,9 +39,7 @@ def test_the_card_names_the_shipped_model_file():
 @pytest.mark.parametrize("model, marker", [(DEFAULT_MODEL, "shipped default"),
                                            (FAST_MODEL, f"`{FAST_MODEL.name}`")],
                          ids=["default", "fast"])
-def test_the_shipped_model_keeps_its_cards_publictest_accuracy(fer_root, model, marker):
-    val = load_dataset(fer_root, splits=("val",))["val"]
-    if len(val) != 3589:
-        pytest.skip(f"{fer_root} holds {len(val)} PublicTest faces, not FER-2013's 3,589")
-    accuracy = 100 * float(np.mean(predict_labels(EmotionClassifier.load(model), val.x) == val.y))
+def test_the_shipped_model_keeps_its_cards_publictest_accuracy(publictest, model, marker):
+    faces, labels = publictest.x, publictest.y
+    accuracy = 100 * float(np.mean(predict_labels(EmotionClassifier.load(model), faces) == labels))
     assert accuracy == pytest.approx(card_publictest_accuracy(marker), abs=TOLERANCE_POINTS)

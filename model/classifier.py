@@ -8,8 +8,9 @@ classified together with its mirror image and the two results averaged
 A model can also be a `.json` file that lists several networks (an ensemble,
 `{"ensemble": ["a.tflite", "b.tflite"]}`, paths relative to the file): their
 probabilities are averaged. Networks trained from different seeds make different
-mistakes, so the average beats each one: the shipped three their best member by
-1.3 points on PublicTest (assets/MODEL_CARD.md).
+mistakes, so the average beats each one; the shipped network was distilled from
+such an ensemble and now beats the best three-network one on PublicTest at a third
+of the cost (assets/MODEL_CARD.md).
 """
 
 import json
@@ -26,11 +27,7 @@ from model.preprocess import to_network_input
 log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_MODEL = ASSETS / "emotion_model.json"  # three networks, see assets/MODEL_CARD.md
-# one network distilled from the ensemble (third round): a third of the cost per
-# photo (in a stream both cost one reading a frame, app.pipeline.view_for), level
-# with it on clean PublicTest faces, a little behind on perturbed ones (assets/MODEL_CARD.md)
-FAST_MODEL = ASSETS / "emotion_cnn_fast.tflite"
+DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
@@ -38,7 +35,9 @@ class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
     `crops` (the `--accurate` mode) also averages five 44-pixel crops (centre and
-    corners, resized back to 48): about a point more accurate, six times the cost.
+    corners, resized back to 48), at six times the cost: up to a point more accurate
+    with networks trained on labels alone; the shipped network, distilled from
+    teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
     """
 
     def __init__(self, backend, path: Path, flip: bool = True, crops: bool = False):

@@ -19,7 +19,7 @@ Augmentation: `model.augment`'s geometry and light layers, and the camera effect
 tf.data versions in `model.augment` cannot run inside a jitted JAX step. JPEG has
 no JAX op and is left out. `run` works on the processor too, slowly.
 
-    python -m model.gpu_train pack --teacher assets/emotion_model.json
+    python -m model.gpu_train pack --teacher assets/emotion_cnn.tflite
     bash model/gpu_train.sh 480        # there, through the device tool
     python -m model.gpu_train adopt OUT/s11.weights.h5 --out runs/gpu_s11
 """

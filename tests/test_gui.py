@@ -350,12 +350,12 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     win.start_source(clip)
     assert win.windowTitle() == f"{clip.name} - Emotion Detector"
     wait_model(qtbot, win)
-    qtbot.waitUntil(lambda: win.model_name == "emotion_model.json", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.model_name == "emotion_cnn.tflite", timeout=WAIT_MS)
     rows = dict(win.shortcut_rows())
     assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
     about = win.about_text()
-    assert "Emotion model: emotion_model.json" in about and "PrivateTest" in about
+    assert "Emotion model: emotion_cnn.tflite" in about and "PrivateTest" in about
     win.act_fullscreen.trigger()
     qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)
     win.act_fullscreen.trigger()

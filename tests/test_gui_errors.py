@@ -151,7 +151,7 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
 
     win.load_model(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
-    assert "Emotion model loaded: emotion_model.json" in win.message.text()
+    assert "Emotion model loaded: emotion_cnn.tflite" in win.message.text()
     wait_frames(qtbot, win, 2, faces=True)
 
 
@@ -293,19 +293,8 @@ def test_a_bad_model_file_keeps_the_working_model(qtbot, tmp_path, clip):
     working = win.engine.processing.pipeline
     win.load_model(bad)
     wait_message(qtbot, win, "Emotion model not loaded", "broken.tflite",
-                 "Still using emotion_model.json")
+                 "Still using emotion_cnn.tflite")
     assert win.engine.processing.pipeline is working and win.view.banner == ""
     wait_frames(qtbot, win, 3, faces=True)          # emotions go on
     win.act_shipped_model.trigger()                 # and the way back is one click
-    wait_message(qtbot, win, "Emotion model loaded: emotion_model.json")
-
-
-def test_the_fast_model_is_one_click_away(qtbot, tmp_path, clip):
-    win = open_window(qtbot, tmp_path, loop=True)
-    win.start_source(clip)
-    wait_frames(qtbot, win, 3, faces=True)
-    win.act_fast_model.trigger()
-    wait_message(qtbot, win, "Emotion model loaded: emotion_cnn_fast.tflite")
-    assert win.engine.processing.pipeline.classifier.path.name == "emotion_cnn_fast.tflite"
-    wait_frames(qtbot, win, 3, faces=True)          # emotions go on with it
-    assert win.last_result.detections[0].confidence > 0
+    wait_message(qtbot, win, "Emotion model loaded: emotion_cnn.tflite")

@@ -131,9 +131,7 @@ def test_regular_install_finds_the_shipped_model(tmp_path):
     wheel = next(dist.glob("emotion_detector-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert {"main.py", "app/cli.py", "model/classifier.py",
-            "assets/emotion_model.json", "assets/emotion_cnn_cam.tflite",
-            "assets/emotion_cnn_seed2.tflite", "assets/emotion_cnn_student.tflite",
-            "assets/emotion_cnn_fast.tflite"} <= names
+            "assets/emotion_cnn.tflite", "assets/MODEL_CARD.md"} <= names
     assert not any(n.startswith(("tests/", "runs/")) for n in names)
 
     install = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target",
@@ -148,5 +146,5 @@ def test_regular_install_finds_the_shipped_model(tmp_path):
                          timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)})
     assert run.returncode == 0, run.stderr[-2000:]
     model_path, shape = run.stdout.split(maxsplit=1)
-    assert Path(model_path) == site / "assets" / "emotion_model.json"
+    assert Path(model_path) == site / "assets" / "emotion_cnn.tflite"
     assert shape.strip() == "(1, 7)"

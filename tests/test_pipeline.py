@@ -13,6 +13,7 @@ from app.draw import EMOTION_COLORS, draw_detections
 from app.pipeline import Detection, EmotionPipeline, view_for
 from app.track import ProbabilitySmoother, iou
 from model import EMOTIONS
+from model.classifier import DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -124,14 +125,26 @@ def test_view_for_asks_everything_first_then_one_network_and_view_a_frame():
         (None, face), (None, mirror), (None, face)]
 
 
-@pytest.mark.parametrize("changes, expected", [
-    ({}, [(None, None), (1, False), (2, False), (0, True), (1, True), (2, True)]),
-    ({"in_turn": False}, [(None, None)] * 6),
-    ({"smoothing": False}, [(None, None)] * 6),    # unsmoothed, each frame stands alone
+def ensemble_of(folder, networks: int):
+    """The shipped network, or an ensemble that lists it `networks` times."""
+    if networks == 1:
+        return DEFAULT_MODEL
+    path = folder / "ensemble.json"
+    path.write_text(json.dumps({"ensemble": [str(DEFAULT_MODEL)] * networks}))
+    return path
+
+
+@pytest.mark.parametrize("networks, changes, expected", [
+    (3, {}, [(None, None), (1, False), (2, False), (0, True), (1, True), (2, True)]),
+    (3, {"in_turn": False}, [(None, None)] * 6),
+    (3, {"smoothing": False}, [(None, None)] * 6),  # unsmoothed, each frame stands alone
+    (1, {}, [(None, None), (None, True), (None, False), (None, True), (None, False),
+             (None, True)]),                        # the shipped network: face, mirror in turn
 ])
-def test_a_stream_asks_the_networks_and_views_in_turn(drawn, changes, expected):
-    pipe = EmotionPipeline(**changes)
-    assert pipe.classifier.networks == 3 and pipe.classifier.flip
+def test_a_stream_asks_the_networks_and_views_in_turn(drawn, tmp_path, networks, changes,
+                                                      expected):
+    pipe = EmotionPipeline(ensemble_of(tmp_path, networks), **changes)
+    assert pipe.classifier.networks == networks and pipe.classifier.flip
     asked, real = [], pipe.classifier.predict
     pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
         asked.append((network, mirrored)) or real(faces, network=network, mirrored=mirrored))
@@ -141,8 +154,9 @@ def test_a_stream_asks_the_networks_and_views_in_turn(drawn, changes, expected):
     assert asked == expected
 
 
-def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn):
-    pipe = EmotionPipeline(rescan_interval=1)      # the new face is found at once
+def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn, tmp_path):
+    # three networks, so that "everything" and "the next one in turn" differ
+    pipe = EmotionPipeline(ensemble_of(tmp_path, 3), rescan_interval=1)  # found at once
     asked, real = [], pipe.classifier.predict
     pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
         asked.append((len(faces), network, mirrored))

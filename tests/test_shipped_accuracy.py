@@ -1,11 +1,11 @@
-"""The shipped models keep the PublicTest accuracy their model card states (FER-2013 needed)."""
+"""The shipped model keeps the PublicTest accuracy its model card states (FER-2013 needed)."""
 
 import re
 
 import numpy as np
 import pytest
 
-from model.classifier import DEFAULT_MODEL, FAST_MODEL, EmotionClassifier
+from model.classifier import DEFAULT_MODEL, EmotionClassifier
 from model.data import load_dataset
 from model.evaluate import predict_labels
 from tests.conftest import REPO
@@ -22,9 +22,9 @@ def card_publictest_accuracy(marker: str) -> float:
     return float(re.search(r"(\d+\.\d+)%", rows[0]).group(1))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def publictest(fer_root):
-    """FER-2013's PublicTest faces, read once for both models."""
+    """FER-2013's PublicTest faces."""
     val = load_dataset(fer_root, splits=("val",))["val"]
     if len(val) != 3589:
         pytest.skip(f"{fer_root} holds {len(val)} PublicTest faces, not FER-2013's 3,589")
@@ -35,11 +35,8 @@ def test_the_card_names_the_shipped_model_file():
     assert f"`{DEFAULT_MODEL.name}`" in CARD.read_text(encoding="utf-8").splitlines()[0]
 
 
-# the default's row says so; the fast model's row names its file
-@pytest.mark.parametrize("model, marker", [(DEFAULT_MODEL, "shipped default"),
-                                           (FAST_MODEL, f"`{FAST_MODEL.name}`")],
-                         ids=["default", "fast"])
-def test_the_shipped_model_keeps_its_cards_publictest_accuracy(publictest, model, marker):
+def test_the_shipped_model_keeps_its_cards_publictest_accuracy(publictest):
     faces, labels = publictest.x, publictest.y
-    accuracy = 100 * float(np.mean(predict_labels(EmotionClassifier.load(model), faces) == labels))
-    assert accuracy == pytest.approx(card_publictest_accuracy(marker), abs=TOLERANCE_POINTS)
+    accuracy = 100 * float(np.mean(predict_labels(EmotionClassifier.load(), faces) == labels))
+    assert accuracy == pytest.approx(card_publictest_accuracy("shipped default"),
+                                     abs=TOLERANCE_POINTS)

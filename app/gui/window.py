@@ -38,7 +38,7 @@ from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.sources import VIDEO_SUFFIXES, list_cameras
 from model import EMOTIONS
-from model.classifier import FAST_MODEL, MODEL_TYPES
+from model.classifier import MODEL_TYPES
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -180,11 +180,6 @@ class MainWindow(QMainWindow):
         self.act_shipped_model = a("Use the &shipped model", None,
                                    lambda: self.load_model(None),
                                    tip="Go back to the model that comes with the app")
-        self.act_fast_model = a("Use the f&ast model", None,
-                                lambda: self.load_model(FAST_MODEL),
-                                tip="One network instead of three: a third of the time per "
-                                    "photo, a little less accurate (in a video both cost "
-                                    "one network's reading a frame)")
         self.act_quit = a("&Quit", QKeySequence.Quit, self.close)
         self.act_fullscreen = a("&Full screen", "F11", self.set_fullscreen, checkable=True,
                                 tip="Show the window on the whole screen (F11 again to leave)")
@@ -219,7 +214,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         m = bar.addMenu("&File")
         for act in (self.act_open, self.act_snapshot, self.act_folder, self.act_model,
-                    self.act_shipped_model, self.act_fast_model):
+                    self.act_shipped_model):
             m.addAction(act)
         self.recent_menu = m.addMenu("Open &recent")
         self._fill_recent()

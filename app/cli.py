@@ -15,9 +15,9 @@ from model.data import DEFAULT_DATA
 
 log = logging.getLogger("emotion_detector")
 
-ACCURATE_HELP = ("also average five 44-pixel crops of each face, at six times the classifying "
-                 "time (for offline work): up to a point more accurate with networks trained "
-                 "on labels alone, no gain with the shipped distilled one (its model card)")
+ACCURATE_HELP = ("also average five 44-pixel crops of each face: up to a point more accurate "
+                 "with networks trained on labels alone, no gain with the shipped distilled "
+                 "one; six times the classifying time (for offline work)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
     "; in a video every frame is read by every network on the face and its mirror "
     "image, instead of one of them in turn)")

@@ -9,6 +9,9 @@ def app_version() -> str:
         return "(not installed)"
 
 
+SHIPPED_ROW = "shipped default"  # marks the shipped model's row in the card's results table
+
+
 def model_card_accuracy() -> str:
     """The shipped model's FER-2013 results, as its card's results row states them."""
     from model.classifier import ASSETS
@@ -17,7 +20,7 @@ def model_card_accuracy() -> str:
         lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
     except OSError:
         return ""
-    row = next((line for line in lines if "shipped default" in line), "")
+    row = next((line for line in lines if SHIPPED_ROW in line), "")
     cells = [c.strip(" *") for c in row.strip("|").split("|")]
     if len(cells) < 3:
         return ""

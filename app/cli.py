@@ -153,8 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: 0.7)")
     p.add_argument("--temperature", type=float, default=2.0, metavar="T",
                    help="soften the teacher's probabilities, p^(1/T) (default: 2)")
-    p.add_argument("--init", metavar="KERAS", default=None,
-                   help="start from this trained .keras network instead of random weights")
+    p.add_argument("--init", metavar="MODEL", default=None,
+                   help="start from this trained network instead of random weights: a .keras "
+                        "checkpoint, or a .tflite of this project's network such as "
+                        "assets/emotion_cnn.tflite (its float weights are rebuilt)")
+    p.add_argument("--widen", type=float, default=1.0, metavar="F",
+                   help="give every stage of the --init network F times the channels before "
+                        "training (e.g. 1.5); it starts out computing what it did "
+                        "(default: 1, as it is)")
     p.add_argument("--ema", type=float, default=0.0, metavar="M",
                    help="keep an exponential moving average of the weights with momentum M "
                         "per batch (e.g. 0.99) and score and save that (default: 0, off)")
@@ -219,7 +225,7 @@ def _run_train(args):
                           quantize=not args.no_quantize,
                           augment=_parse_overrides(args.augment), teacher=args.teacher,
                           teacher_weight=args.teacher_weight, temperature=args.temperature,
-                          init=args.init, ema=args.ema)
+                          init=args.init, widen=args.widen, ema=args.ema)
         path = train(cfg, resume=args.resume)
     print(path)
     return 0

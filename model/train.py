@@ -70,8 +70,11 @@ class TrainConfig:
     teacher: str | None = None
     teacher_weight: float = 0.7
     temperature: float = 2.0
-    # a .keras network to start from instead of random weights (same shape of input/output)
+    # a network to start from instead of random weights (same shape of input/output):
+    # a .keras checkpoint, or a .tflite of model.network (its float weights rebuilt)
     init: str | None = None
+    # widen every stage of the init network this many times (model.warm_start.widen)
+    widen: float = 1.0
     # momentum of an exponential moving average of the weights (0 = off): PublicTest
     # is scored, and checkpoints are saved, with the averaged weights (so --resume
     # goes on from the average)
@@ -196,7 +199,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
         start, history, best = state["epoch"], state["history"], state["best_val_accuracy"]
         log.info("resuming %s at epoch %d of %d", out, start + 1, cfg.epochs)
     else:
-        model = _initial_model(cfg)
+        model = _initial_model(cfg, data["train"].x)
         compile_model(model, cfg)
         start, history, best = 0, {}, 0.0
         log.info("new run in %s: %d parameters, %d epochs", out, model.count_params(), cfg.epochs)
@@ -222,21 +225,44 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     return finish(out, cfg, data, checkpoint.history)
 
 
-def _initial_model(cfg: TrainConfig):
+def _initial_model(cfg: TrainConfig, train_faces):
     if cfg.init:
-        try:
-            model = keras.models.load_model(cfg.init, compile=False)
-        except Exception as exc:  # keras raises many types for a bad file
-            raise DataError(f"cannot start from {cfg.init}: {str(exc).splitlines()[0]}") from exc
-        shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
-        if shapes != ((INPUT_SIZE, INPUT_SIZE, 1), (len(EMOTIONS),)):
-            raise DataError(f"cannot start from {cfg.init}: it maps {shapes[0]} to "
-                            f"{shapes[1]}, not a 48x48 face to {len(EMOTIONS)} emotions")
+        model = _init_network(cfg.init, train_faces, cfg.seed)
+        if cfg.widen != 1.0:
+            from model.warm_start import widen
+
+            try:
+                model = widen(model, cfg.widen, cfg.seed)
+            except (ValueError, KeyError) as exc:
+                raise DataError(f"cannot widen {cfg.init}: not this project's network "
+                                f"({exc})") from exc
         return model
+    if cfg.widen != 1.0:
+        raise DataError("--widen needs --init: it widens a trained network")
     from model.network import build_model
 
     return build_model() if cfg.stages is None else \
         build_model(stages=[tuple(stage) for stage in cfg.stages])
+
+
+def _init_network(path: str, train_faces, seed: int):
+    """The --init network: a .keras checkpoint, or rebuilt from a .tflite."""
+    if path.endswith(".tflite"):
+        from model.warm_start import keras_from_tflite
+
+        rng = np.random.default_rng(seed)
+        sample = rng.choice(len(train_faces), min(len(train_faces), 2048), replace=False)
+        model = keras_from_tflite(path, train_faces[np.sort(sample)])
+    else:
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise DataError(f"cannot start from {path}: {str(exc).splitlines()[0]}") from exc
+    shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+    if shapes != ((INPUT_SIZE, INPUT_SIZE, 1), (len(EMOTIONS),)):
+        raise DataError(f"cannot start from {path}: it maps {shapes[0]} to "
+                        f"{shapes[1]}, not a 48x48 face to {len(EMOTIONS)} emotions")
+    return model
 
 
 def finish(out: Path, cfg: TrainConfig, data, history) -> Path:

@@ -15,9 +15,11 @@ from model.data import DEFAULT_DATA
 
 log = logging.getLogger("emotion_detector")
 
-ACCURATE_HELP = ("also average five 44-pixel crops of each face: up to a point more accurate "
-                 "with networks trained on labels alone, no gain with the shipped distilled "
-                 "one; six times the classifying time (for offline work)")
+ACCURATE_HELP = ("for offline work: read faces with the shipped five-network ensemble "
+                 "(assets/emotion_accurate.json) instead of the one network, more accurate "
+                 "at about six times the classifying time; with --model, average five "
+                 "44-pixel crops of each face instead (they help networks trained on labels "
+                 "alone; figures in assets/MODEL_CARD.md)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
     "; in a video every frame is read by every network on the face and its mirror "
     "image, instead of one of them in turn)")

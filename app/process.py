@@ -30,8 +30,8 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
                 pictures: bool = True) -> int:
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
 
-    `accurate`: the classifier also averages five crops of each face (six times the
-    classifying time; see EmotionClassifier)."""
+    `accurate`: the five-network ensemble, or five crops of each face with a `model`
+    (see model.classifier.load_classifier)."""
     result = process_input(input_path, output, model=model, config=config, crops=crops,
                            accurate=accurate, show_progress=show_progress, pictures=pictures)
     log.info("%s", _summary_line(result["summary"]))
@@ -50,11 +50,11 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
     """Open one input, build its pipeline and process it into `output` (also the
     batch's per-input step); returns process_source's {summary, stopped}."""
     from app.pipeline import EmotionPipeline
-    from model.classifier import EmotionClassifier
+    from model.classifier import load_classifier
 
     source = _open_input(str(input_path))
     with source:
-        classifier = EmotionClassifier.load(model, crops=accurate, threads=threads)
+        classifier = load_classifier(model, accurate=accurate, threads=threads)
         # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=config,
                                **({"in_turn": False} if accurate else {}))

@@ -28,13 +28,15 @@ log = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
+# `--accurate` without --model: five networks, the default among them (for offline work)
+ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 
 
 class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
-    `crops` (the `--accurate` mode) also averages five 44-pixel crops (centre and
+    `crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
     corners, resized back to 48), at six times the cost: up to a point more accurate
     with networks trained on labels alone; the shipped network, distilled from
     teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
@@ -80,6 +82,17 @@ class EmotionClassifier:
         probs = out.reshape(len(views), len(x), -1).mean(axis=0)
         probs = np.clip(probs.astype(np.float32), 0.0, None)
         return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+
+
+def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClassifier:
+    """The classifier `process` and `evaluate` use; `accurate` is their --accurate.
+
+    Without a model of the user's, --accurate means the shipped five-network ensemble
+    (the distilled default gains nothing from crops); with one, its five extra crops
+    (they help networks trained on labels alone). Both: assets/MODEL_CARD.md."""
+    if accurate and model is None:
+        return EmotionClassifier.load(ACCURATE_MODEL, **kwargs)
+    return EmotionClassifier.load(model, crops=accurate, **kwargs)
 
 
 CROP = 44  # side of the five extra views of `crops`

@@ -14,7 +14,7 @@ import numpy as np
 
 from common import atomic
 from model import EMOTIONS
-from model.classifier import EmotionClassifier
+from model.classifier import load_classifier
 from model.confusion_image import matrix_image
 from model.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
 from common.errors import DataError
@@ -98,10 +98,10 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
     png = Path(confusion) if confusion else None
     if png:
         png.parent.mkdir(parents=True, exist_ok=True)  # fail here, not after the work
-    clf = EmotionClassifier.load(model, flip=flip, crops=accurate)
+    clf = load_classifier(model, accurate=accurate, flip=flip)
     faces, name, skipped = _load_faces(data, split)
     result = {"model": str(clf.path), "data": str(data), "split": name,
-              "flip": clf.flip, "accurate": clf.crops, **evaluate_model(clf, faces),
+              "flip": clf.flip, "accurate": accurate, "crops": clf.crops, **evaluate_model(clf, faces),
               "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:

@@ -7,7 +7,7 @@ import pytest
 
 from common.errors import ModelError
 from model import EMOTIONS
-from model.classifier import DEFAULT_MODEL, EmotionClassifier
+from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from tests.conftest import tiny_faces
 
 
@@ -95,6 +95,27 @@ def test_accurate_mode_averages_the_face_and_five_crops(model_files, faces):
     assert np.abs(got - plain.predict(faces)).max() > 1e-3  # the crops changed the answer
     both = EmotionClassifier.load(model_files[2], flip=True, crops=True)
     np.testing.assert_allclose(both.predict(faces[3]), both.predict(faces)[3:4], atol=1e-5)
+
+
+def test_the_shipped_accurate_ensemble_averages_its_five_networks_with_the_default(faces):
+    names = json.loads(ACCURATE_MODEL.read_text(encoding="utf-8"))["ensemble"]
+    members = [ACCURATE_MODEL.parent / n for n in names]
+    assert len(members) == 5 and DEFAULT_MODEL in members
+    accurate = load_classifier(accurate=True)
+    assert (accurate.path, accurate.networks, accurate.crops) == (ACCURATE_MODEL, 5, False)
+    expected = np.mean([EmotionClassifier.load(m).predict(faces) for m in members], axis=0)
+    # each network alone renormalises its int8 outputs (steps of 1/256): hence atol
+    np.testing.assert_allclose(accurate.predict(faces), expected, atol=2e-3)
+    # its networks differ: the average is not any one of them
+    assert all(np.abs(EmotionClassifier.load(m).predict(faces) - expected).max() > 2e-2
+               for m in members)
+
+
+def test_accurate_with_a_model_of_ones_own_means_its_crops(model_files):
+    clf = load_classifier(model_files[2], accurate=True, flip=False)
+    assert (clf.path, clf.crops, clf.flip) == (model_files[2], True, False)
+    plain = load_classifier(model_files[2])
+    assert (plain.path, plain.crops) == (model_files[2], False)
 
 
 def test_keras_and_exported_tflite_models_agree(model_files, faces):

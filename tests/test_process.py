@@ -22,6 +22,7 @@ from app.results import CSV_COLUMNS
 from app.sources import open_source
 from app.track import iou
 from model import EMOTIONS
+from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL
 from tests.conftest import REPO, video_frames
 
 
@@ -249,8 +250,14 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert read_csv(tmp_path / "b" / "detections.csv") == []
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
-                 "--accurate"]) == 0
-    assert built[-1].classifier.crops is True and built[-1].in_turn is False
+                 "--accurate"]) == 0  # the shipped five-network ensemble, every frame
+    clf = built[-1].classifier
+    assert (clf.path, clf.networks, clf.crops) == (ACCURATE_MODEL, 5, False)
+    assert built[-1].in_turn is False
+    assert main(["process", str(video), "-o", str(tmp_path / "d"), "--no-progress",
+                 "--accurate", "--model", str(DEFAULT_MODEL)]) == 0  # a model's crops
+    clf = built[-1].classifier
+    assert (clf.path, clf.networks, clf.crops) == (DEFAULT_MODEL, 1, True)
 
 
 def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):

@@ -101,8 +101,8 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
     clf = load_classifier(model, accurate=accurate, flip=flip)
     faces, name, skipped = _load_faces(data, split)
     result = {"model": str(clf.path), "data": str(data), "split": name,
-              "flip": clf.flip, "accurate": accurate, "crops": clf.crops, **evaluate_model(clf, faces),
-              "skipped": skipped}
+              "flip": clf.flip, "accurate": accurate, "crops": clf.crops,
+              **evaluate_model(clf, faces), "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:
         from model.robustness import robustness as measure, table

@@ -17,7 +17,7 @@ log = logging.getLogger("emotion_detector")
 
 ACCURATE_HELP = ("for offline work: read faces with the shipped five-network ensemble "
                  "(assets/emotion_accurate.json) instead of the one network, more accurate "
-                 "at about six times the classifying time; with --model, average five "
+                 "at about four times the classifying time; with --model, average five "
                  "44-pixel crops of each face instead (they help networks trained on labels "
                  "alone; figures in assets/MODEL_CARD.md)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (

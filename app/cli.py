@@ -1,4 +1,4 @@
-"""Command line: no subcommand opens the app; process, bench, train, evaluate.
+"""Command line: no subcommand opens the app; process, bench, train, evaluate, calibrate.
 
 Every command's heavy imports happen inside its handler, so `--help` is instant
 and the window can appear before TensorFlow or the model are loaded. Errors the
@@ -194,6 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also score the faces under camera-like perturbations (zoom, shift, "
                         "tilt, blur, light, noise, JPEG, small faces; fixed seed) and "
                         "report each drop and the mean drop")
+    p.add_argument("--reliability", metavar="PNG", default=None,
+                   help="also draw the reliability diagram (accuracy against the confidence "
+                        "shown, per 10%% bin, with the diagonal) as a PNG image here; needs "
+                        "matplotlib (the train extra)")
+
+    p = sub.add_parser("calibrate", help="make a model's percentages mean what they say",
+                       description="Fit a temperature on FER-2013 PublicTest so that the "
+                                   "confidence shown matches how often the label is right "
+                                   "(no label changes), and the model's mean reading of "
+                                   "neutral faces (the reference for calibrating a person's "
+                                   "own neutral face); write both into the model file "
+                                   "(.tflite or .json ensemble). `train` does this itself.")
+    _add_common(p)
+    p.add_argument("--data", default=DEFAULT_DATA,
+                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
+    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
+                   help="model file to calibrate in place (default: the shipped one)")
     return parser
 
 
@@ -265,7 +282,14 @@ def _run_evaluate(args):
 
     run_evaluate(args.data, split=args.split, model=args.model,
                  confusion=args.confusion, flip=not args.no_flip, accurate=args.accurate,
-                 robustness=args.robustness)
+                 robustness=args.robustness, reliability=args.reliability)
+    return 0
+
+
+def _run_calibrate(args):
+    from model.evaluate import run_calibrate
+
+    run_calibrate(args.data, model=args.model)
     return 0
 
 
@@ -314,7 +338,7 @@ def _run_app(args):
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,
-            "train": _run_train, "evaluate": _run_evaluate}
+            "train": _run_train, "evaluate": _run_evaluate, "calibrate": _run_calibrate}
 
 
 def main(argv=None) -> int:

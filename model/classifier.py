@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from model import EMOTIONS, INPUT_SIZE
+from model.calibration import NONE, Calibration, read_tflite
 from common.errors import ModelError
 from model.preprocess import to_network_input
 
@@ -42,20 +43,26 @@ class EmotionClassifier:
     teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
     """
 
-    def __init__(self, backend, path: Path, flip: bool = True, crops: bool = False):
+    def __init__(self, backend, path: Path, flip: bool = True, crops: bool = False,
+                 calibration: Calibration = NONE):
         self._backend = backend
         self.path = path
         self.flip = flip
         self.crops = crops
+        self.calibration = calibration   # applied to every reading (model.calibration)
 
     @classmethod
     def load(cls, path=None, flip: bool = True, threads: int = 2,
-             crops: bool = False) -> "EmotionClassifier":
-        """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`."""
+             crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
+        """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
+
+        `calibrated` False: the network's own probabilities, without the calibration
+        the file carries (for fitting one)."""
         path = Path(path) if path else DEFAULT_MODEL
         backend = _load_backend(path, threads)
-        log.debug("loaded model %s", path)
-        return cls(backend, path, flip, crops)
+        calibration = getattr(backend, "calibration", NONE) if calibrated else NONE
+        log.debug("loaded model %s (temperature %.3f)", path, calibration.temperature)
+        return cls(backend, path, flip, crops, calibration)
 
     @property
     def networks(self) -> int:
@@ -81,7 +88,8 @@ class EmotionClassifier:
         out = self._backend.run(np.concatenate(views), network)
         probs = out.reshape(len(views), len(x), -1).mean(axis=0)
         probs = np.clip(probs.astype(np.float32), 0.0, None)
-        return probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        return self.calibration.apply(probs)
 
 
 def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClassifier:
@@ -161,6 +169,10 @@ class _LiteBackend:
                              f"({_first_line(exc)})") from exc
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
+        try:
+            self.calibration = read_tflite(path)
+        except ValueError as exc:
+            raise ModelError(f"cannot read model {path}: {exc}") from exc
         self._in, self._out = inp["index"], out["index"]
         self._batch = 1
 
@@ -205,8 +217,9 @@ class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
     def __init__(self, path: Path, threads: int):
-        self.members = [_load_backend(path.parent / name, threads, path)
-                        for name in _read_ensemble(path)]
+        names, self.calibration = _read_ensemble(path)
+        # the members' own calibrations are not used: the ensemble's applies to the average
+        self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
     def run(self, x: np.ndarray, network=None) -> np.ndarray:
         if network is not None:
@@ -214,7 +227,7 @@ class _EnsembleBackend:
         return np.mean([member.run(x) for member in self.members], axis=0)
 
 
-def _read_ensemble(path: Path) -> list:
+def _read_ensemble(path: Path) -> tuple[list, Calibration]:
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -224,4 +237,9 @@ def _read_ensemble(path: Path) -> list:
     if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
         raise ModelError(f"cannot read model {path}: expected "
                          '{"ensemble": ["network.tflite", ...]} with at least one file name')
-    return names
+    try:
+        calibration = Calibration.from_json(spec["calibration"], path) \
+            if "calibration" in spec else NONE
+    except ValueError as exc:
+        raise ModelError(f"cannot read model {path}: {exc}") from exc
+    return names, calibration

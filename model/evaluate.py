@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from common import atomic
-from model import EMOTIONS
-from model.classifier import load_classifier
+from model import EMOTIONS, calibration
+from model.classifier import EmotionClassifier, load_classifier
 from model.confusion_image import matrix_image
 from model.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
 from common.errors import DataError
@@ -72,32 +72,45 @@ def _ratio(num, den) -> np.ndarray:
     return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
+def predict_probs(classifier, faces, batch: int = BATCH) -> np.ndarray:
+    """(N, 7) probabilities, `batch` faces per predict call."""
+    out = [classifier.predict(faces[i:i + batch]) for i in range(0, len(faces), batch)]
+    return np.concatenate(out) if out else np.zeros((0, len(EMOTIONS)), np.float32)
+
+
 def predict_labels(classifier, faces, batch: int = BATCH) -> np.ndarray:
-    """Class index per face, `batch` faces per predict call."""
-    out = [np.argmax(classifier.predict(faces[i:i + batch]), axis=1)
-           for i in range(0, len(faces), batch)]
-    return np.concatenate(out) if out else np.zeros(0, np.int64)
+    """Class index per face."""
+    return np.argmax(predict_probs(classifier, faces, batch), axis=1)
 
 
 def evaluate_model(classifier, split) -> dict:
-    """metrics() of `classifier` on a data.Split, plus the sample count."""
+    """metrics() of `classifier` on a data.Split with its calibration figures (ECE,
+    NLL, mean confidence, the reliability bins), plus the sample count."""
     if len(split) == 0:
         raise DataError("no faces to evaluate on")
-    result = metrics(split.y, predict_labels(classifier, split.x))
-    return {"samples": len(split), **result}
+    probs = predict_probs(classifier, split.x)
+    result = metrics(split.y, np.argmax(probs, axis=1))
+    return {"samples": len(split), **result,
+            "calibration": calibration.calibration_metrics(probs, split.y)}
 
 
 def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
                  flip: bool = True, accurate: bool = False,
-                 robustness: bool = False) -> dict:
-    """`evaluate` command: JSON on stdout; the confusion matrix PNG only if asked for.
+                 robustness: bool = False, reliability=None) -> dict:
+    """`evaluate` command: JSON on stdout; the confusion matrix and reliability
+    diagram PNGs only if asked for.
 
     `data` is FER-2013 (then `split` picks PublicTest or PrivateTest) or any folder
     of `<emotion>/` face crops (then every image in it is scored)."""
     t0 = time.perf_counter()
     png = Path(confusion) if confusion else None
-    if png:
-        png.parent.mkdir(parents=True, exist_ok=True)  # fail here, not after the work
+    for path in (png, reliability):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)  # fail now, not after the work
+    if reliability:
+        from model.reliability_plot import check_matplotlib
+
+        check_matplotlib()
     clf = load_classifier(model, accurate=accurate, flip=flip)
     faces, name, skipped = _load_faces(data, split)
     result = {"model": str(clf.path), "data": str(data), "split": name,
@@ -114,9 +127,18 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         title = f"{clf.path.name} on {name}: accuracy {result['accuracy']:.4f}"
         atomic.write_png(png, matrix_image(result["confusion_matrix"], EMOTIONS, title))
         result["confusion_png"] = str(png)
+    cal = result["calibration"]
+    if reliability:
+        from model.reliability_plot import save_reliability
+
+        save_reliability(cal["bins"], Path(reliability),
+                         f"{clf.path.name} on {name}: ECE {cal['ece']:.3f}")
+        result["reliability_png"] = str(reliability)
     result["seconds"] = round(time.perf_counter() - t0, 2)
-    log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces)%s",
+    log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces); mean confidence %.4f, "
+             "ECE %.4f, NLL %.4f (temperature %.3f)%s",
              clf.path, name, result["accuracy"], result["macro_f1"], result["samples"],
+             cal["mean_confidence"], cal["ece"], cal["nll"], clf.calibration.temperature,
              f"; confusion matrix {png}" if png else "")
     print(json.dumps(result, indent=2))
     return result
@@ -142,3 +164,43 @@ def _ms_per_face(clf, faces, repeats: int = 50) -> float:
         clf.predict(face)
         times.append(time.perf_counter() - t)
     return 1000 * float(np.median(times))
+
+
+def calibrate_model(path, split, split_name: str = "PublicTest") -> dict:
+    """Fit the temperature and the neutral reference of the .tflite or .json model at
+    `path` on a data.Split (PublicTest: never the split accuracy is reported on) and
+    write them into the file; returns the figures before and after."""
+    path = Path(path)
+    if path.suffix.lower() not in (".tflite", ".json"):
+        raise DataError(f"cannot calibrate {path}: a .tflite or .json model file can "
+                        "carry a calibration (export a .keras checkpoint first)")
+    if len(split) == 0:
+        raise DataError(f"cannot calibrate {path}: no {split_name} faces to fit on")
+    raw = EmotionClassifier.load(path, calibrated=False)
+    probs = predict_probs(raw, split.x)
+    fitted = calibration.fit(probs, split.y, f"FER-2013 {split_name}, {len(split)} faces")
+    write = calibration.write_tflite if path.suffix.lower() == ".tflite" \
+        else calibration.write_ensemble
+    write(path, fitted)
+    before = calibration.calibration_metrics(probs, split.y)
+    after = calibration.calibration_metrics(fitted.apply(probs), split.y)
+    log.info("calibrated %s on %s: temperature %.3f; ECE %.4f -> %.4f, mean confidence "
+             "%.4f -> %.4f (accuracy %.4f, unchanged)", path, split_name, fitted.temperature,
+             before["ece"], after["ece"], before["mean_confidence"], after["mean_confidence"],
+             float(np.mean(np.argmax(probs, 1) == split.y)))
+    return {"model": str(path), "split": split_name, "samples": len(split),
+            **fitted.to_json(),
+            "before": {k: v for k, v in before.items() if k != "bins"},
+            "after": {k: v for k, v in after.items() if k != "bins"}}
+
+
+def run_calibrate(data, model=None) -> dict:
+    """`calibrate` command: fit on FER-2013 PublicTest, write into the model file,
+    print the figures as JSON."""
+    from model.classifier import DEFAULT_MODEL
+
+    key = SPLIT_NAMES["PublicTest"]
+    split = load_dataset(data, splits=(key,))[key]
+    result = calibrate_model(model or DEFAULT_MODEL, split)
+    print(json.dumps(result, indent=2))
+    return result

@@ -274,6 +274,14 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
         if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
     path = export_tflite(best, out / TFLITE, calib)
+    # the percentages the app shows must mean what they say: a temperature fitted on
+    # PublicTest goes into the exported file (model.calibration); labels do not change
+    from model.evaluate import calibrate_model
+
+    if len(data["val"]):
+        calibrate_model(path, data["val"])
+    else:
+        log.warning("no PublicTest faces: %s is not calibrated", path)
     atomic.write_json(out / "history.json", history)
     save_curves(history, out / "curves.png", f"{out.name}: accuracy and loss per epoch")
     log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)

@@ -74,7 +74,11 @@ def test_evaluate_model_batches_the_faces_and_scores_every_one():
     result = evaluate_model(clf, Split(faces, labels))
     assert clf.batches == [256, 256, 88]
     assert result["samples"] == 600 and result["accuracy"] == pytest.approx(0.9)
+    calibration = result.pop("calibration")
     assert result == {"samples": 600, **metrics(labels, levels)}
+    # certain of every face (confidence 1) and right on 90%: 0.1 off, in the top bin
+    assert calibration["mean_confidence"] == 1.0 and calibration["ece"] == pytest.approx(0.1)
+    assert calibration["bins"][-1]["faces"] == 600
 
 
 def test_evaluate_model_refuses_an_empty_split():

@@ -17,8 +17,9 @@ class PipelineConfig:
     smoothing: bool = True        # average each face's probabilities over time
     sensitivity: float = 0.5      # face detection: 0 strict (few false faces) .. 1 lenient
     min_face: int = 48            # smallest face looked for, in pixels
-    tau: float = 0.25             # smoothing time constant, seconds
-    hysteresis: float = 0.1       # lead another emotion needs before the label changes
+    tau: float = 3.0              # smoothing of the bars shown, seconds (app.track)
+    fast_tau: float = 0.15        # the fast average that notices a change of expression
+    jump: float = 0.15            # its lead that moves the bars to the new expression at once
     rescan_interval: int = 15     # frames between full-frame scans while faces are known
     max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
     margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut

@@ -8,6 +8,7 @@ no face is known. All faces of a frame are classified in one batch, and in a
 smoothed stream by one network on one view a frame, in turn (`view_for`).
 """
 
+import functools
 import logging
 import threading
 import time
@@ -18,7 +19,7 @@ import numpy as np
 from app.config import DEFAULTS, PipelineConfig
 from app.crop import crop_faces
 from app.detect import TILT_ANGLES, FaceDetector
-from app.track import Tracker, iou
+from app.track import ProbabilitySmoother, Tracker, iou
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
 from model.preprocess import to_gray, to_gray48
@@ -84,7 +85,8 @@ class EmotionPipeline:
         self.classifier = classifier or EmotionClassifier.load(model_path, threads=threads)
         self.detector = FaceDetector(sensitivity=cfg.sensitivity, min_face=cfg.min_face,
                                      max_scan_side=cfg.max_scan_side)
-        self.tracker = Tracker(tau=cfg.tau, hysteresis=cfg.hysteresis)
+        self.tracker = Tracker(functools.partial(ProbabilitySmoother, cfg.tau, cfg.fast_tau,
+                                                 cfg.jump))
         self.smoothing = cfg.smoothing
         self.rescan_interval = cfg.rescan_interval
         self.margin = cfg.margin
@@ -258,9 +260,9 @@ class EmotionPipeline:
                             tilt=track.angle)
             track.shown = det
             return det
-        smoothed, label = track.smoother.update(probs, t)
+        smoothed, _ = track.smoother.update(probs, t)
         shown = smoothed if self.smoothing else probs
-        idx = label if self.smoothing else int(np.argmax(probs))
+        idx = int(np.argmax(shown))             # the label is the top of the bars shown
         det = Detection(box=tuple(int(v) for v in box), label=EMOTIONS[idx],
                         confidence=float(shown[idx]),
                         probabilities=tuple(float(v) for v in shown), track_id=track.id,

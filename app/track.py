@@ -2,11 +2,9 @@
 
 Tracking is greedy box matching (overlap first, then centre distance for fast
 moves); the pipeline mostly hands over faces already found near their own last
-box. Smoothing is an exponential moving average of the probabilities whose time
-constant is in seconds, so it behaves the same at 10 or 60 frames per second,
-plus hysteresis: the label only changes when another emotion leads the current
-one by a margin, or has led it for half a second. With tau = 0.25 s and a 0.1
-margin a clean change of expression shows after about 0.85 tau = 0.2 s.
+box. Smoothing (`ProbabilitySmoother`) works on the probabilities themselves, and
+the label shown is always the top of the bars shown: time constants are in
+seconds, so it behaves the same at 10 or 60 frames per second.
 """
 
 import itertools
@@ -23,48 +21,52 @@ CONFIRM_STREAK = 3
 
 
 class ProbabilitySmoother:
-    """EMA of probability vectors over time, with label hysteresis.
+    """Steady bars on a steady face, a quick move on a real change of expression.
 
-    The label moves to another emotion at once when that one leads the current
-    label by more than `hysteresis`, or when it has led at all for `hold`
-    seconds on end - so a wrong first label cannot stick on a near tie.
+    Two exponential moving averages of the readings, each reading first averaged
+    with the one before (in a stream the face and its mirror image take turns, and
+    their pair is the full reading). The bars shown are the slow average (`tau`):
+    on a face between two emotions it wanders little, so its top rarely changes.
+    When the fast average (`fast_tau`) puts another emotion ahead of the shown top
+    by more than `jump`, a real change is under way and the shown bars move to the
+    fast average at once. Measured on simulated streams of the 3,589 PublicTest
+    faces (assets/MODEL_CARD.md): as few label changes on a steady face as the
+    label hysteresis used before, and a change shown in 0.13 s (median) instead of 0.23.
     """
 
-    def __init__(self, tau: float = 0.25, hysteresis: float = 0.1, hold: float = 0.5):
+    def __init__(self, tau: float = 3.0, fast_tau: float = 0.15, jump: float = 0.15):
         self.tau = tau
-        self.hysteresis = hysteresis
-        self.hold = hold
+        self.fast_tau = fast_tau
+        self.jump = jump
         self.reset()
 
     def reset(self):
-        self.mean: np.ndarray | None = None
-        self.label: int | None = None
+        self.mean: np.ndarray | None = None     # the bars shown (slow average)
+        self._fast: np.ndarray | None = None
+        self._last: np.ndarray | None = None
         self._t: float | None = None
-        self._leader: int | None = None     # who leads the label now, and since when
-        self._leading_since = 0.0
 
     def update(self, probs, t: float) -> tuple[np.ndarray, int]:
-        """Add one frame's probabilities at time `t` (s); returns (smoothed, label index)."""
+        """Add one frame's probabilities at time `t` (s); returns (shown, its top index)."""
         p = np.asarray(probs, dtype=np.float64)
+        pair = p if self._last is None else (p + self._last) / 2
+        self._last = p
         if self.mean is None or self._t is None:
-            self.mean = p.copy()
+            self.mean, self._fast = pair.copy(), pair.copy()
         else:
             dt = max(0.0, t - self._t)
-            alpha = 1.0 - math.exp(-dt / self.tau) if self.tau > 0 else 1.0
-            self.mean += alpha * (p - self.mean)
+            self.mean += _alpha(dt, self.tau) * (pair - self.mean)
+            self._fast += _alpha(dt, self.fast_tau) * (pair - self._fast)
+            shown, ahead = int(np.argmax(self.mean)), int(np.argmax(self._fast))
+            if ahead != shown and self._fast[ahead] - self._fast[shown] > self.jump:
+                self.mean = self._fast.copy()
         self._t = t
-        best = int(np.argmax(self.mean))
-        if self.label is None:
-            self.label = best
-        if best == self.label:
-            self._leader = None
-        else:
-            if best != self._leader:
-                self._leader, self._leading_since = best, t
-            lead = self.mean[best] - self.mean[self.label]
-            if lead > self.hysteresis or t - self._leading_since >= self.hold:
-                self.label, self._leader = best, None
-        return self.mean.astype(np.float32), self.label
+        return self.mean.astype(np.float32), int(np.argmax(self.mean))
+
+
+def _alpha(dt: float, tau: float) -> float:
+    """The share of a new reading after `dt` s in an average with time constant `tau`."""
+    return 1.0 - math.exp(-dt / tau) if tau > 0 else 1.0
 
 
 @dataclass
@@ -122,9 +124,8 @@ def _centre_close(a, b, factor: float = 0.6) -> bool:
 class Tracker:
     """Face tracks with stable ids; a track is forgotten `forget_after` s after its last hit."""
 
-    def __init__(self, tau: float = 0.25, hysteresis: float = 0.1, forget_after: float = 1.0):
-        self.tau = tau
-        self.hysteresis = hysteresis
+    def __init__(self, smoother=ProbabilitySmoother, forget_after: float = 1.0):
+        self.smoother = smoother        # makes each new track's smoother
         self.forget_after = forget_after
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
@@ -149,8 +150,7 @@ class Tracker:
             free = [tr for tr in self.tracks.values() if tr.id not in taken]
             best = max(free, key=lambda tr: iou(tr.box, box), default=None)
             if best is None or (iou(best.box, box) < 0.2 and not _centre_close(best.box, box)):
-                best = Track(next(self._ids), box, t,
-                             ProbabilitySmoother(self.tau, self.hysteresis))
+                best = Track(next(self._ids), box, t, self.smoother())
                 self.tracks[best.id] = best
             taken.add(best.id)
             matched_boxes.append(box)

@@ -44,7 +44,7 @@ def jittered(faces: np.ndarray, rng) -> np.ndarray:
 
 def run(classifier, faces, labels, frames: int, in_turn: bool, seed: int = 5) -> dict:
     rng = np.random.default_rng(seed)
-    smoothers = [ProbabilitySmoother(DEFAULTS.tau, DEFAULTS.hysteresis) for _ in faces]
+    smoothers = [ProbabilitySmoother(DEFAULTS.tau, DEFAULTS.fast_tau, DEFAULTS.jump) for _ in faces]
     shown = np.zeros((frames, len(faces)), int)
     for k in range(frames):
         net, mirrored = (view_for(k, k == 0, classifier.networks, classifier.flip)

@@ -83,16 +83,18 @@ class LoggingPipeline:
 def engine_with(qtbot):
     engines = []
 
-    def make(pipeline, frames=300, fps=100.0, loop=False):
-        opened = []
+    def make(*pipelines, frames=300, fps=100.0, loop=False):
+        """An engine playing a NumberedVideo; each model load gives the next pipeline."""
+        opened, loads = [], iter(pipelines)
 
         def opener(spec):
             opened.append(spec)
             return NumberedVideo(frames, fps, len(opened))
 
-        engine = VideoEngine(opener=opener, loop=loop, pipeline_factory=lambda *args: pipeline)
+        engine = VideoEngine(opener=opener, loop=loop,
+                             pipeline_factory=lambda *args: next(loads))
         engines.append(engine)
-        qtbot.waitUntil(lambda: engine.processing.pipeline is pipeline, timeout=WAIT_MS)
+        qtbot.waitUntil(lambda: engine.processing.pipeline is pipelines[0], timeout=WAIT_MS)
         engine.start("numbered")
         return engine
 
@@ -192,3 +194,18 @@ def test_first_photo_of_a_folder_read_before_the_model_loaded(qtbot, tmp_path, f
     qtbot.waitUntil(lambda: bool(win.last_result.detections), timeout=WAIT_MS)
     assert win.last_result.seq == 1 and win.review.position_text().startswith("1 ")
     assert win.frames_with_faces >= 1
+
+
+def test_a_paused_frame_is_processed_again_by_a_new_model(qtbot, engine_with):
+    """The window's reprocess() does nothing while the source runs, and a paused video
+    sends no more frames: the processing worker itself shows the new model's faces."""
+    first, second = LoggingPipeline(), LoggingPipeline()
+    engine = engine_with(first, second)
+    qtbot.waitUntil(lambda: len(first.processed()) >= 3, timeout=WAIT_MS)
+    engine.pause(True)
+    engine.seek(100)
+    qtbot.waitUntil(lambda: 100 in first.processed(), timeout=WAIT_MS)
+    engine.load_model("another model")
+    qtbot.waitUntil(lambda: engine.processing.pipeline is second, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: second.processed() != [], timeout=WAIT_MS)
+    assert second.processed() == [100] and first.processed()[-1] == 100

@@ -256,6 +256,26 @@ def test_smoothing_follows_a_real_change_within_0_3_s(fps):
     assert shown is not None and shown <= 0.3
 
 
+def test_the_label_is_always_the_top_of_the_bars_shown():
+    """A near tie that wanders: the smoother never reports a label under another bar."""
+    rng = np.random.default_rng(4)
+    sm = ProbabilitySmoother()
+    for i in range(600):
+        p = np.full(7, 0.02)
+        p[3], p[6] = 0.45 + rng.normal(0, 0.08), 0.43 + rng.normal(0, 0.08)
+        shown, label = sm.update(np.clip(p, 0.01, None) / np.clip(p, 0.01, None).sum(), i / 30)
+        assert label == int(np.argmax(shown))
+
+
+def test_readings_are_averaged_in_pairs_so_alternating_views_do_not_flicker():
+    """Face and mirror image take turns; each disagrees, their pair is steady happy."""
+    face = np.array([.02, .02, .02, .55, .02, .02, .35])
+    mirror = np.array([.02, .02, .02, .37, .02, .02, .53])
+    sm = ProbabilitySmoother(tau=0.05, fast_tau=0.05)       # even a jumpy average
+    labels = [sm.update(face if i % 2 == 0 else mirror, i / 30)[1] for i in range(60)]
+    assert labels[1:] == [3] * 59
+
+
 class ScriptedClassifier:
     """Stands in for the model: hands out the given probability rows in turn."""
 

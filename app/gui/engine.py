@@ -22,7 +22,7 @@ in `_LEFT_RUNNING` and ends with the program.
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -58,6 +58,7 @@ class Packet:
     generation: int
     source: str
     photo: bool = False       # a separate picture: nothing is carried over from the last
+    scene: int = 0            # one more after each seek or loop back: the faces start afresh
 
 
 @dataclass
@@ -140,6 +141,7 @@ class CaptureWorker(QObject):
         self._opener = opener
         self._source = None
         self._seq = 0
+        self._scene = 0
 
     @pyqtSlot()
     def run(self):
@@ -196,6 +198,7 @@ class CaptureWorker(QObject):
                     source.close()
                     source = self._source = self._opener(self.spec)
                     self._seq = 0
+                    self._scene += 1
                     continue
                 return self._ending(source)
             self._post(frame, source.name)
@@ -214,6 +217,7 @@ class CaptureWorker(QObject):
         if seek is not None and hasattr(source, "seek"):
             source.seek(seek)
             self._seq = seek
+            self._scene += 1
             frame = source.read()              # show the frame sought, also when paused
             if frame is not None:
                 self._post(frame, source.name, photo=getattr(source, "photos", False))
@@ -226,7 +230,8 @@ class CaptureWorker(QObject):
     def _post(self, frame, name, photo: bool = False):
         self._seq += 1
         self.rate.tick()
-        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name, photo)
+        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name, photo,
+                        self._scene)
         self.last_packet = packet
         self.mailbox.put(packet)
         self.position.emit(self.generation, self._seq)
@@ -276,7 +281,12 @@ class LiveSettings:
 class ProcessingWorker(QObject):
     """Turns the newest packet into a Result until stopped; uses a new pipeline from
     the loader as soon as it is offered (frames are shown without emotions until one
-    is)."""
+    is).
+
+    A new pipeline with no newer frame waiting processes the last frame again: a
+    picture that waits (a photo of a folder, a paused video) may have been processed
+    before the model had loaded, and no other frame comes to show its faces.
+    """
 
     resultReady = pyqtSignal()
     pipelineChanged = pyqtSignal(str)
@@ -289,8 +299,9 @@ class ProcessingWorker(QObject):
         self.results = LatestMailbox()
         self.rate = RateMeter()
         self.pipeline = None
-        self._generation = None
+        self._scene = None             # (generation, scene) the pipeline's tracks belong to
         self._mirrored = False
+        self._last: Packet | None = None
         self._failed_once = False
 
     @pyqtSlot()
@@ -300,18 +311,22 @@ class ProcessingWorker(QObject):
                 packet = self.frames.get(timeout=0.2)
             except Closed:
                 break
-            self._use_new_pipeline()
+            if self._use_new_pipeline() and packet is None and self._last is not None:
+                packet = replace(self._last, captured=time.monotonic())
             if packet is not None:
+                self._last = packet
                 self._deliver(self._process(packet))
         self.thread().quit()
 
-    def _use_new_pipeline(self):
+    def _use_new_pipeline(self) -> bool:
         pipeline = self.settings.take_pipeline()
-        if pipeline is not None:
-            self.pipeline, self._generation = pipeline, None
-            path = getattr(getattr(pipeline, "classifier", None), "path", None)
-            if path is not None:               # a faces-only stand-in is no news
-                self.pipelineChanged.emit(str(path))
+        if pipeline is None:
+            return False
+        self.pipeline, self._scene = pipeline, None
+        path = getattr(getattr(pipeline, "classifier", None), "path", None)
+        if path is not None:                   # a faces-only stand-in is no news
+            self.pipelineChanged.emit(str(path))
+        return True
 
     def _process(self, packet: Packet) -> Result:
         options = self.settings.snapshot()
@@ -328,10 +343,11 @@ class ProcessingWorker(QObject):
         pipe = self.pipeline
         if pipe is None:
             return []
-        if packet.generation != self._generation or options["mirror"] != self._mirrored \
-                or packet.photo:
-            pipe.reset()   # new source, flipped view, another photo: old tracks do not apply
-            self._generation, self._mirrored = packet.generation, options["mirror"]
+        scene = (packet.generation, packet.scene)
+        if scene != self._scene or options["mirror"] != self._mirrored or packet.photo:
+            # new source, seek, loop back, flipped view, another photo: old tracks do not apply
+            pipe.reset()
+            self._scene, self._mirrored = scene, options["mirror"]
         pipe.smoothing = options["smoothing"]
         if pipe.sensitivity != options["sensitivity"]:
             pipe.sensitivity = options["sensitivity"]
@@ -502,9 +518,7 @@ class VideoEngine(QObject):
         """Process the last frame again (still image or stopped video; new settings)."""
         if self.running or self.capture is None or self.capture.last_packet is None:
             return
-        old = self.capture.last_packet
-        self.frames.put(Packet(old.frame, old.seq, time.monotonic(), old.generation,
-                               old.source, old.photo))
+        self.frames.put(replace(self.capture.last_packet, captured=time.monotonic()))
 
     # ---- settings (read by the processing worker before each frame)
     def set_options(self, smoothing=None, sensitivity=None, mirror=None):

@@ -87,7 +87,8 @@ def process_one(job: dict) -> dict:
         result = process_input(job["input"], job["folder"], model=job["model"],
                                config=job["config"], crops=job["crops"],
                                accurate=job["accurate"], threads=1,
-                               pictures=job.get("pictures", True))
+                               pictures=job.get("pictures", True),
+                               baseline=job.get("baseline"))
         summary = result["summary"]
         out.update(status=summary["status"], summary=summary, error=summary.get("error"))
     except UserError as exc:
@@ -109,7 +110,7 @@ def _single_threaded():
 def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
               jobs: int | None = None, overwrite: bool = False, show_progress: bool = True,
               crops: bool = False, accurate: bool = False, scheduler: str | None = None,
-              pictures: bool = True) -> int:
+              pictures: bool = True, baseline=None) -> int:
     """Process every input into `output/<name>/`, then write the combined files."""
     output = Path(output)
     inputs = expand_inputs(specs)
@@ -129,7 +130,8 @@ def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
                                   "(--overwrite to allow it)"})
         else:
             todo.append({"input": path, "folder": folder, "model": model, "config": config,
-                         "crops": crops, "accurate": accurate, "pictures": pictures})
+                         "crops": crops, "accurate": accurate, "pictures": pictures,
+                         "baseline": baseline})
     log.info("%d inputs: %d to process, %d finished before, %d jobs", len(inputs), len(todo),
              sum(1 for d in done if d.get("skipped")), jobs)
     results = done + _run_jobs(todo, jobs, show_progress, scheduler)

@@ -98,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the pictures are face crops already (as in CK+ or your own "
                         "cut-out faces): classify each whole picture as one face, "
                         "without looking for faces in it")
+    p.add_argument("--baseline", metavar="PATH", default=None,
+                   help="a photo, folder of photos or clip of the person's neutral face: "
+                        "how it leans (sad, stern, tired) is taken out of every reading of "
+                        "the input, which should show that person (the largest face of "
+                        "each picture is used; the CSV and summary say so)")
     p.add_argument("--sensitivity", type=float, default=DEFAULTS.sensitivity, metavar="0..1",
                    help="face detection: higher finds more faces, and more false ones "
                         f"(default: {DEFAULTS.sensitivity})")
@@ -305,10 +310,11 @@ def _run_process(args):
                          jobs=args.jobs, overwrite=args.overwrite,
                          show_progress=not args.no_progress, crops=args.crops,
                          accurate=args.accurate, scheduler=args.scheduler,
-                         pictures=not args.no_video)
+                         pictures=not args.no_video, baseline=args.baseline)
     return run_process(args.input[0], args.output, model=args.model, config=config,
                        show_progress=not args.no_progress, crops=args.crops,
-                       accurate=args.accurate, pictures=not args.no_video)
+                       accurate=args.accurate, pictures=not args.no_video,
+                       baseline=args.baseline)
 
 
 def _run_bench(args):

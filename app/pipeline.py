@@ -21,6 +21,7 @@ from app.crop import crop_faces
 from app.detect import TILT_ANGLES, FaceDetector
 from app.track import ProbabilitySmoother, Tracker, iou
 from model import EMOTIONS
+from model.calibration import corrected
 from model.classifier import EmotionClassifier
 from model.preprocess import to_gray, to_gray48
 
@@ -37,10 +38,12 @@ class Detection:
     confidence: float
     probabilities: tuple
     track_id: int
-    # this frame's own reading, unsmoothed (in a stream: one network's, on one view)
+    # this frame's own reading, unsmoothed and uncorrected (in a stream: one network's,
+    # on one view)
     raw_probabilities: tuple = field(default=(), repr=False, compare=False)
     held: bool = False        # not found in this frame: the last reading, held briefly
     tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)
+    calibrated: bool = False  # read with a person's own neutral taken out (calibrate_person)
 
     def to_dict(self) -> dict:
         """The one JSON shape of a face, in snapshots and every other JSON output."""
@@ -49,7 +52,8 @@ class Detection:
                 "tilt": round(float(self.tilt), 1), "held": bool(self.held),
                 "label": self.label, "confidence": round(float(self.confidence), 4),
                 "probabilities": {e: round(float(p), 4)
-                                  for e, p in zip(EMOTIONS, self.probabilities)}}
+                                  for e, p in zip(EMOTIONS, self.probabilities)},
+                "calibrated": bool(self.calibrated)}
 
 
 NO_MODEL_LABEL = "face"   # the label of a face found while no emotion model works
@@ -99,6 +103,8 @@ class EmotionPipeline:
         self._rescan = True
         self._scanned = False
         self._lock = threading.Lock()
+        self._offset = None           # a person's neutral lean (calibrate_person)
+        self._everyone = False        # ... taken out of every face's readings
 
     # settings the GUI changes while running
     @property
@@ -118,6 +124,23 @@ class EmotionPipeline:
     def min_face(self, value: int):
         self.detector.min_face = int(value)
         self._rescan = True
+
+    def calibrate_person(self, offset, track_id: int | None = None):
+        """Take a person's neutral lean (model.calibration.person_offset) out of
+        their readings from now on: of every face (`track_id` None: `process
+        --baseline`, whose input is that person), or of the tracked face `track_id`.
+        That face's correction passes to the next face that appears once it is gone
+        (the webcam's user, back in view or after a seek); `None` offset: clear it."""
+        with self._lock:
+            self._offset = None if offset is None else np.asarray(offset, np.float64)
+            self._everyone = track_id is None
+            for tr in self.tracker.tracks.values():
+                tr.calibrated = tr.id == track_id
+
+    @property
+    def calibrated(self) -> bool:
+        """A person's correction is set (for every face, or handed from face to face)."""
+        return self._offset is not None
 
     def reset(self):
         """Forget all faces (new source, new image)."""
@@ -153,6 +176,7 @@ class EmotionPipeline:
         pairs = self.tracker.assign(claimed, boxes, t)
         for tr, _ in pairs:
             tr.angle = angles.get(tr.id, 0.0)
+        self._hand_on_calibration(pairs)
         t3 = clock()
         faces = crop_faces(gray, [b for _, b in pairs], self.margin,
                            [tr.angle for tr, _ in pairs])
@@ -235,6 +259,15 @@ class EmotionPipeline:
             out[rows] = self.classifier.predict(faces[rows], network=view[0], mirrored=view[1])
         return out
 
+    def _hand_on_calibration(self, pairs):
+        """A calibrated face that is gone passes its correction to the largest new face."""
+        if self._offset is None or self._everyone or \
+                any(tr.calibrated for tr in self.tracker.tracks.values()):
+            return
+        new = [(tr, box) for tr, box in pairs if tr.shown is None]
+        if new:
+            max(new, key=lambda pair: pair[1][2] * pair[1][3])[0].calibrated = True
+
     def _held(self, pairs, t, shape) -> list[Detection]:
         """Faces lost for at most `hold` s: their last reading, box moved on, marked held."""
         if self.hold <= 0:
@@ -260,13 +293,16 @@ class EmotionPipeline:
                             tilt=track.angle)
             track.shown = det
             return det
-        smoothed, _ = track.smoother.update(probs, t)
-        shown = smoothed if self.smoothing else probs
+        calibrated = self._offset is not None and (self._everyone or track.calibrated)
+        reading = corrected(probs, self._offset) if calibrated else probs
+        smoothed, _ = track.smoother.update(reading, t)
+        shown = smoothed if self.smoothing else reading
         idx = int(np.argmax(shown))             # the label is the top of the bars shown
         det = Detection(box=tuple(int(v) for v in box), label=EMOTIONS[idx],
                         confidence=float(shown[idx]),
                         probabilities=tuple(float(v) for v in shown), track_id=track.id,
-                        raw_probabilities=tuple(float(v) for v in probs), tilt=track.angle)
+                        raw_probabilities=tuple(float(v) for v in probs), tilt=track.angle,
+                        calibrated=calibrated)
         track.shown = det
         return det
 

@@ -27,13 +27,15 @@ log = logging.getLogger(__name__)
 
 def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
                 show_progress: bool = True, crops: bool = False, accurate: bool = False,
-                pictures: bool = True) -> int:
+                pictures: bool = True, baseline=None) -> int:
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
 
     `accurate`: the five-network ensemble, or five crops of each face with a `model`
-    (see model.classifier.load_classifier)."""
+    (see model.classifier.load_classifier). `baseline`: photos or a clip of the
+    person's neutral face, taken out of every reading (app.baseline)."""
     result = process_input(input_path, output, model=model, config=config, crops=crops,
-                           accurate=accurate, show_progress=show_progress, pictures=pictures)
+                           accurate=accurate, show_progress=show_progress, pictures=pictures,
+                           baseline=baseline)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -46,7 +48,7 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
 
 def process_input(input_path, output, model=None, config: PipelineConfig | None = None,
                   crops: bool = False, accurate: bool = False, threads: int = 2,
-                  show_progress: bool = False, pictures: bool = True) -> dict:
+                  show_progress: bool = False, pictures: bool = True, baseline=None) -> dict:
     """Open one input, build its pipeline and process it into `output` (also the
     batch's per-input step); returns process_source's {summary, stopped}."""
     from app.pipeline import EmotionPipeline
@@ -58,9 +60,15 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
         # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=config,
                                **({"in_turn": False} if accurate else {}))
+        extra = {}
+        if baseline is not None:
+            from app.baseline import measure_baseline
+
+            offset, extra["baseline"] = measure_baseline(baseline, pipe)
+            pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if show_progress else None
         return process_source(source, pipe, Path(output), progress=progress, crops=crops,
-                              pictures=pictures)
+                              pictures=pictures, extra=extra)
 
 
 def _open_input(spec: str) -> FrameSource:
@@ -72,10 +80,11 @@ def _open_input(spec: str) -> FrameSource:
 
 
 def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
-                   crops: bool = False, pictures: bool = True) -> dict:
+                   crops: bool = False, pictures: bool = True, extra=None) -> dict:
     """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
 
     `crops`: every picture is one face already cut out; classify it whole.
+    `extra`: more fields for the summary (what baseline was used).
 
     `stopped` is None when the source ended normally, "interrupted" on Ctrl+C, or
     the one-line reason the source failed. The outputs are written in every case.
@@ -116,7 +125,7 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
         if progress:
             progress.close()
         summary = files.close(_input_name(source), time.perf_counter() - start, stopped,
-                              getattr(source, "skipped", []))
+                              getattr(source, "skipped", []), extra)
     if "hint" in summary:
         log.warning("%s", summary["hint"])
     return {"summary": summary, "stopped": stopped}
@@ -125,7 +134,8 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
 def _summary_line(summary: dict) -> str:
     p = summary["processing"]
     return (f"{summary['frames']} frames, {summary['faces']} faces, "
-            f"{summary['tracks']} tracks; {p['fps']} frames/s")
+            f"{summary['tracks']} tracks; {p['fps']} frames/s"
+            + ("; read with the person's baseline" if "baseline" in summary else ""))
 
 
 def looks_like_crop(frame) -> bool:

@@ -25,9 +25,10 @@ from model import EMOTIONS
 log = logging.getLogger(__name__)
 
 # held: 1 when the face was not found in that frame and its last reading is held
-# (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found.
+# (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found;
+# calibrated: 1 when the reading has the person's own neutral taken out (a baseline).
 CSV_COLUMNS = ["frame", "time", "image", "track", "x", "y", "w", "h", "tilt", "held",
-               "label", "confidence", *EMOTIONS]
+               "label", "confidence", *EMOTIONS, "calibrated"]
 TIMELINE_POINTS = 600
 WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -67,9 +68,10 @@ class ResultFiles:
         self.stats.add(self.frames, detections, name)
         self.frames += 1
 
-    def close(self, input_name: str, wall: float, stopped=None, skipped=()) -> dict:
+    def close(self, input_name: str, wall: float, stopped=None, skipped=(),
+              extra=None) -> dict:
         """Finalise every file; returns the summary. `stopped`: None (complete),
-        "interrupted", or the reason the stream failed."""
+        "interrupted", or the reason the stream failed; `extra`: more summary fields."""
         if self._closed:
             raise RuntimeError("already closed")
         self._closed = True
@@ -79,6 +81,7 @@ class ResultFiles:
         self._csv_cm.__exit__(None, None, None)
         outputs = self.sink.close()
         summary = self.stats.summary(input_name, wall, stopped, outputs, list(skipped))
+        summary.update(extra or {})
         if self.video:
             summary["video_sound"] = self.sink.audio   # the source's sound copied in
         atomic.write_png(self.out_dir / "timeline.png", self.stats.timeline_image())
@@ -101,7 +104,8 @@ class ResultFiles:
 def csv_fields(face: dict) -> list:
     """A face record (Detection.to_dict) as the CSV's columns from `track` on."""
     return [face["track"], *face["box"].values(), face["tilt"], int(face["held"]),
-            face["label"], face["confidence"], *face["probabilities"].values()]
+            face["label"], face["confidence"], *face["probabilities"].values(),
+            int(face.get("calibrated", False))]
 
 
 # ---------------------------------------------------------------------- sinks

@@ -81,6 +81,7 @@ class Track:
     velocity: tuple = (0.0, 0.0)   # of the box centre, pixels per second
     angle: float = 0.0       # head tilt (degrees) at which it was last found
     shown: object = None     # the last Detection drawn for it (what a hold repeats)
+    calibrated: bool = False  # its readings have its person's neutral taken out
 
     def predicted(self, t: float) -> tuple:
         """The box moved on by its recent motion to time `t` (for a short miss)."""

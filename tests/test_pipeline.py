@@ -336,7 +336,8 @@ def test_detection_to_dict_is_json_ready():
     assert d == {"track": 3, "box": {"x": 1, "y": 2, "w": 3, "h": 4}, "tilt": 0.0,
                  "held": False, "label": "fear",
                  "confidence": 0.5, "probabilities": dict(zip(EMOTIONS, [.1, .1, .5, .1, .1,
-                                                                        .05, .05]))}
+                                                                        .05, .05])),
+                 "calibrated": False}
     assert list(d["probabilities"]) == list(EMOTIONS)
 
 

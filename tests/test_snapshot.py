@@ -58,7 +58,7 @@ def test_three_files_with_their_content(tmp_path, frame, detections):
     assert first == {"track": 3, "box": {"x": 20, "y": 30, "w": 50, "h": 50},
                      "tilt": 0.0, "held": False, "label": "happy", "confidence": 0.7,
                      "probabilities": dict(zip(EMOTIONS, [0.05, 0.01, 0.04, 0.7, 0.1, 0.05,
-                                                          0.05]))}
+                                                          0.05])), "calibrated": False}
     assert [f["label"] for f in record["faces"]] == ["happy", "sad"]
 
 

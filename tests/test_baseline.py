@@ -1,0 +1,153 @@
+"""A person's own neutral (`process --baseline`, EmotionPipeline.calibrate_person),
+on real pictures: drawn faces pasted into frames, found and cut out by the pipeline."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from app import synthetic
+from app.cli import main
+from app.pipeline import EmotionPipeline
+from common.errors import ModelError
+from model import EMOTIONS
+from model.calibration import NONE, Calibration
+
+# This person's neutral face reads "sad 40%"; their smile reads happy. The model's
+# mean reading of neutral faces in general leans neutral (63%).
+LEANING_NEUTRAL = np.array([.10, .05, .10, .05, .40, .05, .25])
+SMILE = np.array([.03, .02, .03, .80, .04, .03, .05])
+REFERENCE = tuple(np.log([.05, .02, .05, .10, .12, .03, .63]))
+
+
+def frame_with(expression, centre=(320, 240), size=200):
+    return synthetic.paste_face(synthetic.background(), synthetic.drawn_face(size, expression),
+                                centre, size)
+
+
+def template(expression):
+    """The crop the pipeline cuts of that expression's face (a nearest-template model)."""
+    from app.crop import crop_face
+    from app.detect import FaceDetector
+
+    gray = cv2.cvtColor(frame_with(expression), cv2.COLOR_BGR2GRAY)
+    box = max(FaceDetector().full_scan(gray), key=lambda b: b[2] * b[3])
+    return crop_face(gray, box).astype(np.float32)
+
+
+class PersonClassifier:
+    """Reads a face crop as the nearer of the person's two drawn expressions."""
+
+    flip, crops, networks, path = False, False, 1, "person.tflite"
+
+    def __init__(self, reference=REFERENCE):
+        self.calibration = Calibration(1.0, reference, "a test") if reference else NONE
+        self.templates = [template(e) for e in ("neutral", "happy")]
+
+    def predict(self, faces, network=None, mirrored=None):
+        faces = np.asarray(faces, np.float32).reshape(-1, 48, 48)
+        rows = []
+        for f in faces:
+            d = [np.abs(f - t).mean() for t in self.templates]
+            rows.append(LEANING_NEUTRAL if d[0] <= d[1] else SMILE)
+        return np.array(rows, np.float32)
+
+
+def photo(path, expression):
+    assert cv2.imwrite(str(path), frame_with(expression))
+    return path
+
+
+@pytest.fixture
+def person(monkeypatch):
+    import model.classifier
+
+    monkeypatch.setattr(model.classifier, "load_classifier",
+                        lambda *a, **k: PersonClassifier())
+
+
+def rows(folder):
+    with open(folder / "detections.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_a_neutral_that_reads_sad_reads_neutral_with_the_baseline_and_a_smile_stays(
+        person, tmp_path):
+    photos = tmp_path / "session"
+    photos.mkdir()
+    photo(photos / "a_neutral.png", "neutral")
+    photo(photos / "b_smile.png", "happy")
+    baseline = photo(tmp_path / "my_neutral.png", "neutral")
+
+    assert main(["process", str(photos), "-o", str(tmp_path / "plain"), "--no-progress"]) == 0
+    plain = rows(tmp_path / "plain")
+    assert [(r["image"], r["label"], r["calibrated"]) for r in plain] == \
+        [("a_neutral.png", "sad", "0"), ("b_smile.png", "happy", "0")]
+    assert float(plain[0]["confidence"]) == pytest.approx(0.40, abs=1e-3)
+
+    assert main(["process", str(photos), "-o", str(tmp_path / "fixed"), "--no-progress",
+                 "--baseline", str(baseline)]) == 0
+    fixed = rows(tmp_path / "fixed")
+    assert [(r["label"], r["calibrated"]) for r in fixed] == [("neutral", "1"), ("happy", "1")]
+    for r in fixed:          # the label is the top of the probabilities of its row
+        assert r["label"] == max(EMOTIONS, key=lambda e: float(r[e]))
+    summary = json.loads((tmp_path / "fixed" / "summary.json").read_text())
+    assert summary["baseline"]["source"] == str(baseline) and summary["baseline"]["faces"] == 1
+
+
+def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_path):
+    from app.baseline import measure_baseline
+
+    clip = tmp_path / "neutral.avi"
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for _ in range(12):
+        out.write(frame_with("neutral"))
+    out.release()
+    pipe = EmotionPipeline(classifier=PersonClassifier())
+    offset, info = measure_baseline(clip, pipe)
+    assert info["faces"] == 12
+    np.testing.assert_allclose(offset, np.log(LEANING_NEUTRAL) - np.array(REFERENCE), atol=1e-4)
+    assert pipe.smoothing is True and not pipe.tracker.tracks   # left as it was found
+
+
+def test_a_baseline_without_a_face_is_an_error_that_names_it(person, tmp_path, caplog):
+    empty = tmp_path / "wall.png"
+    assert cv2.imwrite(str(empty), synthetic.background())
+    target = photo(tmp_path / "in.png", "neutral")
+    assert main(["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--baseline", str(empty)]) == 2
+    assert f"--baseline {empty}: no face found" in caplog.text
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_model_without_a_neutral_reference_says_how_to_add_one(tmp_path):
+    from app.baseline import measure_baseline
+
+    pipe = EmotionPipeline(classifier=PersonClassifier(reference=None))
+    with pytest.raises(ModelError, match="no neutral reference.*calibrate --model"):
+        measure_baseline(photo(tmp_path / "n.png", "neutral"), pipe)
+
+
+def test_one_calibrated_face_passes_its_correction_on_only_when_it_is_gone():
+    frame = frame_with("neutral")
+    pipe = EmotionPipeline(classifier=PersonClassifier())
+    first = pipe.process(frame, 0.0)[0]
+    assert first.label == "sad" and not first.calibrated
+    pipe.calibrate_person(np.log(LEANING_NEUTRAL) - np.array(REFERENCE), first.track_id)
+    later = [pipe.process(frame, i / 30)[0] for i in range(1, 20)]
+    assert all(d.calibrated for d in later) and later[-1].label == "neutral"
+    pipe.reset()                                     # a new scene: the person comes back
+    again = pipe.process(frame, 5.0)[0]
+    assert again.calibrated and again.label == "neutral"
+    pipe.calibrate_person(None)
+    assert not pipe.process(frame, 5.1)[0].calibrated
+
+
+def test_the_shipped_model_carries_the_reference_the_baseline_needs():
+    from app.baseline import neutral_reference
+    from model.classifier import EmotionClassifier
+
+    ref = neutral_reference(EmotionClassifier.load())
+    assert ref.shape == (7,) and EMOTIONS[int(np.argmax(ref))] == "neutral"

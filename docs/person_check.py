@@ -1,0 +1,69 @@
+"""How much a person's own neutral (`process --baseline`, the window's Calibrate
+neutral) helps when a face at rest leans, measured on PublicTest.
+
+FER-2013 names no people, so a "person" is a resting-face trait drawn into every
+face: mouth corners pulled down (looks sad), brows pulled down (looks stern), or
+both. The correction is measured from 30 of that person's neutral faces and scored
+on all their other faces, 20 draws; `--strength` scales the correction (1 = the
+shipped method, model.calibration.person_offset).
+
+    python docs/person_check.py [--data ../shared/datasets/fer2013] [--model MODEL]
+"""
+import argparse
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from model import EMOTIONS  # noqa: E402
+from model.calibration import corrected, person_offset  # noqa: E402
+from model.classifier import EmotionClassifier  # noqa: E402
+from model.data import DEFAULT_DATA, SPLIT_NAMES, load_dataset  # noqa: E402
+
+YY, XX = np.mgrid[0:48, 0:48].astype(np.float32)
+MOUTH_DOWN = 3 * np.exp(-((YY - 37) / 5) ** 2) * ((XX - 24) / 12) ** 2 * (np.abs(XX - 24) < 16)
+BROWS_DOWN = 3 * np.exp(-((YY - 16) / 4) ** 2) * np.clip(1 - np.abs(XX - 24) / 14, 0, 1)
+TRAITS = {"none": 0 * YY, "mouth corners down": MOUTH_DOWN, "brows down": BROWS_DOWN,
+          "both": MOUTH_DOWN + BROWS_DOWN}
+
+
+def with_trait(faces, dy):
+    return np.stack([cv2.remap(f, XX, YY - dy, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE) for f in faces])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=DEFAULT_DATA)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--strength", type=float, nargs="+", default=[0.0, 0.5, 1.0])
+    a = ap.parse_args()
+    key = SPLIT_NAMES["PublicTest"]
+    split = load_dataset(a.data, splits=(key,))[key]
+    clf = EmotionClassifier.load(a.model)
+    ref = np.asarray(clf.calibration.neutral_reference)
+    neutral = np.where(split.y == EMOTIONS.index("neutral"))[0]
+    rng = np.random.default_rng(0)
+    for name, dy in TRAITS.items():
+        x = with_trait(split.x, dy)
+        probs = np.concatenate([clf.predict(x[i:i + 256]) for i in range(0, len(x), 256)])
+        read = np.bincount(probs[neutral].argmax(1), minlength=len(EMOTIONS)) / len(neutral)
+        print(f"{name}: its neutral faces read " + ", ".join(
+            f"{EMOTIONS[i]} {read[i]:.0%}" for i in np.argsort(-read)[:3]))
+        scores = {s: [] for s in a.strength}
+        for _ in range(20):
+            base = rng.choice(neutral, 30, replace=False)
+            rest = np.setdiff1d(np.arange(len(split.y)), base)
+            offset = person_offset(probs[base], ref)
+            for s in a.strength:
+                scores[s].append(np.mean(corrected(probs[rest], s * offset).argmax(1)
+                                         == split.y[rest]))
+        for s, acc in scores.items():
+            print(f"  strength {s}: accuracy {np.mean(acc):.2%} (sd {np.std(acc):.2%})")
+
+
+if __name__ == "__main__":
+    main()

@@ -293,6 +293,24 @@ class ScriptedClassifier:
         return out
 
 
+def test_every_detection_is_labelled_with_the_top_of_its_own_bars(drawn):
+    """Readings wandering around a happy/neutral tie, through the whole pipeline."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for _ in range(90):
+        p = np.full(7, 0.02)
+        p[3], p[6] = 0.44 + rng.normal(0, 0.1), 0.44 + rng.normal(0, 0.1)
+        p = np.clip(p, 0.01, None)
+        rows.append(p / p.sum())
+    frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
+    pipe = EmotionPipeline(classifier=ScriptedClassifier(rows))
+    shown = [pipe.process(frame, i / 30)[0] for i in range(90)]
+    for d in shown:
+        assert d.label == EMOTIONS[int(np.argmax(d.probabilities))]
+        assert d.confidence == max(d.probabilities)
+    assert {d.label for d in shown} <= {"happy", "neutral"}
+
+
 def test_smoothing_can_be_switched_off(drawn):
     happy = [.05, .02, .05, .70, .08, .05, .05]
     sad = [.05, .02, .05, .08, .70, .05, .05]

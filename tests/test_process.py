@@ -73,6 +73,9 @@ def test_video_writes_every_output_and_csv_matches(clip, tmp_path):
         assert iou(tuple(int(r[k]) for k in "xywh"), truths[int(r["frame"])].box) > 0.5
         assert float(r["time"]) == pytest.approx(int(r["frame"]) / 30.0, abs=1e-3)
         assert sum(float(r[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
+        # the label is the top of the probabilities of its row, its confidence that one
+        assert float(r[r["label"]]) == max(float(r[e]) for e in EMOTIONS)
+        assert float(r["confidence"]) == float(r[r["label"]])
 
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "complete" and summary["frames"] == 45

@@ -29,13 +29,14 @@ def neutral_reference(classifier) -> np.ndarray:
     return np.asarray(reference)
 
 
-def measure_baseline(path, pipe) -> tuple[np.ndarray, dict]:
+def measure_baseline(path, pipe, crops: bool = False) -> tuple[np.ndarray, dict]:
     """(offset, what was measured) from a neutral photo, folder of photos or clip.
 
-    `pipe`: an EmotionPipeline; it is reset and used unsmoothed, one picture at a time."""
+    `pipe`: an EmotionPipeline; it is reset and used unsmoothed, one picture at a
+    time. `crops`: the pictures are face crops, each read whole (`process --crops`)."""
     path = Path(path).expanduser()
     reference = neutral_reference(pipe.classifier)
-    readings = _largest_face_readings(path, pipe)
+    readings = _largest_face_readings(path, pipe, crops)
     if not readings:
         raise UserError(f"--baseline {path}: no face found in it; give a photo, folder of "
                         "photos or clip of the person's neutral face")
@@ -46,7 +47,7 @@ def measure_baseline(path, pipe) -> tuple[np.ndarray, dict]:
     return offset, info
 
 
-def _largest_face_readings(path: Path, pipe) -> list:
+def _largest_face_readings(path: Path, pipe, crops: bool) -> list:
     """The model's reading of the largest face in every picture of `path`."""
     smoothing = pipe.smoothing
     pipe.smoothing = False               # every view of every face, each picture alone
@@ -55,7 +56,7 @@ def _largest_face_readings(path: Path, pipe) -> list:
         with open_source(path) as source:
             while (frame := source.read()) is not None:
                 pipe.reset()
-                faces = [d for d in pipe.process(frame, 0.0) if not d.held]
+                faces = pipe.classify_whole(frame) if crops else pipe.process(frame, 0.0)
                 if faces:
                     largest = max(faces, key=lambda d: d.box[2] * d.box[3])
                     readings.append(largest.raw_probabilities)

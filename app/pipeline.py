@@ -23,7 +23,7 @@ from app.track import ProbabilitySmoother, Tracker, iou
 from model import EMOTIONS
 from model.calibration import corrected
 from model.classifier import EmotionClassifier
-from model.preprocess import to_gray, to_gray48
+from model.preprocess import frame_tight_crop, to_gray
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,10 @@ class EmotionPipeline:
             self._offset = None if offset is None else np.asarray(offset, np.float64)
             self._everyone = track_id is None
             for tr in self.tracker.tracks.values():
+                was = tr.calibrated
                 tr.calibrated = tr.id == track_id
+                if was or tr.calibrated or self._everyone:
+                    tr.smoother.reset()     # read differently from now on: show it at once
 
     @property
     def calibrated(self) -> bool:
@@ -157,14 +160,19 @@ class EmotionPipeline:
 
     def classify_whole(self, frame: np.ndarray) -> list[Detection]:
         """The whole picture as one face (a face crop, as in CK+ or a user's own
-        crops): no detection, no tracking, no smoothing."""
+        crops): no detection, no tracking, no smoothing. Framed like a FER-2013
+        face first (`frame_tight_crop`: users cut their crops tighter); a person's
+        correction for every face (`calibrate_person`) applies."""
         gray = to_gray(frame)
-        probs = self.classifier.predict(to_gray48(gray))[0]
-        idx = int(np.argmax(probs))
+        probs = self.classifier.predict(frame_tight_crop(gray))[0]
+        calibrated = self._offset is not None and self._everyone
+        shown = corrected(probs[None], self._offset)[0] if calibrated else probs
+        idx = int(np.argmax(shown))
         h, w = gray.shape[:2]
-        return [Detection(box=(0, 0, w, h), label=EMOTIONS[idx], confidence=float(probs[idx]),
-                          probabilities=tuple(float(v) for v in probs), track_id=1,
-                          raw_probabilities=tuple(float(v) for v in probs))]
+        return [Detection(box=(0, 0, w, h), label=EMOTIONS[idx], confidence=float(shown[idx]),
+                          probabilities=tuple(float(v) for v in shown), track_id=1,
+                          raw_probabilities=tuple(float(v) for v in probs),
+                          calibrated=calibrated)]
 
     def _process(self, frame, t) -> list[Detection]:
         clock = time.perf_counter

@@ -64,7 +64,7 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
         if baseline is not None:
             from app.baseline import measure_baseline
 
-            offset, extra["baseline"] = measure_baseline(baseline, pipe)
+            offset, extra["baseline"] = measure_baseline(baseline, pipe, crops)
             pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if show_progress else None
         return process_source(source, pipe, Path(output), progress=progress, crops=crops,

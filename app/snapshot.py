@@ -38,17 +38,18 @@ class Snapshot:
 
 def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
                   source: str = "", when: dt.datetime | None = None,
-                  frame_number: int | None = None, source_time: float | None = None
-                  ) -> Snapshot:
+                  frame_number: int | None = None, source_time: float | None = None,
+                  calibration: dict | None = None) -> Snapshot:
     """Write `<stem>_annotated.png`, `<stem>_raw.png` and `<stem>.json` into `folder`
-    (created if missing). Raises SnapshotError; never leaves partial files."""
+    (created if missing). Raises SnapshotError; never leaves partial files.
+    `calibration`: a person's neutral in use (see snapshot_record), if any."""
     folder = Path(folder).expanduser()
     when = when or dt.datetime.now().astimezone()
     blobs = {"annotated": _png(annotated), "raw": _png(raw)}
     _make_folder(folder)
     paths = _free_names(folder, when)
     record = snapshot_record(detections, source, when, raw.shape, paths, frame_number,
-                             source_time)
+                             source_time, calibration)
     written: list[Path] = []
     try:
         for key in ("annotated", "raw"):
@@ -65,10 +66,15 @@ def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
 
 
 def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_number=None,
-                    source_time=None) -> dict:
+                    source_time=None, calibration: dict | None = None) -> dict:
     """The JSON content: when, from what (which frame, at what time in the source:
-    seconds since a camera started, or the position in a video), and every face."""
-    return {
+    seconds since a camera started, or the position in a video), and every face.
+
+    While a person's neutral is taken out of a face's readings (the window's
+    Calibrate neutral), `calibration` (JSON values: which face it was measured on,
+    since when) is kept as "calibration"; each face's "calibrated" says which face
+    it applies to now."""
+    record = {
         "time": when.isoformat(timespec="milliseconds"),
         "source": str(source),
         "frame": {"width": int(shape[1]), "height": int(shape[0]),
@@ -77,6 +83,9 @@ def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_numb
         "files": {"annotated": paths.annotated.name, "raw": paths.raw.name},
         "faces": [d.to_dict() for d in detections],
     }
+    if calibration:
+        record["calibration"] = dict(calibration)
+    return record
 
 
 def _png(image: np.ndarray) -> bytes:

@@ -15,7 +15,7 @@ import numpy as np
 
 from model import EMOTIONS, INPUT_SIZE
 from common.errors import DataError
-from model.preprocess import to_gray48
+from model.preprocess import frame_tight_crop, to_gray48
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,8 @@ def load_labelled_folder(path) -> tuple[Split, dict]:
 
     Classes may be missing. A subfolder that is not an emotion name is refused
     rather than ignored, so a misspelt class ("happpy") cannot silently vanish.
+    Each face is framed like a FER-2013 face (`frame_tight_crop`), as `process
+    --crops` reads it: users cut their crops tighter.
     """
     path = Path(path)
     if not path.is_dir():
@@ -143,7 +145,7 @@ def load_labelled_folder(path) -> tuple[Split, dict]:
     if not items:
         raise DataError(f"no images in {path}: expected <emotion>/*.jpg or *.png")
     skipped = {}
-    split = _read_images(items, skipped)
+    split = _read_images(items, skipped, frame_tight_crop)
     if len(split) == 0:
         raise DataError(f"no readable images in {path} ({len(items)} unreadable)")
     return split, skipped
@@ -155,7 +157,7 @@ def _split_of(part: str, name: str) -> str:
     return "test" if name.startswith("PrivateTest") else "val"
 
 
-def _read_images(items, skipped) -> Split:
+def _read_images(items, skipped, prepare=to_gray48) -> Split:
     x = np.empty((len(items), INPUT_SIZE, INPUT_SIZE), np.uint8)
     y = np.empty(len(items), np.int64)
     n = 0
@@ -164,7 +166,7 @@ def _read_images(items, skipped) -> Split:
             img = cv2.imread(str(f), cv2.IMREAD_UNCHANGED)
             if img is None:
                 raise ValueError("unreadable")
-            x[n] = to_gray48(img)
+            x[n] = prepare(img)
         except (ValueError, cv2.error):  # not an image, or an odd channel count
             skipped["unreadable image"] = skipped.get("unreadable image", 0) + 1
             log.debug("skipped unreadable image %s", f)

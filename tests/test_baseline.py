@@ -14,6 +14,7 @@ from app.pipeline import EmotionPipeline
 from common.errors import ModelError
 from model import EMOTIONS
 from model.calibration import NONE, Calibration
+from model.preprocess import frame_tight_crop
 
 # This person's neutral face reads "sad 40%"; their smile reads happy. The model's
 # mean reading of neutral faces in general leans neutral (63%).
@@ -44,13 +45,15 @@ class PersonClassifier:
 
     def __init__(self, reference=REFERENCE):
         self.calibration = Calibration(1.0, reference, "a test") if reference else NONE
-        self.templates = [template(e) for e in ("neutral", "happy")]
+        # each expression as the pipeline cuts it, and as a crop of it is framed
+        self.templates = [(template(e), frame_tight_crop(template(e).astype(np.uint8)))
+                          for e in ("neutral", "happy")]
 
     def predict(self, faces, network=None, mirrored=None):
         faces = np.asarray(faces, np.float32).reshape(-1, 48, 48)
         rows = []
         for f in faces:
-            d = [np.abs(f - t).mean() for t in self.templates]
+            d = [min(np.abs(f - t).mean() for t in pair) for pair in self.templates]
             rows.append(LEANING_NEUTRAL if d[0] <= d[1] else SMILE)
         return np.array(rows, np.float32)
 
@@ -151,3 +154,16 @@ def test_the_shipped_model_carries_the_reference_the_baseline_needs():
 
     ref = neutral_reference(EmotionClassifier.load())
     assert ref.shape == (7,) and EMOTIONS[int(np.argmax(ref))] == "neutral"
+
+
+def test_with_crops_the_baseline_and_the_input_are_read_whole(person, tmp_path):
+    crops = tmp_path / "crops"
+    crops.mkdir()
+    cv2.imwrite(str(crops / "n.png"), template("neutral").astype(np.uint8))
+    cv2.imwrite(str(crops / "s.png"), template("happy").astype(np.uint8))
+    baseline = tmp_path / "base.png"
+    cv2.imwrite(str(baseline), template("neutral").astype(np.uint8))
+    assert main(["process", str(crops), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--crops", "--baseline", str(baseline)]) == 0
+    got = [(r["image"], r["label"], r["calibrated"]) for r in rows(tmp_path / "out")]
+    assert got == [("n.png", "neutral", "1"), ("s.png", "happy", "1")]

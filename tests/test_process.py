@@ -265,7 +265,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
 
 def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):
     from model.classifier import EmotionClassifier
-    from model.preprocess import to_gray48
+    from model.preprocess import frame_tight_crop
 
     folder = tmp_path / "crops"
     folder.mkdir()
@@ -290,7 +290,7 @@ def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog
     for r in rows:
         img = pictures[r["image"]]
         assert (int(r["x"]), int(r["y"]), int(r["w"]), int(r["h"])) == (0, 0, *img.shape[::-1])
-        expected = clf.predict(to_gray48(img))[0]
+        expected = clf.predict(frame_tight_crop(img))[0]
         assert [float(r[e]) for e in EMOTIONS] == pytest.approx(expected, abs=1e-4)
         assert r["label"] == EMOTIONS[int(np.argmax(expected))]
     assert "hint" not in json.loads((tmp_path / "whole" / "summary.json").read_text())

@@ -74,6 +74,9 @@ class Result:
     generation: int
     source: str
     timings: dict = field(default_factory=dict)
+    # one more each time the pipeline's faces start afresh (new source, seek, loop,
+    # flipped view, photo, model): a track id names the same face only within one
+    track_epoch: int = 0
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
@@ -259,6 +262,7 @@ class LiveSettings:
         self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
                         "mirror": False}
         self._pipeline = None          # a newly loaded pipeline waiting to be used
+        self._calibration = None       # (offset, track id) waiting; offset None: clear
 
     def update(self, **values):
         with self._lock:
@@ -277,6 +281,17 @@ class LiveSettings:
             pipeline, self._pipeline = self._pipeline, None
             return pipeline
 
+    def ask_calibration(self, offset, track_id):
+        """A person's neutral for the pipeline (calibrate_person); the newest ask wins."""
+        with self._lock:
+            self._calibration = (offset, track_id)
+
+    def take_calibration(self):
+        """(offset, track id) asked for since the last take, or None."""
+        with self._lock:
+            asked, self._calibration = self._calibration, None
+            return asked
+
 
 class ProcessingWorker(QObject):
     """Turns the newest packet into a Result until stopped; uses a new pipeline from
@@ -286,6 +301,12 @@ class ProcessingWorker(QObject):
     A new pipeline with no newer frame waiting processes the last frame again: a
     picture that waits (a photo of a folder, a paused video) may have been processed
     before the model had loaded, and no other frame comes to show its faces.
+
+    A person's neutral (`VideoEngine.calibrate_person`) reaches the pipeline before
+    the next frame (the faces it changes start their smoothing afresh, so a still
+    picture read just once more shows it too); one
+    asked of a pipeline that has since been replaced is dropped (the window forgets
+    it on `pipelineChanged`).
     """
 
     resultReady = pyqtSignal()
@@ -300,6 +321,7 @@ class ProcessingWorker(QObject):
         self.rate = RateMeter()
         self.pipeline = None
         self._scene = None             # (generation, scene) the pipeline's tracks belong to
+        self._epoch = 0                # Result.track_epoch
         self._mirrored = False
         self._last: Packet | None = None
         self._failed_once = False
@@ -313,6 +335,7 @@ class ProcessingWorker(QObject):
                 break
             if self._use_new_pipeline() and packet is None and self._last is not None:
                 packet = replace(self._last, captured=time.monotonic())
+            self._use_calibration()
             if packet is not None:
                 self._last = packet
                 self._deliver(self._process(packet))
@@ -323,10 +346,19 @@ class ProcessingWorker(QObject):
         if pipeline is None:
             return False
         self.pipeline, self._scene = pipeline, None
+        self._epoch += 1
+        self.settings.take_calibration()       # measured with the model just replaced
         path = getattr(getattr(pipeline, "classifier", None), "path", None)
         if path is not None:                   # a faces-only stand-in is no news
             self.pipelineChanged.emit(str(path))
         return True
+
+    def _use_calibration(self):
+        asked = self.settings.take_calibration()
+        pipe = self.pipeline
+        if asked is None or pipe is None:
+            return
+        pipe.calibrate_person(*asked)
 
     def _process(self, packet: Packet) -> Result:
         options = self.settings.snapshot()
@@ -337,7 +369,7 @@ class ProcessingWorker(QObject):
         return Result(raw=frame, annotated=annotated, image=to_qimage(annotated),
                       detections=detections, seq=packet.seq, captured=packet.captured,
                       generation=packet.generation, source=packet.source,
-                      timings=dict(pipe.timings) if pipe else {})
+                      timings=dict(pipe.timings) if pipe else {}, track_epoch=self._epoch)
 
     def _detect(self, frame, packet, options) -> list:
         pipe = self.pipeline
@@ -348,6 +380,7 @@ class ProcessingWorker(QObject):
             # new source, seek, loop back, flipped view, another photo: old tracks do not apply
             pipe.reset()
             self._scene, self._mirrored = scene, options["mirror"]
+            self._epoch += 1
         pipe.smoothing = options["smoothing"]
         if pipe.sensitivity != options["sensitivity"]:
             pipe.sensitivity = options["sensitivity"]
@@ -525,6 +558,14 @@ class VideoEngine(QObject):
         self.settings.update(smoothing=None if smoothing is None else bool(smoothing),
                              sensitivity=None if sensitivity is None else float(sensitivity),
                              mirror=None if mirror is None else bool(mirror))
+        self.reprocess()
+
+    def calibrate_person(self, offset, track_id=None):
+        """Take a person's neutral lean (model.calibration.person_offset) out of the
+        tracked face `track_id`'s readings from the next frame on (handed on to the
+        next new face once it is gone: EmotionPipeline.calibrate_person); `None`
+        offset: clear it. A still picture is read again at once."""
+        self.settings.ask_calibration(offset, track_id)
         self.reprocess()
 
     def load_model(self, path):

@@ -23,9 +23,10 @@ def emotion_qcolor(emotion: str) -> QColor:
 
 
 class VideoView(QWidget):
-    """The picture, scaled to the widget with its aspect ratio kept, plus two texts:
-    `overlay` (centred, when there is no live picture) and `banner` (a strip at
-    the top, e.g. the model failed but the picture still runs)."""
+    """The picture, scaled to the widget with its aspect ratio kept, plus three texts:
+    `overlay` (centred, when there is no live picture), `banner` (a strip at the
+    top, e.g. the model failed but the picture still runs) and `prompt` (large, near
+    the bottom: what the person in the picture is asked to do, e.g. a countdown)."""
 
     clicked = pyqtSignal(int, int)   # frame pixel coordinates
 
@@ -34,6 +35,7 @@ class VideoView(QWidget):
         self.image: QImage | None = None
         self.overlay = ""
         self.banner = ""
+        self.prompt = ""
         self.highlight = None          # (x, y, w, h) in frame pixels: the selected face
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
@@ -50,6 +52,10 @@ class VideoView(QWidget):
 
     def set_banner(self, text: str):
         self.banner = text
+        self.update()
+
+    def set_prompt(self, text: str):
+        self.prompt = text
         self.update()
 
     def set_highlight(self, box):
@@ -78,6 +84,8 @@ class VideoView(QWidget):
             self._text_box(p, self.overlay, self.rect().center(), 14)
         if self.banner:
             self._text_box(p, self.banner, QPoint(self.width() // 2, 24), 10)
+        if self.prompt:
+            self._text_box(p, self.prompt, QPoint(self.width() // 2, self.height() - 48), 18)
         p.end()
 
     def _draw_highlight(self, p: QPainter, target: QRect):

@@ -9,10 +9,12 @@ the picture, never in a blocking dialog, and the window keeps working.
 
 import datetime as dt
 import logging
+import math
 import os
 import time
 from pathlib import Path
 
+import numpy as np
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
@@ -30,6 +32,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from app.baseline import neutral_reference
 from app.gui.about import about_html, shortcuts_html
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
@@ -37,7 +40,9 @@ from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.sources import VIDEO_SUFFIXES, list_cameras
+from common.errors import ModelError
 from model import EMOTIONS
+from model.calibration import person_offset
 from model.classifier import MODEL_TYPES
 from model.data import IMAGE_SUFFIXES
 
@@ -51,6 +56,10 @@ MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All fil
 SENSITIVITY_STEP = 10
 # Camera resolutions offered (most webcams give these); None: the camera's default.
 CAMERA_SIZES = (None, (640, 480), (1280, 720), (1920, 1080))
+# Calibrate neutral: how long the person keeps a neutral face, and the fewest
+# readings of their face in that time that make a measurement
+NEUTRAL_SECONDS = 3.0
+NEUTRAL_MIN_READINGS = 5
 
 
 def describe(spec) -> str:
@@ -91,6 +100,10 @@ class MainWindow(QMainWindow):
         self.model_error = ""          # why no model is working; "" when one is
         self.model_name = ""           # the file name of the model in use
         self._model_asked = False      # the user asked for another model
+        # a person's own neutral taken out of a face's readings (Calibrate neutral):
+        # what snapshots record of it while it is set (None: not set)
+        self.calibration = None
+        self._neutral = None           # the countdown in progress: what it collects
         self._closing = False
 
         self.setWindowTitle(TITLE)
@@ -106,6 +119,7 @@ class MainWindow(QMainWindow):
 
         self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
         self._stats_timer.start()
+        self._neutral_timer = QTimer(self, interval=100, timeout=self._neutral_tick)
         self._log_timer = None
         if stats_every > 0:
             self._log_timer = QTimer(self, interval=int(stats_every * 1000),
@@ -207,6 +221,14 @@ class MainWindow(QMainWindow):
                             tip="Record what is shown: the annotated video, detections.csv, "
                                 "summary.json and the timeline, in a new folder",
                             icon=QStyle.SP_DialogYesButton)
+        self.act_calibrate = a("Calibrate &neutral", "N", self.calibrate_neutral,
+                               tip="Keep a neutral face for a few seconds: the followed "
+                                   "(or largest) face's emotions are then read with that "
+                                   "person's own neutral taken out")
+        self.act_uncalibrate = a("&Clear neutral calibration", "Shift+N",
+                                 self.clear_calibration,
+                                 tip="Read the calibrated face as the model does again")
+        self.act_uncalibrate.setEnabled(False)
         self.camera_actions = QActionGroup(self)
         self.camera_actions.triggered.connect(lambda act: self.start_source(act.data()))
 
@@ -243,6 +265,9 @@ class MainWindow(QMainWindow):
         for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less,
                     self.act_fullscreen):
             m.addAction(act)
+        m.addSeparator()
+        m.addAction(self.act_calibrate)
+        m.addAction(self.act_uncalibrate)
         m = bar.addMenu("&Help")
         m.addAction(self.act_shortcuts)
         m.addAction(self.act_about)
@@ -265,6 +290,7 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.act_mirror)
         tb.addAction(self.act_smoothing)
+        tb.addAction(self.act_calibrate)
         tb.addWidget(QLabel(" Sensitivity "))
         self.sensitivity = QSlider(Qt.Horizontal)
         self.sensitivity.setRange(0, 100)
@@ -332,6 +358,7 @@ class MainWindow(QMainWindow):
             self.settings.add_recent(spec)
             self._fill_recent()
         self._stop_recording()
+        self._stop_neutral()
         self.source_info = {}
         self.current_spec = spec
         self.setWindowTitle(f"{describe(spec)} - {TITLE}")
@@ -475,6 +502,8 @@ class MainWindow(QMainWindow):
             self.source_info["size"] = (w, h)
             self.show_message(f"Showing {self.source_info.get('name')} at {w}x{h}")
         self.view.set_image(result.image)
+        if self._neutral is not None:
+            self._collect_neutral(result)
         self._update_panel(result.detections, self.source_time(result))
         if self.recorder.active:
             self.recorder.add(result.annotated, result.detections, self.source_time(result))
@@ -569,6 +598,8 @@ class MainWindow(QMainWindow):
         which = "Selected face" if selected else "Largest face"
         reading = f"{det.label} {det.confidence * 100:.0f}%" if det.label in EMOTIONS \
             else "no emotion model"
+        if det.calibrated:
+            reading += " · calibrated"
         self.face_title.setText(f"{which}: {reading}")
         self.bars.set_probabilities(det.probabilities, det.label)
         self.timeline.add(det.label, det.confidence, t=t if self.timeline.video_time else None)
@@ -585,6 +616,125 @@ class MainWindow(QMainWindow):
         self.selected_track = track
         self._update_panel(self.last_result.detections, self.source_time(self.last_result))
 
+    # ------------------------------------------------------- calibrate neutral
+    def calibrate_neutral(self):
+        """Calibrate neutral: the followed (or largest) face keeps a neutral face for
+        NEUTRAL_SECONDS, counted down on the picture; the model's readings of it
+        meanwhile give the person's lean (model.calibration.person_offset), taken out
+        of that face's readings for the rest of the session (passed on to the next
+        new face when it is gone: a new source, a seek). A still picture (a photo, a
+        paused video) is measured at once, from the reading shown."""
+        if self._neutral is not None:
+            self.show_message("Already calibrating: keep a neutral face")
+            return
+        result = self.last_result
+        det = self._shown_face(result.detections) if result is not None else None
+        if det is None or det.held:
+            self.show_message("Calibrate neutral: no face in the picture; start a camera "
+                              "and look into it", error=True)
+            return
+        pipe = self.engine.processing.pipeline
+        if det.label not in EMOTIONS or pipe is None:
+            self.show_message("Calibrate neutral needs an emotion model: load one with "
+                              "File > Load model (Ctrl+L)", error=True)
+            return
+        try:
+            reference = neutral_reference(pipe.classifier)
+        except ModelError as exc:
+            self.show_message(f"Calibrate neutral: {exc}", error=True)
+            return
+        which = "selected" if det.track_id == self.selected_track else "largest"
+        if self._picture_is_still():
+            self._calibrate(det.track_id, which, reference, [det.raw_probabilities],
+                            "this picture's reading")
+            return
+        self._neutral = {"track": det.track_id, "epoch": result.track_epoch,
+                         "which": which, "reference": reference, "readings": [],
+                         "ends": time.monotonic() + NEUTRAL_SECONDS, "shown": None}
+        self._neutral_timer.start()
+        self._neutral_tick()
+
+    def _picture_is_still(self) -> bool:
+        """No new frames come: a still image, a stopped or paused video, a photo."""
+        return (not self.engine.running or self.act_pause.isChecked()
+                or bool(self.source_info.get("photos")))
+
+    def _neutral_tick(self):
+        """The countdown, on the picture and in the status bar; at its end, calibrate."""
+        n = self._neutral
+        if n is None:
+            return
+        left = n["ends"] - time.monotonic()
+        if left <= 0:
+            self._finish_neutral()
+            return
+        second = math.ceil(left)
+        if second != n["shown"]:
+            n["shown"] = second
+            self.view.set_prompt(f"Keep a neutral face… {second}")
+            self.show_message(f"Calibrating the {n['which']} face: keep a neutral face "
+                              f"for {second} s more")
+
+    def _collect_neutral(self, result):
+        """The countdown's face's reading in this frame (uncorrected, unsmoothed)."""
+        n = self._neutral
+        det = next((d for d in result.detections if d.track_id == n["track"]), None) \
+            if result.track_epoch == n["epoch"] else None    # ids start again on a reset
+        if det is None:
+            self._stop_neutral()
+            self.show_message("Calibration stopped: the face was lost. Calibrate neutral "
+                              "(N) again while the face is in view.", error=True)
+        elif not det.held and det.raw_probabilities:   # held: an old reading, shown again
+            n["readings"].append(det.raw_probabilities)
+
+    def _finish_neutral(self):
+        n = self._stop_neutral()
+        got = len(n["readings"])
+        if got < NEUTRAL_MIN_READINGS:
+            self.show_message(f"Calibration not done: the face was read only {got} times "
+                              f"in {NEUTRAL_SECONDS:g} s (at least {NEUTRAL_MIN_READINGS} "
+                              "needed). Calibrate neutral (N) again.", error=True)
+            return
+        self._calibrate(n["track"], n["which"], n["reference"], n["readings"],
+                        f"{got} readings")
+
+    def _stop_neutral(self):
+        """End the countdown (if any); what it collected, or None."""
+        n, self._neutral = self._neutral, None
+        self._neutral_timer.stop()
+        self.view.set_prompt("")
+        return n
+
+    def _calibrate(self, track, which, reference, readings, measured: str):
+        offset = person_offset(np.asarray(readings, np.float64), reference)
+        self.engine.calibrate_person(offset, track)
+        result = self.last_result
+        self.calibration = {
+            "track": int(track),
+            "since": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "source": self._source_label(),
+            "source_time_s": None if result is None else round(self.source_time(result), 3),
+            "readings": len(readings),
+            "offset": [round(float(v), 4) for v in offset]}
+        self.act_uncalibrate.setEnabled(True)
+        self.show_message(f"The {which} face is calibrated (from {measured}): its "
+                          "emotions are read with this person's own neutral taken out. "
+                          "Clear neutral calibration (Shift+N) undoes it.")
+        log.info("neutral calibrated on face %d from %d reading(s)", track, len(readings))
+
+    def clear_calibration(self):
+        """Read every face as the model does again."""
+        if self.calibration is None:
+            return
+        self._forget_calibration()
+        self.show_message("Neutral calibration cleared: faces are read as the model "
+                          "reads them")
+
+    def _forget_calibration(self):
+        self.calibration = None
+        self.act_uncalibrate.setEnabled(False)
+        self.engine.calibrate_person(None)
+
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:
         """Save the picture now shown, in the snapshot thread; False if there is none.
@@ -596,7 +746,8 @@ class MainWindow(QMainWindow):
         self.snapshots.save(folder=self.snapshot_dir, raw=result.raw,
                             annotated=result.annotated, detections=result.detections,
                             source=self._source_label(), when=dt.datetime.now().astimezone(),
-                            frame_number=result.seq, source_time=self.source_time(result))
+                            frame_number=result.seq, source_time=self.source_time(result),
+                            calibration=self.calibration)
         self.show_message("Saving the snapshot…")
         return True
 
@@ -693,8 +844,17 @@ class MainWindow(QMainWindow):
         self.model_name = Path(name).name
         self.model_error = ""
         self.view.set_banner("")
-        if self._model_asked:   # not at start-up: that would hide the source's news
-            self.show_message(f"Emotion model loaded: {Path(name).name}", about_model=True)
+        # a new pipeline: a person's neutral measured with the old model is gone
+        note = ""
+        if self._stop_neutral() is not None:
+            note = "; calibration stopped: Calibrate neutral (N) again"
+        if self.calibration is not None:
+            self._forget_calibration()
+            note = "; the neutral calibration was for the previous model: Calibrate " \
+                   "neutral (N) again"
+        if self._model_asked or note:   # not at start-up: would hide the source's news
+            self.show_message(f"Emotion model loaded: {Path(name).name}{note}",
+                              about_model=True)
         self._model_asked = False
         log.info("model loaded: %s", name)
         self.engine.reprocess()
@@ -763,6 +923,7 @@ class MainWindow(QMainWindow):
             self._closing = True
             started = time.monotonic()
             self._stats_timer.stop()
+            self._stop_neutral()
             if self._log_timer is not None:
                 self._log_timer.stop()
             self.settings.geometry = self.saveGeometry()

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from common import atomic
+from common.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,15 @@ def launcher_command() -> str:
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(main))}"
 
 
+def linux_only(platform: str = sys.platform):
+    """The menu entry is a freedesktop.org file: Linux (and BSD) desktops read it."""
+    if platform in ("win32", "darwin", "cygwin"):
+        raise UserError("--install-desktop-entry is for Linux desktops; on Windows or "
+                        "macOS start the app with `emotion-detector` (or pin that command)")
+
+
 def install() -> tuple[Path, Path]:
+    linux_only()
     desktop, icon = entry_paths()
     for folder in (desktop.parent, icon.parent):
         folder.mkdir(parents=True, exist_ok=True)

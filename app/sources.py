@@ -402,9 +402,21 @@ class CameraSource(FrameSource):
         self._pool.shutdown(wait=False)
 
 
+def camera_backend(platform: str = sys.platform) -> int:
+    """The capture API each system's cameras are meant to be opened with: Video4Linux2,
+    Media Foundation (Windows 10 and later; DirectShow drivers are bridged to it) and
+    AVFoundation; CAP_ANY elsewhere (OpenCV then tries what it was built with)."""
+    if platform.startswith("linux"):
+        return cv2.CAP_V4L2
+    if platform == "win32":
+        return cv2.CAP_MSMF
+    if platform == "darwin":
+        return cv2.CAP_AVFOUNDATION
+    return cv2.CAP_ANY
+
+
 def _open_camera(index):
-    backend = cv2.CAP_V4L2 if sys.platform.startswith("linux") else cv2.CAP_ANY
-    return cv2.VideoCapture(index, backend)
+    return cv2.VideoCapture(index, camera_backend())
 
 
 def _open_capture(factory, index, width, height):

@@ -85,8 +85,7 @@ class ResultFiles:
         if self.video:
             summary["video_sound"] = self.sink.audio   # the source's sound copied in
         atomic.write_png(self.out_dir / "timeline.png", self.stats.timeline_image())
-        # last: a folder with summary.json is finished (the batch's resume and the
-        # window's review read it that way)
+        # last: a folder with summary.json is finished (the batch's resume reads it so)
         atomic.write_json(self.out_dir / "summary.json", summary)
         return summary
 

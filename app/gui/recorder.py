@@ -39,7 +39,6 @@ def session_folder(root, when: dt.datetime | None = None) -> Path:
 class RecorderWorker(QObject):
     """Owns the ResultFiles of one recording; lives in the recorder's thread."""
 
-    opened = pyqtSignal(str)            # the folder
     saved = pyqtSignal(str, object)     # the folder, the summary
     failed = pyqtSignal(str)            # why the files could not be written
 
@@ -59,8 +58,6 @@ class RecorderWorker(QObject):
         except OSError as exc:
             self._error = f"cannot record into {self.folder}: {exc.strerror or exc}"
             self.failed.emit(self._error)
-            return
-        self.opened.emit(str(self.folder))
 
     @pyqtSlot(object, object, object)
     def add(self, annotated, detections, t):
@@ -92,7 +89,6 @@ class RecorderWorker(QObject):
 class Recorder(QObject):
     """The GUI side: start, feed frames, stop. One recording at a time."""
 
-    opened = pyqtSignal(str)
     saved = pyqtSignal(str, object)
     failed = pyqtSignal(str)
     _frame = pyqtSignal(object, object, object)
@@ -121,7 +117,6 @@ class Recorder(QObject):
         self.thread.setObjectName("recorder")
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.open)
-        self.worker.opened.connect(self.opened)
         self.worker.saved.connect(self.saved)
         self.worker.failed.connect(self.failed)
         self._frame.connect(self.worker.add)

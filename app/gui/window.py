@@ -69,7 +69,7 @@ def describe(spec) -> str:
 
 
 class MainWindow(QMainWindow):
-    """Shows what `engine` (a worker.VideoEngine) produces and drives it."""
+    """Shows what `engine` (an app.gui.engine.VideoEngine) produces and drives it."""
 
     _probe = pyqtSignal()
 
@@ -84,7 +84,9 @@ class MainWindow(QMainWindow):
         self.record_dir = Path(record_dir) if record_dir else None
         self.recorder = Recorder(self)
         self.snapshots = SnapshotWriter(self)
-        self.last_recording = None     # (folder, summary) of the last recording saved
+        # (folder, summary) of the last recording saved; read by what drives the window
+        # from outside (the tests), not by the window itself
+        self.last_recording = None
         self.source_info = {}          # the running source: name, live, fps, started
         self.camera_lister = camera_lister
         self.current_spec = None
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
         self.latency_ms = 0.0
         self.frames_shown = 0
         self.frames_with_faces = 0
-        self.last_snapshot = None
+        self.last_snapshot = None      # the last snapshot's paths; as last_recording
         self.unsaved = None            # the request of a snapshot that failed (kept)
         self.shown_at = None
         self.message_is_error = False

@@ -1,4 +1,4 @@
-"""The learning-rate schedule that `train` and the GPU script (`model.gpu_train`) share."""
+"""The learning-rate schedule that `train` and the GPU script (scripts/gpu_train.py) share."""
 
 import math
 

@@ -29,8 +29,7 @@ tf, keras = import_tensorflow()  # the one-line error when the train extra is mi
 
 from common import atomic  # noqa: E402
 from model import EMOTIONS, INPUT_SIZE  # noqa: E402
-from model.augment import (AugmentConfig, camera_effects, geometry_and_light, jpeg,  # noqa: E402
-                           mixup)
+from model.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
 from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
 from common.errors import DataError  # noqa: E402
@@ -146,18 +145,17 @@ def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
 def make_datasets(data, cfg: TrainConfig, targets=None):
     """Augmented training batches and clean PublicTest batches; `targets` default one-hot."""
     acfg = augment_config(cfg)
-    geometry = geometry_and_light(acfg, cfg.seed)
+    augment = augmentation(acfg, cfg.seed)  # Keras layers, as in the GPU script's model
 
     def per_batch(x, y):
-        x = tf.clip_by_value(geometry(x, training=True), 0.0, 1.0)
-        x = camera_effects(x, acfg)
+        x = augment(x, training=True)
         return mixup(x, y, acfg.mixup) if acfg.mixup > 0 else (x, y)
 
     x_train = to_network_input(data["train"].x)
     targets = _onehot(data["train"].y) if targets is None else targets
     train = (tf.data.Dataset.from_tensor_slices((x_train, targets))
              .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
-             .map(lambda x, y: (jpeg(x, acfg), y),
+             .map(lambda x, y: (jpeg_tf_only(x, acfg), y),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
              .batch(cfg.batch_size)
              .map(per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

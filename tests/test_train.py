@@ -226,3 +226,34 @@ def test_the_weight_average_is_what_is_scored_and_saved(tiny_run, tmp_path):
     # keras starts the average at the weights after the first batch; with momentum
     # 0.999 it stays there over a dozen more, while the weights themselves go on
     assert moved[0.999] < 0.5 * moved[0.0]
+
+
+def test_camera_effects_change_training_faces_only_and_stay_in_range():
+    from model.augment import AugmentConfig, CameraEffects
+
+    layer = CameraEffects(AugmentConfig(noise_p=1.0, erase_p=1.0), 3)
+    faces = np.random.default_rng(0).uniform(0.2, 0.8, (16, 48, 48, 1)).astype(np.float32)
+    seen = keras.ops.convert_to_numpy(layer(faces, training=True))
+    assert seen.shape == faces.shape and seen.min() >= 0.0 and seen.max() <= 1.0
+    # every face is changed (noise on all), and erasing leaves a block of changed pixels
+    assert (np.abs(seen - faces).reshape(16, -1).max(axis=1) > 0.02).all()
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer(faces, training=False)), faces)
+    # the layer's own seed: the same seed draws the same faces, inside tf.data too
+    import tensorflow as tf
+
+    again = CameraEffects(AugmentConfig(noise_p=1.0, erase_p=1.0), 3)
+    batches = tf.data.Dataset.from_tensor_slices(faces).batch(16).map(
+        lambda x: again(x, training=True))
+    np.testing.assert_allclose(next(iter(batches)).numpy(), seen, atol=1e-6)
+
+
+def test_low_resolution_is_tensorflows_area_downscale_and_bilinear_upscale():
+    import tensorflow as tf
+
+    from model.augment import _low_resolution_matrices
+
+    face = np.random.default_rng(0).uniform(0, 1, (48, 48)).astype(np.float32)
+    for m, size in zip(_low_resolution_matrices(), range(16, 37)):
+        small = tf.image.resize(face[None, :, :, None], (size, size), method="area")
+        want = tf.image.resize(small, (48, 48), method="bilinear").numpy()[0, :, :, 0]
+        np.testing.assert_allclose(m @ face @ m.T, want, atol=1e-5)

@@ -1,27 +1,33 @@
-"""Train the emotion CNN on a lent GPU machine: Keras on JAX or PyTorch, no TensorFlow there.
+"""Train the emotion CNN on any GPU machine: Keras on JAX or PyTorch, no TensorFlow needed there.
 
-The GPU machine that some sessions are lent has JAX and PyTorch but no TensorFlow,
-and TensorFlow's wheel is far over what may travel to it (64 MiB). So the work is
-split in three steps:
+A development script, not part of the installed app. `train` needs TensorFlow, which a
+GPU machine may lack (or have without GPU support); Keras 3 trains the same network on
+JAX or PyTorch. So the work is split between this checkout ("here", with TensorFlow)
+and the GPU machine ("there"):
 
-- `pack` (here): the training faces with their targets (plain labels, and the
-  distillation mix that `train --teacher` uses) and PublicTest, lzma-compressed
-  into one file of a git-ignored folder that travels with `carry`;
-- `run` (there; `model/gpu_train.sh` first `probe`s which backend computes on the
-  GPU): `model.network`'s network trained for as many epochs as fit before a
-  deadline (the cosine schedule is fixed after the warm-up, from the time an epoch
-  took), keeping the weights that score best on PublicTest;
-- `adopt` (here): those weights -> best.keras and the quantised .tflite that
-  `train` writes, through the same export.
+1. here, `pack`: the training faces with their targets (plain labels, and the
+   distillation mix that `train --teacher` uses) and PublicTest, lzma-compressed into
+   .gpu/fer_pack.npz (git-ignored);
+2. copy the checkout to the GPU machine, .gpu/ included (`run` needs only model/,
+   common/, scripts/ and the pack). `run` needs JAX or PyTorch with GPU support, and
+   Keras, h5py and OpenCV: where the machine lacks some, put their wheels for its
+   Python into .whl/ (`pip download keras h5py opencv-python-headless -d .whl`, say),
+   which `gpu_train.sh` installs first;
+3. there, `bash scripts/gpu_train.sh SECONDS`: it `probe`s which Keras backend
+   computes on the GPU, then `run`s networks side by side with the fastest, each for as
+   many epochs as fit before the deadline (the cosine schedule is fixed after the
+   warm-up, from the time an epoch took), keeping the weights that score best on
+   PublicTest. They, their histories and log.txt go to $OUT_DIR (runs/gpu/out);
+4. copy that folder back; here, `adopt`: the weights -> best.keras and the quantised
+   .tflite that `train` writes, through the same export.
 
-Augmentation: `model.augment`'s geometry and light layers, and the camera effects
-(sharpness, blur, low resolution, noise, erasing) as keras.ops, because the
-tf.data versions in `model.augment` cannot run inside a jitted JAX step. JPEG has
-no JAX op and is left out. `run` works on the processor too, slowly.
+Augmentation: `model.augment.augmentation`, the Keras layers that `train` uses, inside
+the model; JPEG, which has no Keras op, is left out (it is TensorFlow only).
+`run` works on the processor too, slowly.
 
-    python -m model.gpu_train pack --teacher assets/emotion_cnn.tflite
-    bash model/gpu_train.sh 480        # there, through the device tool
-    python -m model.gpu_train adopt OUT/s11.weights.h5 --out runs/gpu_s11
+    python scripts/gpu_train.py pack --teacher assets/emotion_cnn.tflite
+    bash scripts/gpu_train.sh 480                      # on the GPU machine
+    python scripts/gpu_train.py adopt runs/gpu/out/s11.weights.h5 --out runs/gpu_s11
 """
 
 import argparse
@@ -35,18 +41,23 @@ from pathlib import Path
 
 import numpy as np
 
-from common.errors import DataError, UserError
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
+
+from common.errors import DataError, UserError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-PACK = ".gpu/fer_pack.npz"  # git-ignored, travels with carry
+PACK = ".gpu/fer_pack.npz"  # git-ignored; copied to the GPU machine
+OUT_DIR = os.environ.get("OUT_DIR", "runs/gpu/out")  # where `run` writes, there
 
 
-def _squeeze(faces: np.ndarray) -> np.ndarray:
+def _compress_faces(faces: np.ndarray) -> np.ndarray:
+    """uint8 faces (N, 48, 48) -> their bytes, lzma-compressed, as a uint8 array."""
     return np.frombuffer(lzma.compress(np.ascontiguousarray(faces).tobytes(), preset=6), np.uint8)
 
 
-def _unsqueeze(blob: np.ndarray, count: int) -> np.ndarray:
+def _decompress_faces(blob: np.ndarray, count: int) -> np.ndarray:
+    """`_compress_faces`' array -> the `count` faces (N, 48, 48) again."""
     return np.frombuffer(lzma.decompress(blob.tobytes()), np.uint8).reshape(count, 48, 48)
 
 
@@ -65,8 +76,8 @@ def pack(data: str, path: str = PACK, teacher: str | None = None, work: str = "r
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic.atomic_path(path, suffix=".npz") as tmp:
-        np.savez(tmp, x_train=_squeeze(dataset["train"].x), y_train=dataset["train"].y,
-                 x_val=_squeeze(dataset["val"].x), y_val=dataset["val"].y,
+        np.savez(tmp, x_train=_compress_faces(dataset["train"].x), y_train=dataset["train"].y,
+                 x_val=_compress_faces(dataset["val"].x), y_val=dataset["val"].y,
                  soft=soft if soft is not None else np.zeros((0, 7), np.float32),
                  about=json.dumps({"data": data, "teacher": teacher,
                                    "teacher_weight": teacher_weight,
@@ -78,93 +89,19 @@ def pack(data: str, path: str = PACK, teacher: str | None = None, work: str = "r
 def load_pack(path):
     with np.load(path) as p:
         y_train, y_val = p["y_train"], p["y_val"]
-        return (_unsqueeze(p["x_train"], len(y_train)), y_train, p["soft"],
-                _unsqueeze(p["x_val"], len(y_val)), y_val, json.loads(str(p["about"])))
-
-
-def camera_effects_layer(keras, cfg, seed: int):
-    """`model.augment.camera_effects` as a Keras layer of keras.ops (static shapes for jit)."""
-    ops = keras.ops
-
-    def gaussian(sigma, radius=3):
-        r = ops.arange(-radius, radius + 1, dtype="float32")
-        k = ops.exp(-(r ** 2) / (2.0 * sigma ** 2))
-        k = k / ops.sum(k)
-        return ops.reshape(k[:, None] * k[None, :], (2 * radius + 1, 2 * radius + 1, 1, 1))
-
-    def blur(x, sigma):
-        padded = ops.pad(x, [[0, 0], [3, 3], [3, 3], [0, 0]], mode="reflect")
-        return ops.conv(padded, gaussian(sigma), strides=1, padding="valid")
-
-    class CameraEffects(keras.layers.Layer):
-        def __init__(self):
-            super().__init__(name="camera_effects")
-            self.seeds = keras.random.SeedGenerator(seed)
-
-        def uniform(self, shape, low=0.0, high=1.0):
-            return keras.random.uniform(shape, low, high, seed=self.seeds)
-
-        def chosen(self, n, p):
-            return ops.cast(self.uniform((n, 1, 1, 1)) < p, "float32")
-
-        def call(self, x, training=False):
-            if not training:
-                return x
-            n = ops.shape(x)[0]
-            if cfg.sharpness_p > 0:  # x + a (x - blur(x)): a < 0 softens, a > 0 sharpens
-                amount = self.uniform((n, 1, 1, 1), -0.8, 1.2)
-                x = x + amount * self.chosen(n, cfg.sharpness_p) * (x - blur(x, 1.0))
-            if cfg.blur_p > 0:
-                sigma = self.uniform((), 0.6, 1.4)
-                x = x + self.chosen(n, cfg.blur_p) * (blur(x, sigma) - x)
-            if cfg.lowres_p > 0:  # a size per face among 16..36 px (jit needs static sizes);
-                # antialiased bilinear for the "area" downscale, which JAX lacks
-                sizes = (16, 20, 24, 28, 32, 36)
-                ups = ops.stack([ops.image.resize(ops.image.resize(x, (s, s), antialias=True),
-                                                  (48, 48), interpolation="bilinear")
-                                 for s in sizes], axis=0)
-                which = keras.random.randint((n,), 0, len(sizes), seed=self.seeds)
-                pick = ops.one_hot(which, len(sizes))
-                up = ops.sum(ops.transpose(pick)[:, :, None, None, None] * ups, axis=0)
-                x = x + self.chosen(n, cfg.lowres_p) * (up - x)
-            x = ops.clip(x, 0.0, 1.0)
-            if cfg.noise > 0:
-                sigma = self.uniform((n, 1, 1, 1), 0.0, cfg.noise / 255.0)
-                noise = keras.random.normal(ops.shape(x), seed=self.seeds)
-                x = ops.clip(x + self.chosen(n, cfg.noise_p) * sigma * noise, 0.0, 1.0)
-            if cfg.erase_p > 0:
-                x = self.erase(x, n, cfg.erase_p)
-            return x
-
-        def erase(self, x, n, p):
-            """One rectangle of 10-30% of the face per chosen face, filled with noise."""
-            area = self.uniform((n,), 0.1, 0.3) * 48.0 * 48.0
-            aspect = ops.exp(self.uniform((n,), -0.8, 0.8))
-            eh = ops.clip(ops.floor(ops.sqrt(area * aspect)), 1, 48)
-            ew = ops.clip(ops.floor(ops.sqrt(area / aspect)), 1, 48)
-            top = ops.floor(self.uniform((n,)) * (48 - eh + 1))
-            left = ops.floor(self.uniform((n,)) * (48 - ew + 1))
-            rows = ops.arange(48, dtype="float32")[None, :, None]
-            cols = ops.arange(48, dtype="float32")[None, None, :]
-            inside = ((rows >= top[:, None, None]) & (rows < (top + eh)[:, None, None])
-                      & (cols >= left[:, None, None]) & (cols < (left + ew)[:, None, None]))
-            mask = ops.cast(inside, "float32")[..., None] * self.chosen(n, p)
-            return x * (1.0 - mask) + mask * self.uniform(ops.shape(x))
-
-    return CameraEffects()
+        return (_decompress_faces(p["x_train"], len(y_train)), y_train, p["soft"],
+                _decompress_faces(p["x_val"], len(y_val)), y_val, json.loads(str(p["about"])))
 
 
 def training_model(keras, seed: int, targets: str = "soft", ema: float = 0.99,
                    lr: float = 1e-3, label_smoothing: float = 0.1, stages=None):
     """(network, the network behind the augmentation layers, compiled)."""
-    from model.augment import AugmentConfig, geometry_and_light
+    from model.augment import AugmentConfig, augmentation
     from model.network import build_model
 
-    cfg = AugmentConfig()
     net = build_model() if stages is None else build_model(stages=stages)
     face = keras.Input((48, 48, 1), name="face")
-    moved = keras.ops.clip(geometry_and_light(cfg, seed)(face), 0.0, 1.0)
-    model = keras.Model(face, net(camera_effects_layer(keras, cfg, seed + 10)(moved)))
+    model = keras.Model(face, net(augmentation(AugmentConfig(), seed)(face)))
     model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=0.01, use_ema=ema > 0,
                                                    ema_momentum=ema or 0.99),
                   loss=keras.losses.CategoricalCrossentropy(
@@ -274,7 +211,7 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
 
 
 def adopt(weights: str, out: str, data: str, seed: int = 1) -> Path:
-    """GPU-trained weights -> OUT/best.keras and OUT/emotion_cnn.tflite, as `train` writes them."""
+    """GPU-trained weights -> best.keras and emotion_cnn.tflite in `out`, as `train` writes them."""
     from model.data import load_dataset
     from model.network import build_model
     from model.train import BEST, TrainConfig, finish
@@ -288,12 +225,13 @@ def adopt(weights: str, out: str, data: str, seed: int = 1) -> Path:
     net.load_weights(weights)
     net.save(out / BEST)
     curves = {k: history[k] for k in ("loss", "accuracy", "val_accuracy") if k in history}
+    # train: int8 calibration faces; val (PublicTest): the calibrated temperature
     return finish(out, TrainConfig(data=data, out=str(out), seed=seed),
-                  load_dataset(data, splits=("train",)), curves)
+                  load_dataset(data, splits=("train", "val")), curves)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m model.gpu_train", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python scripts/gpu_train.py", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="pack faces and targets for the GPU machine (here)")
@@ -303,7 +241,7 @@ def main(argv=None):
     p.add_argument("--work", default="runs/gpu", help="where the teacher's answers are cached")
     r = sub.add_parser("run", help="train on the GPU machine until a deadline")
     r.add_argument("--pack", default=PACK)
-    r.add_argument("--out", required=True)
+    r.add_argument("--out", default=OUT_DIR, help="default: $OUT_DIR, else runs/gpu/out")
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--until", type=float, required=True, help="deadline, seconds since 1970")
     r.add_argument("--targets", choices=("soft", "labels"), default="soft")

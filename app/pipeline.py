@@ -322,7 +322,7 @@ def view_for(frame: int, first: bool, networks: int, flip: bool) -> tuple:
     each frame asks one network about one of the two, in turn. The smoothing's
     average over the last few frames then holds every network's say on both, so a
     stream gets about the full reading's accuracy at a sixth of its cost (measured
-    with docs/stream_check.py, in assets/MODEL_CARD.md)."""
+    with scripts/stream_check.py, in assets/MODEL_CARD.md)."""
     if first:
         return None, None
     view = frame % (networks * (2 if flip else 1))

@@ -6,7 +6,7 @@ project in a throw-away venv that can see the project's packages, e.g.:
     python3 -m venv /tmp/fervenv
     echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/fervenv/lib/python3.11/site-packages/project.pth
     /tmp/fervenv/bin/pip install --no-deps fer requests pillow pandas tqdm "setuptools<81"
-    PYTHONPATH=$PWD /tmp/fervenv/bin/python docs/compare_fer.py clip.avi [MODEL]
+    PYTHONPATH=$PWD /tmp/fervenv/bin/python scripts/compare_fer.py clip.avi [MODEL]
 
 MODEL: this app's emotion model file (default: the shipped one).
 

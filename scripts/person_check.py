@@ -7,7 +7,7 @@ both. The correction is measured from 30 of that person's neutral faces and scor
 on all their other faces, 20 draws; `--strength` scales the correction (1 = the
 shipped method, model.calibration.person_offset).
 
-    python docs/person_check.py [--data ../shared/datasets/fer2013] [--model MODEL]
+    python scripts/person_check.py [--data ../shared/datasets/fer2013] [--model MODEL]
 """
 import argparse
 import sys

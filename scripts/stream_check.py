@@ -13,7 +13,7 @@ face, and per second over frames 6 on). `--switch` also measures how fast a real
 change shows: every face is followed, half-way, by another face of the split, and
 the delay is the time until the label shown is the one that face gets on its own.
 
-    python docs/stream_check.py [--data ../shared/datasets/fer2013] [--split PublicTest]
+    python scripts/stream_check.py [--data ../shared/datasets/fer2013] [--split PublicTest]
                                 [--model MODEL] [--frames 15] [--switch]
 """
 import argparse

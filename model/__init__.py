@@ -1,10 +1,9 @@
 """Emotion classifier: data, network, training, evaluation and inference.
 
-`EMOTIONS` is the one list of class names, in FER-2013 index order; every other
-part of the project imports it from here.
+`EMOTIONS` is the one list of class names, in FER-2013 index order (it lives in
+`model.emotions`); every other part of the project imports it from there or here.
 """
 
-EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-INPUT_SIZE = 48
+from model.emotions import EMOTIONS, INPUT_SIZE, valence
 
-__all__ = ["EMOTIONS", "INPUT_SIZE"]
+__all__ = ["EMOTIONS", "INPUT_SIZE", "valence"]

@@ -1,0 +1,18 @@
+"""The seven FER-2013 classes, in its index order, and what is read off them.
+
+A leaf module (it imports nothing of the project), so every layer can import it
+without a cycle; `model` re-exports it.
+"""
+
+EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+INPUT_SIZE = 48   # the network's face: INPUT_SIZE x INPUT_SIZE grayscale
+
+_HAPPY = EMOTIONS.index("happy")
+_NEGATIVE = tuple(EMOTIONS.index(e) for e in ("sad", "angry", "fear", "disgust"))
+
+
+def valence(probabilities) -> float:
+    """How pleasant a face looks, from -1 to 1, as emotion-research tools define it:
+    the happy probability minus the largest of sad, angry, fear and disgust."""
+    p = [float(v) for v in probabilities]
+    return p[_HAPPY] - max(p[i] for i in _NEGATIVE)

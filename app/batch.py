@@ -18,9 +18,10 @@ import os
 import socket
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.config import PipelineConfig
+from app.config import ProcessOptions
 from app.results import CSV_COLUMNS
 from app.sources import VIDEO_SUFFIXES
 from common import atomic
@@ -28,7 +29,6 @@ from common.errors import MissingExtraError, UserError
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
-
 
 
 def expand_inputs(specs) -> list[Path]:
@@ -74,27 +74,33 @@ def state_of(folder: Path) -> str:
     return "complete" if summary.get("status") == "complete" else "partial"
 
 
-def process_one(job: dict) -> dict:
+@dataclass(frozen=True)
+class BatchJob:
+    """One input of a batch and where its results go; picklable (worker processes,
+    Dask workers)."""
+
+    input: Path
+    folder: Path
+    options: ProcessOptions = ProcessOptions()
+
+
+def process_one(job: BatchJob) -> dict:
     """Process one input into its folder (in a worker process or this one); returns
     {"input", "folder", "status", "summary" or "error", "seconds"}. Never raises for
     a bad input: the batch goes on."""
     from app.process import process_input
 
     start = time.perf_counter()
-    out = {"input": str(job["input"]), "folder": str(job["folder"]),
+    out = {"input": str(job.input), "folder": str(job.folder),
            "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
-        result = process_input(job["input"], job["folder"], model=job["model"],
-                               config=job["config"], crops=job["crops"],
-                               accurate=job["accurate"], threads=1,
-                               pictures=job.get("pictures", True),
-                               baseline=job.get("baseline"))
+        result = process_input(job.input, job.folder, job.options)
         summary = result["summary"]
         out.update(status=summary["status"], summary=summary, error=summary.get("error"))
     except UserError as exc:
         out.update(status="failed", error=str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad input must not end the batch
-        log.exception("processing %s failed", job["input"])
+        log.exception("processing %s failed", job.input)
         out.update(status="failed", error=f"{type(exc).__name__}: {exc}")
     out["seconds"] = round(time.perf_counter() - start, 2)
     return out
@@ -107,34 +113,31 @@ def _single_threaded():
     cv2.setNumThreads(1)
 
 
-def run_batch(specs, output, model=None, config: PipelineConfig | None = None,
-              jobs: int | None = None, overwrite: bool = False, show_progress: bool = True,
-              crops: bool = False, accurate: bool = False, scheduler: str | None = None,
-              pictures: bool = True, baseline=None) -> int:
+def run_batch(specs, output, options: ProcessOptions = ProcessOptions()) -> int:
     """Process every input into `output/<name>/`, then write the combined files."""
     output = Path(output)
     inputs = expand_inputs(specs)
     folders = output_folders(inputs, output)
     output.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    jobs = max(1, options.jobs or os.cpu_count() or 1)
+    # each input without its own progress bar, on one core (the pool gives the rest)
+    per_input = replace(options, show_progress=False, threads=1)
     done, todo = [], []
     for path, folder in folders.items():
         state = state_of(folder)
-        if state == "complete" and not overwrite:
+        if state == "complete" and not options.overwrite:
             done.append({"input": str(path), "folder": str(folder), "status": "complete",
                          "skipped": "finished before",
                          "summary": json.loads((folder / "summary.json").read_text())})
-        elif state == "foreign" and not overwrite:
+        elif state == "foreign" and not options.overwrite:
             done.append({"input": str(path), "folder": str(folder), "status": "failed",
                          "error": f"{folder} already holds other files; not overwritten "
                                   "(--overwrite to allow it)"})
         else:
-            todo.append({"input": path, "folder": folder, "model": model, "config": config,
-                         "crops": crops, "accurate": accurate, "pictures": pictures,
-                         "baseline": baseline})
+            todo.append(BatchJob(path, folder, per_input))
     log.info("%d inputs: %d to process, %d finished before, %d jobs", len(inputs), len(todo),
              sum(1 for d in done if d.get("skipped")), jobs)
-    results = done + _run_jobs(todo, jobs, show_progress, scheduler)
+    results = done + _run_jobs(todo, jobs, options.show_progress, options.scheduler)
     summary = write_combined(output, folders, results)
     failed = [r for r in summary["inputs"] if r["status"] != "complete"]
     for r in failed:

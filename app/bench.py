@@ -16,6 +16,8 @@ short miss) or missed per challenge, false boxes, identity switches and the spee
 with the default settings and with hold and tilt search switched off.
 """
 
+import contextlib
+import itertools
 import json
 import logging
 import os
@@ -28,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from app import synthetic
+from app.config import BenchOptions, ProcessOptions
 from app.draw import draw_detections
+from app.playback import FrameStep, Playback, PlaybackControl
 from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
@@ -42,44 +46,49 @@ STAGES = ("decode", "detect", "track", "crop", "classify", "smooth", "draw")
 STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not "steady"
 
 
-def run_bench(frames: int = 300, soak_frames: int = 0, video=None, model=None,
-              hard_seconds: float = 10.0, batch_clips: int = 0) -> int:
-    """`bench`: print the JSON report; `video` None = the generated clip;
-    `hard_seconds` 0 leaves out the hard clip."""
+def run_bench(options: BenchOptions = BenchOptions()) -> int:
+    """`bench`: print the JSON report; `options.video` None = the generated clip;
+    `options.hard_seconds` 0 leaves out the hard clip."""
     from app.pipeline import EmotionPipeline
 
-    if frames < 1:
-        raise UserError(f"--frames must be at least 1, got {frames}")
-    count = frames
+    count = options.frames
+    if count < 1:
+        raise UserError(f"--frames must be at least 1, got {count}")
     result = {"machine": _machine()}
     t0 = time.perf_counter()
-    pipe = EmotionPipeline(model_path=model)
+    pipe = EmotionPipeline(model_path=options.model)
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
-        if video:
-            video, truths, clip = Path(video), None, {"video": str(video)}
+        if options.video:
+            video, truths, clip = Path(options.video), None, {"video": str(options.video)}
         else:
             video, truths, clip = _make_clip(Path(tmp) / "bench.avi", count)
         result["clip"] = clip
         frames = _run_clip(pipe, video, count)
-        if soak_frames:
-            result["soak"] = soak(pipe, video, soak_frames)
-        if batch_clips:
-            result["batch"] = batch_speed(Path(tmp) / "batch", batch_clips, model=model)
-        if hard_seconds > 0:
+        if options.soak_frames:
+            result["soak"] = soak(pipe, video, options.soak_frames)
+        if options.batch_clips:
+            result["batch"] = batch_speed(Path(tmp) / "batch", options.batch_clips,
+                                          model=options.model)
+        if options.hard_seconds > 0:
             result["hard_clip"] = hard_clip(Path(tmp) / "hard.avi", pipe.classifier,
-                                            hard_seconds)
-    result["stages_ms"] = _stage_stats(frames)
-    e2e = [f["end_to_end"] for f in frames]
-    result["end_to_end"] = {"frames": len(frames), "median_ms": _r(np.median(e2e)),
-                            "p90_ms": _r(np.percentile(e2e, 90)),
-                            "fps": _r(len(e2e) / (sum(e2e) / 1000.0))}
-    result["detection"] = detection_rate(frames, truths)
-    result["steadiness"] = steadiness(frames, truths, clip.get("fps", 30.0))
+                                            options.hard_seconds)
+    result.update(_report(frames, truths, clip))
     result["classify_one_face_ms"] = per_face_ms(pipe.classifier)
     result["startup"].update(import_times())
     print(json.dumps(result, indent=2))
     return 0
+
+
+def _report(frames, truths, clip) -> dict:
+    """The stages, the end-to-end speed, the detection rate and the steadiness."""
+    e2e = [f["end_to_end"] for f in frames]
+    return {"stages_ms": _stage_stats(frames),
+            "end_to_end": {"frames": len(frames), "median_ms": _r(np.median(e2e)),
+                           "p90_ms": _r(np.percentile(e2e, 90)),
+                           "fps": _r(len(e2e) / (sum(e2e) / 1000.0))},
+            "detection": detection_rate(frames, truths),
+            "steadiness": steadiness(frames, truths, clip.get("fps", 30.0))}
 
 
 def _machine() -> dict:
@@ -99,20 +108,23 @@ def _make_clip(path: Path, frames: int):
 
 
 def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
-    """Decode, process and draw up to `limit` frames, timing each stage."""
+    """Decode, process and draw up to `limit` frames (app.playback, flat out),
+    timing each stage."""
     clock = time.perf_counter
     frames = []
+    step = FrameStep(pipe)
     with open_source(video) as source:
         fps = source.fps or 30.0
+        playing = iter(Playback(source=source))
         for index in range(limit):
             t0 = clock()
-            frame = source.read()
+            frame = next(playing, None)
             t1 = clock()
             if frame is None:
                 break
-            detections = pipe.process(frame, timestamp=index / fps)
+            detections = step.detect(frame.image, frame.scene, timestamp=index / fps)
             t2 = clock()
-            draw_detections(frame, detections)
+            draw_detections(frame.image, detections)
             t3 = clock()
             tm = pipe.timings
             frames.append({"index": index, "time": index / fps, "detections": detections,
@@ -142,7 +154,6 @@ def batch_speed(folder: Path, clips: int = 4, frames: int = 300, jobs: int | Non
                 model=None) -> dict:
     """`process` on `clips` generated clips with one job, then with `jobs` (default:
     every core), then again (everything finished: skipped): seconds and the ratio."""
-    import contextlib
     import io
 
     from app.batch import run_batch
@@ -161,14 +172,15 @@ def batch_speed(folder: Path, clips: int = 4, frames: int = 300, jobs: int | Non
                             ("rerun_s", jobs, "many")):
         t0 = time.perf_counter()
         with contextlib.redirect_stderr(io.StringIO()):
-            run_batch(inputs, folder / target, model=model, jobs=n, show_progress=False)
+            run_batch(inputs, folder / target,
+                      ProcessOptions(model=model, jobs=n, show_progress=False))
         out[name] = _r(time.perf_counter() - t0)
     out["jobs_over_one_job"] = _r(out["jobs_s"] / out["one_job_s"], 3)
     out["rerun_s_per_input"] = _r(out["rerun_s"] / clips, 3)
     return out
 
 
-def hard_clip(path: Path, classifier, seconds: float = 10.0) -> dict:
+def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds) -> dict:
     """Detection on the hard clip, default settings vs hold and tilt search off."""
     faces, origin = synthetic.default_faces(("neutral", "happy"))
     truths = synthetic.write_hard_clip(path, faces, seconds)
@@ -340,20 +352,22 @@ def import_times() -> dict:
 
 
 def soak(pipe, video: Path, frames: int) -> dict:
-    """Process `frames` frames, looping the clip; resident memory before and after."""
+    """Process `frames` frames, looping the clip (its time runs on, and its faces are
+    followed across each loop back); resident memory before and after."""
     pipe.reset()
     start = rss_mb()
     done, t, peak = 0, 0.0, start
     t0 = time.perf_counter()
-    while done < frames:
-        with open_source(video) as source:
-            fps = source.fps or 30.0
-            while done < frames and (frame := source.read()) is not None:
-                draw_detections(frame, pipe.process(frame, timestamp=t))
-                t += 1.0 / fps
-                done += 1
-                if done % 1000 == 0:
-                    peak = max(peak, rss_mb())
+    step = FrameStep(pipe)
+    playback = Playback(video, control=PlaybackControl(loop=True))
+    with contextlib.closing(playback.frames()) as playing:
+        for frame in itertools.islice(playing, max(0, frames)):
+            # one scene: the faces are not looked for afresh at a loop back
+            draw_detections(frame.image, step.detect(frame.image, "soak", timestamp=t))
+            t += 1.0 / (playback.source.fps or 30.0)
+            done += 1
+            if done % 1000 == 0:
+                peak = max(peak, rss_mb())
     end = rss_mb()
     return {"frames": done, "seconds": _r(time.perf_counter() - t0, 1),
             "rss_start_mb": _r(start, 1), "rss_end_mb": _r(end, 1),

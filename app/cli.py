@@ -3,13 +3,26 @@
 Every command's heavy imports happen inside its handler, so `--help` is instant
 and the window can appear before TensorFlow or the model are loaded. Errors the
 user can act on are printed as one line (`--debug` shows the traceback).
+
+Every default is written once, where it is declared, and the parser takes it
+from there (with the "(default: X)" of the help): the settings dataclasses
+(app.config's PipelineConfig, ProcessOptions and BenchOptions, model.train's
+TrainConfig) and the functions the other commands call (app.gui.main.run_app,
+model.evaluate.run_evaluate). An option's dest is its field's name, and each
+handler builds its dataclass from the parsed options at its top. TrainConfig and
+run_evaluate live in modules that import TensorFlow or the classifier, so their
+defaults are read from their source text (`declared_defaults`), not imported.
 """
 
 import argparse
+import ast
+import dataclasses
+import functools
+import importlib.util
 import logging
 from pathlib import Path
 
-from app.config import DEFAULTS, MIN_FACE_FLOOR
+from app.config import DEFAULTS, MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
 from common.errors import UserError
 from model.data import DEFAULT_DATA
 
@@ -25,6 +38,81 @@ PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
     "image, instead of one of them in turn)")
 
 
+# ------------------------------------------------------------------ defaults
+
+def field_defaults(cls) -> dict:
+    """A dataclass's fields that have a default: {name: default}."""
+    return {f.name: f.default for f in dataclasses.fields(cls)
+            if f.default is not dataclasses.MISSING}
+
+
+@functools.lru_cache(maxsize=None)
+def declared_defaults(module: str, name: str) -> dict:
+    """The literal defaults of a dataclass's fields (class `name`) or of a function's
+    parameters (def `name`) in `module`, read from its source without importing it
+    (evaluate's and the window's modules load OpenCV or Qt: `--help` stays instant);
+    a field or parameter without a default maps to dataclasses.MISSING."""
+    path = importlib.util.find_spec(module).origin
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            return {n.target.id: _literal(n.value) for n in node.body
+                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            a = node.args
+            params = a.posonlyargs + a.args
+            defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
+            return {p.arg: _literal(d) for p, d in
+                    zip(params + a.kwonlyargs, defaults + list(a.kw_defaults))}
+    raise LookupError(f"{name} not found in {path}")
+
+
+def _literal(node):
+    return dataclasses.MISSING if node is None else ast.literal_eval(node)
+
+
+def train_defaults() -> dict:
+    from model.train_config import TrainConfig
+
+    return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+
+
+def evaluate_defaults() -> dict:
+    return declared_defaults("model.evaluate", "run_evaluate")
+
+
+def app_defaults() -> dict:
+    return declared_defaults("app.gui.main", "run_app")
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _option(parser, flags, defaults: dict, name: str, help: str, shown=None, **kwargs):
+    """An option stored in `name`, defaulting to `defaults[name]`; its help ends
+    with "(default: X)": `shown`, else the value (nothing for a None without `shown`)."""
+    default = defaults[name]
+    if shown is not None or default is not None:
+        help = f"{help} (default: {shown if shown is not None else _show(default)})"
+    parser.add_argument(*flags, dest=name, default=default, help=help, **kwargs)
+
+
+def _switch(parser, flag: str, defaults: dict, name: str, help: str):
+    """A flag that turns `name` from its default (`defaults[name]`) to the other value."""
+    default = bool(defaults[name])
+    parser.add_argument(flag, dest=name, default=default, help=help,
+                        action="store_false" if default else "store_true")
+
+
+def _picked(names, args) -> dict:
+    """The parsed options among `names` (the fields of a dataclass, a function's
+    parameters)."""
+    return {name: getattr(args, name) for name in names if hasattr(args, name)}
+
+
+# -------------------------------------------------------------------- parser
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="emotion-detector",
@@ -34,188 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'emotion-detector COMMAND --help' for the options of a command.",
     )
     _add_common(parser, top=True)
-    parser.add_argument("--source", default=None,
-                        help="what the app shows: a camera index (0, 1, ...), a video file, "
-                             "an image or a folder of images (default: the last source used, "
-                             "else camera 0)")
-    parser.add_argument("--snapshots", metavar="DIR", default=None,
-                        help="folder for snapshots (default: ~/Pictures/EmotionDetector)")
-    parser.add_argument("--record", metavar="DIR", default=None,
-                        help="record each source from its start until it stops or the app "
-                             "quits, into a new folder per session inside DIR: the annotated "
-                             "video, detections.csv, summary.json and the timeline (the "
-                             "Record button records into the snapshot folder)")
-    parser.add_argument("--model", metavar="PATH", default=None,
-                        help="emotion model file (.tflite, .keras or a .json ensemble; "
-                             "default: the shipped one)")
-    parser.add_argument("--install-desktop-entry", action="store_true",
-                        help="add Emotion Detector to your desktop's application menu (a "
-                             ".desktop file and an icon under ~/.local/share), then exit")
-    parser.add_argument("--uninstall-desktop-entry", action="store_true",
-                        help="remove that menu entry and icon again, then exit")
-    # Hidden, for long-run measurements and the window test: play a video file
-    # in a loop, close the window after SECONDS, log memory and rates every SECONDS.
-    parser.add_argument("--loop", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--exit-after", type=float, default=0.0, metavar="SECONDS",
-                        help=argparse.SUPPRESS)
-    parser.add_argument("--stats-every", type=float, default=0.0, metavar="SECONDS",
-                        help=argparse.SUPPRESS)
+    _add_app_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("process", help="annotate videos, images or folders of images",
-                       description="Run the pipeline headless on video files, images or "
-                                   "folders of images and write the annotated media, "
-                                   "detections.csv, summary.json and a timeline plot. With "
-                                   "several inputs, each gets its own folder in --output, "
-                                   "next to a combined detections.csv and summary.json; "
-                                   "inputs finished before are skipped.")
-    _add_common(p)
-    p.add_argument("input", nargs="+",
-                   help="video file, image file or folder of images (a folder of videos "
-                        "is one input per video); several for a batch")
-    p.add_argument("--output", "-o", metavar="DIR", required=True,
-                   help="folder for the results (created if missing)")
-    p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                   help="inputs processed at once, each in its own process on one core "
-                        "(default: the number of cores)")
-    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
-                   help="run the inputs on a Dask distributed cluster, e.g. "
-                        "tcp://host:8786 (needs the cluster extra; the output folder must "
-                        "be on storage the workers share)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="process inputs again even when finished before, and write into "
-                        "folders that hold other files")
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="emotion model file (default: the shipped one)")
-    p.add_argument("--no-smoothing", action="store_true",
-                   help="report each frame's raw prediction, without smoothing over time")
-    p.add_argument("--no-progress", action="store_true", help="do not show a progress bar")
-    p.add_argument("--accurate", action="store_true", help=PROCESS_ACCURATE_HELP)
-    p.add_argument("--no-video", action="store_true",
-                   help="write only detections.csv, summary.json and the chart, not the "
-                        "annotated video or images (the fast path)")
-    p.add_argument("--crops", action="store_true",
-                   help="the pictures are face crops already (as in CK+ or your own "
-                        "cut-out faces): classify each whole picture as one face, "
-                        "without looking for faces in it")
-    p.add_argument("--baseline", metavar="PATH", default=None,
-                   help="a photo, folder of photos or clip of the person's neutral face: "
-                        "how it leans (sad, stern, tired) is taken out of every reading of "
-                        "the input, which should show that person (the largest face of "
-                        "each picture is used; the CSV and summary say so)")
-    p.add_argument("--sensitivity", type=float, default=DEFAULTS.sensitivity, metavar="0..1",
-                   help="face detection: higher finds more faces, and more false ones "
-                        f"(default: {DEFAULTS.sensitivity})")
-    p.add_argument("--min-face", type=int, default=DEFAULTS.min_face, metavar="PX",
-                   help=f"smallest face to look for, in pixels (default: {DEFAULTS.min_face}; "
-                        f"never below {MIN_FACE_FLOOR}, nor below 1/27 of the longer side "
-                        "of the frame)")
-
-    p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
-                       description="Time every pipeline stage on a video (a generated 640x480 "
-                                   "clip with a face by default) and print JSON.")
-    _add_common(p)
-    p.add_argument("--video", metavar="PATH", default=None,
-                   help="video to measure on (default: a generated clip)")
-    p.add_argument("--frames", type=int, default=300, help="frames to time (default: 300)")
-    p.add_argument("--hard-seconds", type=float, default=10.0, metavar="S",
-                   help="length of the hard generated clip (tilts, a hand, a turn, dim "
-                        "light, a second face); 0 skips it (default: 10)")
-    p.add_argument("--batch", type=int, default=0, metavar="N",
-                   help="also time `process` on N generated clips with one job and with "
-                        "every core, and a re-run of the finished batch (default: off)")
-    p.add_argument("--soak", type=int, default=0, metavar="N",
-                   help="also process N frames and report memory (RSS) at start and end")
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="emotion model file (default: the shipped one)")
-
-    p = sub.add_parser("train", help="train the emotion CNN on FER-2013",
-                       description="Train on FER-2013 (Kaggle folder layout or fer2013.csv). "
-                                   "Saves a checkpoint every epoch; --resume continues a "
-                                   "stopped run. Needs TensorFlow (pip install '.[train]').")
-    _add_common(p)
-    p.add_argument("--data", default=DEFAULT_DATA,
-                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
-    p.add_argument("--epochs", type=int, default=40, help="total epochs (default: 40)")
-    p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default: 1e-3)")
-    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
-    p.add_argument("--out", default="runs/train", metavar="DIR",
-                   help="folder for checkpoints, history, curves and the exported model "
-                        "(default: runs/train)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue the run in --out from its last checkpoint")
-    p.add_argument("--no-quantize", action="store_true",
-                   help="export float32 instead of int8 weights")
-    p.add_argument("--augment", metavar="NAME=VALUE[,...]", default=None,
-                   help="change the augmentation recipe for an ablation, e.g. "
-                        "'noise=0,jpeg_p=0' (names: the fields of "
-                        "model.augment.AugmentConfig; default: the full recipe)")
-    p.add_argument("--teacher", metavar="MODEL", default=None,
-                   help="distil: learn from this model's probabilities too (a .tflite, "
-                        ".keras or .json ensemble, run once over the training faces with "
-                        "multi-crop averaging; default: the labels only)")
-    p.add_argument("--teacher-weight", type=float, default=0.7, metavar="W",
-                   help="share of the teacher in each target, the rest is the label "
-                        "(default: 0.7)")
-    p.add_argument("--temperature", type=float, default=2.0, metavar="T",
-                   help="soften the teacher's probabilities, p^(1/T) (default: 2)")
-    p.add_argument("--init", metavar="MODEL", default=None,
-                   help="start from this trained network instead of random weights: a .keras "
-                        "checkpoint, or a .tflite of this project's network such as "
-                        "assets/emotion_cnn.tflite (its float weights are rebuilt)")
-    p.add_argument("--widen", type=float, default=1.0, metavar="F",
-                   help="give every stage of the --init network F times the channels before "
-                        "training (e.g. 1.5); it starts out computing what it did "
-                        "(default: 1, as it is)")
-    p.add_argument("--ema", type=float, default=0.0, metavar="M",
-                   help="keep an exponential moving average of the weights with momentum M "
-                        "per batch (e.g. 0.99) and score and save that (default: 0, off)")
-
-    p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
-                       description="Print accuracy, macro F1, per-class precision/recall/F1, "
-                                   "the confusion matrix and the time per face as JSON. The "
-                                   "data is FER-2013 or any folder of labelled face crops "
-                                   "(<emotion>/*.jpg or *.png, any size; classes may be "
-                                   "missing).")
-    _add_common(p)
-    p.add_argument("--data", default=DEFAULT_DATA,
-                   help="FER-2013 folder or fer2013.csv, or a folder of <emotion>/ "
-                        f"subfolders of face crops (default: {DEFAULT_DATA})")
-    p.add_argument("--split", choices=("PublicTest", "PrivateTest"), default="PrivateTest",
-                   help="which FER-2013 test split (default: PrivateTest; ignored for a "
-                        "folder of crops)")
-    # SUPPRESS: `--model PATH evaluate` (the top parser's --model) is not reset to None
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="model file, .tflite, .keras or a .json ensemble "
-                        "(default: the shipped one)")
-    p.add_argument("--confusion", metavar="PNG", default=None,
-                   help="also write the confusion matrix as a PNG image here "
-                        "(default: not written)")
-    p.add_argument("--no-flip", action="store_true",
-                   help="do not average with the mirrored face (test-time flip)")
-    p.add_argument("--accurate", action="store_true", help=ACCURATE_HELP)
-    p.add_argument("--robustness", action="store_true",
-                   help="also score the faces under camera-like perturbations (zoom, shift, "
-                        "tilt, blur, light, noise, JPEG, small faces; fixed seed) and "
-                        "report each drop and the mean drop")
-    p.add_argument("--reliability", metavar="PNG", default=None,
-                   help="also draw the reliability diagram (accuracy against the confidence "
-                        "shown, per 10%% bin, with the diagonal) as a PNG image here; needs "
-                        "matplotlib (the train extra)")
-
-    p = sub.add_parser("calibrate", help="make a model's percentages mean what they say",
-                       description="Fit a temperature on FER-2013 PublicTest so that the "
-                                   "confidence shown matches how often the label is right "
-                                   "(no label changes), and the model's mean reading of "
-                                   "neutral faces (the reference for calibrating a person's "
-                                   "own neutral face); write both into the model file "
-                                   "(.tflite or .json ensemble). `train` does this itself.")
-    _add_common(p)
-    p.add_argument("--data", default=DEFAULT_DATA,
-                   help=f"FER-2013 folder or fer2013.csv (default: {DEFAULT_DATA})")
-    p.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS,
-                   help="model file to calibrate in place (default: the shipped one)")
+    for add in (_add_process, _add_bench, _add_train, _add_evaluate, _add_calibrate):
+        add(sub)
     return parser
 
 
@@ -229,28 +139,235 @@ def _add_common(parser, top=False):
                         help="show the full traceback when something fails")
 
 
+def _add_app_options(parser):
+    """The app's options (no command): app.gui.main.run_app's parameters."""
+    d = app_defaults()
+    _option(parser, ["--source"], d, "source",
+            "what the app shows: a camera index (0, 1, ...), a video file, an image or a "
+            "folder of images", shown="the last source used, else camera 0")
+    _option(parser, ["--snapshots"], d, "snapshots", "folder for snapshots",
+            shown="~/Pictures/EmotionDetector", metavar="DIR")
+    _option(parser, ["--record"], d, "record",
+            "record each source from its start until it stops or the app quits, into a "
+            "new folder per session inside DIR: the annotated video, detections.csv, "
+            "summary.json and the timeline (the Record button records into the snapshot "
+            "folder)", metavar="DIR")
+    _option(parser, ["--model"], d, "model",
+            "emotion model file (.tflite, .keras or a .json ensemble)",
+            shown="the shipped one", metavar="PATH")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add Emotion Detector to your desktop's application menu (a "
+                             ".desktop file and an icon under ~/.local/share), then exit")
+    parser.add_argument("--uninstall-desktop-entry", action="store_true",
+                        help="remove that menu entry and icon again, then exit")
+    # Hidden, for long-run measurements and the window test: play a video file
+    # in a loop, close the window after SECONDS, log memory and rates every SECONDS.
+    parser.add_argument("--loop", action="store_true", default=d["loop"],
+                        help=argparse.SUPPRESS)
+    parser.add_argument("--exit-after", type=float, default=d["exit_after"],
+                        metavar="SECONDS", help=argparse.SUPPRESS)
+    parser.add_argument("--stats-every", type=float, default=d["stats_every"],
+                        metavar="SECONDS", help=argparse.SUPPRESS)
+
+
+def _model_option(parser, help="emotion model file (default: the shipped one)"):
+    # SUPPRESS: `--model PATH COMMAND` (the top parser's --model) is not reset to None
+    parser.add_argument("--model", metavar="PATH", default=argparse.SUPPRESS, help=help)
+
+
+def _add_process(sub):
+    p = sub.add_parser("process", help="annotate videos, images or folders of images",
+                       description="Run the pipeline headless on video files, images or "
+                                   "folders of images and write the annotated media, "
+                                   "detections.csv, summary.json and a timeline plot. With "
+                                   "several inputs, each gets its own folder in --output, "
+                                   "next to a combined detections.csv and summary.json; "
+                                   "inputs finished before are skipped.")
+    _add_common(p)
+    d = field_defaults(ProcessOptions)
+    p.add_argument("input", nargs="+",
+                   help="video file, image file or folder of images (a folder of videos "
+                        "is one input per video); several for a batch")
+    p.add_argument("--output", "-o", metavar="DIR", required=True,
+                   help="folder for the results (created if missing)")
+    _option(p, ["--jobs", "-j"], d, "jobs",
+            "inputs processed at once, each in its own process on one core",
+            shown="the number of cores", type=int, metavar="N")
+    _option(p, ["--scheduler"], d, "scheduler",
+            "run the inputs on a Dask distributed cluster, e.g. tcp://host:8786 (needs the "
+            "cluster extra; the output folder must be on storage the workers share)",
+            metavar="ADDRESS")
+    _switch(p, "--overwrite", d, "overwrite",
+            "process inputs again even when finished before, and write into folders that "
+            "hold other files")
+    _model_option(p)
+    _switch(p, "--no-smoothing", field_defaults(PipelineConfig), "smoothing",
+            "report each frame's raw prediction, without smoothing over time")
+    _switch(p, "--no-progress", d, "show_progress", "do not show a progress bar")
+    _switch(p, "--accurate", d, "accurate", PROCESS_ACCURATE_HELP)
+    _switch(p, "--no-video", d, "pictures",
+            "write only detections.csv, summary.json and the chart, not the annotated "
+            "video or images (the fast path)")
+    _switch(p, "--crops", d, "crops",
+            "the pictures are face crops already (as in CK+ or your own cut-out faces): "
+            "classify each whole picture as one face, without looking for faces in it")
+    _option(p, ["--baseline"], d, "baseline",
+            "a photo, folder of photos or clip of the person's neutral face: how it leans "
+            "(sad, stern, tired) is taken out of every reading of the input, which should "
+            "show that person (the largest face of each picture is used; the CSV and "
+            "summary say so)", metavar="PATH")
+    _add_detection_options(p)
+
+
+def _add_detection_options(parser):
+    """The pipeline's settings a command line can change (PipelineConfig's fields)."""
+    d = field_defaults(PipelineConfig)
+    _option(parser, ["--sensitivity"], d, "sensitivity",
+            "face detection: higher finds more faces, and more false ones",
+            type=float, metavar="0..1")
+    _option(parser, ["--min-face"], d, "min_face", "smallest face to look for, in pixels",
+            shown=f"{d['min_face']}; never below {MIN_FACE_FLOOR}, nor below 1/27 of the "
+                  "longer side of the frame", type=int, metavar="PX")
+
+
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
+                       description="Time every pipeline stage on a video (a generated 640x480 "
+                                   "clip with a face by default) and print JSON.")
+    _add_common(p)
+    d = field_defaults(BenchOptions)
+    _option(p, ["--video"], d, "video", "video to measure on", shown="a generated clip",
+            metavar="PATH")
+    _option(p, ["--frames"], d, "frames", "frames to time", type=int)
+    _option(p, ["--hard-seconds"], d, "hard_seconds",
+            "length of the hard generated clip (tilts, a hand, a turn, dim light, a second "
+            "face); 0 skips it", type=float, metavar="S")
+    _option(p, ["--batch"], d, "batch_clips",
+            "also time `process` on N generated clips with one job and with every core, "
+            "and a re-run of the finished batch", shown="0, off", type=int, metavar="N")
+    _option(p, ["--soak"], d, "soak_frames",
+            "also process N frames and report memory (RSS) at start and end",
+            shown="0, off", type=int, metavar="N")
+    _model_option(p)
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train the emotion CNN on FER-2013",
+                       description="Train on FER-2013 (Kaggle folder layout or fer2013.csv). "
+                                   "Saves a checkpoint every epoch; --resume continues a "
+                                   "stopped run. Needs TensorFlow (pip install '.[train]').")
+    _add_common(p)
+    d = train_defaults()
+    _option(p, ["--data"], {"data": DEFAULT_DATA}, "data", "FER-2013 folder or fer2013.csv")
+    _option(p, ["--epochs"], d, "epochs", "total epochs", type=int)
+    _option(p, ["--batch-size"], d, "batch_size", "batch size", type=int)
+    _option(p, ["--lr"], d, "lr", "peak learning rate", type=float)
+    _option(p, ["--seed"], d, "seed", "random seed", type=int)
+    _option(p, ["--out"], d, "out", "folder for checkpoints, history, curves and the "
+            "exported model", metavar="DIR")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the run in --out from its last checkpoint")
+    _switch(p, "--no-quantize", d, "quantize", "export float32 instead of int8 weights")
+    _option(p, ["--augment"], d, "augment",
+            "change the augmentation recipe for an ablation, e.g. 'noise=0,jpeg_p=0' "
+            "(names: the fields of model.augment.AugmentConfig)", shown="the full recipe",
+            metavar="NAME=VALUE[,...]")
+    _add_train_warm_options(p, d)
+
+
+def _add_train_warm_options(p, d):
+    """Distillation and warm starts (TrainConfig's teacher, init, widen, ema)."""
+    _option(p, ["--teacher"], d, "teacher",
+            "distil: learn from this model's probabilities too (a .tflite, .keras or .json "
+            "ensemble, run once over the training faces with multi-crop averaging)",
+            shown="the labels only", metavar="MODEL")
+    _option(p, ["--teacher-weight"], d, "teacher_weight",
+            "share of the teacher in each target, the rest is the label", type=float,
+            metavar="W")
+    _option(p, ["--temperature"], d, "temperature",
+            "soften the teacher's probabilities, p^(1/T)", type=float, metavar="T")
+    _option(p, ["--init"], d, "init",
+            "start from this trained network instead of random weights: a .keras "
+            "checkpoint, or a .tflite of this project's network such as "
+            "assets/emotion_cnn.tflite (its float weights are rebuilt)", metavar="MODEL")
+    _option(p, ["--widen"], d, "widen",
+            "give every stage of the --init network F times the channels before training "
+            "(e.g. 1.5; 1 keeps it as it is); it starts out computing what it did",
+            type=float, metavar="F")
+    _option(p, ["--ema"], d, "ema",
+            "keep an exponential moving average of the weights with momentum M per batch "
+            "(e.g. 0.99) and score and save that; 0 is off", type=float, metavar="M")
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="measure a model's accuracy on FER-2013 or your own faces",
+                       description="Print accuracy, macro F1, per-class precision/recall/F1, "
+                                   "the confusion matrix and the time per face as JSON. The "
+                                   "data is FER-2013 or any folder of labelled face crops "
+                                   "(<emotion>/*.jpg or *.png, any size; classes may be "
+                                   "missing).")
+    _add_common(p)
+    d = evaluate_defaults()
+    _option(p, ["--data"], {"data": DEFAULT_DATA}, "data",
+            "FER-2013 folder or fer2013.csv, or a folder of <emotion>/ subfolders of face "
+            "crops")
+    _option(p, ["--split"], d, "split", "which FER-2013 test split",
+            shown=f"{d['split']}; ignored for a folder of crops",
+            choices=("PublicTest", "PrivateTest"))
+    _model_option(p, "model file, .tflite, .keras or a .json ensemble "
+                     "(default: the shipped one)")
+    _option(p, ["--confusion"], d, "confusion",
+            "also write the confusion matrix as a PNG image here", shown="not written",
+            metavar="PNG")
+    _switch(p, "--no-flip", d, "flip",
+            "do not average with the mirrored face (test-time flip)")
+    _switch(p, "--accurate", d, "accurate", ACCURATE_HELP)
+    _switch(p, "--robustness", d, "robustness",
+            "also score the faces under camera-like perturbations (zoom, shift, tilt, blur, "
+            "light, noise, JPEG, small faces; fixed seed) and report each drop and the "
+            "mean drop")
+    _option(p, ["--reliability"], d, "reliability",
+            "also draw the reliability diagram (accuracy against the confidence shown, per "
+            "10%% bin, with the diagonal) as a PNG image here; needs matplotlib (the train "
+            "extra)", metavar="PNG")
+
+
+def _add_calibrate(sub):
+    p = sub.add_parser("calibrate", help="make a model's percentages mean what they say",
+                       description="Fit a temperature on FER-2013 PublicTest so that the "
+                                   "confidence shown matches how often the label is right "
+                                   "(no label changes), and the model's mean reading of "
+                                   "neutral faces (the reference for calibrating a person's "
+                                   "own neutral face); write both into the model file "
+                                   "(.tflite or .json ensemble). `train` does this itself.")
+    _add_common(p)
+    _option(p, ["--data"], {"data": DEFAULT_DATA}, "data", "FER-2013 folder or fer2013.csv")
+    _model_option(p, "model file to calibrate in place (default: the shipped one)")
+
+
+# ------------------------------------------------------------------ handlers
+
 def _run_train(args):
     import contextlib
+
+    cfg_fields = _picked(train_defaults(), args)
+    cfg_fields["augment"] = _parse_overrides(cfg_fields.get("augment"))
+    resume, verbose = args.resume, args.verbose
+    data, out = cfg_fields["data"], Path(cfg_fields["out"])
 
     from model.data import check_layout
     from model.tensorflow_setup import native_stderr_to, quiet_tensorflow
 
-    check_layout(args.data)  # a wrong --data fails now, not after importing TensorFlow
-    Path(args.out).mkdir(parents=True, exist_ok=True)
+    check_layout(data)  # a wrong --data fails now, not after importing TensorFlow
+    out.mkdir(parents=True, exist_ok=True)
     quiet = contextlib.nullcontext()
-    if not args.verbose:  # TensorFlow's start-up and converter chatter goes to a file
+    if not verbose:  # TensorFlow's start-up and converter chatter goes to a file
         quiet_tensorflow()
-        quiet = native_stderr_to(Path(args.out) / "tensorflow.log")
+        quiet = native_stderr_to(out / "tensorflow.log")
     with quiet:
         from model.train import TrainConfig, train
 
-        cfg = TrainConfig(data=args.data, out=args.out, epochs=args.epochs,
-                          batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                          quantize=not args.no_quantize,
-                          augment=_parse_overrides(args.augment), teacher=args.teacher,
-                          teacher_weight=args.teacher_weight, temperature=args.temperature,
-                          init=args.init, widen=args.widen, ema=args.ema)
-        path = train(cfg, resume=args.resume)
+        path = train(TrainConfig(**cfg_fields), resume=resume)
     print(path)
     return 0
 
@@ -279,68 +396,65 @@ def _parse_overrides(text):
 
 
 def _run_evaluate(args):
+    kwargs = _picked(evaluate_defaults(), args)      # data, split, model, confusion, ...
+    verbose = args.verbose
+
     from model.evaluate import run_evaluate
     from model.tensorflow_setup import quiet_tensorflow
 
-    if not args.verbose:  # TensorFlow is imported only for a .keras model
+    if not verbose:  # TensorFlow is imported only for a .keras model
         quiet_tensorflow()
-
-    run_evaluate(args.data, split=args.split, model=args.model,
-                 confusion=args.confusion, flip=not args.no_flip, accurate=args.accurate,
-                 robustness=args.robustness, reliability=args.reliability)
+    run_evaluate(**kwargs)
     return 0
 
 
 def _run_calibrate(args):
+    data, model = args.data, args.model
+
     from model.evaluate import run_calibrate
 
-    run_calibrate(args.data, model=args.model)
+    run_calibrate(data, model=model)
     return 0
 
 
 def _run_process(args):
-    from app.process import run_process
+    inputs, output = args.input, args.output
+    config = DEFAULTS.with_changes(**_picked(field_defaults(PipelineConfig), args))
+    options = ProcessOptions(**_picked(field_defaults(ProcessOptions), args), config=config)
+    return process_command(inputs, output, options)
 
-    config = DEFAULTS.with_changes(smoothing=not args.no_smoothing,
-                                   sensitivity=args.sensitivity, min_face=args.min_face)
-    if len(args.input) > 1 or args.scheduler or _is_folder_of_videos(args.input[0]):
+
+def process_command(inputs, output, options: ProcessOptions) -> int:
+    """`process`: one input, or a batch (several, a folder of videos, a cluster)."""
+    if len(inputs) > 1 or options.scheduler or _is_folder_of_videos(inputs[0]):
         from app.batch import run_batch
 
-        return run_batch(args.input, args.output, model=args.model, config=config,
-                         jobs=args.jobs, overwrite=args.overwrite,
-                         show_progress=not args.no_progress, crops=args.crops,
-                         accurate=args.accurate, scheduler=args.scheduler,
-                         pictures=not args.no_video, baseline=args.baseline)
-    return run_process(args.input[0], args.output, model=args.model, config=config,
-                       show_progress=not args.no_progress, crops=args.crops,
-                       accurate=args.accurate, pictures=not args.no_video,
-                       baseline=args.baseline)
+        return run_batch(inputs, output, options)
+    from app.process import run_process
+
+    return run_process(inputs[0], output, options)
 
 
 def _run_bench(args):
+    options = BenchOptions(**_picked(field_defaults(BenchOptions), args))
+
     from app.bench import run_bench
 
-    return run_bench(frames=args.frames, soak_frames=args.soak, video=args.video,
-                     model=args.model, hard_seconds=args.hard_seconds,
-                     batch_clips=args.batch)
+    return run_bench(options)
 
 
 def _run_app(args):
-    if args.install_desktop_entry or args.uninstall_desktop_entry:
+    install, uninstall = args.install_desktop_entry, args.uninstall_desktop_entry
+    app_options = _picked(app_defaults(), args)   # source, snapshots, model, loop, ...
+    if install or uninstall:
         from app import desktop_entry
 
-        if args.install_desktop_entry:
-            for path in desktop_entry.install():
-                print(path)
-        else:
-            for path in desktop_entry.uninstall():
-                print(path)
+        for path in desktop_entry.install() if install else desktop_entry.uninstall():
+            print(path)
         return 0
     from app.gui.main import run_app
 
-    return run_app(source=args.source, snapshots=args.snapshots, model=args.model,
-                   loop=args.loop, exit_after=args.exit_after, stats_every=args.stats_every,
-                   record=args.record)
+    return run_app(**app_options)
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,

@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from app.config import PipelineConfig
+from app.config import ProcessOptions
 from app.draw import draw_detections
+from app.playback import FrameStep, Playback
 from app.results import ResultFiles
 from app.sources import FrameSource, SourceError, VideoSource, open_source
 from common.errors import UserError
@@ -25,17 +26,13 @@ from common.errors import UserError
 log = logging.getLogger(__name__)
 
 
-def run_process(input_path, output, model=None, config: PipelineConfig | None = None,
-                show_progress: bool = True, crops: bool = False, accurate: bool = False,
-                pictures: bool = True, baseline=None) -> int:
+def run_process(input_path, output, options: ProcessOptions = ProcessOptions()) -> int:
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
 
-    `accurate`: the five-network ensemble, or five crops of each face with a `model`
-    (see model.classifier.load_classifier). `baseline`: photos or a clip of the
-    person's neutral face, taken out of every reading (app.baseline)."""
-    result = process_input(input_path, output, model=model, config=config, crops=crops,
-                           accurate=accurate, show_progress=show_progress, pictures=pictures,
-                           baseline=baseline)
+    `options.accurate`: the five-network ensemble, or five crops of each face with a
+    `model` (see model.classifier.load_classifier). `options.baseline`: photos or a
+    clip of the person's neutral face, taken out of every reading (app.baseline)."""
+    result = process_input(input_path, output, options)
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -46,9 +43,7 @@ def run_process(input_path, output, model=None, config: PipelineConfig | None = 
     return 0
 
 
-def process_input(input_path, output, model=None, config: PipelineConfig | None = None,
-                  crops: bool = False, accurate: bool = False, threads: int = 2,
-                  show_progress: bool = False, pictures: bool = True, baseline=None) -> dict:
+def process_input(input_path, output, options: ProcessOptions = ProcessOptions()) -> dict:
     """Open one input, build its pipeline and process it into `output` (also the
     batch's per-input step); returns process_source's {summary, stopped}."""
     from app.pipeline import EmotionPipeline
@@ -56,19 +51,20 @@ def process_input(input_path, output, model=None, config: PipelineConfig | None 
 
     source = _open_input(str(input_path))
     with source:
-        classifier = load_classifier(model, accurate=accurate, threads=threads)
+        classifier = load_classifier(options.model, accurate=options.accurate,
+                                     threads=options.threads)
         # offline work can afford every network on every frame (see view_for)
-        pipe = EmotionPipeline(classifier=classifier, config=config,
-                               **({"in_turn": False} if accurate else {}))
+        pipe = EmotionPipeline(classifier=classifier, config=options.config,
+                               **({"in_turn": False} if options.accurate else {}))
         extra = {}
-        if baseline is not None:
+        if options.baseline is not None:
             from app.baseline import measure_baseline
 
-            offset, extra["baseline"] = measure_baseline(baseline, pipe, crops)
+            offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops)
             pipe.calibrate_person(offset)
-        progress = progress_bar(source.frame_count) if show_progress else None
-        return process_source(source, pipe, Path(output), progress=progress, crops=crops,
-                              pictures=pictures, extra=extra)
+        progress = progress_bar(source.frame_count) if options.show_progress else None
+        return process_source(source, pipe, Path(output), progress=progress,
+                              crops=options.crops, pictures=options.pictures, extra=extra)
 
 
 def _open_input(spec: str) -> FrameSource:
@@ -93,23 +89,12 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     fps = source.fps or 30.0
     files = ResultFiles(out_dir, source.name, fps, video=is_video,
                         audio_from=source.path if is_video else None, pictures=pictures)
+    step = FrameStep(pipe, crops=crops)
     stopped = None
     start = time.perf_counter()
     try:
-        index = 0
-        while (frame := source.read()) is not None:
-            t = index / fps if is_video else None
-            if not is_video:
-                pipe.reset()                # separate photos: nothing to track
-            detections = pipe.classify_whole(frame) if crops else \
-                pipe.process(frame, timestamp=t or 0.0)
-            if not detections and not is_video and looks_like_crop(frame):
-                files.stats.crop_like += 1
-            annotated = draw_detections(frame, detections) if pictures else None
-            with _interrupts_deferred():    # a frame goes into every output or none
-                files.add(annotated, detections, t,
-                          None if is_video else _image_path(source))
-                index += 1
+        for frame in Playback(source=source):          # flat out, every frame
+            _add_frame(files, step, source, frame, fps if is_video else None, pictures)
             if progress:
                 progress.update(1)
     except KeyboardInterrupt:
@@ -129,6 +114,18 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     if "hint" in summary:
         log.warning("%s", summary["hint"])
     return {"summary": summary, "stopped": stopped}
+
+
+def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, pictures: bool):
+    """One frame through the pipeline into every output. `fps` None: separate photos
+    (nothing tracked from one to the next, no time)."""
+    t = (frame.number - 1) / fps if fps else None
+    detections = step.detect(frame.image, photo=fps is None, timestamp=t or 0.0)
+    if not detections and fps is None and looks_like_crop(frame.image):
+        files.stats.crop_like += 1
+    annotated = draw_detections(frame.image, detections) if pictures else None
+    with _interrupts_deferred():    # a frame goes into every output or none
+        files.add(annotated, detections, t, None if fps else _image_path(source))
 
 
 def _summary_line(summary: dict) -> str:

@@ -149,3 +149,32 @@ def test_an_unreachable_scheduler_is_one_line(clips, tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "cannot reach the Dask scheduler" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_batch_job_is_typed_picklable_and_gets_one_core_and_no_bar(tmp_path, monkeypatch):
+    import pickle
+
+    import app.process
+    from app.batch import BatchJob, run_batch
+    from app.config import DEFAULTS, ProcessOptions
+
+    options = ProcessOptions(model="m.tflite", config=DEFAULTS.with_changes(min_face=60),
+                             crops=True, jobs=1)
+    job = BatchJob(tmp_path / "a.avi", tmp_path / "out" / "a", options)
+    assert pickle.loads(pickle.dumps(job)) == job          # for the pool and the cluster
+    given = []
+
+    def fake_process_input(path, folder, opts):
+        given.append((path, opts))
+        raise app.process.UserError("not really processed")
+
+    monkeypatch.setattr(app.process, "process_input", fake_process_input)
+    inputs = [tmp_path / "a.avi", tmp_path / "b.avi"]
+    for path in inputs:
+        path.write_bytes(b"x")
+    with pytest.raises(app.process.UserError, match="2 of 2 inputs not complete"):
+        run_batch(inputs, tmp_path / "out", options)
+    assert [p for p, _ in given] == inputs
+    for _, opts in given:
+        assert opts == ProcessOptions(model="m.tflite", config=options.config, crops=True,
+                                      jobs=1, threads=1, show_progress=False)

@@ -1,8 +1,10 @@
 """The command line of train and evaluate: help, options, exit codes and error lines."""
 
+import argparse
 import json
 import subprocess
 import sys
+from dataclasses import MISSING as MISSING_
 
 import pytest
 
@@ -210,3 +212,120 @@ def test_desktop_entry_is_installed_and_removed_under_the_users_data_folder(tmp_
     proc = subprocess.run([sys.executable, "main.py", "--uninstall-desktop-entry"], cwd=REPO,
                           capture_output=True, text=True, timeout=60, env=env)
     assert proc.returncode == 0 and not desktop.exists() and not icon.exists()
+
+
+# ------------------------------------------- every default written once (app.cli)
+
+def _subparser(name):
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return parser, sub.choices[name]
+
+
+def _held_to(actions, defaults: dict) -> list:
+    """The dests of `actions` that have a default in `defaults`; each must equal it."""
+    checked = []
+    for action in actions:
+        if action.dest in defaults and action.default is not argparse.SUPPRESS:
+            assert action.default == defaults[action.dest], action.dest
+            checked.append(action.dest)
+    return checked
+
+
+def test_every_option_with_a_field_defaults_to_that_field():
+    from dataclasses import MISSING, fields
+
+    from app.cli import field_defaults
+    from app.config import BenchOptions, PipelineConfig, ProcessOptions
+
+    _, process = _subparser("process")
+    assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
+                                              **field_defaults(PipelineConfig)})) == \
+        ["accurate", "baseline", "crops", "jobs", "min_face", "overwrite", "pictures",
+         "scheduler", "sensitivity", "show_progress", "smoothing"]
+    _, bench = _subparser("bench")
+    assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
+        ["batch_clips", "frames", "hard_seconds", "soak_frames", "video"]
+    # and what the parser gives without options builds the defaults themselves
+    from app.cli import _picked
+
+    args = build_parser().parse_args(["process", "in.mp4", "-o", "out"])
+    assert ProcessOptions(**_picked(field_defaults(ProcessOptions), args)) == ProcessOptions()
+    assert PipelineConfig(**_picked(field_defaults(PipelineConfig), args)) == PipelineConfig()
+    args = build_parser().parse_args(["bench"])
+    assert BenchOptions(**_picked(field_defaults(BenchOptions), args)) == BenchOptions()
+    assert all(f.default is not MISSING for f in fields(ProcessOptions))
+
+
+def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
+    """TrainConfig and run_evaluate are read from their source (no TensorFlow for
+    --help); what is read equals the real thing, and the parser holds to it."""
+    import inspect
+
+    from app.cli import app_defaults, evaluate_defaults, train_defaults
+    from app.gui.main import run_app
+    from model.evaluate import run_evaluate
+
+    def signature_defaults(func):
+        return {n: p.default for n, p in inspect.signature(func).parameters.items()
+                if p.default is not inspect.Parameter.empty}
+
+    read = {k: v for k, v in evaluate_defaults().items() if v is not MISSING_}
+    assert read == signature_defaults(run_evaluate)
+    assert app_defaults() == signature_defaults(run_app)
+    parser, evaluate = _subparser("evaluate")
+    assert sorted(_held_to(evaluate._actions, read)) == \
+        ["accurate", "confusion", "flip", "reliability", "robustness", "split"]
+    assert sorted(_held_to(parser._actions, app_defaults())) == \
+        ["exit_after", "loop", "model", "record", "snapshots", "source", "stats_every"]
+    _, train = _subparser("train")
+    declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
+    assert sorted(_held_to(train._actions, declared)) == \
+        ["augment", "batch_size", "ema", "epochs", "init", "lr", "out", "quantize", "seed",
+         "teacher", "teacher_weight", "temperature", "widen"]
+    pytest.importorskip("tensorflow", reason="model.train needs TensorFlow")
+    from dataclasses import fields
+
+    from model.train import TrainConfig
+
+    assert declared == {f.name: f.default for f in fields(TrainConfig)
+                        if f.default is not MISSING_}
+    assert set(train_defaults()) == {f.name for f in fields(TrainConfig)}
+
+
+def test_command_help_shows_the_declared_defaults(capsys):
+    from app.config import DEFAULTS
+
+    for command, shown in [("train", ["(default: 40)", "(default: 64)", "(default: 0.001)",
+                                      "(default: runs/train)", "(default: 0.7)"]),
+                           ("bench", ["(default: 300)", "(default: 10)"]),
+                           ("process", [f"(default: {DEFAULTS.sensitivity})",
+                                        f"(default: {DEFAULTS.min_face};"]),
+                           ("evaluate", ["(default: PrivateTest;"])]:
+        with pytest.raises(SystemExit):
+            build_parser().parse_args([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert all(s in text for s in shown), (command, text)
+
+
+def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
+    """process and bench hand their options on as one dataclass each."""
+    import app.bench
+    import app.process
+    from app.config import BenchOptions, ProcessOptions
+
+    got = {}
+    monkeypatch.setattr(app.process, "run_process",
+                        lambda path, out, options: got.setdefault("process", options) and 0)
+    monkeypatch.setattr(app.bench, "run_bench", lambda options: got.setdefault("bench", options)
+                        and 0)
+    clip = tmp_path / "a.avi"
+    clip.write_bytes(b"x")
+    assert main(["process", str(clip), "-o", str(tmp_path / "o"), "--no-video", "--crops",
+                 "--min-face", "60", "--no-smoothing", "--model", "m.tflite"]) == 0
+    options = got["process"]
+    assert options == ProcessOptions(model="m.tflite", crops=True, pictures=False,
+                                     config=options.config)
+    assert (options.config.min_face, options.config.smoothing) == (60, False)
+    assert main(["bench", "--frames", "5", "--soak", "7", "--hard-seconds", "0"]) == 0
+    assert got["bench"] == BenchOptions(frames=5, soak_frames=7, hard_seconds=0.0)

@@ -4,11 +4,16 @@
     processing worker --(one-slot mailbox + signal)--> window
     model loader --(signal: loaded / failed)--> engine --(locked hand-over)--> processing
 
+The rules of playing a source (pacing, seek, loop, pause, one photo at a time,
+the ending) and the frame step (pipeline reset on a new scene, detections, drawn)
+are plain Python in `app.playback`, shared with `process` and `bench`; the workers
+here only run them in their QThreads and pass on what they produce.
+
 One pattern throughout, that of the Qt for Python examples: each worker is a
 QObject moved to its own QThread, news leaves it by signals, and the GUI thread
 only paints. The capture and processing workers run a loop (a camera read blocks),
 so what the window changes reaches them through a small locked object
-(`LiveSettings`, `CaptureControl`) rather than queued slots. Kept from before,
+(`LiveSettings`, `PlaybackControl`) rather than queued slots. Kept from before,
 because they beat a queue: the one-slot mailboxes that drop stale frames, results
 merged rather than queued, and the generation tag on every message, so late news
 from a source the user has already left is ignored.
@@ -20,7 +25,6 @@ in `_LEFT_RUNNING` and ends with the program.
 """
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field, replace
 
@@ -30,11 +34,10 @@ from PyQt5 import sip
 from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtGui import QImage
 
-from app.config import DEFAULTS
-from app.draw import draw_detections
 from app.mailbox import Closed, LatestMailbox
+from app.playback import Frame, FrameStep, LiveSettings, Playback, PlaybackControl, describe
 from app.runstats import RateMeter
-from app.sources import SourceError, open_source
+from app.sources import open_source
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +114,12 @@ def stop_thread(thread: QThread, worker: QObject, timeout: float, what: str) -> 
 
 # ------------------------------------------------------------------- capture
 
-class CaptureControl:
-    """What the window asks of a running capture: stop, pause, go to a frame."""
-
-    def __init__(self, loop: bool = False):
-        self.stopped = threading.Event()
-        self.lock = threading.Lock()
-        self.paused = False
-        self.seek_to: int | None = None
-        self.loop = loop
-
-
 class CaptureWorker(QObject):
-    """Opens one source and feeds its frames into the mailbox until stopped or ended.
+    """Plays one source (`app.playback.Playback`, paced, one photo at a time) in its
+    QThread and posts each frame to the mailbox until stopped or ended.
 
     `news(generation, kind, payload)` reports "started" (dict), "ended" (message),
-    "still" (message) or "failed" (message). It runs in its own QThread.
+    "still" (message) or "failed" (message), after the source is closed.
     """
 
     news = pyqtSignal(int, str, object)
@@ -139,164 +132,42 @@ class CaptureWorker(QObject):
         self.mailbox = mailbox
         self.generation = generation
         self.rate = rate or RateMeter()
-        self.control = CaptureControl(loop)
+        self.control = PlaybackControl(loop)
+        self.playback = Playback(spec, opener=opener, control=self.control, paced=True,
+                                 hold_photos=True)
         self.last_packet: Packet | None = None
-        self._opener = opener
-        self._source = None
-        self._seq = 0
-        self._scene = 0
+        self._name = str(spec)
 
     @pyqtSlot()
     def run(self):
-        news = None
-        try:
-            self._source = self._open()
-            if self._source is not None:
-                news = self._read_all()
-        except SourceError as exc:
-            news = ("failed", str(exc))
-        except Exception as exc:  # noqa: BLE001 - any fault ends this source, not the app
-            log.exception("capture of %s failed", self.spec)
-            news = ("failed", f"{self.spec}: {type(exc).__name__}: {exc}")
-        finally:
-            source, self._source = self._source, None
-            if source is not None:
-                source.close()   # before the news: the camera is free when it arrives
-        if news:
-            self._report(*news)
+        ending = self.playback.play(self._post, started=self._started)
+        if ending.kind != "stopped":
+            self._report(ending.kind, ending.message)
         self.thread().quit()
 
-    def _open(self):
-        source = self._opener(self.spec)
-        if self.control.stopped.is_set():
-            source.close()
-            return None
-        self._report("started", {"name": source.name, "live": source.is_live,
-                                  "fps": source.fps, "frames": source.frame_count,
-                                  "photos": bool(getattr(source, "photos", False))})
-        return source
+    def _started(self, source):
+        self._name = source.name
+        self._report("started", describe(source))
 
-    def _read_all(self):
-        source = self._source
-        interval = 1.0 / source.fps if (source.fps and not source.is_live) else 0.0
-        photos = getattr(source, "photos", False)
-        due = time.monotonic()
-        stop = self.control.stopped
-        while not stop.is_set():
-            if self._hold_or_seek(source):
-                due = time.monotonic()
-                continue
-            frame = source.read()
-            if frame is not None and photos:
-                self._post(frame, source.name, photo=True)
-                with self.control.lock:    # one picture at a time: wait for next/previous
-                    self.control.paused = True
-                continue
-            if frame is None:
-                if photos and not stop.is_set():   # after the last picture: stay on it
-                    with self.control.lock:
-                        self.control.paused = True
-                    continue
-                if self.control.loop and not source.is_live and (source.frame_count or 0) > 1:
-                    source.close()
-                    source = self._source = self._opener(self.spec)
-                    self._seq = 0
-                    self._scene += 1
-                    continue
-                return self._ending(source)
-            self._post(frame, source.name)
-            if interval:
-                due = max(due + interval, time.monotonic() - interval)
-                if stop.wait(max(0.0, due - time.monotonic())):
-                    return None
-        return None
-
-    def _hold_or_seek(self, source) -> bool:
-        """Pause (video files) and seeking, between frames; True to look again."""
-        c = self.control
-        with c.lock:
-            seek, c.seek_to = c.seek_to, None
-            paused = c.paused
-        if seek is not None and hasattr(source, "seek"):
-            source.seek(seek)
-            self._seq = seek
-            self._scene += 1
-            frame = source.read()              # show the frame sought, also when paused
-            if frame is not None:
-                self._post(frame, source.name, photo=getattr(source, "photos", False))
-            return True
-        if paused and not source.is_live:
-            c.stopped.wait(0.05)
-            return True
-        return False
-
-    def _post(self, frame, name, photo: bool = False):
-        self._seq += 1
+    def _post(self, frame: Frame):
         self.rate.tick()
-        packet = Packet(frame, self._seq, time.monotonic(), self.generation, name, photo,
-                        self._scene)
+        packet = Packet(frame.image, frame.number, frame.captured, self.generation,
+                        self._name, frame.photo, frame.scene)
         self.last_packet = packet
         self.mailbox.put(packet)
-        self.position.emit(self.generation, self._seq)
-
-    @staticmethod
-    def _ending(source) -> tuple:
-        if source.frame_count == 1 and source.frames_read == 1:
-            return "still", f"{source.name}: still image"
-        if source.frames_read == 0:
-            return "failed", f"{source.name}: no frames"
-        return "ended", f"{source.name}: end of video ({source.frames_read} frames)"
+        self.position.emit(self.generation, frame.number)
 
     def _report(self, kind, payload):
-        if not self.control.stopped.is_set():
+        if not self.control.stopped:
             self.news.emit(self.generation, kind, payload)
 
 
 # ---------------------------------------------------------------- processing
 
-class LiveSettings:
-    """Settings the window changes while frames are processed, behind one lock."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
-                        "mirror": False}
-        self._pipeline = None          # a newly loaded pipeline waiting to be used
-        self._calibration = None       # (offset, track id) waiting; offset None: clear
-
-    def update(self, **values):
-        with self._lock:
-            self._values.update({k: v for k, v in values.items() if v is not None})
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return dict(self._values)
-
-    def offer(self, pipeline):
-        with self._lock:
-            self._pipeline = pipeline
-
-    def take_pipeline(self):
-        with self._lock:
-            pipeline, self._pipeline = self._pipeline, None
-            return pipeline
-
-    def ask_calibration(self, offset, track_id):
-        """A person's neutral for the pipeline (calibrate_person); the newest ask wins."""
-        with self._lock:
-            self._calibration = (offset, track_id)
-
-    def take_calibration(self):
-        """(offset, track id) asked for since the last take, or None."""
-        with self._lock:
-            asked, self._calibration = self._calibration, None
-            return asked
-
-
 class ProcessingWorker(QObject):
-    """Turns the newest packet into a Result until stopped; uses a new pipeline from
-    the loader as soon as it is offered (frames are shown without emotions until one
-    is).
+    """Turns the newest packet into a Result (`app.playback.FrameStep`) until
+    stopped; uses a new pipeline from the loader as soon as it is offered (frames
+    are shown without emotions until one is).
 
     A new pipeline with no newer frame waiting processes the last frame again: a
     picture that waits (a photo of a folder, a paused video) may have been processed
@@ -319,12 +190,13 @@ class ProcessingWorker(QObject):
         self.settings = settings
         self.results = LatestMailbox()
         self.rate = RateMeter()
-        self.pipeline = None
-        self._scene = None             # (generation, scene) the pipeline's tracks belong to
-        self._epoch = 0                # Result.track_epoch
-        self._mirrored = False
+        # the faces start afresh on a new (generation, scene, mirror), or a photo
+        self.step = FrameStep(on_error=self.processingFailed.emit)
         self._last: Packet | None = None
-        self._failed_once = False
+
+    @property
+    def pipeline(self):
+        return self.step.pipeline
 
     @pyqtSlot()
     def run(self):
@@ -345,8 +217,7 @@ class ProcessingWorker(QObject):
         pipeline = self.settings.take_pipeline()
         if pipeline is None:
             return False
-        self.pipeline, self._scene = pipeline, None
-        self._epoch += 1
+        self.step.use(pipeline)
         self.settings.take_calibration()       # measured with the model just replaced
         path = getattr(getattr(pipeline, "classifier", None), "path", None)
         if path is not None:                   # a faces-only stand-in is no news
@@ -363,37 +234,19 @@ class ProcessingWorker(QObject):
     def _process(self, packet: Packet) -> Result:
         options = self.settings.snapshot()
         frame = cv2.flip(packet.frame, 1) if options["mirror"] else packet.frame
-        detections = self._detect(frame, packet, options)
-        annotated = draw_detections(frame, detections) if detections else frame
         pipe = self.pipeline
+        if pipe is not None:
+            pipe.smoothing = options["smoothing"]
+            if pipe.sensitivity != options["sensitivity"]:
+                pipe.sensitivity = options["sensitivity"]
+        detections, annotated = self.step(
+            frame, (packet.generation, packet.scene, options["mirror"]), packet.photo,
+            timestamp=packet.captured)
         return Result(raw=frame, annotated=annotated, image=to_qimage(annotated),
                       detections=detections, seq=packet.seq, captured=packet.captured,
                       generation=packet.generation, source=packet.source,
-                      timings=dict(pipe.timings) if pipe else {}, track_epoch=self._epoch)
-
-    def _detect(self, frame, packet, options) -> list:
-        pipe = self.pipeline
-        if pipe is None:
-            return []
-        scene = (packet.generation, packet.scene)
-        if scene != self._scene or options["mirror"] != self._mirrored or packet.photo:
-            # new source, seek, loop back, flipped view, another photo: old tracks do not apply
-            pipe.reset()
-            self._scene, self._mirrored = scene, options["mirror"]
-            self._epoch += 1
-        pipe.smoothing = options["smoothing"]
-        if pipe.sensitivity != options["sensitivity"]:
-            pipe.sensitivity = options["sensitivity"]
-        try:
-            detections = pipe.process(frame, timestamp=packet.captured)
-        except Exception as exc:  # noqa: BLE001 - show the frame, report once
-            if not self._failed_once:
-                log.exception("processing failed")
-                self.processingFailed.emit(f"processing failed: {type(exc).__name__}: {exc}")
-            self._failed_once = True
-            return []
-        self._failed_once = False
-        return detections
+                      timings=dict(pipe.timings) if pipe else {},
+                      track_epoch=self.step.epoch)
 
     def _deliver(self, result: Result):
         self.rate.tick()
@@ -513,7 +366,7 @@ class VideoEngine(QObject):
     def stop(self):
         """Stop the current source (the last picture stays for snapshots)."""
         if self.capture is not None and self._capture_alive:
-            self.capture.control.stopped.set()
+            self.capture.control.stop()
             stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
                         f"capture of {self.capture.spec}")
         self.frames.clear()
@@ -531,21 +384,18 @@ class VideoEngine(QObject):
     def pause(self, on: bool):
         """Pause or resume a video file (a camera cannot pause)."""
         if self.capture is not None:
-            with self.capture.control.lock:
-                self.capture.control.paused = bool(on)
+            self.capture.control.pause(on)
 
     def seek(self, frame: int):
         """Go to frame (or picture) number `frame`, 0-based, of a video or a folder."""
         if self.capture is not None:
-            with self.capture.control.lock:
-                self.capture.control.seek_to = max(0, int(frame))
+            self.capture.control.seek(frame)
 
     def set_loop(self, on: bool):
         """Play video files again from the start when they end (now and from now on)."""
         self.loop = bool(on)
         if self.capture is not None:
-            with self.capture.control.lock:
-                self.capture.control.loop = self.loop
+            self.capture.control.set_loop(self.loop)
 
     def reprocess(self):
         """Process the last frame again (still image or stopped video; new settings)."""
@@ -587,7 +437,7 @@ class VideoEngine(QObject):
             return
         self._shut = True
         if self.capture is not None:
-            self.capture.control.stopped.set()
+            self.capture.control.stop()
             stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
                         f"capture of {self.capture.spec}")
         self.frames.close()

@@ -1,1 +1,23 @@
-"""The desktop app and the frame pipeline (source -> detect -> crop -> classify -> track -> draw)."""
+"""The desktop app and the frame pipeline (source -> detect -> crop -> classify ->
+track -> draw), the pipeline usable on its own:
+
+    from app import EmotionPipeline
+    faces = EmotionPipeline().process(bgr_frame, timestamp=seconds)   # [Detection]
+"""
+
+__version__ = "0.2.0"   # the one place; setup.cfg and --version read it
+
+__all__ = ["Detection", "EmotionPipeline", "PipelineConfig", "__version__"]
+
+
+def __getattr__(name):
+    # loaded on first use: `emotion-detector --help` imports no OpenCV or model
+    if name in ("Detection", "EmotionPipeline"):
+        from app import pipeline
+
+        return getattr(pipeline, name)
+    if name == "PipelineConfig":
+        from app.config import PipelineConfig
+
+        return PipelineConfig
+    raise AttributeError(f"module 'app' has no attribute {name!r}")

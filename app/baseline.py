@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from app.sources import SourceError, open_source
-from common.errors import ModelError, UserError
+from model.errors import ModelError, UserError
 from model.calibration import person_offset
 
 log = logging.getLogger(__name__)

@@ -24,8 +24,8 @@ from pathlib import Path
 from app.config import ProcessOptions
 from app.results import CSV_COLUMNS
 from app.sources import VIDEO_SUFFIXES
-from common import atomic
-from common.errors import MissingExtraError, UserError
+import model.atomic as atomic
+from model.errors import MissingExtraError, UserError
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)

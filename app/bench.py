@@ -36,8 +36,8 @@ from app.playback import FrameStep, Playback, PlaybackControl
 from app.runstats import rss_mb
 from app.sources import SourceError, open_source
 from app.track import iou
-from common.errors import UserError
-from model import EMOTIONS
+from model.errors import UserError
+from model.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,9 @@ import importlib.util
 import logging
 from pathlib import Path
 
+from app import __version__
 from app.config import DEFAULTS, MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
-from common.errors import UserError
+from model.errors import UserError
 from model.data import DEFAULT_DATA
 
 log = logging.getLogger("emotion_detector")
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "or on --source.",
         epilog="Run 'emotion-detector COMMAND --help' for the options of a command.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_common(parser, top=True)
     _add_app_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.errors import ModelError
+from model.errors import ModelError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ drawing reads the same on a 640x480 webcam frame and an 8000x6000 photo.
 import cv2
 import numpy as np
 
-from model import EMOTIONS
+from model.emotions import EMOTIONS
 
 EMOTION_COLORS = {
     "angry": (40, 40, 220),      # red

@@ -20,7 +20,7 @@ from app.config import DEFAULTS, PipelineConfig
 from app.crop import crop_faces
 from app.detect import TILT_ANGLES, FaceDetector
 from app.track import ProbabilitySmoother, Tracker, iou
-from model import EMOTIONS
+from model.emotions import EMOTIONS
 from model.calibration import corrected
 from model.classifier import EmotionClassifier
 from model.preprocess import frame_tight_crop, to_gray

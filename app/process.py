@@ -21,7 +21,7 @@ from app.draw import draw_detections
 from app.playback import FrameStep, Playback
 from app.results import ResultFiles
 from app.sources import FrameSource, SourceError, VideoSource, open_source
-from common.errors import UserError
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from app.charts import line_chart, photo_chart
 from app.draw import EMOTION_COLORS
-from common import atomic
-from model import EMOTIONS
+import model.atomic as atomic
+from model.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common import atomic
-from common.errors import UserError
+import model.atomic as atomic
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common.errors import UserError
+from model.errors import UserError
 from model.data import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)

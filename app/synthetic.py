@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from common import atomic
+import model.atomic as atomic
 from model.data import DEFAULT_DATA
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from model import INPUT_SIZE
+from model.emotions import INPUT_SIZE
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common import atomic
-from model import EMOTIONS
+import model.atomic as atomic
+from model.emotions import EMOTIONS
 
 METADATA_NAME = "emotion_detector.calibration"
 FLOOR = 1e-6          # probabilities are clipped here before a log (int8 outputs give 0)

@@ -15,19 +15,30 @@ of the cost (assets/MODEL_CARD.md).
 
 import json
 import logging
+from importlib import resources
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from model import EMOTIONS, INPUT_SIZE
+from model.emotions import EMOTIONS, INPUT_SIZE
 from model.calibration import NONE, Calibration, read_tflite
-from common.errors import ModelError
+from model.errors import ModelError
 from model.preprocess import to_network_input
 
 log = logging.getLogger(__name__)
 
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+def _assets() -> Path:
+    """The shipped model's folder: the package resource `model.assets` (a wheel installs
+    it there; an editable install maps it to the checkout's assets/), else, run from a
+    clone that was never installed, the checkout's assets/."""
+    try:
+        return Path(str(resources.files("model.assets")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parent.parent / "assets"
+
+
+ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
 # `--accurate` without --model: five networks, the default among them (for offline work)
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"

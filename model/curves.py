@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from common import atomic
+import model.atomic as atomic
 
 SERIES = {  # history key -> legend label
     "accuracy": "training (augmented faces)",

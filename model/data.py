@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model import EMOTIONS, INPUT_SIZE
-from common.errors import DataError
+from model.emotions import EMOTIONS, INPUT_SIZE
+from model.errors import DataError
 from model.preprocess import frame_tight_crop, to_gray48
 
 log = logging.getLogger(__name__)

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from common import atomic
-from model import EMOTIONS, calibration
+import model.atomic as atomic
+import model.calibration as calibration
+from model.emotions import EMOTIONS
 from model.classifier import EmotionClassifier, load_classifier
 from model.confusion_image import matrix_image
 from model.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
-from common.errors import DataError
+from model.errors import DataError
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from common import atomic
+import model.atomic as atomic
 from model.preprocess import to_network_input
 
 log = logging.getLogger(__name__)

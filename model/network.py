@@ -6,7 +6,7 @@ parameters, well under 2 ms per face with LiteRT) while reaching VGG-like accura
 when trained with augmentation and label smoothing.
 """
 
-from model import EMOTIONS, INPUT_SIZE
+from model.emotions import EMOTIONS, INPUT_SIZE
 
 # filters per stage; each stage is `convs` 3x3 convolutions then a 2x2 max pool
 STAGES = ((32, 1), (64, 2), (128, 2), (256, 2))

@@ -8,7 +8,7 @@ same numbers for the same face whichever way it came in.
 import cv2
 import numpy as np
 
-from model import INPUT_SIZE
+from model.emotions import INPUT_SIZE
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -4,8 +4,8 @@ means what it says."""
 
 from pathlib import Path
 
-from common import atomic
-from common.errors import MissingExtraError
+import model.atomic as atomic
+from model.errors import MissingExtraError
 
 
 def check_matplotlib():

@@ -9,7 +9,7 @@ with a fixed seed, so two models (or two runs) see exactly the same faces.
 import cv2
 import numpy as np
 
-from model import INPUT_SIZE
+from model.emotions import INPUT_SIZE
 
 SEED = 2013
 SIZE = INPUT_SIZE

@@ -13,7 +13,7 @@ import os
 import sys
 import warnings
 
-from common.errors import MissingExtraError
+from model.errors import MissingExtraError
 
 INSTALL_HINT = "install the training extra: pip install -e '.[train]'"
 

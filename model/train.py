@@ -27,13 +27,13 @@ from model.tensorflow_setup import import_tensorflow
 
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
 
-from common import atomic  # noqa: E402
-from model import EMOTIONS, INPUT_SIZE  # noqa: E402
+import model.atomic as atomic  # noqa: E402
+from model.emotions import EMOTIONS, INPUT_SIZE  # noqa: E402
 from model.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
 from model.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
 from model.curves import save_curves  # noqa: E402
 from model.data import load_dataset  # noqa: E402
-from common.errors import DataError  # noqa: E402
+from model.errors import DataError  # noqa: E402
 from model.preprocess import to_network_input  # noqa: E402
 from model.schedule import warmup_cosine  # noqa: E402
 

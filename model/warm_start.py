@@ -9,7 +9,7 @@ smaller one's knowledge instead of from random weights.
 
 import numpy as np
 
-from common.errors import DataError
+from model.errors import DataError
 from model.network import build_model
 from model.preprocess import to_network_input
 

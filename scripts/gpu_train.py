@@ -43,7 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
 
-from common.errors import DataError, UserError  # noqa: E402
+from model.errors import DataError, UserError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ def _decompress_faces(blob: np.ndarray, count: int) -> np.ndarray:
 def pack(data: str, path: str = PACK, teacher: str | None = None, work: str = "runs/gpu",
          teacher_weight: float = 0.7, temperature: float = 2.0) -> Path:
     """Write the faces and targets that `run` trains on (here, where TensorFlow is)."""
-    from common import atomic
+    import model.atomic as atomic
     from model.data import load_dataset
     from model.train import TrainConfig, training_targets
 
@@ -148,7 +148,7 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
     """Train one network until the deadline `until` (a time.time() value); return its history."""
     import keras
 
-    from common import atomic
+    import model.atomic as atomic
     from model.preprocess import to_network_input
     from model.schedule import warmup_cosine
 

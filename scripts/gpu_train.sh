@@ -16,11 +16,11 @@ shift
 runs=("$@")
 (( ${#runs[@]} )) || runs=("11 soft" "12 soft" "13 labels")
 deadline=$(( $(date +%s) + budget ))
-out=${OUT_DIR:-runs/gpu/out}
+out_dir=${OUT_DIR:-runs/gpu/out}
 pack=${PACK:-.gpu/fer_pack.npz}
 max_ms=${MAX_MS:-300}  # slower than this a step, a backend is computing on the processor
-mkdir -p "$out"
-exec > >(tee -a "$out/log.txt") 2>&1
+mkdir -p "$out_dir"
+exec > >(tee -a "$out_dir/log.txt") 2>&1
 site=${SITE:-/tmp/gpu_train_site}
 if compgen -G ".whl/*.whl" > /dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -52,9 +52,9 @@ fi
 echo "training with $best ($best_ms ms a step), until $(date -d "@$deadline" +%T)"
 for run in "${runs[@]}"; do
     set -- $run
-    env $best python3 scripts/gpu_train.py run --pack "$pack" --out "$out" --until "$deadline" \
+    env $best python3 scripts/gpu_train.py run --pack "$pack" --out "$out_dir" --until "$deadline" \
         --seed "$1" --targets "$2" 2>&1 | grep --line-buffered -v -E "^(I0000|W0000)" &
     trainings+=($!)
 done
 wait "${trainings[@]}"
-ls -la "$out"
+ls -la "$out_dir"

@@ -11,7 +11,7 @@ import pytest
 from app import synthetic
 from app.cli import main
 from app.pipeline import EmotionPipeline
-from common.errors import ModelError
+from model.errors import ModelError
 from model import EMOTIONS
 from model.calibration import NONE, Calibration
 from model.preprocess import frame_tight_crop

@@ -111,7 +111,7 @@ def test_a_folder_holding_other_files_is_not_overwritten(clips, tmp_path):
 
 
 def _raises_user_error():
-    from common.errors import UserError
+    from model.errors import UserError
 
     return pytest.raises(UserError, match="1 of 2 inputs not complete")
 

@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from common.errors import ModelError
+from model.errors import ModelError
 from model import EMOTIONS, calibration
 from model.calibration import Calibration
 from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from common.errors import DataError
+from model.errors import DataError
 from model import EMOTIONS
 from model.classifier import EmotionClassifier
 from model.data import check_layout, load_dataset

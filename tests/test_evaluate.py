@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from common.errors import DataError, ModelError
+from model.errors import DataError, ModelError
 from model import EMOTIONS
 from model.data import Split
 from model.evaluate import evaluate_model, metrics, run_evaluate

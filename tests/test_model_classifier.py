@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from common.errors import ModelError
+from model.errors import ModelError
 from model import EMOTIONS
 from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from tests.conftest import tiny_faces

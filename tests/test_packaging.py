@@ -5,6 +5,7 @@ still find the shipped model next to the code.
 """
 
 import configparser
+import json
 import os
 import re
 import shutil
@@ -51,13 +52,15 @@ def test_ci_runs_exactly_the_readmes_test_command():
     assert out.stdout.strip() == _readme_commands()[1]
 
 
-def test_every_package_is_installed():
-    listed = set(_lines(_setup_cfg()["options"]["packages"]))
+def test_every_package_is_installed_and_no_other_top_level_name():
+    options = _setup_cfg()["options"]
+    listed = set(_lines(options["packages"]))
     on_disk = {".".join(p.parent.relative_to(REPO).parts)
-               for top in ("app", "common", "model") for p in (REPO / top).rglob("__init__.py")}
+               for top in ("app", "model") for p in (REPO / top).rglob("__init__.py")}
     assert on_disk - listed == set(), "add these packages to setup.cfg [options] packages"
-    assert {"app", "common", "model", "assets"} <= listed
-    assert all((REPO / name.replace(".", "/")).is_dir() for name in listed)
+    assert {name.split(".")[0] for name in listed} == {"app", "model"}
+    assert "model.assets = assets" in options["package_dir"]
+    assert "py_modules" not in options                     # main.py is not installed
 
 
 def test_opencv_is_the_full_build_and_below_5():
@@ -107,8 +110,7 @@ def test_runtime_libraries_import_together():
 
 
 def _copy_source(dest: Path):
-    keep = ["setup.cfg", "pyproject.toml", "README.md", "main.py", "app", "common", "model",
-            "assets"]
+    keep = ["setup.cfg", "pyproject.toml", "README.md", "main.py", "app", "model", "assets"]
     for name in keep:
         src = REPO / name
         if src.is_dir():
@@ -118,23 +120,38 @@ def _copy_source(dest: Path):
             shutil.copy2(src, dest / name)
 
 
-def test_regular_install_finds_the_shipped_model(tmp_path):
-    """Build a wheel offline, install it elsewhere, load the model from there."""
-    src, dist, site = tmp_path / "src", tmp_path / "dist", tmp_path / "site"
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The project's wheel, built offline from a copy of the sources."""
+    tmp = tmp_path_factory.mktemp("wheel")
+    src, dist = tmp / "src", tmp / "dist"
     src.mkdir()
     _copy_source(src)
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
-    build = subprocess.run(pip + ["wheel", "--no-deps", "--no-index", "--no-build-isolation",
+    build = subprocess.run(PIP + ["wheel", "--no-deps", "--no-index", "--no-build-isolation",
                                   "-w", str(dist), str(src)],
                            capture_output=True, text=True, timeout=180)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
-    wheel = next(dist.glob("emotion_detector-*.whl"))
-    names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"main.py", "app/cli.py", "model/classifier.py",
-            "assets/emotion_cnn.tflite", "assets/MODEL_CARD.md"} <= names
-    assert not any(n.startswith(("tests/", "runs/")) for n in names)
+    return next(dist.glob("emotion_detector-*.whl"))
 
-    install = subprocess.run(pip + ["install", "--no-deps", "--no-index", "--target",
+
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+
+
+def test_the_wheel_holds_two_packages_and_the_shipped_model(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert tops == {"app", "model"}                # no main, common, assets or tests
+    assert {"app/cli.py", "model/classifier.py", "model/assets/emotion_cnn.tflite",
+            "model/assets/emotion_accurate.json", "model/assets/MODEL_CARD.md"} <= names
+    from app import __version__
+
+    assert wheel.name.startswith(f"emotion_detector-{__version__}-")
+
+
+def test_regular_install_finds_the_shipped_model(wheel, tmp_path):
+    """Install the wheel elsewhere and load the model from there."""
+    site = tmp_path / "site"
+    install = subprocess.run(PIP + ["install", "--no-deps", "--no-index", "--target",
                                     str(site), str(wheel)],
                              capture_output=True, text=True, timeout=180)
     assert install.returncode == 0, install.stderr[-2000:]
@@ -146,5 +163,47 @@ def test_regular_install_finds_the_shipped_model(tmp_path):
                          timeout=120, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(site)})
     assert run.returncode == 0, run.stderr[-2000:]
     model_path, shape = run.stdout.split(maxsplit=1)
-    assert Path(model_path) == site / "assets" / "emotion_cnn.tflite"
+    assert Path(model_path) == site / "model" / "assets" / "emotion_cnn.tflite"
     assert shape.strip() == "(1, 7)"
+
+
+def test_the_wheel_in_a_fresh_venv_runs_the_command_from_another_folder(wheel, tmp_path):
+    """A new venv outside the checkout gets the wheel; its dependencies come from this
+    environment's site-packages through a .pth file (the wheel's own requirements are
+    resolved by CI's check for other systems; downloading them again here would only
+    cost time). From a folder far from the checkout: --version, and process a clip."""
+    import sysconfig
+
+    from app import __version__, synthetic
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=120)
+    py = venv / "bin" / "python"
+    purelib = subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()"
+                              "['purelib'])"], capture_output=True, text=True, check=True)
+    target = Path(purelib.stdout.strip())
+    (target / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    install = subprocess.run(PIP + ["--python", str(py), "install", "--no-deps", "--no-index",
+                                    str(wheel)],
+                             capture_output=True, text=True, timeout=180)
+    assert install.returncode == 0, install.stderr[-2000:]
+    command = venv / "bin" / "emotion-detector"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    version = subprocess.run([str(command), "--version"], capture_output=True, text=True,
+                             cwd=elsewhere, env=env, timeout=60)
+    assert version.returncode == 0, version.stderr[-2000:]
+    assert version.stdout.strip() == f"emotion-detector {__version__}"
+    clip = elsewhere / "clip.avi"
+    synthetic.write_clip(clip, [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=20))
+    run = subprocess.run([str(command), "process", str(clip), "-o", "out", "--no-progress",
+                          "--no-video"], capture_output=True, text=True, cwd=elsewhere,
+                         env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = json.loads((elsewhere / "out" / "summary.json").read_text())
+    assert summary["frames"] == 20 and summary["faces"] >= 18
+    where = subprocess.run([str(py), "-c", "import model.classifier as c; print(c.DEFAULT_MODEL)"],
+                           capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60)
+    assert Path(where.stdout.strip()).is_relative_to(target)     # the venv's, not the checkout's

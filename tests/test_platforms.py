@@ -5,7 +5,7 @@ import pytest
 
 from app.desktop_entry import linux_only
 from app.sources import camera_backend
-from common.errors import UserError
+from model.errors import UserError
 
 
 @pytest.mark.parametrize("platform, backend", [

@@ -11,7 +11,7 @@ pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install
 
 import keras  # noqa: E402
 
-from common.errors import DataError  # noqa: E402
+from model.errors import DataError  # noqa: E402
 from model import train as train_module  # noqa: E402
 from model.classifier import EmotionClassifier  # noqa: E402
 from model.data import load_dataset  # noqa: E402

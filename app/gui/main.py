@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from common.errors import UserError
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 

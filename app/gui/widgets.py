@@ -12,7 +12,7 @@ from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from app.draw import EMOTION_COLORS
-from model import EMOTIONS
+from model.emotions import EMOTIONS
 
 TIMELINE_SECONDS = 60.0
 

@@ -40,8 +40,8 @@ from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
 from app.runstats import process_age, rss_mb
 from app.sources import VIDEO_SUFFIXES, list_cameras
-from common.errors import ModelError
-from model import EMOTIONS
+from model.errors import ModelError
+from model.emotions import EMOTIONS
 from model.calibration import person_offset
 from model.classifier import MODEL_TYPES
 from model.data import IMAGE_SUFFIXES

@@ -207,7 +207,7 @@ def _add_process(sub):
             "report each frame's raw prediction, without smoothing over time")
     _switch(p, "--no-progress", d, "show_progress", "do not show a progress bar")
     _switch(p, "--accurate", d, "accurate", PROCESS_ACCURATE_HELP)
-    _switch(p, "--no-video", d, "pictures",
+    _switch(p, "--no-video", d, "annotated",
             "write only detections.csv, summary.json and the chart, not the annotated "
             "video or images (the fast path)")
     _switch(p, "--crops", d, "crops",

@@ -52,7 +52,7 @@ class ProcessOptions:
     config: PipelineConfig = DEFAULTS
     crops: bool = False           # every picture is a face crop: classify it whole
     accurate: bool = False        # the five-network ensemble, or five crops with `model`
-    pictures: bool = True         # write the annotated video or images, not only the data
+    annotated: bool = True        # write the annotated video or images, not only the data
     baseline: str | None = None   # photos or a clip of the person's neutral face
     show_progress: bool = True    # a progress bar on stderr
     threads: int = 2              # the classifier's threads (1 in a batch's workers)

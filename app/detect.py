@@ -14,12 +14,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.config import DEFAULTS, MIN_FACE_FLOOR
 from model.errors import ModelError
 
 log = logging.getLogger(__name__)
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
-WINDOW = 24          # the cascade's native window (pixels)
+WINDOW = MIN_FACE_FLOOR   # the cascade's native window (pixels)
 ROI_FACE = 60        # face width the region around a known face is resized to
 # Pyramid step near a known face: the face is already about ROI_FACE wide, so a
 # coarse step finds it; each extra scale costs about as much as the search itself
@@ -46,8 +47,9 @@ def load_cascade(path=None) -> cv2.CascadeClassifier:
 class FaceDetector:
     """Haar-cascade face finder; `sensitivity` 0..1 trades false faces for missed ones."""
 
-    def __init__(self, sensitivity: float = 0.5, min_face: int = 48,
-                 max_scan_side: int = 640, roi_margin: float = 0.4, cascade=None):
+    def __init__(self, sensitivity: float = DEFAULTS.sensitivity,
+                 min_face: int = DEFAULTS.min_face, max_scan_side: int = DEFAULTS.max_scan_side,
+                 roi_margin: float = 0.4, cascade=None):
         self.cascade = cascade if cascade is not None else load_cascade()
         self.sensitivity = sensitivity
         self.min_face = min_face

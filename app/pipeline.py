@@ -65,7 +65,7 @@ class NoModel:
 
     path = None
     flip = False
-    crops = False
+    five_crops = False
     networks = 1
 
     def predict(self, faces):

@@ -64,7 +64,7 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
             pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if options.show_progress else None
         return process_source(source, pipe, Path(output), progress=progress,
-                              crops=options.crops, pictures=options.pictures, extra=extra)
+                              crops=options.crops, annotated=options.annotated, extra=extra)
 
 
 def _open_input(spec: str) -> FrameSource:
@@ -76,7 +76,7 @@ def _open_input(spec: str) -> FrameSource:
 
 
 def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
-                   crops: bool = False, pictures: bool = True, extra=None) -> dict:
+                   crops: bool = False, annotated: bool = True, extra=None) -> dict:
     """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
 
     `crops`: every picture is one face already cut out; classify it whole.
@@ -88,13 +88,13 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     is_video = isinstance(source, VideoSource)
     fps = source.fps or 30.0
     files = ResultFiles(out_dir, source.name, fps, video=is_video,
-                        audio_from=source.path if is_video else None, pictures=pictures)
+                        audio_from=source.path if is_video else None, annotated=annotated)
     step = FrameStep(pipe, crops=crops)
     stopped = None
     start = time.perf_counter()
     try:
         for frame in Playback(source=source):          # flat out, every frame
-            _add_frame(files, step, source, frame, fps if is_video else None, pictures)
+            _add_frame(files, step, source, frame, fps if is_video else None, annotated)
             if progress:
                 progress.update(1)
     except KeyboardInterrupt:
@@ -116,14 +116,14 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     return {"summary": summary, "stopped": stopped}
 
 
-def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, pictures: bool):
+def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, annotated: bool):
     """One frame through the pipeline into every output. `fps` None: separate photos
     (nothing tracked from one to the next, no time)."""
     t = (frame.number - 1) / fps if fps else None
     detections = step.detect(frame.image, photo=fps is None, timestamp=t or 0.0)
     if not detections and fps is None and looks_like_crop(frame.image):
         files.stats.crop_like += 1
-    annotated = draw_detections(frame.image, detections) if pictures else None
+    annotated = draw_detections(frame.image, detections) if annotated else None
     with _interrupts_deferred():    # a frame goes into every output or none
         files.add(annotated, detections, t, None if fps else _image_path(source))
 

@@ -38,16 +38,16 @@ class ResultFiles:
 
     `video`: frames go into one annotated video at `fps` (its time is the video's);
     else each frame is an image saved under `annotated/` with its own name.
-    `pictures` False: no annotated video or images, only the CSV, summary and chart
+    `annotated` False: no annotated video or images, only the CSV, summary and chart
     (the fast path).
     """
 
     def __init__(self, out_dir, name: str, fps: float | None, video: bool = True,
-                 audio_from=None, pictures: bool = True):
+                 audio_from=None, annotated: bool = True):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
-        self.sink = _NoSink() if not pictures else \
+        self.sink = _NoSink() if not annotated else \
             _VideoSink(self.out_dir, name, fps or 30.0, audio_from) if video \
             else _ImageSink(self.out_dir)
         self.stats = _Stats(fps if video else None)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.config import DEFAULTS
+
 
 # A track is a face for sure once found in this many frames in a row: a false box
 # (a lamp in dim light) comes and goes, a face stays. Only confirmed faces are
@@ -34,7 +36,8 @@ class ProbabilitySmoother:
     label hysteresis used before, and a change shown in 0.13 s (median) instead of 0.23.
     """
 
-    def __init__(self, tau: float = 3.0, fast_tau: float = 0.15, jump: float = 0.15):
+    def __init__(self, tau: float = DEFAULTS.tau, fast_tau: float = DEFAULTS.fast_tau,
+                 jump: float = DEFAULTS.jump):
         self.tau = tau
         self.fast_tau = fast_tau
         self.jump = jump

@@ -48,23 +48,23 @@ EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
-    `crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
+    `five_crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
     corners, resized back to 48), at six times the cost: up to a point more accurate
     with networks trained on labels alone; the shipped network, distilled from
     teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
     """
 
-    def __init__(self, backend, path: Path, flip: bool = True, crops: bool = False,
+    def __init__(self, backend, path: Path, flip: bool = True, five_crops: bool = False,
                  calibration: Calibration = NONE):
         self._backend = backend
         self.path = path
         self.flip = flip
-        self.crops = crops
+        self.five_crops = five_crops
         self.calibration = calibration   # applied to every reading (model.calibration)
 
     @classmethod
     def load(cls, path=None, flip: bool = True, threads: int = 2,
-             crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
+             five_crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
 
         `calibrated` False: the network's own probabilities, without the calibration
@@ -73,7 +73,7 @@ class EmotionClassifier:
         backend = _load_backend(path, threads)
         calibration = getattr(backend, "calibration", NONE) if calibrated else NONE
         log.debug("loaded model %s (temperature %.3f)", path, calibration.temperature)
-        return cls(backend, path, flip, crops, calibration)
+        return cls(backend, path, flip, five_crops, calibration)
 
     @property
     def networks(self) -> int:
@@ -91,7 +91,7 @@ class EmotionClassifier:
         x = to_network_input(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        views = [x, *_corner_crops(x)] if self.crops else [x]
+        views = [x, *_corner_crops(x)] if self.five_crops else [x]
         if mirrored:
             views = [v[:, :, ::-1] for v in views]
         elif mirrored is None and self.flip:
@@ -111,10 +111,10 @@ def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClas
     (they help networks trained on labels alone). Both: assets/MODEL_CARD.md."""
     if accurate and model is None:
         return EmotionClassifier.load(ACCURATE_MODEL, **kwargs)
-    return EmotionClassifier.load(model, crops=accurate, **kwargs)
+    return EmotionClassifier.load(model, five_crops=accurate, **kwargs)
 
 
-CROP = 44  # side of the five extra views of `crops`
+CROP = 44  # side of the five extra views of `five_crops`
 
 
 def _corner_crops(x: np.ndarray) -> list:

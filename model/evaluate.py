@@ -115,7 +115,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
     clf = load_classifier(model, accurate=accurate, flip=flip)
     faces, name, skipped = _load_faces(data, split)
     result = {"model": str(clf.path), "data": str(data), "split": name,
-              "flip": clf.flip, "accurate": accurate, "crops": clf.crops,
+              "flip": clf.flip, "accurate": accurate, "five_crops": clf.five_crops,
               **evaluate_model(clf, faces), "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:

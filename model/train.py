@@ -88,7 +88,7 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
                 return saved["probs"]
     from tqdm import tqdm
 
-    teacher = EmotionClassifier.load(cfg.teacher, crops=True)
+    teacher = EmotionClassifier.load(cfg.teacher, five_crops=True)
     step = 256
     probs = np.concatenate([teacher.predict(faces[i:i + step]) for i in tqdm(
         range(0, len(faces), step), desc="teacher", unit="batch", file=sys.stderr,

@@ -241,7 +241,7 @@ def test_every_option_with_a_field_defaults_to_that_field():
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
                                               **field_defaults(PipelineConfig)})) == \
-        ["accurate", "baseline", "crops", "jobs", "min_face", "overwrite", "pictures",
+        ["accurate", "annotated", "baseline", "crops", "jobs", "min_face", "overwrite",
          "scheduler", "sensitivity", "show_progress", "smoothing"]
     _, bench = _subparser("bench")
     assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
@@ -324,7 +324,7 @@ def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     assert main(["process", str(clip), "-o", str(tmp_path / "o"), "--no-video", "--crops",
                  "--min-face", "60", "--no-smoothing", "--model", "m.tflite"]) == 0
     options = got["process"]
-    assert options == ProcessOptions(model="m.tflite", crops=True, pictures=False,
+    assert options == ProcessOptions(model="m.tflite", crops=True, annotated=False,
                                      config=options.config)
     assert (options.config.min_face, options.config.smoothing) == (60, False)
     assert main(["bench", "--frames", "5", "--soak", "7", "--hard-seconds", "0"]) == 0

@@ -90,10 +90,10 @@ def test_accurate_mode_averages_the_face_and_five_crops(model_files, faces):
     # the network sees crops of the [0, 1] floats; round-tripping through uint8 here
     # differs by at most half a grey level, hence the tolerance
     expected = np.mean([plain.predict(v) for v in views], axis=0)
-    got = EmotionClassifier.load(model_files[2], flip=False, crops=True).predict(faces)
+    got = EmotionClassifier.load(model_files[2], flip=False, five_crops=True).predict(faces)
     np.testing.assert_allclose(got, expected / expected.sum(axis=1, keepdims=True), atol=2e-3)
     assert np.abs(got - plain.predict(faces)).max() > 1e-3  # the crops changed the answer
-    both = EmotionClassifier.load(model_files[2], flip=True, crops=True)
+    both = EmotionClassifier.load(model_files[2], flip=True, five_crops=True)
     np.testing.assert_allclose(both.predict(faces[3]), both.predict(faces)[3:4], atol=1e-5)
 
 
@@ -102,7 +102,7 @@ def test_the_shipped_accurate_ensemble_averages_its_five_networks_with_the_defau
     members = [ACCURATE_MODEL.parent / n for n in names]
     assert len(members) == 5 and DEFAULT_MODEL in members
     accurate = load_classifier(accurate=True)
-    assert (accurate.path, accurate.networks, accurate.crops) == (ACCURATE_MODEL, 5, False)
+    assert (accurate.path, accurate.networks, accurate.five_crops) == (ACCURATE_MODEL, 5, False)
     # the members' own probabilities are averaged, then the ensemble's calibration applies
     alone = [EmotionClassifier.load(m, calibrated=False).predict(faces) for m in members]
     expected = accurate.calibration.apply(np.mean(alone, axis=0))
@@ -115,9 +115,9 @@ def test_the_shipped_accurate_ensemble_averages_its_five_networks_with_the_defau
 
 def test_accurate_with_a_model_of_ones_own_means_its_crops(model_files):
     clf = load_classifier(model_files[2], accurate=True, flip=False)
-    assert (clf.path, clf.crops, clf.flip) == (model_files[2], True, False)
+    assert (clf.path, clf.five_crops, clf.flip) == (model_files[2], True, False)
     plain = load_classifier(model_files[2])
-    assert (plain.path, plain.crops) == (model_files[2], False)
+    assert (plain.path, plain.five_crops) == (model_files[2], False)
 
 
 def test_keras_and_exported_tflite_models_agree(model_files, faces):

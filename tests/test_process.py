@@ -245,7 +245,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
     cfg = built[-1].config
     assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
-    assert built[-1].classifier.crops is False and built[-1].in_turn is True
+    assert built[-1].classifier.five_crops is False and built[-1].in_turn is True
     assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
     # and they act: no face as large as 400 pixels is in the clip
     assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",
@@ -255,12 +255,12 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
                  "--accurate"]) == 0  # the shipped five-network ensemble, every frame
     clf = built[-1].classifier
-    assert (clf.path, clf.networks, clf.crops) == (ACCURATE_MODEL, 5, False)
+    assert (clf.path, clf.networks, clf.five_crops) == (ACCURATE_MODEL, 5, False)
     assert built[-1].in_turn is False
     assert main(["process", str(video), "-o", str(tmp_path / "d"), "--no-progress",
                  "--accurate", "--model", str(DEFAULT_MODEL)]) == 0  # a model's crops
     clf = built[-1].classifier
-    assert (clf.path, clf.networks, clf.crops) == (DEFAULT_MODEL, 1, True)
+    assert (clf.path, clf.networks, clf.five_crops) == (DEFAULT_MODEL, 1, True)
 
 
 def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):

@@ -139,7 +139,7 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(tiny_run
     data = load_dataset(cfg.data)
     (tmp_path / "student").mkdir()
     targets = training_targets(student, data, tmp_path / "student")
-    probs = EmotionClassifier.load(teacher, crops=True).predict(data["train"].x)
+    probs = EmotionClassifier.load(teacher, five_crops=True).predict(data["train"].x)
     onehot = np.eye(7, dtype=np.float32)[data["train"].y]
     np.testing.assert_allclose(targets, 0.6 * soften(probs, 2.0) + 0.4 * onehot, atol=1e-5)
     np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-5)

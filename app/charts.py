@@ -7,18 +7,22 @@ import numpy as np
 
 COLORS = [(200, 80, 30), (40, 160, 40), (30, 30, 200), (180, 40, 180),
           (20, 160, 200), (120, 120, 0), (90, 90, 90)]
+MARKER_COLOR = (0, 0, 0)   # BGR: markers are black lines, unlike any series' colour
+PLOT_LEFT, PLOT_RIGHT = 60, 20   # a line chart's margins (px) beside the plot
 
 
 def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
                colors: dict | None = None, x_span: float | None = None,
-               x_label: str = "seconds") -> np.ndarray:
+               x_label: str = "seconds", markers=()) -> np.ndarray:
     """series: name -> list of y values, evenly spread over 0..`x_span` (an axis with
     ticks labelled in `x_label`), or over their index when `x_span` is None.
     Returns a BGR image. `colors` (name -> BGR) lets a chart match colours used
-    elsewhere, such as the emotion colours of the overlay."""
+    elsewhere, such as the emotion colours of the overlay. `markers`: (x, label)
+    pairs, x in the axis' units, drawn as vertical lines (MARKER_COLOR) labelled
+    above the plot; `marker_x` says at which pixel column."""
     w, h = size
     img = np.full((h, w, 3), 255, np.uint8)
-    left, right, top, bottom = 60, 20, 40, 70 if x_span else 40
+    left, right, top, bottom = PLOT_LEFT, PLOT_RIGHT, 40, 70 if x_span else 40
     values = [v for ys in series.values() for v in ys if np.isfinite(v)]
     lo, hi = y_range or ((min(values), max(values)) if values else (0.0, 1.0))
     if hi <= lo:
@@ -48,6 +52,12 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
                         0.4, (0, 0, 0), 1)
         cv2.putText(img, x_label, (left + pw // 2 - 25, top + ph + 36),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
+    span = x_span if x_span else max(n - 1, 1)
+    for x_value, label in markers:
+        x = marker_x(x_value, span, w)
+        cv2.line(img, (x, top), (x, top + ph), MARKER_COLOR, 1)
+        cv2.putText(img, str(label), (x + 3, top + 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
+                    MARKER_COLOR, 1)
     for idx, (name, ys) in enumerate(series.items()):
         color = (colors or {}).get(name, COLORS[idx % len(COLORS)])
         pts = [pt(i, v) for i, v in enumerate(ys) if np.isfinite(v)]
@@ -60,6 +70,14 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
     return img
 
 
+def marker_x(x_value: float, span: float, width: int) -> int:
+    """The pixel column of a marker at `x_value` on a line_chart `width` px wide whose
+    axis spans 0..`span`: clamped to the plot."""
+    pw = width - PLOT_LEFT - PLOT_RIGHT
+    frac = min(max(float(x_value) / span, 0.0), 1.0) if span > 0 else 0.0
+    return int(round(PLOT_LEFT + pw * frac))
+
+
 def _ticks(span: float, most: int = 12) -> list[float]:
     """Round tick values from 0 to `span`: steps of 1, 2 or 5 times a power of ten."""
     raw = span / most
@@ -69,10 +87,11 @@ def _ticks(span: float, most: int = 12) -> list[float]:
 
 
 def photo_chart(rows, names, colors: dict, title: str, width: int = 1200,
-                row_height: int = 22) -> np.ndarray:
+                row_height: int = 22, markers=()) -> np.ndarray:
     """One stacked bar per photo (the mean probabilities of its faces), labelled with
     its name: separate photos are not a line through time. rows: (N, 7) or NaN rows
-    for photos without a face; names: the photos' names; colors: emotion -> BGR."""
+    for photos without a face; names: the photos' names; colors: emotion -> BGR.
+    `markers`: (row index, label) pairs, a line above that photo's row."""
     rows = np.asarray(rows, np.float32).reshape(len(names), -1)
     left, top, legend = 260, 40, 30
     h = top + row_height * max(1, len(names)) + legend + 10
@@ -96,6 +115,11 @@ def photo_chart(rows, names, colors: dict, title: str, width: int = 1200,
             if seg > 0:
                 cv2.rectangle(img, (x, y + 3), (x + seg, y + row_height - 3), colors[emotion], -1)
             x += seg
+    for index, label in markers:
+        y = top + min(max(int(index), 0), max(len(names) - 1, 0)) * row_height + 1
+        cv2.line(img, (10, y), (width - 20, y), MARKER_COLOR, 1)
+        cv2.putText(img, str(label), (width - 18 - 8 * len(str(label)), y + 12),
+                    cv2.FONT_HERSHEY_SIMPLEX, 0.4, MARKER_COLOR, 1)
     for k, emotion in enumerate(emotions):
         x = left + k * 120
         y = h - legend + 5

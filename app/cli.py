@@ -157,6 +157,7 @@ def _add_app_options(parser):
     _option(parser, ["--model"], d, "model",
             "emotion model file (.tflite, .keras or a .json ensemble)",
             shown="the shipped one", metavar="PATH")
+    _add_feed_options(parser, d)
     parser.add_argument("--install-desktop-entry", action="store_true",
                         help="add Emotion Detector to your desktop's application menu (a "
                              ".desktop file and an icon under ~/.local/share), then exit")
@@ -170,6 +171,19 @@ def _add_app_options(parser):
                         metavar="SECONDS", help=argparse.SUPPRESS)
     parser.add_argument("--stats-every", type=float, default=d["stats_every"],
                         metavar="SECONDS", help=argparse.SUPPRESS)
+
+
+def _add_feed_options(parser, d: dict):
+    """The live readings to other programs (app.feeds): --osc and --serve."""
+    _option(parser, ["--osc"], d, "osc",
+            "send every frame's readings as OSC messages over UDP to HOST:PORT: "
+            "/emotion/frame (time, frame, faces) and /emotion/face per face (time, track, "
+            "label, confidence, the seven probabilities, x, y, w, h, valence)",
+            metavar="HOST:PORT")
+    _option(parser, ["--serve"], d, "serve",
+            "run a WebSocket server on PORT (host 127.0.0.1 unless given) that pushes "
+            "every frame's readings as JSON to every connected client; any host but "
+            "127.0.0.1 lets others on the network read them", metavar="[HOST:]PORT")
 
 
 def _model_option(parser, help="emotion model file (default: the shipped one)"):
@@ -218,6 +232,7 @@ def _add_process(sub):
             "(sad, stern, tired) is taken out of every reading of the input, which should "
             "show that person (the largest face of each picture is used; the CSV and "
             "summary say so)", metavar="PATH")
+    _add_feed_options(p, d)
     _add_detection_options(p)
 
 
@@ -429,6 +444,9 @@ def _run_process(args):
 def process_command(inputs, output, options: ProcessOptions) -> int:
     """`process`: one input, or a batch (several, a folder of videos, a cluster)."""
     if len(inputs) > 1 or options.scheduler or _is_folder_of_videos(inputs[0]):
+        if options.osc or options.serve:
+            raise UserError("--osc and --serve send the readings of one input as it is "
+                            "processed: give process one video, image or folder of images")
         from app.batch import run_batch
 
         return run_batch(inputs, output, options)

@@ -59,6 +59,8 @@ class ProcessOptions:
     jobs: int | None = None       # a batch's inputs at once; None: one per core
     overwrite: bool = False       # redo finished inputs, write into folders of other files
     scheduler: str | None = None  # a Dask scheduler's address: the batch runs there
+    osc: str | None = None        # HOST:PORT: send each frame's readings there as OSC (UDP)
+    serve: str | None = None      # [HOST:]PORT: a WebSocket feed of each frame's readings
 
 
 @dataclass(frozen=True)

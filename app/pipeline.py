@@ -20,7 +20,7 @@ from app.config import DEFAULTS, PipelineConfig
 from app.crop import crop_faces
 from app.detect import TILT_ANGLES, FaceDetector
 from app.track import ProbabilitySmoother, Tracker, iou
-from model.emotions import EMOTIONS
+from model.emotions import EMOTIONS, valence
 from model.calibration import corrected
 from model.classifier import EmotionClassifier
 from model.preprocess import frame_tight_crop, to_gray
@@ -46,14 +46,31 @@ class Detection:
     calibrated: bool = False  # read with a person's own neutral taken out (calibrate_person)
 
     def to_dict(self) -> dict:
-        """The one JSON shape of a face, in snapshots and every other JSON output."""
+        """The one JSON shape of a face, in snapshots and every other JSON output.
+        "valence" (model.emotions.valence) is that of the rounded probabilities, so it
+        is exactly what a reader computes from them; None without an emotion model."""
         x, y, w, h = (int(v) for v in self.box)
+        probabilities = {e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities)}
         return {"track": int(self.track_id), "box": {"x": x, "y": y, "w": w, "h": h},
                 "tilt": round(float(self.tilt), 1), "held": bool(self.held),
                 "label": self.label, "confidence": round(float(self.confidence), 4),
-                "probabilities": {e: round(float(p), 4)
-                                  for e, p in zip(EMOTIONS, self.probabilities)},
-                "calibrated": bool(self.calibrated)}
+                "probabilities": probabilities,
+                "calibrated": bool(self.calibrated),
+                "valence": _rounded_valence(self.label, probabilities.values())}
+
+    @property
+    def valence(self) -> float | None:
+        """How pleasant the face looks, -1 to 1 (as in to_dict); None without a model."""
+        return _rounded_valence(self.label, (round(float(p), 4) for p in self.probabilities))
+
+
+def _rounded_valence(label, probabilities) -> float | None:
+    """Valence of (rounded) probabilities, rounded like them; None for a face read by
+    no emotion model (label NO_MODEL_LABEL, no probabilities)."""
+    probabilities = list(probabilities)
+    if label not in EMOTIONS or len(probabilities) != len(EMOTIONS):
+        return None
+    return round(valence(probabilities), 4)
 
 
 NO_MODEL_LABEL = "face"   # the label of a face found while no emotion model works

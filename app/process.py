@@ -5,7 +5,8 @@ video (`<name>_annotated.mp4`) or images (`annotated/`), `detections.csv` (one r
 per face per frame), `summary.json` and `timeline.png`. When the input breaks off or the user presses Ctrl+C, what
 was processed so far is still written out - the video finalised, the CSV and
 summary complete for those frames, the summary saying why it stopped - and the
-command then fails with one line.
+command then fails with one line. With `--osc` and `--serve` every frame's readings
+also go out live as it is processed (app.feeds), closed when it ends.
 """
 
 import contextlib
@@ -31,8 +32,18 @@ def run_process(input_path, output, options: ProcessOptions = ProcessOptions()) 
 
     `options.accurate`: the five-network ensemble, or five crops of each face with a
     `model` (see model.classifier.load_classifier). `options.baseline`: photos or a
-    clip of the person's neutral face, taken out of every reading (app.baseline)."""
-    result = process_input(input_path, output, options)
+    clip of the person's neutral face, taken out of every reading (app.baseline).
+    `options.osc`, `options.serve`: send the readings live as well (app.feeds); a bad
+    address or a port in use fails before anything is read, and the feeds close
+    when it ends, however it ends."""
+    from app.feeds import Feeds
+
+    feeds = Feeds.open(options.osc, options.serve)
+    try:
+        result = process_input(input_path, output, options, feeds=feeds)
+    finally:
+        if feeds is not None:
+            feeds.close()
     log.info("%s", _summary_line(result["summary"]))
     if result["stopped"] == "interrupted":
         log.error("interrupted after %d frames; the results so far are in %s",
@@ -43,9 +54,11 @@ def run_process(input_path, output, options: ProcessOptions = ProcessOptions()) 
     return 0
 
 
-def process_input(input_path, output, options: ProcessOptions = ProcessOptions()) -> dict:
+def process_input(input_path, output, options: ProcessOptions = ProcessOptions(),
+                  feeds=None) -> dict:
     """Open one input, build its pipeline and process it into `output` (also the
-    batch's per-input step); returns process_source's {summary, stopped}."""
+    batch's per-input step); returns process_source's {summary, stopped}. `feeds`
+    (app.feeds.Feeds): where each frame's readings go live, besides the files."""
     from app.pipeline import EmotionPipeline
     from model.classifier import load_classifier
 
@@ -64,7 +77,8 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
             pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if options.show_progress else None
         return process_source(source, pipe, Path(output), progress=progress,
-                              crops=options.crops, annotated=options.annotated, extra=extra)
+                              crops=options.crops, annotated=options.annotated, extra=extra,
+                              feeds=feeds)
 
 
 def _open_input(spec: str) -> FrameSource:
@@ -76,11 +90,13 @@ def _open_input(spec: str) -> FrameSource:
 
 
 def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
-                   crops: bool = False, annotated: bool = True, extra=None) -> dict:
+                   crops: bool = False, annotated: bool = True, extra=None,
+                   feeds=None) -> dict:
     """Process every frame of `source` into `out_dir`; returns {summary, stopped}.
 
     `crops`: every picture is one face already cut out; classify it whole.
     `extra`: more fields for the summary (what baseline was used).
+    `feeds`: each frame's detections also go there (app.feeds.Feeds.frame).
 
     `stopped` is None when the source ended normally, "interrupted" on Ctrl+C, or
     the one-line reason the source failed. The outputs are written in every case.
@@ -94,7 +110,10 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     start = time.perf_counter()
     try:
         for frame in Playback(source=source):          # flat out, every frame
-            _add_frame(files, step, source, frame, fps if is_video else None, annotated)
+            t, detections = _add_frame(files, step, source, frame, fps if is_video else None,
+                                       annotated)
+            if feeds is not None:
+                feeds.frame(t, frame.number, source.name, detections)
             if progress:
                 progress.update(1)
     except KeyboardInterrupt:
@@ -117,8 +136,8 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
 
 
 def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, annotated: bool):
-    """One frame through the pipeline into every output. `fps` None: separate photos
-    (nothing tracked from one to the next, no time)."""
+    """One frame through the pipeline into every output; its (time, detections).
+    `fps` None: separate photos (nothing tracked from one to the next, no time)."""
     t = (frame.number - 1) / fps if fps else None
     detections = step.detect(frame.image, photo=fps is None, timestamp=t or 0.0)
     if not detections and fps is None and looks_like_crop(frame.image):
@@ -126,6 +145,7 @@ def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, annotate
     annotated = draw_detections(frame.image, detections) if annotated else None
     with _interrupts_deferred():    # a frame goes into every output or none
         files.add(annotated, detections, t, None if fps else _image_path(source))
+    return t, detections
 
 
 def _summary_line(summary: dict) -> str:

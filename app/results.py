@@ -3,7 +3,8 @@
 `process` and a recording in the window both write through `ResultFiles`, so the
 two cannot drift apart: the annotated video (`<name>_annotated.mp4`) or images
 (`annotated/`), `detections.csv` (one row per face per frame), `summary.json` and
-`timeline.png`. Each file appears whole or not at all (temp file, then rename);
+`timeline.png`; a recording also `markers.csv` (the markers added while it ran).
+Each file appears whole or not at all (temp file, then rename);
 `close` finalises them also after an interruption, so what was written stays
 playable and consistent: every frame in the video is in the CSV and the summary.
 """
@@ -26,9 +27,15 @@ log = logging.getLogger(__name__)
 
 # held: 1 when the face was not found in that frame and its last reading is held
 # (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found;
-# calibrated: 1 when the reading has the person's own neutral taken out (a baseline).
+# calibrated: 1 when the reading has the person's own neutral taken out (a baseline);
+# valence: happy minus the largest of sad, angry, fear and disgust (model.emotions.valence),
+# -1 to 1, empty without an emotion model. New columns go at the end.
 CSV_COLUMNS = ["frame", "time", "image", "track", "x", "y", "w", "h", "tilt", "held",
-               "label", "confidence", *EMOTIONS, "calibrated"]
+               "label", "confidence", *EMOTIONS, "calibrated", "valence"]
+# markers.csv: a marker's time in the source (as detections.csv's time), the frame of
+# detections.csv it was added on (the last one recorded then; empty before the first),
+# its number (the key 1..9; 0 for a marker with a text only) and its text
+MARKER_COLUMNS = ["time", "frame", "number", "text"]
 TIMELINE_POINTS = 600
 WRITABLE_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 
@@ -39,11 +46,12 @@ class ResultFiles:
     `video`: frames go into one annotated video at `fps` (its time is the video's);
     else each frame is an image saved under `annotated/` with its own name.
     `annotated` False: no annotated video or images, only the CSV, summary and chart
-    (the fast path).
+    (the fast path). `markers` True: a `markers.csv` too (a recording in the window),
+    with what `add_marker` was given, drawn on the timeline.
     """
 
     def __init__(self, out_dir, name: str, fps: float | None, video: bool = True,
-                 audio_from=None, annotated: bool = True):
+                 audio_from=None, annotated: bool = True, markers: bool = False):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
@@ -56,6 +64,7 @@ class ResultFiles:
         self._csv = csv.writer(self._fh)
         self._csv.writerow(CSV_COLUMNS)
         self.frames = 0
+        self.markers: list[dict] | None = [] if markers else None
         self._closed = False
 
     def add(self, annotated, detections, t: float | None = None, image_path=None):
@@ -67,6 +76,18 @@ class ResultFiles:
         self.sink.write(annotated, image_path)
         self.stats.add(self.frames, detections, name)
         self.frames += 1
+
+    def add_marker(self, t: float | None, number: int = 0, text: str = "",
+                   frame: int | None = None):
+        """A marker at `t` s of the source on `frame` (detections.csv's numbering;
+        None: the last frame added, if any), written to markers.csv at `close`."""
+        if self.markers is None:
+            raise RuntimeError("these results keep no markers (markers=False)")
+        if frame is None:
+            frame = self.frames - 1 if self.frames else None
+        self.markers.append({"time": None if t is None else round(float(t), 3),
+                             "frame": None if frame is None else int(frame),
+                             "number": int(number), "text": str(text)})
 
     def close(self, input_name: str, wall: float, stopped=None, skipped=(),
               extra=None) -> dict:
@@ -80,11 +101,17 @@ class ResultFiles:
         self._fh.close()
         self._csv_cm.__exit__(None, None, None)
         outputs = self.sink.close()
+        if self.markers is not None:
+            atomic.write_text(self.out_dir / "markers.csv", markers_csv(self.markers))
+            outputs = ["markers.csv", *outputs]
         summary = self.stats.summary(input_name, wall, stopped, outputs, list(skipped))
+        if self.markers is not None:
+            summary["markers"] = len(self.markers)
         summary.update(extra or {})
         if self.video:
             summary["video_sound"] = self.sink.audio   # the source's sound copied in
-        atomic.write_png(self.out_dir / "timeline.png", self.stats.timeline_image())
+        atomic.write_png(self.out_dir / "timeline.png",
+                         self.stats.timeline_image(self.markers or ()))
         # last: a folder with summary.json is finished (the batch's resume reads it so)
         atomic.write_json(self.out_dir / "summary.json", summary)
         return summary
@@ -102,9 +129,23 @@ class ResultFiles:
 
 def csv_fields(face: dict) -> list:
     """A face record (Detection.to_dict) as the CSV's columns from `track` on."""
+    valence = face.get("valence")
     return [face["track"], *face["box"].values(), face["tilt"], int(face["held"]),
             face["label"], face["confidence"], *face["probabilities"].values(),
-            int(face.get("calibrated", False))]
+            int(face.get("calibrated", False)), "" if valence is None else valence]
+
+
+def markers_csv(markers) -> str:
+    """markers.csv's text: MARKER_COLUMNS, a row per marker (dicts with those keys)."""
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(MARKER_COLUMNS)
+    for m in markers:
+        writer.writerow([("" if m.get(k) is None else
+                          f"{m[k]:.3f}" if k == "time" else m[k]) for k in MARKER_COLUMNS])
+    return buf.getvalue()
 
 
 # ---------------------------------------------------------------------- sinks
@@ -307,6 +348,7 @@ class _Stats:
         self.bucket = 1
         self.sums = np.zeros((0, len(EMOTIONS)), np.float64)
         self.counts = np.zeros(0, np.int64)
+        self.valence: dict[int, list] = {}   # track -> [sum, faces] of its valence
 
     def add(self, index: int, detections, name: str = ""):
         self.frames += 1
@@ -322,7 +364,13 @@ class _Stats:
             self.names.append(name)
         for d in detections:
             self.tracks.add(d.track_id)
-            self.label_frames[EMOTIONS.index(d.label)] += 1
+            if d.label in EMOTIONS:        # not a face read by no model (recorded so)
+                self.label_frames[EMOTIONS.index(d.label)] += 1
+            v = d.valence
+            if v is not None:
+                total = self.valence.setdefault(int(d.track_id), [0.0, 0])
+                total[0] += v
+                total[1] += 1
 
     def _add_to_timeline(self, mean):
         slot = (self.frames - 1) // self.bucket
@@ -351,6 +399,9 @@ class _Stats:
             "faces": self.faces,
             "tracks": len(self.tracks),
             "face_frames_per_emotion": per_emotion,
+            # the mean of the valence column over each track's rows
+            "mean_valence_per_track": {str(t): round(total / n, 4) for t, (total, n)
+                                       in sorted(self.valence.items())},
             "processing": {"seconds": round(wall, 3),
                            "fps": round(self.frames / wall, 2) if wall > 0 else None,
                            "ms_per_frame": round(1000 * wall / self.frames, 2)
@@ -369,12 +420,15 @@ class _Stats:
                            "crops; --crops classifies each whole picture as one face")
         return out
 
-    def timeline_image(self) -> np.ndarray:
+    def timeline_image(self, markers=()) -> np.ndarray:
+        """The chart; `markers` (dicts with "frame", "number", "text", as
+        ResultFiles.add_marker keeps them) as vertical lines at their frame."""
         if not self.fps:                        # separate photos: a row each
             rows = np.array(self.rows, np.float32).reshape(-1, len(EMOTIONS))
             return photo_chart(rows, self.names, EMOTION_COLORS,
                                f"Mean probability of each emotion in each of "
-                               f"{len(rows)} photos (mean over the faces in it)")
+                               f"{len(rows)} photos (mean over the faces in it)",
+                               markers=[(m["frame"] or 0, marker_label(m)) for m in markers])
         with np.errstate(all="ignore"):         # a bucket with no face: a gap (NaN)
             rows = self.sums / self.counts[:, None]
         seconds = self.frames / self.fps
@@ -383,4 +437,14 @@ class _Stats:
         return line_chart(series, f"Probability of each emotion over {seconds:.1f} s of "
                                   "video (mean over the faces in view)", size=(1200, 520),
                           y_range=(0.0, 1.0), colors=EMOTION_COLORS, x_span=seconds,
-                          x_label="seconds into the video")
+                          x_label="seconds into the video",
+                          markers=[((m["frame"] or 0) / self.fps, marker_label(m))
+                                   for m in markers])
+
+
+def marker_label(marker: dict) -> str:
+    """How a marker is labelled on a chart: its number, or its text (shortened)."""
+    text = marker.get("text") or ""
+    if marker.get("number"):
+        return str(marker["number"])
+    return text if len(text) <= 12 else text[:10] + ".."

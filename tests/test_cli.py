@@ -241,8 +241,8 @@ def test_every_option_with_a_field_defaults_to_that_field():
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
                                               **field_defaults(PipelineConfig)})) == \
-        ["accurate", "annotated", "baseline", "crops", "jobs", "min_face", "overwrite",
-         "scheduler", "sensitivity", "show_progress", "smoothing"]
+        ["accurate", "annotated", "baseline", "crops", "jobs", "min_face", "osc", "overwrite",
+         "scheduler", "sensitivity", "serve", "show_progress", "smoothing"]
     _, bench = _subparser("bench")
     assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
         ["batch_clips", "frames", "hard_seconds", "soak_frames", "video"]
@@ -277,7 +277,8 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     assert sorted(_held_to(evaluate._actions, read)) == \
         ["accurate", "confusion", "flip", "reliability", "robustness", "split"]
     assert sorted(_held_to(parser._actions, app_defaults())) == \
-        ["exit_after", "loop", "model", "record", "snapshots", "source", "stats_every"]
+        ["exit_after", "loop", "model", "osc", "record", "serve", "snapshots", "source",
+         "stats_every"]
     _, train = _subparser("train")
     declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
     assert sorted(_held_to(train._actions, declared)) == \

@@ -23,7 +23,8 @@ from tests.gui_support import (  # noqa: E402
 def _check_recording(folder, video_name):
     """Every file there; the video, the CSV and the summary agree frame for frame."""
     names = {p.name for p in folder.iterdir()}
-    assert names == {"detections.csv", "summary.json", "timeline.png", video_name}
+    assert names == {"detections.csv", "summary.json", "timeline.png", "markers.csv",
+                     video_name}
     summary = json.loads((folder / "summary.json").read_text())
     with open(folder / "detections.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

@@ -355,8 +355,9 @@ def test_detection_to_dict_is_json_ready():
                  "held": False, "label": "fear",
                  "confidence": 0.5, "probabilities": dict(zip(EMOTIONS, [.1, .1, .5, .1, .1,
                                                                         .05, .05])),
-                 "calibrated": False}
+                 "calibrated": False, "valence": -0.4}      # happy .1 minus fear .5
     assert list(d["probabilities"]) == list(EMOTIONS)
+    assert list(d)[-1] == "valence"                          # new keys at the end
 
 
 def test_crop_at_the_frame_edge_keeps_proportions():

@@ -58,8 +58,10 @@ def test_three_files_with_their_content(tmp_path, frame, detections):
     assert first == {"track": 3, "box": {"x": 20, "y": 30, "w": 50, "h": 50},
                      "tilt": 0.0, "held": False, "label": "happy", "confidence": 0.7,
                      "probabilities": dict(zip(EMOTIONS, [0.05, 0.01, 0.04, 0.7, 0.1, 0.05,
-                                                          0.05])), "calibrated": False}
+                                                          0.05])), "calibrated": False,
+                     "valence": 0.6}                         # happy .7 minus sad .1
     assert [f["label"] for f in record["faces"]] == ["happy", "sad"]
+    assert record["marker"] is None                          # none added
 
 
 def test_no_faces_is_a_valid_snapshot(tmp_path, frame):

@@ -3,6 +3,7 @@
     capture worker --(one-slot mailbox, newest frame wins)--> processing worker
     processing worker --(one-slot mailbox + signal)--> window
     model loader --(signal: loaded / failed)--> engine --(locked hand-over)--> processing
+    processing worker --(each result, from its thread)--> feeds (app.feeds: OSC, WebSocket)
 
 The rules of playing a source (pacing, seek, loop, pause, one photo at a time,
 the ending) and the frame step (pipeline reset on a new scene, detections, drawn)
@@ -62,6 +63,7 @@ class Packet:
     source: str
     photo: bool = False       # a separate picture: nothing is carried over from the last
     scene: int = 0            # one more after each seek or loop back: the faces start afresh
+    time: float | None = None  # seconds into the source; a camera: since it started; photo: None
 
 
 @dataclass
@@ -137,6 +139,7 @@ class CaptureWorker(QObject):
                                  hold_photos=True)
         self.last_packet: Packet | None = None
         self._name = str(spec)
+        self._started_at = None
 
     @pyqtSlot()
     def run(self):
@@ -147,12 +150,16 @@ class CaptureWorker(QObject):
 
     def _started(self, source):
         self._name = source.name
+        self._started_at = time.monotonic()
         self._report("started", describe(source))
 
     def _post(self, frame: Frame):
         self.rate.tick()
+        t = frame.time       # a video's position; a camera's time since it started;
+        if t is None and not frame.photo:       # a separate photo has none
+            t = max(0.0, frame.captured - (self._started_at or frame.captured))
         packet = Packet(frame.image, frame.number, frame.captured, self.generation,
-                        self._name, frame.photo, frame.scene)
+                        self._name, frame.photo, frame.scene, t)
         self.last_packet = packet
         self.mailbox.put(packet)
         self.position.emit(self.generation, frame.number)
@@ -178,16 +185,20 @@ class ProcessingWorker(QObject):
     picture read just once more shows it too); one
     asked of a pipeline that has since been replaced is dropped (the window forgets
     it on `pipelineChanged`).
+
+    `feeds` (app.feeds.Feeds, or None): every result's readings are handed to it
+    here, in this thread, before the window gets the result.
     """
 
     resultReady = pyqtSignal()
     pipelineChanged = pyqtSignal(str)
     processingFailed = pyqtSignal(str)
 
-    def __init__(self, frames: LatestMailbox, settings: LiveSettings):
+    def __init__(self, frames: LatestMailbox, settings: LiveSettings, feeds=None):
         super().__init__()
         self.frames = frames
         self.settings = settings
+        self.feeds = feeds
         self.results = LatestMailbox()
         self.rate = RateMeter()
         # the faces start afresh on a new (generation, scene, mirror), or a photo
@@ -210,7 +221,11 @@ class ProcessingWorker(QObject):
             self._use_calibration()
             if packet is not None:
                 self._last = packet
-                self._deliver(self._process(packet))
+                result = self._process(packet)
+                if self.feeds is not None:
+                    self.feeds.frame(packet.time, packet.seq, packet.source,
+                                     result.detections)
+                self._deliver(result)
         self.thread().quit()
 
     def _use_new_pipeline(self) -> bool:
@@ -303,6 +318,8 @@ class VideoEngine(QObject):
     Signals arrive in the GUI thread. `sourceEvent(kind, payload)`: "started"
     (dict: name, live, fps, frames), "still", "ended", "failed" (message).
     `position(frame)`: the frame number just read from the current source.
+    `feeds` (app.feeds.Feeds, or None): where the processing thread sends every
+    frame's readings; closed by `shutdown`.
     """
 
     sourceEvent = pyqtSignal(str, object)
@@ -314,8 +331,9 @@ class VideoEngine(QObject):
     _load = pyqtSignal(object, object)
 
     def __init__(self, model_path=None, opener=open_source, loop=False,
-                 pipeline_factory=None, parent=None):
+                 pipeline_factory=None, parent=None, feeds=None):
         super().__init__(parent)
+        self.feeds = feeds
         self.opener = opener
         self.loop = loop
         self.camera_size: tuple[int, int] | None = None   # asked of cameras; None: theirs
@@ -326,7 +344,7 @@ class VideoEngine(QObject):
         self.capture: CaptureWorker | None = None
         self.capture_thread: QThread | None = None
         self._source_over = False      # its last news ("ended", "still", "failed") came
-        self.processing = ProcessingWorker(self.frames, self.settings)
+        self.processing = ProcessingWorker(self.frames, self.settings, feeds)
         self.processing.resultReady.connect(self._take_result)
         self.processing.pipelineChanged.connect(self._on_pipeline_changed)
         self.processing.processingFailed.connect(self.processingFailed)
@@ -432,7 +450,7 @@ class VideoEngine(QObject):
 
     # ---- shutdown
     def shutdown(self):
-        """Stop every thread, each within its bound, and release the source."""
+        """Stop every thread, each within its bound, release the source, close the feeds."""
         if self._shut:
             return
         self._shut = True
@@ -444,6 +462,8 @@ class VideoEngine(QObject):
         self.processing.results.close()
         stop_thread(self.processing_thread, self.processing, FRAME_TIMEOUT, "processing")
         stop_thread(self.loader_thread, self.loader, LOADER_TIMEOUT, "the model loader")
+        if self.feeds is not None:       # after processing: no frame is sent half-closed
+            self.feeds.close()
 
     # ---- plumbing (all in the GUI thread)
     def _on_capture_news(self, generation, kind, payload):

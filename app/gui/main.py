@@ -42,11 +42,28 @@ def check_display():
 
 
 def run_app(source=None, snapshots=None, model=None, loop: bool = False,
-            exit_after: float = 0.0, stats_every: float = 0.0, record=None) -> int:
-    """Open the window on `source` (None: the last source used, else camera 0)."""
+            exit_after: float = 0.0, stats_every: float = 0.0, record=None,
+            osc=None, serve=None) -> int:
+    """Open the window on `source` (None: the last source used, else camera 0).
+    `osc` (HOST:PORT), `serve` ([HOST:]PORT): send the readings live (app.feeds),
+    from the processing thread; a bad address or a port in use fails before the
+    window opens."""
     import cv2  # noqa: F401 - imported first on purpose: it sets the variable we fix
 
+    from app.feeds import Feeds
+
     check_display()
+    feeds = Feeds.open(osc, serve)
+    try:
+        return _run_window(source, snapshots, model, loop, exit_after, stats_every,
+                           record, feeds)
+    finally:
+        if feeds is not None:
+            feeds.close()
+
+
+def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
+                feeds) -> int:
     use_pyqt_plugins()
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
@@ -60,7 +77,7 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
     app.setWindowIcon(_icon())
     app.setOrganizationName("EmotionDetector")
     settings = Settings()
-    engine = VideoEngine(model_path=model, loop=loop)
+    engine = VideoEngine(model_path=model, loop=loop, feeds=feeds)
     window = MainWindow(engine, settings, snapshot_dir=snapshots, stats_every=stats_every,
                         record_dir=record)
     window.show()

@@ -2,9 +2,10 @@
 
 A recording is a folder with the same files `process` writes, by the same code
 (`app.results.ResultFiles`): the annotated video, detections.csv, summary.json and
-timeline.png. The writer is a worker QObject in its own QThread (the pattern of
-the Qt for Python examples): frames go in by a queued signal, news comes out by
-signals, and the GUI thread never touches the files. If the disk is slower than
+timeline.png, and markers.csv (the markers added while it ran). The writer is a
+worker QObject in its own QThread (the pattern of the Qt for Python examples): frames
+and markers go in by queued signals (in order), news comes out by signals, and the
+GUI thread never touches the files. If the disk is slower than
 the camera, frames beyond `MAX_PENDING` are not recorded (in no file, so the files
 stay consistent) and the window says so instead of freezing.
 """
@@ -54,7 +55,8 @@ class RecorderWorker(QObject):
     @pyqtSlot()
     def open(self):
         try:
-            self.files = ResultFiles(self.folder, self.name, self.fps, video=True)
+            self.files = ResultFiles(self.folder, self.name, self.fps, video=True,
+                                     markers=True)
         except OSError as exc:
             self._error = f"cannot record into {self.folder}: {exc.strerror or exc}"
             self.failed.emit(self._error)
@@ -71,6 +73,13 @@ class RecorderWorker(QObject):
         finally:
             with self.lock:
                 self.pending -= 1
+
+    @pyqtSlot(object, object, int, str)
+    def mark(self, t, frame, number, text):
+        """A marker, in order with the frames (the same queue): kept for markers.csv,
+        written with the other files when the recording is finished."""
+        if self.files is not None and self._error is None:
+            self.files.add_marker(t, number, text, frame=frame)
 
     @pyqtSlot(object)
     def finish(self, stopped):
@@ -92,6 +101,7 @@ class Recorder(QObject):
     saved = pyqtSignal(str, object)
     failed = pyqtSignal(str)
     _frame = pyqtSignal(object, object, object)
+    _marker = pyqtSignal(object, object, int, str)
     _finish = pyqtSignal(object)
 
     def __init__(self, parent=None):
@@ -120,6 +130,7 @@ class Recorder(QObject):
         self.worker.saved.connect(self.saved)
         self.worker.failed.connect(self.failed)
         self._frame.connect(self.worker.add)
+        self._marker.connect(self.worker.mark)
         self._finish.connect(self.worker.finish)
         self.started_at, self.frames, self.skipped = time.monotonic(), 0, 0
         self.thread.start()
@@ -139,12 +150,28 @@ class Recorder(QObject):
         self._frame.emit(annotated, detections, t)
         return True
 
+    @property
+    def last_frame(self) -> int | None:
+        """The recording's number (detections.csv's frame) of the last frame queued;
+        None before the first."""
+        return self.frames - 1 if self.active and self.frames else None
+
+    def marker(self, t: float, number: int, text: str = "", frame: int | None = ...) -> bool:
+        """Queue a marker at `t` s of the source on `frame` (default: the last frame
+        queued) for markers.csv; False when nothing is being recorded."""
+        if self.worker is None:
+            return False
+        self._marker.emit(t, self.last_frame if frame is ... else frame, int(number),
+                          str(text))
+        return True
+
     def stop(self, stopped=None, wait: float = 0.0) -> bool:
         """Finalise the recording; `wait` s for the files (at close). True when done."""
         if self.worker is None:
             return True
         worker, thread = self.worker, self.thread
         self._frame.disconnect(worker.add)
+        self._marker.disconnect(worker.mark)
         self._finish.emit(stopped)
         self._finish.disconnect(worker.finish)
         self.worker = None

@@ -4,7 +4,6 @@ Colours come from `app.draw.EMOTION_COLORS` (BGR there), so a face's box in the
 picture, its bar and its timeline row share one colour.
 """
 
-import collections
 import time
 
 from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
@@ -15,6 +14,8 @@ from app.draw import EMOTION_COLORS
 from model.emotions import EMOTIONS
 
 TIMELINE_SECONDS = 60.0
+TIMELINE_SAMPLES = 6000      # most samples the timeline keeps (a long video's are thinned)
+VALENCE_COLOR = QColor(30, 120, 200)
 
 
 def emotion_qcolor(emotion: str) -> QColor:
@@ -162,58 +163,229 @@ class ProbabilityBars(QWidget):
 
 
 class Timeline(QWidget):
-    """The last minute of one face's emotion: a row per emotion, time to the right,
-    each sample a mark in its label's row and colour (faint when unsure)."""
+    """One face's emotion in the source's own time: a row per emotion, each sample a
+    mark in its label's row and colour (faint when unsure); or, with `show_valence`,
+    its valence (model.emotions.valence) as a line from -1 to 1. Markers are
+    vertical lines labelled with their number (or text).
+
+    `mode` says what `t` is and what the axis shows (`axis`, `axis_labels`):
+    "video": the position in the video; from 0:00 to where it is (a seek or loop
+    back starts it afresh). "camera": seconds since the camera started; the last
+    `seconds`. "photos": the photo's number; no time axis, a column per photo shown
+    (the last `photos` of them).
+    """
+
+    MODES = ("camera", "video", "photos")
 
     def __init__(self, seconds: float = TIMELINE_SECONDS, clock=time.monotonic, parent=None):
         super().__init__(parent)
         self.seconds = seconds
+        self.photos = int(seconds)      # photos mode: how many photos are shown
         self._clock = clock
-        self.samples = collections.deque(maxlen=6000)   # (t, emotion index, confidence)
-        self.video_time = False    # t is the video's position, not the clock
+        self.samples: list = []         # (t, emotion index or -1, confidence, valence)
+        self.markers: list = []         # (t, number, text)
+        self.mode = "camera"
+        self.show_valence = False
+        self.now: float | None = None   # the last t given: where the source is
         self.setMinimumSize(220, 7 * 16 + 20)
 
-    def add(self, label: str | None, confidence: float = 0.0, t: float | None = None):
-        """Record the shown face's label at `t` (the clock, or a video's position when
-        `video_time` is set); None marks a moment with no face."""
-        t = self._clock() if t is None else t
+    # the mode, and the older flag that said "video" or not
+    def set_mode(self, mode: str):
+        if mode not in self.MODES:
+            raise ValueError(f"unknown timeline mode {mode!r}")
+        if mode != self.mode:
+            self.mode = mode
+            self.reset()
+
+    @property
+    def video_time(self) -> bool:
+        return self.mode == "video"
+
+    @video_time.setter
+    def video_time(self, on: bool):
+        self.set_mode("video" if on else "camera")
+
+    def set_show_valence(self, on: bool):
+        self.show_valence = bool(on)
+        self.update()
+
+    def add(self, label: str | None, confidence: float = 0.0, t: float | None = None,
+            valence: float | None = None):
+        """Record the shown face's label (and valence) at `t` (see `mode`; the clock
+        when None); None marks a moment with no face. A second reading at the same
+        `t` (the same frame or photo read again) replaces the first."""
+        t = self._clock() if t is None else float(t)
         idx = EMOTIONS.index(label) if label in EMOTIONS else -1
-        self.samples.append((t, idx, float(confidence)))
-        while self.samples and t - self.samples[0][0] > self.seconds:
-            self.samples.popleft()
+        sample = (t, idx, float(confidence), None if valence is None else float(valence))
+        last = self.samples[-1][0] if self.samples else None
+        if last is not None and t == last:
+            self.samples[-1] = sample
+        else:
+            if self.mode == "video" and last is not None and t < last:
+                self.samples.clear()            # a seek or loop back: from here afresh
+            self.samples.append(sample)
+        self.now = t
+        if self.mode == "camera":
+            while self.samples and t - self.samples[0][0] > self.seconds:
+                self.samples.pop(0)
+            self.markers = [m for m in self.markers if t - m[0] <= self.seconds]
+        elif self.mode == "photos":
+            del self.samples[:-self.photos]
+        elif len(self.samples) > TIMELINE_SAMPLES:  # a long video: every other one
+            self.samples = self.samples[::2] if len(self.samples) % 2 else \
+                self.samples[1::2]                  # (the newest kept)
+        self.update()
+
+    def add_marker(self, t: float, number: int = 0, text: str = ""):
+        """A marker at `t` (as `add`'s): a line across the timeline."""
+        self.markers.append((float(t), int(number), str(text)))
         self.update()
 
     def clear(self):
+        """Forget the samples (another face); the markers and the time stay."""
         self.samples.clear()
         self.update()
+
+    def reset(self):
+        """Forget everything (another source)."""
+        self.samples.clear()
+        self.markers.clear()
+        self.now = None
+        self.update()
+
+    def axis(self) -> tuple[float, float] | None:
+        """(start, end) of the time axis, in `t`'s seconds; None for photos (no time)."""
+        if self.mode == "photos":
+            return None
+        now = self.now if self.now is not None else \
+            (0.0 if self.mode == "video" else self._clock())
+        if self.mode == "video":
+            return 0.0, max(0.0, now)
+        return now - self.seconds, now
+
+    def axis_labels(self) -> list[tuple[float, str]]:
+        """(fraction of the width, text) under the timeline; none for photos."""
+        axis = self.axis()
+        if axis is None:
+            return []
+        if self.mode == "video":
+            start, end = axis
+            return [(0.0, _clock(start)), (0.5, _clock((start + end) / 2)),
+                    (1.0, _clock(end))]
+        return [(0.0, f"-{self.seconds:.0f} s"), (0.5, f"-{self.seconds / 2:.0f} s"),
+                (1.0, "now")]
+
+    def title(self) -> str:
+        """What the panel says above the timeline."""
+        what = "Valence" if self.show_valence else "Emotion"
+        return {"video": f"{what} since the start of the video",
+                "camera": f"{what} over the last minute",
+                "photos": f"{what} in each photo shown"}[self.mode]
+
+    def x_fraction(self, t: float) -> float | None:
+        """Where `t` is across the timeline (0 left, 1 right); None when outside it
+        (or, for photos, not among the photos shown)."""
+        axis = self.axis()
+        if axis is None:                        # photos: the last column of that photo
+            times = [s[0] for s in self.samples]
+            if t not in times:
+                return None
+            return self._column(len(times) - 1 - times[::-1].index(t))
+        start, end = axis
+        if t < start - 1e-9 or t > end + 1e-9:
+            return None
+        return (t - start) / (end - start) if end > start else 1.0
+
+    def _column(self, index: int) -> float:
+        """Photos: the middle of the `index`th column (a few photos: narrow columns
+        from the left)."""
+        return (index + 0.5) / max(len(self.samples), 10)
+
+    def sample_fractions(self) -> list:
+        """Where each sample is across the timeline (x_fraction; by column for photos)."""
+        if self.mode == "photos":
+            return [self._column(i) for i in range(len(self.samples))]
+        return [self.x_fraction(s[0]) for s in self.samples]
 
     def paintEvent(self, event):
         p = QPainter(self)
         name_w, bottom = 70, 16
         rows = len(EMOTIONS)
         row = (self.height() - bottom) / rows
+        height = rows * row
         width = max(10, self.width() - name_w - 4)
         text = self.palette().windowText().color()
         p.setPen(text)
+        p.fillRect(QRectF(name_w, 0, width, height), QColor(128, 128, 128, 40))
+        for frac, label in self.axis_labels():
+            align = Qt.AlignLeft if frac == 0 else Qt.AlignRight if frac == 1 \
+                else Qt.AlignHCenter
+            p.drawText(QRectF(name_w, height, width, bottom), align, label)
+        if self.mode == "photos":
+            p.drawText(QRectF(name_w, height, width, bottom), Qt.AlignLeft,
+                       "one column per photo")
+        if self.show_valence:
+            self._paint_valence(p, name_w, width, height, text)
+        else:
+            self._paint_emotions(p, name_w, width, row, text)
+        pen = QPen(text)
+        pen.setWidth(1)
+        pen.setStyle(Qt.DashLine)
+        for t, number, label in self.markers:
+            frac = self.x_fraction(t)
+            if frac is None:
+                continue
+            x = name_w + width * frac
+            p.setPen(pen)
+            p.drawLine(QPoint(int(x), 0), QPoint(int(x), int(height)))
+            p.setPen(text)
+            p.drawText(QRectF(x + 2, 0, 80, p.fontMetrics().height()),
+                       Qt.AlignLeft | Qt.AlignTop, str(number) if number else label[:10])
+        p.end()
+
+    def _paint_emotions(self, p, name_w, width, row, text):
         for i, emotion in enumerate(EMOTIONS):
-            p.drawText(QRectF(0, i * row, name_w, row), Qt.AlignVCenter | Qt.AlignLeft, emotion)
-        p.fillRect(QRectF(name_w, 0, width, rows * row), QColor(128, 128, 128, 40))
-        now = self.samples[-1][0] if self.video_time and self.samples else self._clock()
-        left_label, right_label = (f"{now - self.seconds:.0f} s", f"{now:.1f} s") \
-            if self.video_time else (f"-{self.seconds:.0f} s", "now")   # video: its time
-        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignLeft, left_label)
-        p.drawText(QRectF(name_w, rows * row, width, bottom), Qt.AlignRight, right_label)
-        step = max(1.0, width / max(1, self.seconds * 10))   # marks at least 1 px wide
-        for t, idx, conf in self.samples:
-            if idx < 0:
+            p.drawText(QRectF(0, i * row, name_w, row), Qt.AlignVCenter | Qt.AlignLeft,
+                       emotion)
+        axis = self.axis()
+        if axis is None:
+            step = width / max(len(self.samples), 10)
+        else:   # marks at least 1 px wide, about a tenth of a second each
+            step = max(1.0, width / max(1.0, (axis[1] - axis[0]) * 10))
+        for (t, idx, conf, _), frac in zip(self.samples, self.sample_fractions()):
+            if idx < 0 or frac is None:
                 continue
-            x = name_w + width * (1 - (now - t) / self.seconds)
-            if x < name_w:
-                continue
+            x = name_w + width * frac - (step / 2 if axis is None else 0)
             color = emotion_qcolor(EMOTIONS[idx])
             color.setAlphaF(0.35 + 0.65 * max(0.0, min(1.0, conf)))
             p.fillRect(QRectF(x, idx * row + 2, step, row - 4), color)
-        p.end()
+
+    def _paint_valence(self, p, name_w, width, height, text):
+        def y(v):
+            return (1 - (max(-1.0, min(1.0, v)) + 1) / 2) * (height - 8) + 4
+
+        for v, label in ((1.0, "+1"), (0.0, "0"), (-1.0, "-1")):
+            p.drawText(QRectF(0, y(v) - 8, name_w, 16), Qt.AlignVCenter | Qt.AlignLeft,
+                       label)
+        p.setPen(QPen(QColor(128, 128, 128, 120)))
+        p.drawLine(QPoint(name_w, int(y(0.0))), QPoint(name_w + width, int(y(0.0))))
+        pen = QPen(VALENCE_COLOR)
+        pen.setWidth(2)
+        p.setPen(pen)
+        p.setRenderHint(QPainter.Antialiasing)
+        last = None
+        for (t, _, _, v), frac in zip(self.samples, self.sample_fractions()):
+            if v is None or frac is None:
+                last = None                      # no face: a gap
+                continue
+            point = QPoint(int(name_w + width * frac), int(y(v)))
+            if last is not None:
+                p.drawLine(last, point)
+            else:
+                p.drawPoint(point)
+            last = point
+        p.setRenderHint(QPainter.Antialiasing, False)
+        p.setPen(text)
 
 
 class ReviewBar(QWidget):

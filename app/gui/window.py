@@ -22,12 +22,15 @@ from PyQt5.QtWidgets import (
     QActionGroup,
     QComboBox,
     QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSlider,
     QSplitter,
     QStyle,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +63,19 @@ CAMERA_SIZES = (None, (640, 480), (1280, 720), (1920, 1080))
 # readings of their face in that time that make a measurement
 NEUTRAL_SECONDS = 3.0
 NEUTRAL_MIN_READINGS = 5
+MARKER_KEYS = range(1, 10)     # keys 1..9 add a numbered marker
+MARKER_TEXT_LENGTH = 80        # the most characters of a marker's text
+
+
+def timeline_mode(info: dict) -> str:
+    """The side panel timeline's mode for a source's "started" news: "camera",
+    "video" (a file with a frame rate) or "photos" (a folder of photos, an image)."""
+    if info.get("live"):
+        return "camera"
+    if info.get("photos") or not info.get("fps"):
+        return "photos" if info.get("photos") or (info.get("frames") or 0) <= 1 \
+            else "camera"
+    return "video"
 
 
 def describe(spec) -> str:
@@ -77,6 +93,8 @@ class MainWindow(QMainWindow):
                  stats_every: float = 0.0, record_dir=None):
         super().__init__()
         self.engine = engine
+        # where the readings go live (app.feeds.Feeds: OSC, WebSocket); None when off
+        self.feeds = getattr(engine, "feeds", None)
         self.settings = settings
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else settings.snapshot_dir
         # --record DIR: record every source from its start; else Record goes to the
@@ -106,6 +124,9 @@ class MainWindow(QMainWindow):
         # what snapshots record of it while it is set (None: not set)
         self.calibration = None
         self._neutral = None           # the countdown in progress: what it collects
+        # the last marker added to this source (keys 1..9, Add marker): what snapshots
+        # record of it; None before the first
+        self.last_marker = None
         self._closing = False
 
         self.setWindowTitle(TITLE)
@@ -145,7 +166,14 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.face_title)
         layout.addWidget(hint)
         layout.addWidget(self.bars)
-        layout.addWidget(QLabel("Emotion over the last minute"))
+        header = QHBoxLayout()
+        self.timeline_title = QLabel(self.timeline.title())
+        # the panel's own control for View > Valence timeline (its action, set later)
+        self.valence_button = QToolButton()
+        self.valence_button.setFocusPolicy(Qt.NoFocus)   # keep Space for snapshots
+        header.addWidget(self.timeline_title, 1)
+        header.addWidget(self.valence_button)
+        layout.addLayout(header)
         layout.addWidget(self.timeline)
         layout.addStretch(1)
         panel.setMinimumWidth(260)
@@ -231,6 +259,22 @@ class MainWindow(QMainWindow):
                                  self.clear_calibration,
                                  tip="Read the calibrated face as the model does again")
         self.act_uncalibrate.setEnabled(False)
+        self.act_valence = a("&Valence timeline", "V", self.set_valence_view, checkable=True,
+                             tip="Show the followed face's valence (happy minus the "
+                                 "strongest of sad, angry, fear and disgust, -1 to 1) "
+                                 "on the side panel instead of its emotions")
+        self.act_valence.setIconText("Valence")       # the panel's button says this
+        self.valence_button.setDefaultAction(self.act_valence)
+        self.act_marker_text = a("Add &marker…", "Ctrl+M", self.add_text_marker,
+                                 tip="Mark this moment with a short text (keys 1 to 9 "
+                                     "mark it with a number)")
+        self.marker_actions = []
+        for n in MARKER_KEYS:
+            act = a(f"Marker {n}", None, lambda _=False, n=n: self.add_marker(n),
+                    tip=f"Mark this moment with the number {n}")
+            act.setShortcuts([QKeySequence(str(n)),
+                              QKeySequence(int(Qt.KeypadModifier) | (Qt.Key_0 + n))])
+            self.marker_actions.append(act)
         self.camera_actions = QActionGroup(self)
         self.camera_actions.triggered.connect(lambda act: self.start_source(act.data()))
 
@@ -247,6 +291,11 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Source")
         m.addAction(self.act_start)
         m.addAction(self.act_record)
+        markers = m.addMenu("Mar&kers")
+        markers.addAction(self.act_marker_text)
+        markers.addSeparator()
+        for act in self.marker_actions:
+            markers.addAction(act)
         m.addSeparator()
         for act in (self.act_pause, self.act_prev, self.act_next, self.act_loop):
             m.addAction(act)
@@ -265,7 +314,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_refresh)
         m = bar.addMenu("&View")
         for act in (self.act_mirror, self.act_smoothing, self.act_more, self.act_less,
-                    self.act_fullscreen):
+                    self.act_fullscreen, self.act_valence):
             m.addAction(act)
         m.addSeparator()
         m.addAction(self.act_calibrate)
@@ -289,6 +338,7 @@ class MainWindow(QMainWindow):
         tb.addSeparator()
         tb.addAction(self.act_snapshot)
         tb.addAction(self.act_record)
+        tb.addAction(self.act_marker_text)
         tb.addSeparator()
         tb.addAction(self.act_mirror)
         tb.addAction(self.act_smoothing)
@@ -310,6 +360,9 @@ class MainWindow(QMainWindow):
         self.rec_label.setStyleSheet("color: #c0392b; font-weight: bold")
         self.statusBar().addWidget(self.message, 1)
         self.statusBar().addPermanentWidget(self.rec_label)
+        # the live feeds: where, how many clients
+        self.feed_label = QLabel(self.feeds.status() if self.feeds is not None else "")
+        self.statusBar().addPermanentWidget(self.feed_label)
         self.statusBar().addPermanentWidget(self.stats)
 
     def _restore(self, settings):
@@ -365,7 +418,8 @@ class MainWindow(QMainWindow):
         self.current_spec = spec
         self.setWindowTitle(f"{describe(spec)} - {TITLE}")
         self.selected_track = None
-        self.timeline.clear()
+        self.timeline.reset()
+        self.last_marker = None
         self.view.set_overlay(f"Opening {describe(spec)}…")
         self.show_message(f"Opening {describe(spec)}…")
         self._sync_camera_box()
@@ -395,7 +449,8 @@ class MainWindow(QMainWindow):
             self.settings.source = self.current_spec
             self.source_info = {**payload, "started": time.monotonic()}
             live = payload.get("live")
-            self.timeline.video_time = not live
+            self.timeline.set_mode(timeline_mode(payload))
+            self.timeline_title.setText(self.timeline.title())
             if not live:
                 self.act_pause.setChecked(False)
                 self.review.show_for(payload.get("frames"), payload.get("fps"),
@@ -506,7 +561,7 @@ class MainWindow(QMainWindow):
         self.view.set_image(result.image)
         if self._neutral is not None:
             self._collect_neutral(result)
-        self._update_panel(result.detections, self.source_time(result))
+        self._update_panel(result.detections, self.timeline_time(result))
         if self.recorder.active:
             self.recorder.add(result.annotated, result.detections, self.source_time(result))
 
@@ -517,14 +572,84 @@ class MainWindow(QMainWindow):
             return max(0.0, result.captured - info.get("started", result.captured))
         return (result.seq - 1) / info["fps"]
 
+    def timeline_time(self, result) -> float:
+        """The side panel timeline's `t` for a frame: its source_time, or for photos
+        (no time axis) the photo's number."""
+        if self.timeline.mode == "photos":
+            return float(result.seq)
+        return self.source_time(result)
+
+    # ---------------------------------------------------------------- markers
+    def add_marker(self, number: int, text: str = "", moment=None) -> dict | None:
+        """Mark the moment shown (keys 1..9: `number`; Add marker: 0 and a `text`): on
+        the side panel's timeline, in the recording's markers.csv, out over the live
+        feeds, and in the next snapshots. `moment`: (result, recording frame,
+        recording folder) taken earlier (while the text was asked for); default now.
+        Returns the marker (as snapshots record it), or None when nothing is shown."""
+        result, rec_frame, rec_folder = moment or self._marker_moment()
+        if result is None:
+            self.show_message("Nothing to mark yet: no picture", error=True)
+            return None
+        t = self.source_time(result)
+        marker = {"time_s": round(t, 3), "frame": int(result.seq), "number": int(number),
+                  "text": str(text),
+                  "when": dt.datetime.now().astimezone().isoformat(timespec="milliseconds")}
+        self.last_marker = marker
+        self.timeline.add_marker(self.timeline_time(result), number, text)
+        recorded = ""
+        if self.recorder.active and self.recorder.folder == rec_folder:
+            self.recorder.marker(t, number, text, frame=rec_frame)
+            recorded = " (recorded)"
+        feeds = getattr(self, "feeds", None)
+        if feeds is not None:       # a separate photo has no time in the feeds
+            feeds.marker(None if self.timeline.mode == "photos" else t, int(result.seq),
+                         int(number), str(text))
+        name = f"Marker {number}" if number else f"Marker \"{text}\""
+        where = f"photo {result.seq}" if self.timeline.mode == "photos" else \
+            f"{t:.1f} s"
+        self.show_message(f"{name} at {where}{recorded}")
+        log.info("marker %d %r at %.3f s (frame %d)", number, text, t, result.seq)
+        return marker
+
+    def _marker_moment(self):
+        """What a marker added now refers to: the result shown, the recording's number
+        for the last frame queued, and the recording's folder."""
+        active = self.recorder.active
+        return (self.last_result, self.recorder.last_frame if active else None,
+                self.recorder.folder if active else None)
+
+    def add_text_marker(self):
+        """Add marker…: asks for a short text; the marker is at the moment asked (the
+        picture goes on meanwhile: the dialog runs its own event loop)."""
+        moment = self._marker_moment()
+        if moment[0] is None:
+            self.show_message("Nothing to mark yet: no picture", error=True)
+            return
+        spec = self.current_spec
+        text, ok = QInputDialog.getText(self, "Add marker", "A short text for this moment:")
+        text = " ".join(text.split())[:MARKER_TEXT_LENGTH]
+        if not ok or not text:
+            return
+        if self.current_spec != spec:
+            self.show_message("Marker not added: the source changed meanwhile", error=True)
+            return
+        self.add_marker(0, text, moment)
+
+    def set_valence_view(self, on: bool):
+        """The side panel's timeline shows valence (on) or the emotions."""
+        self.timeline.set_show_valence(on)
+        self.timeline_title.setText(self.timeline.title())
+
     # ---------------------------------------------------------------- review
     def _on_position(self, seq):
         self.review.set_position(seq)
 
     def seek(self, index: int):
-        """Show frame (or picture) `index` of the file playing; the timeline restarts."""
+        """Show frame (or picture) `index` of the file playing; a video's timeline
+        restarts (photos keep theirs: a column per photo shown)."""
         if self.engine.running and not self.source_info.get("live"):
-            self.timeline.clear()
+            if self.timeline.mode != "photos":
+                self.timeline.clear()
             self.engine.seek(index)
 
     def set_paused(self, on: bool):
@@ -595,7 +720,7 @@ class MainWindow(QMainWindow):
         if det is None:
             self.face_title.setText("No face")
             self.bars.set_probabilities(None)
-            self.timeline.add(None, t=t if self.timeline.video_time else None)
+            self.timeline.add(None, t=t)
             return
         which = "Selected face" if selected else "Largest face"
         reading = f"{det.label} {det.confidence * 100:.0f}%" if det.label in EMOTIONS \
@@ -604,7 +729,7 @@ class MainWindow(QMainWindow):
             reading += " · calibrated"
         self.face_title.setText(f"{which}: {reading}")
         self.bars.set_probabilities(det.probabilities, det.label)
-        self.timeline.add(det.label, det.confidence, t=t if self.timeline.video_time else None)
+        self.timeline.add(det.label, det.confidence, t=t, valence=det.valence)
 
     def _select_at(self, x, y):
         if self.last_result is None:
@@ -616,7 +741,7 @@ class MainWindow(QMainWindow):
         if track != self.selected_track:
             self.timeline.clear()
         self.selected_track = track
-        self._update_panel(self.last_result.detections, self.source_time(self.last_result))
+        self._update_panel(self.last_result.detections, self.timeline_time(self.last_result))
 
     # ------------------------------------------------------- calibrate neutral
     def calibrate_neutral(self):
@@ -749,7 +874,7 @@ class MainWindow(QMainWindow):
                             annotated=result.annotated, detections=result.detections,
                             source=self._source_label(), when=dt.datetime.now().astimezone(),
                             frame_number=result.seq, source_time=self.source_time(result),
-                            calibration=self.calibration)
+                            calibration=self.calibration, marker=self.last_marker)
         self.show_message("Saving the snapshot…")
         return True
 
@@ -898,6 +1023,8 @@ class MainWindow(QMainWindow):
             self.rec_label.setText(f"\u25cf REC {secs // 60}:{secs % 60:02d}{behind}")
         else:
             self.rec_label.setText("")
+        if self.feeds is not None:
+            self.feed_label.setText(self.feeds.status())
         self.stats.setText(f"capture {s['capture_fps']:.1f} fps · processing "
                            f"{s['processing_fps']:.1f} fps · latency {s['latency_ms']:.0f} ms"
                            f" · {n} face{'s' if n != 1 else ''}")

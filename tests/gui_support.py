@@ -118,7 +118,12 @@ def threads_stopped(window) -> bool:
 
 def view_pixels(window) -> np.ndarray:
     """What the video view shows right now, as BGR pixels (a grab of the widget)."""
-    image = window.view.grab().toImage().convertToFormat(4)  # QImage.Format_RGB32
+    return widget_pixels(window.view)
+
+
+def widget_pixels(widget) -> np.ndarray:
+    """What `widget` shows right now, as BGR pixels (a grab of it)."""
+    image = widget.grab().toImage().convertToFormat(4)  # QImage.Format_RGB32
     w, h = image.width(), image.height()
     ptr = image.constBits()
     ptr.setsize(image.bytesPerLine() * h)

@@ -108,12 +108,9 @@ def test_process_writes_valence_in_the_csv_and_the_mean_per_track(two_faces, tmp
 # ------------------------------------------------------------ the side panel
 
 def timeline_pixels(win) -> np.ndarray:
-    image = win.timeline.grab().toImage().convertToFormat(4)   # QImage.Format_RGB32
-    w, h = image.width(), image.height()
-    ptr = image.constBits()
-    ptr.setsize(image.bytesPerLine() * h)
-    arr = np.frombuffer(ptr, np.uint8).reshape(h, image.bytesPerLine() // 4, 4)
-    return arr[:, :w, :3].copy()                                 # BGR
+    from tests.gui_support import widget_pixels
+
+    return widget_pixels(win.timeline)                                 # BGR
 
 
 def valence_rows(win) -> np.ndarray:

@@ -7,18 +7,15 @@ user can act on are printed as one line (`--debug` shows the traceback).
 Every default is written once, where it is declared, and the parser takes it
 from there (with the "(default: X)" of the help): the settings dataclasses
 (app.config's PipelineConfig, ProcessOptions and BenchOptions, model.train's
-TrainConfig) and the functions the other commands call (app.gui.main.run_app,
-model.evaluate.run_evaluate). An option's dest is its field's name, and each
-handler builds its dataclass from the parsed options at its top. TrainConfig and
-run_evaluate live in modules that import TensorFlow or the classifier, so their
-defaults are read from their source text (`declared_defaults`), not imported.
+TrainConfig, kept apart from training's TensorFlow) and the functions the other
+commands call (app.gui.main.run_app, model.evaluate.run_evaluate: their
+signatures). An option's dest is its field's name, and each handler builds its
+dataclass from the parsed options at its top.
 """
 
 import argparse
-import ast
 import dataclasses
-import functools
-import importlib.util
+import inspect
 import logging
 from pathlib import Path
 
@@ -47,29 +44,10 @@ def field_defaults(cls) -> dict:
             if f.default is not dataclasses.MISSING}
 
 
-@functools.lru_cache(maxsize=None)
-def declared_defaults(module: str, name: str) -> dict:
-    """The literal defaults of a dataclass's fields (class `name`) or of a function's
-    parameters (def `name`) in `module`, read from its source without importing it
-    (evaluate's and the window's modules load OpenCV or Qt: `--help` stays instant);
-    a field or parameter without a default maps to dataclasses.MISSING."""
-    path = importlib.util.find_spec(module).origin
-    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            return {n.target.id: _literal(n.value) for n in node.body
-                    if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)}
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            a = node.args
-            params = a.posonlyargs + a.args
-            defaults = [None] * (len(params) - len(a.defaults)) + list(a.defaults)
-            return {p.arg: _literal(d) for p, d in
-                    zip(params + a.kwonlyargs, defaults + list(a.kw_defaults))}
-    raise LookupError(f"{name} not found in {path}")
-
-
-def _literal(node):
-    return dataclasses.MISSING if node is None else ast.literal_eval(node)
+def signature_defaults(func) -> dict:
+    """A function's parameters: {name: default}, dataclasses.MISSING for one without."""
+    return {name: dataclasses.MISSING if p.default is inspect.Parameter.empty else p.default
+            for name, p in inspect.signature(func).parameters.items()}
 
 
 def train_defaults() -> dict:
@@ -79,11 +57,15 @@ def train_defaults() -> dict:
 
 
 def evaluate_defaults() -> dict:
-    return declared_defaults("model.evaluate", "run_evaluate")
+    from model.evaluate import run_evaluate
+
+    return signature_defaults(run_evaluate)
 
 
 def app_defaults() -> dict:
-    return declared_defaults("app.gui.main", "run_app")
+    from app.gui.main import run_app      # no Qt at import: that comes in run_app
+
+    return signature_defaults(run_app)
 
 
 def _show(value) -> str:

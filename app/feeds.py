@@ -113,11 +113,8 @@ def is_loopback(host: str) -> bool:
 # ----------------------------------------------------------------- messages
 
 def face_json(det) -> dict:
-    """A face as in the snapshot JSON, with its valence."""
-    face = det.to_dict()
-    face.setdefault("valence", round(valence(det.probabilities), 4)
-                    if det.label in EMOTIONS else None)     # None: no emotion model
-    return face
+    """A face as in the snapshot JSON (with its valence: None without an emotion model)."""
+    return det.to_dict()
 
 
 def frame_message(time, number: int, source: str, detections) -> dict:
@@ -156,7 +153,6 @@ class OscSender:
             self._client = SimpleUDPClient(address.host, address.port)
         except OSError as exc:   # socket.gaierror: a host name that does not resolve
             raise UserError(f"--osc {address}: cannot send there ({exc})") from None
-        self.sent = 0
         self.failed = 0
         self._closed = False
 
@@ -165,7 +161,6 @@ class OscSender:
             return
         try:
             self._client.send_message(path, args)
-            self.sent += 1
         except OSError as exc:   # BlockingIOError (buffer full), unreachable, ...
             self.failed += 1
             if self.failed == 1:

@@ -55,12 +55,12 @@ class Detection:
                 "tilt": round(float(self.tilt), 1), "held": bool(self.held),
                 "label": self.label, "confidence": round(float(self.confidence), 4),
                 "probabilities": probabilities,
-                "calibrated": bool(self.calibrated),
-                "valence": _rounded_valence(self.label, probabilities.values())}
+                "calibrated": bool(self.calibrated), "valence": self.valence}
 
-    @property
+    @functools.cached_property
     def valence(self) -> float | None:
-        """How pleasant the face looks, -1 to 1 (as in to_dict); None without a model."""
+        """How pleasant the face looks, -1 to 1 (as in to_dict); None without a model.
+        Worked out once: the CSV, the summary, the feeds and the panel all ask."""
         return _rounded_valence(self.label, (round(float(p), 4) for p in self.probabilities))
 
 
@@ -82,7 +82,6 @@ class NoModel:
 
     path = None
     flip = False
-    five_crops = False
     networks = 1
 
     def predict(self, faces):

@@ -132,7 +132,7 @@ def csv_fields(face: dict) -> list:
     valence = face.get("valence")
     return [face["track"], *face["box"].values(), face["tilt"], int(face["held"]),
             face["label"], face["confidence"], *face["probabilities"].values(),
-            int(face.get("calibrated", False)), "" if valence is None else valence]
+            int(face["calibrated"]), "" if valence is None else valence]
 
 
 def markers_csv(markers) -> str:

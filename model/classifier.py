@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from model.emotions import EMOTIONS, INPUT_SIZE
-from model.calibration import NONE, Calibration, read_tflite
+from model.calibration import NONE, Calibration, tflite_calibration
 from model.errors import ModelError
 from model.preprocess import to_network_input
 
@@ -147,7 +147,8 @@ def _load_backend(path: Path, threads: int, listed_in=None):
     if suffix == ".keras":
         return _KerasBackend(path)
     if suffix == ".tflite":
-        return _LiteBackend(path, threads)
+        # an ensemble's own calibration applies to its average, not its networks'
+        return _LiteBackend(path, threads, calibrated=listed_in is None)
     return _EnsembleBackend(path, threads)
 
 
@@ -169,11 +170,12 @@ def _first_line(exc) -> str:
 
 
 class _LiteBackend:
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int, calibrated: bool = True):
         from ai_edge_litert.interpreter import Interpreter
 
+        data = path.read_bytes()     # once: for the runtime and for the calibration
         try:
-            self._it = Interpreter(model_path=str(path), num_threads=threads)
+            self._it = Interpreter(model_content=data, num_threads=threads)
             self._it.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot read model {path}: not a valid .tflite file "
@@ -181,7 +183,7 @@ class _LiteBackend:
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
         try:
-            self.calibration = read_tflite(path)
+            self.calibration = tflite_calibration(data, path) if calibrated else NONE
         except ValueError as exc:
             raise ModelError(f"cannot read model {path}: {exc}") from exc
         self._in, self._out = inp["index"], out["index"]
@@ -229,7 +231,6 @@ class _EnsembleBackend:
 
     def __init__(self, path: Path, threads: int):
         names, self.calibration = _read_ensemble(path)
-        # the members' own calibrations are not used: the ensemble's applies to the average
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
     def run(self, x: np.ndarray, network=None) -> np.ndarray:

@@ -9,7 +9,7 @@ and the GPU machine ("there"):
    distillation mix that `train --teacher` uses) and PublicTest, lzma-compressed into
    .gpu/fer_pack.npz (git-ignored);
 2. copy the checkout to the GPU machine, .gpu/ included (`run` needs only model/,
-   common/, scripts/ and the pack). `run` needs JAX or PyTorch with GPU support, and
+   scripts/ and the pack). `run` needs JAX or PyTorch with GPU support, and
    Keras, h5py and OpenCV: where the machine lacks some, put their wheels for its
    Python into .whl/ (`pip download keras h5py opencv-python-headless -d .whl`, say),
    which `gpu_train.sh` installs first;
@@ -43,6 +43,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
 
+from model.data import DEFAULT_DATA  # noqa: E402
 from model.errors import DataError, UserError  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pack", help="pack faces and targets for the GPU machine (here)")
-    p.add_argument("--data", default="../shared/datasets/fer2013")
+    p.add_argument("--data", default=DEFAULT_DATA)
     p.add_argument("--out", default=PACK)
     p.add_argument("--teacher", help="ensemble/model whose probabilities are distilled")
     p.add_argument("--work", default="runs/gpu", help="where the teacher's answers are cached")
@@ -253,7 +254,7 @@ def main(argv=None):
     a = sub.add_parser("adopt", help="turn GPU-trained weights into .keras and .tflite (here)")
     a.add_argument("weights")
     a.add_argument("--out", required=True)
-    a.add_argument("--data", default="../shared/datasets/fer2013")
+    a.add_argument("--data", default=DEFAULT_DATA)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s: %(message)s")
     try:

@@ -258,8 +258,8 @@ def test_every_option_with_a_field_defaults_to_that_field():
 
 
 def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
-    """TrainConfig and run_evaluate are read from their source (no TensorFlow for
-    --help); what is read equals the real thing, and the parser holds to it."""
+    """TrainConfig's fields and run_evaluate's and run_app's signatures give the
+    defaults (no TensorFlow for --help); the parser holds to them."""
     import inspect
 
     from app.cli import app_defaults, evaluate_defaults, train_defaults

@@ -14,8 +14,8 @@ One pattern throughout, that of the Qt for Python examples: each worker is a
 QObject moved to its own QThread, news leaves it by signals, and the GUI thread
 only paints. The capture and processing workers run a loop (a camera read blocks),
 so what the window changes reaches them through a small locked object
-(`LiveSettings`, `PlaybackControl`) rather than queued slots. Kept from before,
-because they beat a queue: the one-slot mailboxes that drop stale frames, results
+(`LiveSettings`, `PlaybackControl`) rather than queued slots. Queues are not used
+where they would hold stale work: the one-slot mailboxes that drop stale frames, results
 merged rather than queued, and the generation tag on every message, so late news
 from a source the user has already left is ignored.
 
@@ -82,6 +82,9 @@ class Result:
     # one more each time the pipeline's faces start afresh (new source, seek, loop,
     # flipped view, photo, model): a track id names the same face only within one
     track_epoch: int = 0
+    # the source's time (a video's position, a camera's time since it opened; None for
+    # a separate photo): the one the feeds send, the recordings and markers use
+    time: float | None = None
 
 
 def to_qimage(bgr: np.ndarray) -> QImage:
@@ -261,7 +264,7 @@ class ProcessingWorker(QObject):
                       detections=detections, seq=packet.seq, captured=packet.captured,
                       generation=packet.generation, source=packet.source,
                       timings=dict(pipe.timings) if pipe else {},
-                      track_epoch=self.step.epoch)
+                      track_epoch=self.step.epoch, time=packet.time)
 
     def _deliver(self, result: Result):
         self.rate.tick()

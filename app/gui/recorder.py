@@ -156,13 +156,12 @@ class Recorder(QObject):
         None before the first."""
         return self.frames - 1 if self.active and self.frames else None
 
-    def marker(self, t: float, number: int, text: str = "", frame: int | None = ...) -> bool:
-        """Queue a marker at `t` s of the source on `frame` (default: the last frame
-        queued) for markers.csv; False when nothing is being recorded."""
+    def marker(self, t: float, number: int, text: str, frame: int | None) -> bool:
+        """Queue a marker at `t` s of the source on the recording's `frame` for
+        markers.csv; False when nothing is being recorded."""
         if self.worker is None:
             return False
-        self._marker.emit(t, self.last_frame if frame is ... else frame, int(number),
-                          str(text))
+        self._marker.emit(t, frame, int(number), str(text))
         return True
 
     def stop(self, stopped=None, wait: float = 0.0) -> bool:

@@ -11,6 +11,7 @@ from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
 from app.draw import EMOTION_COLORS
+from app.results import marker_label
 from model.emotions import EMOTIONS
 
 TIMELINE_SECONDS = 60.0
@@ -340,7 +341,8 @@ class Timeline(QWidget):
             p.drawLine(QPoint(int(x), 0), QPoint(int(x), int(height)))
             p.setPen(text)
             p.drawText(QRectF(x + 2, 0, 80, p.fontMetrics().height()),
-                       Qt.AlignLeft | Qt.AlignTop, str(number) if number else label[:10])
+                       Qt.AlignLeft | Qt.AlignTop,
+                       marker_label({"number": number, "text": label}))
         p.end()
 
     def _paint_emotions(self, p, name_w, width, row, text):

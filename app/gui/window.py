@@ -566,7 +566,10 @@ class MainWindow(QMainWindow):
             self.recorder.add(result.annotated, result.detections, self.source_time(result))
 
     def source_time(self, result) -> float:
-        """Seconds since the camera session started, or the position in the video."""
+        """Seconds since the camera session started, or the position in the video: the
+        time the capture stamped (as the feeds send it); a photo's, from the clock."""
+        if result.time is not None:
+            return result.time
         info = self.source_info
         if info.get("live") or not info.get("fps"):
             return max(0.0, result.captured - info.get("started", result.captured))
@@ -600,7 +603,7 @@ class MainWindow(QMainWindow):
         if self.recorder.active and self.recorder.folder == rec_folder:
             self.recorder.marker(t, number, text, frame=rec_frame)
             recorded = " (recorded)"
-        feeds = getattr(self, "feeds", None)
+        feeds = self.feeds
         if feeds is not None:       # a separate photo has no time in the feeds
             feeds.marker(None if self.timeline.mode == "photos" else t, int(result.seq),
                          int(number), str(text))

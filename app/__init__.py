@@ -13,11 +13,11 @@ __all__ = ["Detection", "EmotionPipeline", "PipelineConfig", "__version__"]
 def __getattr__(name):
     # loaded on first use: `emotion-detector --help` imports no OpenCV or model
     if name in ("Detection", "EmotionPipeline"):
-        from app import pipeline
+        from app.core import pipeline
 
         return getattr(pipeline, name)
     if name == "PipelineConfig":
-        from app.config import PipelineConfig
+        from app.core.config import PipelineConfig
 
         return PipelineConfig
     raise AttributeError(f"module 'app' has no attribute {name!r}")

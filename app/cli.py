@@ -6,9 +6,9 @@ user can act on are printed as one line (`--debug` shows the traceback).
 
 Every default is written once, where it is declared, and the parser takes it
 from there (with the "(default: X)" of the help): the settings dataclasses
-(app.config's PipelineConfig, ProcessOptions and BenchOptions, model.train's
+(app.core.config's PipelineConfig, ProcessOptions and BenchOptions, model.training.train's
 TrainConfig, kept apart from training's TensorFlow) and the functions the other
-commands call (app.gui.main.run_app, model.evaluate.run_evaluate: their
+commands call (app.gui.main.run_app, model.training.evaluate.run_evaluate: their
 signatures). An option's dest is its field's name, and each handler builds its
 dataclass from the parsed options at its top.
 """
@@ -20,9 +20,9 @@ import logging
 from pathlib import Path
 
 from app import __version__
-from app.config import DEFAULTS, MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
-from model.errors import UserError
-from model.data import DEFAULT_DATA
+from app.core.config import DEFAULTS, MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
+from model.runtime.errors import UserError
+from model.training.train_config import DEFAULT_DATA
 
 log = logging.getLogger("emotion_detector")
 
@@ -51,13 +51,13 @@ def signature_defaults(func) -> dict:
 
 
 def train_defaults() -> dict:
-    from model.train_config import TrainConfig
+    from model.training.train_config import TrainConfig
 
     return {f.name: f.default for f in dataclasses.fields(TrainConfig)}
 
 
 def evaluate_defaults() -> dict:
-    from model.evaluate import run_evaluate
+    from model.training.evaluate import run_evaluate
 
     return signature_defaults(run_evaluate)
 
@@ -156,7 +156,7 @@ def _add_app_options(parser):
 
 
 def _add_feed_options(parser, d: dict):
-    """The live readings to other programs (app.feeds): --osc and --serve."""
+    """The live readings to other programs (app.io.feeds): --osc and --serve."""
     _option(parser, ["--osc"], d, "osc",
             "send every frame's readings as OSC messages over UDP to HOST:PORT: "
             "/emotion/frame (time, frame, faces) and /emotion/face per face (time, track, "
@@ -269,7 +269,7 @@ def _add_train(sub):
     _switch(p, "--no-quantize", d, "quantize", "export float32 instead of int8 weights")
     _option(p, ["--augment"], d, "augment",
             "change the augmentation recipe for an ablation, e.g. 'noise=0,jpeg_p=0' "
-            "(names: the fields of model.augment.AugmentConfig)", shown="the full recipe",
+            "(names: the fields of model.training.augment.AugmentConfig)", shown="the full recipe",
             metavar="NAME=VALUE[,...]")
     _add_train_warm_options(p, d)
 
@@ -354,8 +354,8 @@ def _run_train(args):
     resume, verbose = args.resume, args.verbose
     data, out = cfg_fields["data"], Path(cfg_fields["out"])
 
-    from model.data import check_layout
-    from model.tensorflow_setup import native_stderr_to, quiet_tensorflow
+    from model.training.data import check_layout
+    from model.training.tensorflow_setup import native_stderr_to, quiet_tensorflow
 
     check_layout(data)  # a wrong --data fails now, not after importing TensorFlow
     out.mkdir(parents=True, exist_ok=True)
@@ -364,7 +364,7 @@ def _run_train(args):
         quiet_tensorflow()
         quiet = native_stderr_to(out / "tensorflow.log")
     with quiet:
-        from model.train import TrainConfig, train
+        from model.training.train import TrainConfig, train
 
         path = train(TrainConfig(**cfg_fields), resume=resume)
     print(path)
@@ -372,7 +372,7 @@ def _run_train(args):
 
 
 def _is_folder_of_videos(spec) -> bool:
-    from app.batch import expand_inputs
+    from app.commands.batch import expand_inputs
 
     path = Path(spec).expanduser()
     return path.is_dir() and expand_inputs([path]) != [path]
@@ -398,8 +398,8 @@ def _run_evaluate(args):
     kwargs = _picked(evaluate_defaults(), args)      # data, split, model, confusion, ...
     verbose = args.verbose
 
-    from model.evaluate import run_evaluate
-    from model.tensorflow_setup import quiet_tensorflow
+    from model.training.evaluate import run_evaluate
+    from model.training.tensorflow_setup import quiet_tensorflow
 
     if not verbose:  # TensorFlow is imported only for a .keras model
         quiet_tensorflow()
@@ -410,7 +410,7 @@ def _run_evaluate(args):
 def _run_calibrate(args):
     data, model = args.data, args.model
 
-    from model.evaluate import run_calibrate
+    from model.training.evaluate import run_calibrate
 
     run_calibrate(data, model=model)
     return 0
@@ -429,10 +429,10 @@ def process_command(inputs, output, options: ProcessOptions) -> int:
         if options.osc or options.serve:
             raise UserError("--osc and --serve send the readings of one input as it is "
                             "processed: give process one video, image or folder of images")
-        from app.batch import run_batch
+        from app.commands.batch import run_batch
 
         return run_batch(inputs, output, options)
-    from app.process import run_process
+    from app.commands.process import run_process
 
     return run_process(inputs[0], output, options)
 
@@ -440,7 +440,7 @@ def process_command(inputs, output, options: ProcessOptions) -> int:
 def _run_bench(args):
     options = BenchOptions(**_picked(field_defaults(BenchOptions), args))
 
-    from app.bench import run_bench
+    from app.commands.bench import run_bench
 
     return run_bench(options)
 
@@ -449,7 +449,7 @@ def _run_app(args):
     install, uninstall = args.install_desktop_entry, args.uninstall_desktop_entry
     app_options = _picked(app_defaults(), args)   # source, snapshots, model, loop, ...
     if install or uninstall:
-        from app import desktop_entry
+        from app.io import desktop_entry
 
         for path in desktop_entry.install() if install else desktop_entry.uninstall():
             print(path)

@@ -1,2 +1,2 @@
 """The shipped model files and their card; installed as the package `model.assets`
-(setup.cfg), where model.classifier finds them."""
+(setup.cfg), where model.runtime.classifier finds them."""

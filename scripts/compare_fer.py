@@ -15,7 +15,7 @@ Decoding and drawing are left out for both; both run in this one process.
 import json, sys, time
 import cv2, numpy as np
 from fer.fer import FER
-from app.pipeline import EmotionPipeline
+from app.core.pipeline import EmotionPipeline
 
 cap = cv2.VideoCapture(sys.argv[1])
 frames = []

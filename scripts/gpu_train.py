@@ -21,7 +21,7 @@ and the GPU machine ("there"):
 4. copy that folder back; here, `adopt`: the weights -> best.keras and the quantised
    .tflite that `train` writes, through the same export.
 
-Augmentation: `model.augment.augmentation`, the Keras layers that `train` uses, inside
+Augmentation: `model.training.augment.augmentation`, the Keras layers that `train` uses, inside
 the model; JPEG, which has no Keras op, is left out (it is TensorFlow only).
 `run` works on the processor too, slowly.
 
@@ -43,8 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
 
-from model.data import DEFAULT_DATA  # noqa: E402
-from model.errors import DataError, UserError  # noqa: E402
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.runtime.errors import DataError, UserError  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +65,9 @@ def _decompress_faces(blob: np.ndarray, count: int) -> np.ndarray:
 def pack(data: str, path: str = PACK, teacher: str | None = None, work: str = "runs/gpu",
          teacher_weight: float = 0.7, temperature: float = 2.0) -> Path:
     """Write the faces and targets that `run` trains on (here, where TensorFlow is)."""
-    import model.atomic as atomic
-    from model.data import load_dataset
-    from model.train import TrainConfig, training_targets
+    import model.runtime.atomic as atomic
+    from model.training.data import load_dataset
+    from model.training.train import TrainConfig, training_targets
 
     dataset = load_dataset(data, splits=("train", "val"))
     cfg = TrainConfig(data=data, out=work, teacher=teacher, teacher_weight=teacher_weight,
@@ -97,8 +97,8 @@ def load_pack(path):
 def training_model(keras, seed: int, targets: str = "soft", ema: float = 0.99,
                    lr: float = 1e-3, label_smoothing: float = 0.1, stages=None):
     """(network, the network behind the augmentation layers, compiled)."""
-    from model.augment import AugmentConfig, augmentation
-    from model.network import build_model
+    from model.training.augment import AugmentConfig, augmentation
+    from model.training.network import build_model
 
     net = build_model() if stages is None else build_model(stages=stages)
     face = keras.Input((48, 48, 1), name="face")
@@ -149,9 +149,9 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
     """Train one network until the deadline `until` (a time.time() value); return its history."""
     import keras
 
-    import model.atomic as atomic
-    from model.preprocess import to_network_input
-    from model.schedule import warmup_cosine
+    import model.runtime.atomic as atomic
+    from model.runtime.preprocess import to_network_input
+    from model.training.schedule import warmup_cosine
 
     keras.utils.set_random_seed(seed)
     print(f"seed {seed}: {backend_device(keras)}", flush=True)
@@ -213,9 +213,9 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
 
 def adopt(weights: str, out: str, data: str, seed: int = 1) -> Path:
     """GPU-trained weights -> best.keras and emotion_cnn.tflite in `out`, as `train` writes them."""
-    from model.data import load_dataset
-    from model.network import build_model
-    from model.train import BEST, TrainConfig, finish
+    from model.training.data import load_dataset
+    from model.training.network import build_model
+    from model.training.train import BEST, TrainConfig, finish
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,7 @@ FER-2013 names no people, so a "person" is a resting-face trait drawn into every
 face: mouth corners pulled down (looks sad), brows pulled down (looks stern), or
 both. The correction is measured from 30 of that person's neutral faces and scored
 on all their other faces, 20 draws; `--strength` scales the correction (1 = the
-shipped method, model.calibration.person_offset).
+shipped method, model.runtime.calibration.person_offset).
 
     python scripts/person_check.py [--data ../shared/datasets/fer2013] [--model MODEL]
 """
@@ -19,9 +19,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model import EMOTIONS  # noqa: E402
-from model.calibration import corrected, person_offset  # noqa: E402
-from model.classifier import EmotionClassifier  # noqa: E402
-from model.data import DEFAULT_DATA, SPLIT_NAMES, load_dataset  # noqa: E402
+from model.runtime.calibration import corrected, person_offset  # noqa: E402
+from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.training.data import SPLIT_NAMES, load_dataset
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
 
 YY, XX = np.mgrid[0:48, 0:48].astype(np.float32)
 MOUTH_DOWN = 3 * np.exp(-((YY - 37) / 5) ** 2) * ((XX - 24) / 12) ** 2 * (np.abs(XX - 24) < 16)

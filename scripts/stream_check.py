@@ -2,7 +2,7 @@
 
 The pipeline's live mode reads a tracked face with every network, face and mirror
 image, on its first frame and then with one network about one of the two a frame,
-in turn (`app.pipeline.view_for`); the smoothing averages them. This script
+in turn (`app.core.pipeline.view_for`); the smoothing averages them. This script
 measures what that costs in accuracy against asking everything every frame, on
 simulated streams: each labelled
 face is shown for FRAMES frames at 30 fps, each frame shifted by up to a pixel
@@ -26,12 +26,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.config import DEFAULTS  # noqa: E402
-from app.pipeline import view_for  # noqa: E402
-from app.track import ProbabilitySmoother  # noqa: E402
-from model.classifier import EmotionClassifier  # noqa: E402
-from model.data import DEFAULT_DATA, SPLIT_NAMES, load_dataset  # noqa: E402
-from model.robustness import SIZE, warp  # noqa: E402
+from app.core.config import DEFAULTS  # noqa: E402
+from app.core.pipeline import view_for  # noqa: E402
+from app.core.track import ProbabilitySmoother  # noqa: E402
+from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.training.data import SPLIT_NAMES, load_dataset
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.robustness import SIZE, warp  # noqa: E402
 
 
 def jittered(faces: np.ndarray, rng) -> np.ndarray:

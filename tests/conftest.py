@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from model.data import DEFAULT_DATA
+from model.training.train_config import DEFAULT_DATA
 
 REPO = Path(__file__).resolve().parents[1]
 # FER-2013 (Kaggle folder layout) beside the checkout; never copied into the project.
@@ -100,7 +100,7 @@ def tiny_csv(tmp_path) -> Path:
 
 def tiny_config(data, out, **overrides):
     """A TrainConfig for the tiny network: seconds per epoch instead of minutes."""
-    from model.train import TrainConfig
+    from model.training.train import TrainConfig
 
     settings = dict(data=str(data), out=str(out), epochs=1, batch_size=8,
                     stages=[list(s) for s in TINY_STAGES], quantize=False)
@@ -115,7 +115,7 @@ def tiny_run(tmp_path_factory):
     Returns (config, out folder); the model files in it are shared, do not modify.
     """
     pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install '.[test]')")
-    from model.train import train
+    from model.training.train import train
 
     root = tmp_path_factory.mktemp("tiny_run")
     cfg = tiny_config(write_tiny_folder(root / "fer"), root / "run", quantize=True)

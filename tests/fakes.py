@@ -13,7 +13,7 @@ import time
 import cv2
 import numpy as np
 
-from app import synthetic
+from app.io import synthetic
 
 
 @functools.lru_cache(maxsize=8)

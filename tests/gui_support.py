@@ -8,11 +8,11 @@ import numpy as np
 from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
-from app import synthetic
+from app.io import synthetic
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
-from app.sources import CameraSource, open_source
+from app.io.sources import CameraSource, open_source
 from tests.fakes import FakeCamera
 
 WAIT_MS = 20000   # generous: the machine may be busy; a hang still fails

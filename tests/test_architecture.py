@@ -75,7 +75,7 @@ def find_cycle(graph: dict):
 
 def test_the_import_graph_has_no_cycle():
     graph = import_graph()
-    assert len(graph) > 20 and graph["app.pipeline"] >= {"app.detect", "model.classifier"}
+    assert len(graph) > 20 and graph["app.core.pipeline"] >= {"app.core.detect", "model.runtime.classifier"}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 
@@ -90,7 +90,7 @@ def test_the_cycle_finder_finds_a_late_import_cycle(tmp_path):
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-LEAVES = ("model.emotions", "model.errors", "model.atomic")  # import nothing of the project
+LEAVES = ("model.runtime.emotions", "model.runtime.errors", "model.runtime.atomic")  # import nothing of the project
 
 
 def test_the_layers_import_only_downwards():
@@ -100,4 +100,4 @@ def test_the_layers_import_only_downwards():
     upward = {(m, t) for m, ts in graph.items() for t in ts
               if (m.startswith("model") and t.startswith("app")) or m in LEAVES}
     assert not upward
-    assert "model.errors" in graph["app.sources"] and "model.errors" in graph["model.data"]
+    assert "model.runtime.errors" in graph["app.io.sources"] and "model.runtime.errors" in graph["model.training.data"]

@@ -8,13 +8,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
+from app.io import synthetic
 from app.cli import main
-from app.pipeline import EmotionPipeline
-from model.errors import ModelError
+from app.core.pipeline import EmotionPipeline
+from model.runtime.errors import ModelError
 from model import EMOTIONS
-from model.calibration import NONE, Calibration
-from model.preprocess import frame_tight_crop
+from model.runtime.calibration import NONE, Calibration
+from model.runtime.preprocess import frame_tight_crop
 
 # This person's neutral face reads "sad 40%"; their smile reads happy. The model's
 # mean reading of neutral faces in general leans neutral (63%).
@@ -30,8 +30,8 @@ def frame_with(expression, centre=(320, 240), size=200):
 
 def template(expression):
     """The crop the pipeline cuts of that expression's face (a nearest-template model)."""
-    from app.crop import crop_face
-    from app.detect import FaceDetector
+    from app.core.crop import crop_face
+    from app.core.detect import FaceDetector
 
     gray = cv2.cvtColor(frame_with(expression), cv2.COLOR_BGR2GRAY)
     box = max(FaceDetector().full_scan(gray), key=lambda b: b[2] * b[3])
@@ -65,9 +65,9 @@ def photo(path, expression):
 
 @pytest.fixture
 def person(monkeypatch):
-    import model.classifier
+    import model.runtime.classifier
 
-    monkeypatch.setattr(model.classifier, "load_classifier",
+    monkeypatch.setattr(model.runtime.classifier, "load_classifier",
                         lambda *a, **k: PersonClassifier())
 
 
@@ -101,7 +101,7 @@ def test_a_neutral_that_reads_sad_reads_neutral_with_the_baseline_and_a_smile_st
 
 
 def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_path):
-    from app.baseline import measure_baseline
+    from app.core.neutral import measure_baseline
 
     clip = tmp_path / "neutral.avi"
     out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
@@ -126,7 +126,7 @@ def test_a_baseline_without_a_face_is_an_error_that_names_it(person, tmp_path, c
 
 
 def test_a_model_without_a_neutral_reference_says_how_to_add_one(tmp_path):
-    from app.baseline import measure_baseline
+    from app.core.neutral import measure_baseline
 
     pipe = EmotionPipeline(classifier=PersonClassifier(reference=None))
     with pytest.raises(ModelError, match="no neutral reference.*calibrate --model"):
@@ -149,8 +149,8 @@ def test_one_calibrated_face_passes_its_correction_on_only_when_it_is_gone():
 
 
 def test_the_shipped_model_carries_the_reference_the_baseline_needs():
-    from app.baseline import neutral_reference
-    from model.classifier import EmotionClassifier
+    from app.core.neutral import neutral_reference
+    from model.runtime.classifier import EmotionClassifier
 
     ref = neutral_reference(EmotionClassifier.load())
     assert ref.shape == (7,) and EMOTIONS[int(np.argmax(ref))] == "neutral"

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from app import synthetic
+from app.io import synthetic
 from app.cli import main
 from tests.conftest import REPO
 
@@ -111,7 +111,7 @@ def test_a_folder_holding_other_files_is_not_overwritten(clips, tmp_path):
 
 
 def _raises_user_error():
-    from model.errors import UserError
+    from model.runtime.errors import UserError
 
     return pytest.raises(UserError, match="1 of 2 inputs not complete")
 
@@ -154,9 +154,9 @@ def test_an_unreachable_scheduler_is_one_line(clips, tmp_path):
 def test_a_batch_job_is_typed_picklable_and_gets_one_core_and_no_bar(tmp_path, monkeypatch):
     import pickle
 
-    import app.process
-    from app.batch import BatchJob, run_batch
-    from app.config import DEFAULTS, ProcessOptions
+    import app.commands.process
+    from app.commands.batch import BatchJob, run_batch
+    from app.core.config import DEFAULTS, ProcessOptions
 
     options = ProcessOptions(model="m.tflite", config=DEFAULTS.with_changes(min_face=60),
                              crops=True, jobs=1)
@@ -166,13 +166,13 @@ def test_a_batch_job_is_typed_picklable_and_gets_one_core_and_no_bar(tmp_path, m
 
     def fake_process_input(path, folder, opts):
         given.append((path, opts))
-        raise app.process.UserError("not really processed")
+        raise app.commands.process.UserError("not really processed")
 
-    monkeypatch.setattr(app.process, "process_input", fake_process_input)
+    monkeypatch.setattr(app.commands.process, "process_input", fake_process_input)
     inputs = [tmp_path / "a.avi", tmp_path / "b.avi"]
     for path in inputs:
         path.write_bytes(b"x")
-    with pytest.raises(app.process.UserError, match="2 of 2 inputs not complete"):
+    with pytest.raises(app.commands.process.UserError, match="2 of 2 inputs not complete"):
         run_batch(inputs, tmp_path / "out", options)
     assert [p for p, _ in given] == inputs
     for _, opts in given:

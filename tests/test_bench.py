@@ -6,9 +6,10 @@ import logging
 
 import pytest
 
-from app import bench, synthetic
+from app.commands import bench
+from app.io import synthetic
 from app.cli import main
-from app.pipeline import Detection, EmotionPipeline
+from app.core.pipeline import Detection, EmotionPipeline
 from model import EMOTIONS
 
 

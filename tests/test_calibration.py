@@ -6,12 +6,13 @@ import shutil
 import numpy as np
 import pytest
 
-from model.errors import ModelError
-from model import EMOTIONS, calibration
-from model.calibration import Calibration
-from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
-from model.data import Split
-from model.evaluate import calibrate_model, evaluate_model, run_evaluate
+from model.runtime.errors import ModelError
+from model import EMOTIONS
+from model.runtime import calibration
+from model.runtime.calibration import Calibration
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
+from model.training.data import Split
+from model.training.evaluate import calibrate_model, evaluate_model, run_evaluate
 
 
 def hedging_readings(n=20000, factor=0.5, seed=0):
@@ -104,7 +105,7 @@ def test_calibrate_writes_into_the_file_and_reports_before_and_after(tmp_path, m
         def predict(self, x):
             return said[x[:, 0, 0].astype(int) + 256 * x[:, 0, 1].astype(int)]
 
-    import model.evaluate as ev
+    import model.training.evaluate as ev
 
     monkeypatch.setattr(ev, "EmotionClassifier", Net)
     path = tmp_path / "m.tflite"
@@ -129,7 +130,7 @@ def test_the_shipped_models_carry_a_sharpening_temperature_and_a_neutral_referen
 def test_shipped_model_is_calibrated_on_privatetest(fer_root):
     """The issue's bar: ECE <= 0.03 and the mean confidence within 3 points of the
     accuracy on PrivateTest, with the temperature fitted on PublicTest."""
-    from model.data import load_dataset
+    from model.training.data import load_dataset
 
     split = load_dataset(fer_root, splits=("test",))["test"]
     for model in (DEFAULT_MODEL, ACCURATE_MODEL):

@@ -130,10 +130,10 @@ def test_train_then_resume_from_the_command_line(tiny_folder, tmp_path, capsys, 
     pytest.importorskip("tensorflow", reason="training needs TensorFlow")
     import keras
 
-    import model.network
+    import model.training.network
 
-    real_build = model.network.build_model
-    monkeypatch.setattr(model.network, "build_model",  # the tiny network, for speed
+    real_build = model.training.network.build_model
+    monkeypatch.setattr(model.training.network, "build_model",  # the tiny network, for speed
                         lambda stages=None, **kw: real_build(stages=TINY_STAGES, **kw))
     out = tmp_path / "run"
     common = ["--data", str(tiny_folder), "--out", str(out), "--batch-size", "8",
@@ -236,7 +236,7 @@ def test_every_option_with_a_field_defaults_to_that_field():
     from dataclasses import MISSING, fields
 
     from app.cli import field_defaults
-    from app.config import BenchOptions, PipelineConfig, ProcessOptions
+    from app.core.config import BenchOptions, PipelineConfig, ProcessOptions
 
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
@@ -264,7 +264,7 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
 
     from app.cli import app_defaults, evaluate_defaults, train_defaults
     from app.gui.main import run_app
-    from model.evaluate import run_evaluate
+    from model.training.evaluate import run_evaluate
 
     def signature_defaults(func):
         return {n: p.default for n, p in inspect.signature(func).parameters.items()
@@ -284,10 +284,10 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     assert sorted(_held_to(train._actions, declared)) == \
         ["augment", "batch_size", "ema", "epochs", "init", "lr", "out", "quantize", "seed",
          "teacher", "teacher_weight", "temperature", "widen"]
-    pytest.importorskip("tensorflow", reason="model.train needs TensorFlow")
+    pytest.importorskip("tensorflow", reason="model.training.train needs TensorFlow")
     from dataclasses import fields
 
-    from model.train import TrainConfig
+    from model.training.train import TrainConfig
 
     assert declared == {f.name: f.default for f in fields(TrainConfig)
                         if f.default is not MISSING_}
@@ -295,7 +295,7 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
 
 
 def test_command_help_shows_the_declared_defaults(capsys):
-    from app.config import DEFAULTS
+    from app.core.config import DEFAULTS
 
     for command, shown in [("train", ["(default: 40)", "(default: 64)", "(default: 0.001)",
                                       "(default: runs/train)", "(default: 0.7)"]),
@@ -311,14 +311,14 @@ def test_command_help_shows_the_declared_defaults(capsys):
 
 def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     """process and bench hand their options on as one dataclass each."""
-    import app.bench
-    import app.process
-    from app.config import BenchOptions, ProcessOptions
+    import app.commands.bench
+    import app.commands.process
+    from app.core.config import BenchOptions, ProcessOptions
 
     got = {}
-    monkeypatch.setattr(app.process, "run_process",
+    monkeypatch.setattr(app.commands.process, "run_process",
                         lambda path, out, options: got.setdefault("process", options) and 0)
-    monkeypatch.setattr(app.bench, "run_bench", lambda options: got.setdefault("bench", options)
+    monkeypatch.setattr(app.commands.bench, "run_bench", lambda options: got.setdefault("bench", options)
                         and 0)
     clip = tmp_path / "a.avi"
     clip.write_bytes(b"x")

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from model.errors import DataError
+from model.runtime.errors import DataError
 from model import EMOTIONS
-from model.classifier import EmotionClassifier
-from model.data import check_layout, load_dataset
-from model.preprocess import to_gray48, to_network_input
+from model.runtime.classifier import EmotionClassifier
+from model.training.data import check_layout, load_dataset
+from model.runtime.preprocess import to_gray48, to_network_input
 from tests.conftest import TINY_COUNTS, tiny_faces, write_tiny_csv, write_tiny_folder
 
 
@@ -46,7 +46,7 @@ def test_corrupt_images_are_skipped_counted_and_reported(tiny_folder, caplog):
     good = (angry / "Training_0000.png").read_bytes()
     (angry / "Training_cut.png").write_bytes(good[:20])  # header only
     (angry / "notes.txt").write_text("not an image suffix: ignored, not counted")
-    with caplog.at_level(logging.INFO, logger="model.data"):
+    with caplog.at_level(logging.INFO, logger="model.training.data"):
         data = load_dataset(tiny_folder)
     assert data.skipped == {"unreadable image": 3}
     assert len(data["train"]) == 7 * TINY_COUNTS["train"]
@@ -57,7 +57,7 @@ def test_corrupt_images_are_skipped_counted_and_reported(tiny_folder, caplog):
 def test_an_empty_class_folder_is_reported_and_the_rest_loads(tiny_folder, caplog):
     for f in (tiny_folder / "train" / "disgust").iterdir():
         f.unlink()
-    with caplog.at_level(logging.WARNING, logger="model.data"):
+    with caplog.at_level(logging.WARNING, logger="model.training.data"):
         data = load_dataset(tiny_folder)
     assert 1 not in data["train"].y and len(data["train"]) == 6 * TINY_COUNTS["train"]
     assert any("no images in class folder" in r.getMessage() and "disgust" in r.getMessage()
@@ -75,7 +75,7 @@ def test_malformed_csv_rows_are_skipped_and_counted(tmp_path, caplog):
         "0",                                           # missing fields
     ]
     path = write_tiny_csv(tmp_path / "fer2013.csv", extra_rows=bad_rows)
-    with caplog.at_level(logging.WARNING, logger="model.data"):
+    with caplog.at_level(logging.WARNING, logger="model.training.data"):
         data = load_dataset(path)
     assert data.skipped == {"malformed row": len(bad_rows)}
     assert len(data["train"]) == 7 * TINY_COUNTS["train"]

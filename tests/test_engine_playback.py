@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from app.gui.engine import VideoEngine
-from app.sources import FrameSource
+from app.io.sources import FrameSource
 from tests.gui_support import WAIT_MS, open_window, wait_frames, write_image
 
 
@@ -175,7 +175,7 @@ def test_first_photo_of_a_folder_read_before_the_model_loaded(qtbot, tmp_path, f
     """The start-up race: the first photo is processed while the model still loads
     (no pipeline: no faces), and the folder then waits on that photo. When the model
     (or, if it fails, the faces-only stand-in) arrives, the photo is processed again."""
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     release = threading.Event()
 

@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from model.errors import DataError, ModelError
+from model.runtime.errors import DataError, ModelError
 from model import EMOTIONS
-from model.data import Split
-from model.evaluate import evaluate_model, metrics, run_evaluate
+from model.training.data import Split
+from model.training.evaluate import evaluate_model, metrics, run_evaluate
 from tests.conftest import TINY_COUNTS, write_tiny_csv
 
 
@@ -108,8 +108,8 @@ def test_run_evaluate_prints_json_and_writes_the_confusion_matrix(
 
 def test_run_evaluate_scores_the_file_it_is_given(tiny_run, tmp_path, capsys):
     """Same figures as predicting the split by hand with the same model file, no flip."""
-    from model.classifier import EmotionClassifier
-    from model.data import load_dataset
+    from model.runtime.classifier import EmotionClassifier
+    from model.training.data import load_dataset
 
     _, out = tiny_run
     model = out / "best.keras"
@@ -147,8 +147,8 @@ def _write_crops(root, faces, labels, sizes=(48, 96, 150)):
 
 
 def test_evaluate_scores_a_labelled_folder_of_crops_of_any_size(tiny_run, tmp_path, capsys):
-    from model.classifier import EmotionClassifier
-    from model.preprocess import to_gray48
+    from model.runtime.classifier import EmotionClassifier
+    from model.runtime.preprocess import to_gray48
     from tests.conftest import tiny_faces
 
     _, out = tiny_run
@@ -188,7 +188,7 @@ def test_the_confusion_matrix_is_written_only_when_asked(tiny_run, tmp_path, mon
 
 
 def test_robustness_reports_each_perturbation_and_the_mean_drop(tiny_run, capsys):
-    from model.robustness import PERTURBATIONS
+    from model.training.robustness import PERTURBATIONS
 
     cfg, out = tiny_run
     result = run_evaluate(cfg.data, split="PublicTest", model=out / "emotion_cnn.tflite",
@@ -208,7 +208,7 @@ def result_accuracy(capsys):
 
 def test_robustness_measures_what_each_perturbation_costs():
     """A stand-in that reads mean brightness: light changes cost it, a flip-free shift not."""
-    from model.robustness import perturb, robustness
+    from model.training.robustness import perturb, robustness
 
     rng = np.random.default_rng(1)
     levels = rng.integers(1, 6, 140)

@@ -1,4 +1,4 @@
-"""The live feeds (app.feeds) with real clients on loopback and ephemeral ports: OSC
+"""The live feeds (app.io.feeds) with real clients on loopback and ephemeral ports: OSC
 from `process` to a python-osc server, the WebSocket feed to `websockets` clients
 (every frame, a client that never reads, one that leaves mid-stream, twenty at
 once), markers, and the errors a user can make (a bad address, a port in use)."""
@@ -15,14 +15,14 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from websockets.sync.client import connect
 
-from app import synthetic
+from app.io import synthetic
 from app.cli import main
-from app.config import ProcessOptions
-from app.feeds import QUEUE_SIZE, Address, Feeds, FeedServer, parse_address
-from app.process import process_input
+from app.core.config import ProcessOptions
+from app.io.feeds import QUEUE_SIZE, Address, Feeds, FeedServer, parse_address
+from app.commands.process import process_input
 from model import EMOTIONS
-from model.emotions import valence
-from model.errors import UserError
+from model.runtime.emotions import valence
+from model.runtime.errors import UserError
 
 WAIT = 30.0   # s: generous for a busy machine; a hang still fails
 
@@ -464,7 +464,7 @@ def test_the_readme_readers_print_what_the_feeds_send(tmp_path):
     import subprocess
     import sys
 
-    from app.pipeline import Detection
+    from app.core.pipeline import Detection
 
     receiver, reader = readme_snippets()
     assert len([l for l in receiver.splitlines() if l.strip()]) == 5

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from model import EMOTIONS
-from model.data import load_labelled_folder
-from model.preprocess import FRAME_BORDER, frame_tight_crop, to_gray48
+from model.training.data import load_labelled_folder
+from model.runtime.preprocess import FRAME_BORDER, frame_tight_crop, to_gray48
 
 
 def _face(side=48 - 2 * FRAME_BORDER, seed=0):
@@ -40,7 +40,7 @@ def test_any_size_and_colour_gives_a_framed_48_pixel_face():
 
 
 def test_classify_whole_reads_the_framed_face_and_boxes_the_whole_picture():
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     class Recorder:
         path, flip, crops, networks = None, False, False, 1
@@ -81,8 +81,8 @@ def test_framing_reads_tight_crops_of_public_test_faces_better(fer_root, fractio
     """All 3,589 PublicTest faces: framed, a tight crop reads better (measured: +1.8
     points at 70%, +0.5 at 80%); 500 faces are too few to show the gain at 80% (its
     standard error there is 1.0 point)."""
-    from model.classifier import EmotionClassifier
-    from model.data import load_dataset
+    from model.runtime.classifier import EmotionClassifier
+    from model.training.data import load_dataset
 
     val = load_dataset(fer_root, splits=("val",))["val"]
     clf = EmotionClassifier.load()

@@ -15,7 +15,7 @@ import pytest
 from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
-from app.draw import EMOTION_COLORS
+from app.core.draw import EMOTION_COLORS
 from app.gui.settings import Settings
 from model import EMOTIONS
 from tests.gui_support import (
@@ -262,7 +262,7 @@ def test_camera_chooser_lists_the_cameras_that_open(qtbot, tmp_path):
 def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
     """With processing slower than the video, each processed frame is the newest one
     captured, and the ones in between are dropped."""
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     lag = []      # how many captured frames newer than the one processing starts on
     seq_of = {}   # id(frame) -> capture number (ids are unique among live frames)

@@ -15,9 +15,9 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app.gui.window as window_module
-from app.pipeline import EmotionPipeline
+from app.core.pipeline import EmotionPipeline
 from model import EMOTIONS
-from model.calibration import Calibration
+from model.runtime.calibration import Calibration
 from tests.fakes import face_frames
 from tests.gui_support import (
     WAIT_MS,

@@ -147,7 +147,7 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
     assert win.message_is_error
     win.start_source(clip)
     # loading the shipped model from the menu brings the emotions back
-    from model.classifier import DEFAULT_MODEL
+    from model.runtime.classifier import DEFAULT_MODEL
 
     win.load_model(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
@@ -178,7 +178,7 @@ def test_processing_error_is_shown_and_the_picture_goes_on(qtbot, tmp_path, clip
 def test_close_waits_for_a_slow_frame_in_flight(qtbot, tmp_path, clip, caplog):
     """A frame that takes 1.5 s (longer than the capture thread's 0.45 s bound) is
     finished, not cut off: the processing thread ends, nothing is left running."""
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     in_frame = threading.Event()
 
@@ -254,7 +254,7 @@ def test_picture_shows_while_a_slow_model_loads_and_close_does_not_wait(qtbot, t
     """A model that takes long to load (a .keras file imports TensorFlow): frames are
     shown meanwhile, without emotions, and closing does not wait for the load: the
     loader's thread is left to finish (never destroyed while running)."""
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     release = threading.Event()
 

@@ -19,7 +19,7 @@ from PyQt5.QtCore import QSettings
 from websockets.sync.client import connect
 
 from app.cli import main
-from app.feeds import QUEUE_SIZE, Feeds, face_json
+from app.io.feeds import QUEUE_SIZE, Feeds, face_json
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow

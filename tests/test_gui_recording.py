@@ -106,7 +106,7 @@ def test_a_full_disk_stops_the_recording_with_consistent_files(qtbot, tmp_path, 
                                                                monkeypatch):
     import errno
 
-    from app import results
+    from app.io import results
 
     real_add = results.ResultFiles.add
     calls = []
@@ -134,7 +134,7 @@ def test_a_disk_slower_than_the_camera_skips_frames_and_says_so(qtbot, tmp_path,
                                                                 monkeypatch):
     import time
 
-    from app import results
+    from app.io import results
 
     real_add = results.ResultFiles.add
 

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from app import synthetic  # noqa: E402
+from app.io import synthetic  # noqa: E402
 from tests.gui_support import WAIT_MS, open_window, wait_frames, write_clip  # noqa: E402
 
 

@@ -17,10 +17,10 @@ pytest.importorskip("pytestqt")
 from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
-from app import synthetic  # noqa: E402
-from app.charts import MARKER_COLOR, marker_x  # noqa: E402
+from app.io import synthetic  # noqa: E402
+from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.gui.widgets import Timeline  # noqa: E402
-from app.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
+from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from tests.gui_support import (  # noqa: E402
     WAIT_MS,
     camera_opener,
@@ -39,7 +39,7 @@ def read_rows(path):
 
 
 class FakeFeeds:
-    """Stands in for app.feeds.Feeds: keeps the markers; anything else does nothing."""
+    """Stands in for app.io.feeds.Feeds: keeps the markers; anything else does nothing."""
 
     def __init__(self):
         self.markers = []

@@ -5,9 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from model.errors import ModelError
+from model.runtime.errors import ModelError
 from model import EMOTIONS
-from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from tests.conftest import tiny_faces
 
 
@@ -54,7 +54,7 @@ def model_files(tiny_run, tmp_path_factory):
     """The tiny run's .keras, its int8 .tflite and a float .tflite of the same weights."""
     import keras
 
-    from model.export import export_tflite
+    from model.training.export import export_tflite
 
     _, out = tiny_run
     float_path = tmp_path_factory.mktemp("float") / "float.tflite"
@@ -123,7 +123,7 @@ def test_accurate_with_a_model_of_ones_own_means_its_crops(model_files):
 def test_keras_and_exported_tflite_models_agree(model_files, faces):
     import keras
 
-    from model.preprocess import to_network_input
+    from model.runtime.preprocess import to_network_input
 
     keras_path, int8_path, float_path = model_files
     direct = np.asarray(keras.models.load_model(keras_path)(to_network_input(faces)))
@@ -143,7 +143,7 @@ def ensemble(model_files, tmp_path_factory):
     """A .json listing the tiny run's float .tflite and an untrained network's .keras."""
     import keras
 
-    from model.network import build_model
+    from model.training.network import build_model
 
     folder = tmp_path_factory.mktemp("ensemble")
     (folder / "nets").mkdir()
@@ -228,7 +228,7 @@ def test_an_ensemble_names_a_missing_or_unusable_member(ensemble, tmp_path, wron
 def wrong_models(tmp_path_factory):
     """Working models of another task: 32x32 input, or 5 classes; .keras and .tflite."""
     keras = pytest.importorskip("keras", reason="needs Keras to build models")
-    from model.export import export_tflite
+    from model.training.export import export_tflite
 
     folder = tmp_path_factory.mktemp("wrong")
     paths = {}

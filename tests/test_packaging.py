@@ -141,7 +141,7 @@ def test_the_wheel_holds_two_packages_and_the_shipped_model(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"app", "model"}                # no main, common, assets or tests
-    assert {"app/cli.py", "model/classifier.py", "model/assets/emotion_cnn.tflite",
+    assert {"app/cli.py", "model/runtime/classifier.py", "model/assets/emotion_cnn.tflite",
             "model/assets/emotion_accurate.json", "model/assets/MODEL_CARD.md"} <= names
     from app import __version__
 
@@ -156,7 +156,7 @@ def test_regular_install_finds_the_shipped_model(wheel, tmp_path):
                              capture_output=True, text=True, timeout=180)
     assert install.returncode == 0, install.stderr[-2000:]
     code = ("import numpy as np\n"
-            "from model.classifier import DEFAULT_MODEL, EmotionClassifier\n"
+            "from model.runtime.classifier import DEFAULT_MODEL, EmotionClassifier\n"
             "probs = EmotionClassifier.load().predict(np.zeros((48, 48), np.uint8))\n"
             "print(DEFAULT_MODEL, probs.shape)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -174,7 +174,8 @@ def test_the_wheel_in_a_fresh_venv_runs_the_command_from_another_folder(wheel, t
     cost time). From a folder far from the checkout: --version, and process a clip."""
     import sysconfig
 
-    from app import __version__, synthetic
+    from app import __version__
+    from app.io import synthetic
 
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
@@ -204,6 +205,6 @@ def test_the_wheel_in_a_fresh_venv_runs_the_command_from_another_folder(wheel, t
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((elsewhere / "out" / "summary.json").read_text())
     assert summary["frames"] == 20 and summary["faces"] >= 18
-    where = subprocess.run([str(py), "-c", "import model.classifier as c; print(c.DEFAULT_MODEL)"],
+    where = subprocess.run([str(py), "-c", "import model.runtime.classifier as c; print(c.DEFAULT_MODEL)"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(target)     # the venv's, not the checkout's

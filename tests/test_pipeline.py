@@ -7,13 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
-from app.crop import crop_box, crop_face
-from app.draw import EMOTION_COLORS, draw_detections
-from app.pipeline import Detection, EmotionPipeline, view_for
-from app.track import ProbabilitySmoother, iou
+from app.io import synthetic
+from app.core.crop import crop_box, crop_face
+from app.core.draw import EMOTION_COLORS, draw_detections
+from app.core.pipeline import Detection, EmotionPipeline, view_for
+from app.core.track import ProbabilitySmoother, iou
 from model import EMOTIONS
-from model.classifier import DEFAULT_MODEL
+from model.runtime.classifier import DEFAULT_MODEL
 
 
 @pytest.fixture(scope="module")
@@ -427,8 +427,8 @@ def test_a_tilted_head_is_found_and_cut_upright(drawn):
     assert sum(not d for d in plain_found) >= 10  # upright alone loses it
     assert found[-1][0].tilt == 30.0              # counter-clockwise, as pasted
     # the crop along the angle is close to the upright face's crop
-    from app.crop import crop_face, crop_tilted
-    from model.preprocess import to_gray
+    from app.core.crop import crop_face, crop_tilted
+    from model.runtime.preprocess import to_gray
 
     upright = crop_face(to_gray(_tilted(bg, drawn[0], 0)), (240, 160, 160, 160))
     turned = crop_tilted(to_gray(_tilted(bg, drawn[0], 30)), (240, 160, 160, 160), 30.0)

@@ -3,9 +3,9 @@
 import cv2
 import pytest
 
-from app.desktop_entry import linux_only
-from app.sources import camera_backend
-from model.errors import UserError
+from app.io.desktop_entry import linux_only
+from app.io.sources import camera_backend
+from model.runtime.errors import UserError
 
 
 @pytest.mark.parametrize("platform, backend", [

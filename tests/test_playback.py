@@ -1,4 +1,4 @@
-"""The playback rules without Qt (app.playback): pacing (on an injected clock, no
+"""The playback rules without Qt (app.core.playback): pacing (on an injected clock, no
 sleeps), seek, loop, pause, one photo at a time, how a playback ends; and the frame
 step (faces start afresh on a new scene or a photo). On real generated clips and
 pictures; the window's engine runs the same code (tests/test_engine_playback.py)."""
@@ -13,9 +13,9 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
-from app.playback import Ending, FrameStep, Playback, PlaybackControl, describe
-from app.sources import CameraSource, FrameSource, SourceError, open_source
+from app.io import synthetic
+from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, describe
+from app.io.sources import CameraSource, FrameSource, SourceError, open_source
 from tests.conftest import REPO
 from tests.fakes import FakeCamera
 
@@ -354,7 +354,7 @@ def test_an_opened_source_is_played_and_left_open(clip):
 
 
 def test_playback_needs_no_qt():
-    code = "import sys, app.playback; print('PyQt5' in sys.modules)"
+    code = "import sys, app.core.playback; print('PyQt5' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
     assert proc.stdout.strip() == "False", proc.stderr

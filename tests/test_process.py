@@ -14,15 +14,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
+from app.io import synthetic
 from app.cli import main
-from app.pipeline import EmotionPipeline
-from app.process import process_source, progress_bar
-from app.results import CSV_COLUMNS
-from app.sources import open_source
-from app.track import iou
+from app.core.pipeline import EmotionPipeline
+from app.commands.process import process_source, progress_bar
+from app.io.results import CSV_COLUMNS
+from app.io.sources import open_source
+from app.core.track import iou
 from model import EMOTIONS
-from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
 from tests.conftest import REPO, video_frames
 
 
@@ -231,7 +231,7 @@ def test_the_progress_bar_counts_every_frame(clip, tmp_path):
 
 
 def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
-    import app.pipeline
+    import app.core.pipeline
 
     built = []
 
@@ -240,7 +240,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
             super().__init__(*args, **kwargs)
             built.append(self)
 
-    monkeypatch.setattr(app.pipeline, "EmotionPipeline", Spy)
+    monkeypatch.setattr(app.core.pipeline, "EmotionPipeline", Spy)
     video, _ = clip
     assert main(["process", str(video), "-o", str(tmp_path / "a"), "--no-progress",
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
@@ -265,8 +265,8 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
 
 
 def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog):
-    from model.classifier import EmotionClassifier
-    from model.preprocess import frame_tight_crop
+    from model.runtime.classifier import EmotionClassifier
+    from model.runtime.preprocess import frame_tight_crop
 
     folder = tmp_path / "crops"
     folder.mkdir()
@@ -298,7 +298,7 @@ def test_crops_classifies_each_whole_picture_and_a_hint_says_so(tmp_path, caplog
 
 
 def test_chart_ticks_are_round_seconds():
-    from app.charts import _ticks
+    from app.io.charts import _ticks
 
     assert _ticks(10.0) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
     assert _ticks(95.0) == [0, 10, 20, 30, 40, 50, 60, 70, 80, 90]
@@ -306,8 +306,8 @@ def test_chart_ticks_are_round_seconds():
 
 
 def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
-    from app.charts import photo_chart
-    from app.draw import EMOTION_COLORS
+    from app.io.charts import photo_chart
+    from app.core.draw import EMOTION_COLORS
 
     happy = [0, 0, 0, 1.0, 0, 0, 0]
     img = photo_chart([happy, [np.nan] * 7, [0.5, 0, 0, 0, 0.5, 0, 0]],
@@ -369,8 +369,8 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.pipeline import Detection
-    from app.results import TIMELINE_POINTS, _Stats
+    from app.core.pipeline import Detection
+    from app.io.results import TIMELINE_POINTS, _Stats
 
     stats = _Stats(fps=30.0)
     rng = np.random.default_rng(0)

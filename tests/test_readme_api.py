@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from app import synthetic
+from app.io import synthetic
 from tests.conftest import REPO
 
 
@@ -40,6 +40,6 @@ def test_the_package_roots_export_what_a_program_needs():
     for name in app.__all__:
         assert getattr(app, name) is not None and (name.startswith("__") or
                                                    getattr(app, name).__doc__)
-    from model.classifier import EmotionClassifier
+    from model.runtime.classifier import EmotionClassifier
 
     assert model.EmotionClassifier is EmotionClassifier

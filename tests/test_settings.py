@@ -6,7 +6,7 @@ pytest.importorskip("PyQt5")
 
 from PyQt5.QtCore import QSettings  # noqa: E402
 
-from app.config import DEFAULTS  # noqa: E402
+from app.core.config import DEFAULTS  # noqa: E402
 from app.gui.settings import Settings  # noqa: E402
 
 

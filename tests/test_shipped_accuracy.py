@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from app.gui.about import SHIPPED_ROW
-from model.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
-from model.data import load_dataset
-from model.evaluate import predict_labels
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
+from model.training.data import load_dataset
+from model.training.evaluate import predict_labels
 from tests.conftest import REPO
 
 CARD = REPO / "assets" / "MODEL_CARD.md"

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from app import snapshot
-from app.draw import draw_detections
-from app.pipeline import Detection
-from app.snapshot import SnapshotError, save_snapshot
+from app.io import snapshot
+from app.core.draw import draw_detections
+from app.core.pipeline import Detection
+from app.io.snapshot import SnapshotError, save_snapshot
 from model import EMOTIONS
 
 WHEN = dt.datetime(2024, 5, 17, 14, 3, 9, 250000, tzinfo=dt.timezone.utc)

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
-from app.sources import (
+from app.io import synthetic
+from app.io.sources import (
     CameraSource,
     ImageFolderSource,
     ImageSource,

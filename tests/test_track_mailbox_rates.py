@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from app.mailbox import Closed, LatestMailbox
-from app.runstats import RateMeter
-from app.track import Tracker
+from app.gui.mailbox import Closed, LatestMailbox
+from app.core.runstats import RateMeter
+from app.core.track import Tracker
 
 FACE = (100, 100, 80, 80)
 

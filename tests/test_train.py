@@ -11,12 +11,12 @@ pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install
 
 import keras  # noqa: E402
 
-from model.errors import DataError  # noqa: E402
-from model import train as train_module  # noqa: E402
-from model.classifier import EmotionClassifier  # noqa: E402
-from model.data import load_dataset  # noqa: E402
-from model.preprocess import to_network_input  # noqa: E402
-from model.train import make_datasets, train  # noqa: E402
+from model.runtime.errors import DataError  # noqa: E402
+from model.training import train as train_module  # noqa: E402
+from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.training.data import load_dataset  # noqa: E402
+from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training.train import make_datasets, train  # noqa: E402
 from tests.conftest import TINY_COUNTS, tiny_config  # noqa: E402
 
 STEPS = -(-7 * TINY_COUNTS["train"] // 8)  # batches per epoch at batch size 8
@@ -78,7 +78,7 @@ def test_a_stopped_run_resumes_where_it_stopped(tiny_folder, tmp_path, monkeypat
     first_epoch = state["history"]
 
     # --resume keeps the stored recipe; the command line's --epochs may change
-    with caplog.at_level(logging.INFO, logger="model.train"):
+    with caplog.at_level(logging.INFO, logger="model.training.train"):
         train(tiny_config(tiny_folder, out, epochs=2, lr=0.5, batch_size=4), resume=True)
     assert any("resuming" in r.getMessage() and "at epoch 2 of 2" in r.getMessage()
                for r in caplog.records)
@@ -130,7 +130,7 @@ def test_a_wrong_data_folder_fails_before_training(tmp_path):
 
 def test_distillation_mixes_the_teachers_probabilities_into_the_targets(tiny_run, tmp_path,
                                                                         monkeypatch):
-    from model.train import TEACHER_CACHE, soften, training_targets
+    from model.training.train import TEACHER_CACHE, soften, training_targets
 
     cfg, out = tiny_run
     teacher = str(out / "emotion_cnn.tflite")
@@ -151,7 +151,7 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(tiny_run
 
 
 def test_temperature_flattens_and_keeps_the_order():
-    from model.train import soften
+    from model.training.train import soften
 
     p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0]], np.float32)
     warm = soften(p, 2.0)
@@ -191,7 +191,7 @@ def test_an_init_network_of_another_shape_is_refused(tiny_folder, tmp_path):
 def test_mixup_blends_each_face_and_its_target_with_one_partner():
     import tensorflow as tf
 
-    from model.augment import mixup
+    from model.training.augment import mixup
 
     rng = np.random.default_rng(0)
     x = rng.random((16, 48, 48, 1)).astype(np.float32)
@@ -229,7 +229,7 @@ def test_the_weight_average_is_what_is_scored_and_saved(tiny_run, tmp_path):
 
 
 def test_camera_effects_change_training_faces_only_and_stay_in_range():
-    from model.augment import AugmentConfig, CameraEffects
+    from model.training.augment import AugmentConfig, CameraEffects
 
     layer = CameraEffects(AugmentConfig(noise_p=1.0, erase_p=1.0), 3)
     faces = np.random.default_rng(0).uniform(0.2, 0.8, (16, 48, 48, 1)).astype(np.float32)
@@ -250,7 +250,7 @@ def test_camera_effects_change_training_faces_only_and_stay_in_range():
 def test_low_resolution_is_tensorflows_area_downscale_and_bilinear_upscale():
     import tensorflow as tf
 
-    from model.augment import _low_resolution_matrices
+    from model.training.augment import _low_resolution_matrices
 
     face = np.random.default_rng(0).uniform(0, 1, (48, 48)).astype(np.float32)
     for m, size in zip(_low_resolution_matrices(), range(16, 37)):

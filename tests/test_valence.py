@@ -1,4 +1,4 @@
-"""Valence (model.emotions.valence: happy minus the largest of sad, angry, fear and
+"""Valence (model.runtime.emotions.valence: happy minus the largest of sad, angry, fear and
 disgust): a column of detections.csv, a field of a face's JSON, the mean per track
 in summary.json, and a line on the side panel instead of the emotion timeline."""
 
@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
+from app.io import synthetic
 from app.cli import main
-from app.pipeline import NO_MODEL_LABEL, Detection
-from app.results import CSV_COLUMNS, ResultFiles
-from model.emotions import EMOTIONS, valence
+from app.core.pipeline import NO_MODEL_LABEL, Detection
+from app.io.results import CSV_COLUMNS, ResultFiles
+from model.runtime.emotions import EMOTIONS, valence
 
 
 def read_rows(path):

@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app import synthetic
-from app.draw import EMOTION_COLORS
+from app.io import synthetic
+from app.core.draw import EMOTION_COLORS
 from tests.conftest import video_frames
 from tests.gui_support import clip_recipe, write_clip
 

@@ -14,7 +14,7 @@ SHIPPED_ROW = "shipped default"  # marks the shipped model's row in the card's r
 
 def model_card_accuracy() -> str:
     """The shipped model's FER-2013 results, as its card's results row states them."""
-    from model.classifier import ASSETS
+    from model.runtime.classifier import ASSETS
 
     try:
         lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()

@@ -3,11 +3,11 @@
     capture worker --(one-slot mailbox, newest frame wins)--> processing worker
     processing worker --(one-slot mailbox + signal)--> window
     model loader --(signal: loaded / failed)--> engine --(locked hand-over)--> processing
-    processing worker --(each result, from its thread)--> feeds (app.feeds: OSC, WebSocket)
+    processing worker --(each result, from its thread)--> feeds (app.io.feeds: OSC, WebSocket)
 
 The rules of playing a source (pacing, seek, loop, pause, one photo at a time,
 the ending) and the frame step (pipeline reset on a new scene, detections, drawn)
-are plain Python in `app.playback`, shared with `process` and `bench`; the workers
+are plain Python in `app.core.playback`, shared with `process` and `bench`; the workers
 here only run them in their QThreads and pass on what they produce.
 
 One pattern throughout, that of the Qt for Python examples: each worker is a
@@ -35,10 +35,10 @@ from PyQt5 import sip
 from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 from PyQt5.QtGui import QImage
 
-from app.mailbox import Closed, LatestMailbox
-from app.playback import Frame, FrameStep, LiveSettings, Playback, PlaybackControl, describe
-from app.runstats import RateMeter
-from app.sources import open_source
+from app.gui.mailbox import Closed, LatestMailbox
+from app.core.playback import Frame, FrameStep, LiveSettings, Playback, PlaybackControl, describe
+from app.core.runstats import RateMeter
+from app.io.sources import open_source
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,7 @@ def stop_thread(thread: QThread, worker: QObject, timeout: float, what: str) -> 
 # ------------------------------------------------------------------- capture
 
 class CaptureWorker(QObject):
-    """Plays one source (`app.playback.Playback`, paced, one photo at a time) in its
+    """Plays one source (`app.core.playback.Playback`, paced, one photo at a time) in its
     QThread and posts each frame to the mailbox until stopped or ended.
 
     `news(generation, kind, payload)` reports "started" (dict), "ended" (message),
@@ -175,7 +175,7 @@ class CaptureWorker(QObject):
 # ---------------------------------------------------------------- processing
 
 class ProcessingWorker(QObject):
-    """Turns the newest packet into a Result (`app.playback.FrameStep`) until
+    """Turns the newest packet into a Result (`app.core.playback.FrameStep`) until
     stopped; uses a new pipeline from the loader as soon as it is offered (frames
     are shown without emotions until one is).
 
@@ -189,7 +189,7 @@ class ProcessingWorker(QObject):
     asked of a pipeline that has since been replaced is dropped (the window forgets
     it on `pipelineChanged`).
 
-    `feeds` (app.feeds.Feeds, or None): every result's readings are handed to it
+    `feeds` (app.io.feeds.Feeds, or None): every result's readings are handed to it
     here, in this thread, before the window gets the result.
     """
 
@@ -297,7 +297,7 @@ class ModelLoader(QObject):
 
 def faces_only_pipeline(options):
     """Boxes without emotions, for while no model works (None if even that fails)."""
-    from app.pipeline import EmotionPipeline, NoModel
+    from app.core.pipeline import EmotionPipeline, NoModel
 
     try:
         return EmotionPipeline(classifier=NoModel(), smoothing=options["smoothing"],
@@ -308,7 +308,7 @@ def faces_only_pipeline(options):
 
 
 def _default_pipeline(path, smoothing, sensitivity):
-    from app.pipeline import EmotionPipeline
+    from app.core.pipeline import EmotionPipeline
 
     return EmotionPipeline(model_path=path, smoothing=smoothing, sensitivity=sensitivity)
 
@@ -321,7 +321,7 @@ class VideoEngine(QObject):
     Signals arrive in the GUI thread. `sourceEvent(kind, payload)`: "started"
     (dict: name, live, fps, frames), "still", "ended", "failed" (message).
     `position(frame)`: the frame number just read from the current source.
-    `feeds` (app.feeds.Feeds, or None): where the processing thread sends every
+    `feeds` (app.io.feeds.Feeds, or None): where the processing thread sends every
     frame's readings; closed by `shutdown`.
     """
 
@@ -432,7 +432,7 @@ class VideoEngine(QObject):
         self.reprocess()
 
     def calibrate_person(self, offset, track_id=None):
-        """Take a person's neutral lean (model.calibration.person_offset) out of the
+        """Take a person's neutral lean (model.runtime.calibration.person_offset) out of the
         tracked face `track_id`'s readings from the next frame on (handed on to the
         next new face once it is gone: EmotionPipeline.calibrate_person); `None`
         offset: clear it. A still picture is read again at once."""

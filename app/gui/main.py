@@ -10,7 +10,7 @@ import os
 import signal
 import sys
 
-from model.errors import UserError
+from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +45,12 @@ def run_app(source=None, snapshots=None, model=None, loop: bool = False,
             exit_after: float = 0.0, stats_every: float = 0.0, record=None,
             osc=None, serve=None) -> int:
     """Open the window on `source` (None: the last source used, else camera 0).
-    `osc` (HOST:PORT), `serve` ([HOST:]PORT): send the readings live (app.feeds),
+    `osc` (HOST:PORT), `serve` ([HOST:]PORT): send the readings live (app.io.feeds),
     from the processing thread; a bad address or a port in use fails before the
     window opens."""
     import cv2  # noqa: F401 - imported first on purpose: it sets the variable we fix
 
-    from app.feeds import Feeds
+    from app.io.feeds import Feeds
 
     check_display()
     feeds = Feeds.open(osc, serve)
@@ -97,7 +97,7 @@ def _icon():
     import numpy as np
     from PyQt5.QtGui import QIcon, QImage, QPixmap
 
-    from app.desktop_entry import icon_image
+    from app.io.desktop_entry import icon_image
 
     bgra = np.ascontiguousarray(icon_image(128))
     image = QImage(bgra.data, 128, 128, bgra.strides[0], QImage.Format_ARGB32).copy()

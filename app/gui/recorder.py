@@ -1,7 +1,7 @@
 """Recording a session from the window: the frames shown, written off the GUI thread.
 
 A recording is a folder with the same files `process` writes, by the same code
-(`app.results.ResultFiles`): the annotated video, detections.csv, summary.json and
+(`app.io.results.ResultFiles`): the annotated video, detections.csv, summary.json and
 timeline.png, and markers.csv (the markers added while it ran). The writer is a
 worker QObject in its own QThread (the pattern of the Qt for Python examples): frames
 and markers go in by queued signals (in order), news comes out by signals, and the
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from app.results import ResultFiles
+from app.io.results import ResultFiles
 
 log = logging.getLogger(__name__)
 

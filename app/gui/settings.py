@@ -11,7 +11,7 @@ from pathlib import Path
 
 from PyQt5.QtCore import QSettings, QStandardPaths
 
-from app.config import DEFAULTS
+from app.core.config import DEFAULTS
 
 log = logging.getLogger(__name__)
 

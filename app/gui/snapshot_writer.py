@@ -10,7 +10,7 @@ import logging
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
-from app.snapshot import SnapshotError, save_snapshot
+from app.io.snapshot import SnapshotError, save_snapshot
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """The window's custom widgets: the video view, the probability bars, the timeline.
 
-Colours come from `app.draw.EMOTION_COLORS` (BGR there), so a face's box in the
+Colours come from `app.core.draw.EMOTION_COLORS` (BGR there), so a face's box in the
 picture, its bar and its timeline row share one colour.
 """
 
@@ -10,9 +10,9 @@ from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.draw import EMOTION_COLORS
-from app.results import marker_label
-from model.emotions import EMOTIONS
+from app.core.draw import EMOTION_COLORS
+from app.io.results import marker_label
+from model.runtime.emotions import EMOTIONS
 
 TIMELINE_SECONDS = 60.0
 TIMELINE_SAMPLES = 6000      # most samples the timeline keeps (a long video's are thinned)
@@ -166,7 +166,7 @@ class ProbabilityBars(QWidget):
 class Timeline(QWidget):
     """One face's emotion in the source's own time: a row per emotion, each sample a
     mark in its label's row and colour (faint when unsure); or, with `show_valence`,
-    its valence (model.emotions.valence) as a line from -1 to 1. Markers are
+    its valence (model.runtime.emotions.valence) as a line from -1 to 1. Markers are
     vertical lines labelled with their number (or text).
 
     `mode` says what `t` is and what the axis shows (`axis`, `axis_labels`):

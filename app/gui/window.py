@@ -35,19 +35,19 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from app.baseline import neutral_reference
+from app.core.neutral import neutral_reference
 from app.gui.about import about_html, shortcuts_html
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
-from app.runstats import process_age, rss_mb
-from app.sources import VIDEO_SUFFIXES, list_cameras
-from model.errors import ModelError
-from model.emotions import EMOTIONS
-from model.calibration import person_offset
-from model.classifier import MODEL_TYPES
-from model.data import IMAGE_SUFFIXES
+from app.core.runstats import process_age, rss_mb
+from app.io.sources import VIDEO_SUFFIXES, list_cameras
+from model.runtime.errors import ModelError
+from model.runtime.emotions import EMOTIONS
+from model.runtime.calibration import person_offset
+from model.runtime.classifier import MODEL_TYPES
+from model.runtime.image_files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class MainWindow(QMainWindow):
                  stats_every: float = 0.0, record_dir=None):
         super().__init__()
         self.engine = engine
-        # where the readings go live (app.feeds.Feeds: OSC, WebSocket); None when off
+        # where the readings go live (app.io.feeds.Feeds: OSC, WebSocket); None when off
         self.feeds = getattr(engine, "feeds", None)
         self.settings = settings
         self.snapshot_dir = Path(snapshot_dir) if snapshot_dir else settings.snapshot_dir
@@ -750,7 +750,7 @@ class MainWindow(QMainWindow):
     def calibrate_neutral(self):
         """Calibrate neutral: the followed (or largest) face keeps a neutral face for
         NEUTRAL_SECONDS, counted down on the picture; the model's readings of it
-        meanwhile give the person's lean (model.calibration.person_offset), taken out
+        meanwhile give the person's lean (model.runtime.calibration.person_offset), taken out
         of that face's readings for the rest of the session (passed on to the next
         new face when it is gone: a new source, a seek). A still picture (a photo, a
         paused video) is measured at once, from the reading shown."""

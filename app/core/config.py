@@ -1,0 +1,75 @@
+"""Settings with their defaults, each written once: the pipeline's (`PipelineConfig`),
+`process`' (`ProcessOptions`) and `bench`'s (`BenchOptions`).
+
+The command line (`process`, `bench`, the app), the window and the settings it
+stores between runs all build a `PipelineConfig` from these defaults, and the
+pipeline takes one; the command line takes its options' defaults (and the
+"(default: X)" of its help) from these fields. Nothing else repeats a default.
+"""
+
+from dataclasses import dataclass, replace
+
+from app.core.crop import FER_MARGIN
+
+MIN_FACE_FLOOR = 24  # the Haar cascade's window: no face smaller than this is found
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    smoothing: bool = True        # average each face's probabilities over time
+    sensitivity: float = 0.5      # face detection: 0 strict (few false faces) .. 1 lenient
+    min_face: int = 48            # smallest face looked for, in pixels
+    tau: float = 3.0              # smoothing of the bars shown, seconds (app.core.track)
+    fast_tau: float = 0.15        # the fast average that notices a change of expression
+    jump: float = 0.15            # its lead that moves the bars to the new expression at once
+    rescan_interval: int = 15     # frames between full-frame scans while faces are known
+    max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
+    margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut
+    hold: float = 0.35            # seconds a lost face keeps its box and label (0: off)
+    tilt: bool = True             # look for tilted heads near a known face
+    in_turn: bool = True          # smoothed stream: one network and view (face or mirror) a frame
+
+    def with_changes(self, **changes) -> "PipelineConfig":
+        """A copy with some fields changed (unknown names are a TypeError)."""
+        return replace(self, **changes).checked()
+
+    def checked(self) -> "PipelineConfig":
+        """The same settings, clamped to what the pipeline can use."""
+        return replace(self, sensitivity=min(1.0, max(0.0, float(self.sensitivity))),
+                       min_face=max(MIN_FACE_FLOOR, int(self.min_face)),
+                       smoothing=bool(self.smoothing))
+
+
+DEFAULTS = PipelineConfig()
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """How `process` annotates its inputs (one, or a batch: app.commands.batch); picklable, so
+    that a batch's jobs carry it to worker processes and cluster workers."""
+
+    model: str | None = None      # emotion model file; None: the shipped one
+    config: PipelineConfig = DEFAULTS
+    crops: bool = False           # every picture is a face crop: classify it whole
+    accurate: bool = False        # the five-network ensemble, or five crops with `model`
+    annotated: bool = True        # write the annotated video or images, not only the data
+    baseline: str | None = None   # photos or a clip of the person's neutral face
+    show_progress: bool = True    # a progress bar on stderr
+    threads: int = 2              # the classifier's threads (1 in a batch's workers)
+    jobs: int | None = None       # a batch's inputs at once; None: one per core
+    overwrite: bool = False       # redo finished inputs, write into folders of other files
+    scheduler: str | None = None  # a Dask scheduler's address: the batch runs there
+    osc: str | None = None        # HOST:PORT: send each frame's readings there as OSC (UDP)
+    serve: str | None = None      # [HOST:]PORT: a WebSocket feed of each frame's readings
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """What `bench` measures (app.commands.bench.run_bench)."""
+
+    frames: int = 300             # frames to time
+    soak_frames: int = 0          # then this many more (looping), memory before and after
+    video: str | None = None      # None: a generated clip with a face
+    model: str | None = None      # emotion model file; None: the shipped one
+    hard_seconds: float = 10.0    # length of the hard generated clip; 0 leaves it out
+    batch_clips: int = 0          # also time `process` on this many generated clips

@@ -1,0 +1,498 @@
+"""The readings, live, to other programs: OSC over UDP (`--osc`) and a WebSocket
+feed of JSON (`--serve`), for the window and `process`.
+
+    Feeds: what the frame loops call: `frame(...)` after each frame's detections
+           (the processing thread, never the GUI thread), `marker(...)` when the
+           user adds a marker; `close()` at the end
+    OscSender: one OSC message per face and one per frame (and per marker), sent
+           with python-osc's SimpleUDPClient on a non-blocking UDP socket
+    FeedServer: a WebSocket server (`websockets`) in its own daemon thread with
+           its own asyncio loop; `publish` hands a message over without blocking
+
+OSC, over UDP to HOST:PORT, in this order for each frame:
+
+    /emotion/frame   time frame faces
+    /emotion/face    time track label confidence angry disgust fear happy sad
+                     surprise neutral x y w h valence          (one per face)
+    /emotion/marker  time frame number text                    (when one is added)
+
+`time` is the source's time in seconds (a video's position; a camera's seconds
+since it started; -1 for a separate photo, which has none), `frame` the frame
+number (the first is 1, as the window shows them); the probabilities follow
+EMOTIONS' order; the box is in the frame's pixels; valence is
+model.runtime.emotions.valence of the probabilities (0 for a face read by no emotion
+model: label "face", probabilities 0).
+
+The WebSocket feed sends one JSON text message per processed frame to every
+client, {"type": "frame", "time", "frame", "source", "faces": [...]}, each face as
+in the snapshot JSON (Detection.to_dict, with its valence), and {"type":
+"marker", "time", "frame", "number", "text"} for a marker. The JSON is built once
+per message and the same bytes go to every client. A slow or stuck client never
+holds anything up: each client has a queue of QUEUE_SIZE messages, the oldest
+goes when it is full, and the next message it gets says how many it missed
+("missed": N, first field). Nothing else buffers without bound: the hand-over
+from the publishing thread keeps at most QUEUE_SIZE messages too, and the
+socket's write buffer is capped (WRITE_LIMIT).
+
+Browsers let any web page open a WebSocket to 127.0.0.1, so the feed checks where
+a browser's page comes from (its Origin): a page opened from a file or served
+from this computer (localhost) may read it, a page from a web site may not.
+Programs (no Origin) always may.
+"""
+
+import asyncio
+import collections
+import errno
+import ipaddress
+import json
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from model.runtime.emotions import EMOTIONS, valence
+from model.runtime.errors import UserError
+
+log = logging.getLogger(__name__)
+
+OSC_FACE = "/emotion/face"
+OSC_FRAME = "/emotion/frame"
+OSC_MARKER = "/emotion/marker"
+NO_TIME = -1.0              # OSC's time of a frame that has none (a separate photo)
+QUEUE_SIZE = 16             # messages waiting per client (about half a second at 30 fps)
+WRITE_LIMIT = 2 ** 15       # bytes a client's connection buffers before a send waits
+START_TIMEOUT = 10.0        # s to bind the server
+CLOSE_TIMEOUT = 1.0         # s a client gets to answer the closing handshake
+LOOPBACK = "127.0.0.1"
+# the pages allowed to read the feed: none (a program), a file ("null"), this computer
+ORIGINS = (None, "null",
+           re.compile(r"(https?|file)://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?"))
+
+
+# ------------------------------------------------------------------ addresses
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+
+    def __str__(self):
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_address(text, option: str, default_host: str | None = LOOPBACK,
+                  allow_any_port: bool = False) -> Address:
+    """'HOST:PORT', '[IPv6]:PORT' or (with `default_host`) 'PORT' -> Address; a
+    UserError naming `option` otherwise. Port 0 (any free port) only if allowed."""
+    text = str(text).strip()
+    form = "[HOST:]PORT" if default_host else "HOST:PORT"
+    host, sep, port = text.rpartition(":")
+    if not sep:
+        host = default_host or ""
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    elif ":" in host:
+        host = ""   # a bare IPv6 address is ambiguous: it needs brackets
+    lowest = 0 if allow_any_port else 1
+    if not host or not (port.isascii() and port.isdigit()) or not lowest <= int(port) <= 65535:
+        raise UserError(f"{option} {text!r}: expected {form}, such as "
+                        f"{LOOPBACK}:{9000 if option == '--osc' else 8765} "
+                        f"(a port from {lowest} to 65535)")
+    return Address(host, int(port))
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# ----------------------------------------------------------------- messages
+
+def face_json(det) -> dict:
+    """A face as in the snapshot JSON (with its valence: None without an emotion model)."""
+    return det.to_dict()
+
+
+def frame_message(time, number: int, source: str, detections) -> dict:
+    return {"type": "frame", "time": None if time is None else round(float(time), 3),
+            "frame": int(number), "source": str(source),
+            "faces": [face_json(d) for d in detections]}
+
+
+def marker_message(time, frame, number: int, text: str) -> dict:
+    return {"type": "marker", "time": None if time is None else round(float(time), 3),
+            "frame": None if frame is None else int(frame), "number": int(number),
+            "text": str(text)}
+
+
+def encode(message: dict) -> bytes:
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def with_missed(data: bytes, missed: int) -> bytes:
+    """The same JSON object with "missed": N as its first field."""
+    return b'{"missed":%d,%s' % (missed, data[1:])
+
+
+# ----------------------------------------------------------------------- OSC
+
+class OscSender:
+    """OSC messages over UDP to `address` (python-osc). A send never blocks (the
+    socket is non-blocking; a datagram the system cannot take now is dropped) and
+    never raises: failures are counted, and the first one logged."""
+
+    def __init__(self, address: Address):
+        from pythonosc.udp_client import SimpleUDPClient
+
+        self.address = address
+        try:
+            self._client = SimpleUDPClient(address.host, address.port)
+        except OSError as exc:   # socket.gaierror: a host name that does not resolve
+            raise UserError(f"--osc {address}: cannot send there ({exc})") from None
+        self.failed = 0
+        self._closed = False
+
+    def _send(self, path: str, args: list):
+        if self._closed:
+            return
+        try:
+            self._client.send_message(path, args)
+        except OSError as exc:   # BlockingIOError (buffer full), unreachable, ...
+            self.failed += 1
+            if self.failed == 1:
+                log.warning("OSC to %s: a message was not sent (%s); later failures are "
+                            "counted, not logged", self.address, exc)
+
+    def frame(self, time, number: int, detections):
+        t = NO_TIME if time is None else float(time)
+        self._send(OSC_FRAME, [t, int(number), len(detections)])
+        for det in detections:
+            x, y, w, h = (int(v) for v in det.box)
+            probabilities = [float(p) for p in det.probabilities] or [0.0] * len(EMOTIONS)
+            self._send(OSC_FACE, [t, int(det.track_id), str(det.label),
+                                  float(det.confidence), *probabilities, x, y, w, h,
+                                  float(valence(probabilities))])
+
+    def marker(self, time, frame, number: int, text: str):
+        self._send(OSC_MARKER, [NO_TIME if time is None else float(time),
+                                -1 if frame is None else int(frame), int(number), str(text)])
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            self._client.close()
+
+
+# ------------------------------------------------------------ WebSocket feed
+
+class _Client:
+    """One connection's queue: the newest `size` messages, and how many it missed."""
+
+    def __init__(self, connection, size: int):
+        self.connection = connection
+        self.queue = collections.deque()
+        self.size = size
+        self.missed = 0          # dropped since the last message it got
+        self.dropped = 0         # dropped in all
+        self.most = 0            # the longest its queue has been
+        self.ready = asyncio.Event()
+
+    def put(self, data: bytes, missed: int = 0):
+        self.missed += missed
+        self.dropped += missed
+        if len(self.queue) >= self.size:
+            self.queue.popleft()
+            self.missed += 1
+            self.dropped += 1
+        self.queue.append(data)
+        self.most = max(self.most, len(self.queue))
+        self.ready.set()
+
+
+class FeedServer:
+    """A WebSocket server pushing every published message to every client.
+
+    `start()` binds (a UserError if it cannot, e.g. the port is in use) and runs
+    the asyncio loop in a daemon thread. `publish(data)` may be called from any
+    thread and never waits. `close()` closes the connections and the thread."""
+
+    def __init__(self, address: Address, queue_size: int = QUEUE_SIZE):
+        self.requested = address
+        self.address: Address | None = None      # the bound one (port 0 resolved)
+        self.queue_size = queue_size
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server = None
+        self._clients: dict = {}                   # connection -> _Client (loop thread)
+        self._lock = threading.Lock()
+        self._pending = collections.deque()        # handed over, not yet fanned out
+        self._pending_lost = 0
+        self._scheduled = False
+        self._closed = False
+        self.published = 0
+
+    # ---- from any thread
+    def start(self) -> "FeedServer":
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
+        self._thread.start()
+        try:
+            future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
+            future.result(START_TIMEOUT)
+        except OSError as exc:
+            self._stop_loop()
+            host = self.requested
+            why = "the port is in use (choose another)" if exc.errno == errno.EADDRINUSE \
+                else str(exc)
+            raise UserError(f"--serve {host}: cannot start the WebSocket feed: {why}") \
+                from None
+        except Exception:
+            self._stop_loop()
+            raise
+        if not is_loopback(self.address.host):
+            log.warning("the WebSocket feed listens on %s: others on the network can read "
+                        "it (use 127.0.0.1 to keep it on this computer)", self.address)
+        return self
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.address}"
+
+    def publish(self, data: bytes):
+        """Queue `data` (UTF-8 JSON) for every client connected; returns at once."""
+        if self._closed or self._loop is None:
+            return
+        with self._lock:
+            self.published += 1
+            if len(self._pending) >= self.queue_size:
+                self._pending.popleft()
+                self._pending_lost += 1
+            self._pending.append(data)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        try:
+            self._loop.call_soon_threadsafe(self._fan_out)
+        except RuntimeError:      # the loop closed meanwhile
+            pass
+
+    @property
+    def clients(self) -> int:
+        return len(self._clients)
+
+    def queue_lengths(self) -> list[int]:
+        """How many messages wait for each client (each at most `queue_size`)."""
+        return [len(c.queue) for c in tuple(self._clients.values())]
+
+    def client_stats(self) -> list[dict]:
+        """Per client: its port ("peer"), the messages waiting, the longest its queue
+        has been, and the messages dropped in all."""
+        return [{"peer": _peer(c.connection)[1], "queued": len(c.queue), "most": c.most,
+                 "dropped": c.dropped} for c in tuple(self._clients.values())]
+
+    def flush(self, timeout: float = START_TIMEOUT):
+        """Wait until what was published so far is in the clients' queues."""
+        if not self._closed:
+            asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self._loop).result(timeout)
+
+    def close(self, timeout: float = 2 * CLOSE_TIMEOUT + 0.5):
+        """Close every connection and stop the thread (idempotent)."""
+        if self._closed or self._loop is None:
+            self._closed = True
+            return
+        self._closed = True
+        try:
+            asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(timeout)
+        except Exception as exc:  # noqa: BLE001 - a slow close must not hold up the exit
+            log.debug("feed server close: %s", exc)
+        self._stop_loop(timeout)
+
+    # ---- the loop thread
+    def _run(self):
+        loop = self._loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_forever()
+        finally:      # what is left (a close cut short) is cancelled, as asyncio.run does
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.wait(tasks, timeout=CLOSE_TIMEOUT))
+            loop.close()
+
+    def _stop_loop(self, timeout: float = 2.0):
+        self._closed = True
+        if self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+
+    async def _open(self):
+        from websockets.asyncio.server import serve
+
+        self._server = await serve(self._handle, self.requested.host, self.requested.port,
+                                   origins=ORIGINS, compression=None,
+                                   close_timeout=CLOSE_TIMEOUT,
+                                   write_limit=WRITE_LIMIT, max_size=2 ** 16, max_queue=4,
+                                   logger=log)
+        port = self._server.sockets[0].getsockname()[1]      # port 0: the one chosen
+        self.address = Address(self.requested.host, port)
+
+    async def _shut(self):
+        """Close every connection: with the closing handshake, except for a client
+        whose connection is full (it reads nothing, so it would never answer) or
+        that has not answered within CLOSE_TIMEOUT: those are cut off."""
+        if self._server is None:
+            return
+        connections = set(self._server.connections) | set(self._clients)
+        for connection in connections:
+            if connection.transport.get_write_buffer_size() >= WRITE_LIMIT:
+                connection.transport.abort()
+        self._server.close()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._server.wait_closed()), CLOSE_TIMEOUT)
+        except asyncio.TimeoutError:   # (not the built-in one before Python 3.11)
+            for connection in set(self._server.connections) | set(self._clients):
+                connection.transport.abort()
+            await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
+
+    def _fan_out(self):
+        with self._lock:
+            items = list(self._pending)
+            self._pending.clear()
+            lost, self._pending_lost = self._pending_lost, 0
+            self._scheduled = False
+        for client in tuple(self._clients.values()):
+            for i, data in enumerate(items):
+                client.put(data, lost if i == 0 else 0)
+
+    async def _handle(self, connection):
+        client = _Client(connection, self.queue_size)
+        self._clients[connection] = client
+        log.info("feed: a client connected from %s (%d now)", _peer(connection)[0],
+                 len(self._clients))
+        sender = asyncio.create_task(self._send_loop(client))
+        try:
+            async for _ in connection:     # what a client sends is not used
+                pass
+        except Exception:  # noqa: BLE001 - a broken connection ends only itself
+            pass
+        finally:
+            del self._clients[connection]
+            sender.cancel()
+            log.info("feed: a client left (%d now)", len(self._clients))
+
+    @staticmethod
+    async def _send_loop(client: _Client):
+        connection = client.connection
+        try:
+            while True:
+                await client.ready.wait()
+                client.ready.clear()
+                while client.queue:
+                    data = client.queue.popleft()
+                    if client.missed:
+                        data, client.missed = with_missed(data, client.missed), 0
+                    await connection.send(data, text=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - closed or broken: the handler cleans up
+            return
+
+
+def _peer(connection) -> tuple:
+    """(host, port) of the client."""
+    try:
+        return tuple(connection.remote_address[:2])
+    except Exception:  # noqa: BLE001 - already gone
+        return ("?", None)
+
+
+# --------------------------------------------------------------------- Feeds
+
+class Feeds:
+    """The feeds asked for (OSC, WebSocket, either or both), for a frame loop.
+
+    `frame` and `marker` never raise and never wait: a feed's failure must not stop
+    the pipeline or the window."""
+
+    def __init__(self, osc: OscSender | None = None, server: FeedServer | None = None):
+        self.osc = osc
+        self.server = server
+        self.frames = 0          # frames handed to the feeds
+        self._failed = False
+
+    @classmethod
+    def open(cls, osc: str | None = None, serve: str | None = None) -> "Feeds | None":
+        """Start what is asked (`--osc HOST:PORT`, `--serve [HOST:]PORT`); None when
+        neither is. A bad address or a port in use is a UserError."""
+        if not osc and not serve:
+            return None
+        osc_address = parse_address(osc, "--osc", default_host=None) if osc else None
+        serve_address = parse_address(serve, "--serve", allow_any_port=True) if serve \
+            else None
+        sender = OscSender(osc_address) if osc_address else None
+        server = None
+        if serve_address is not None:
+            try:
+                server = FeedServer(serve_address).start()
+            except BaseException:
+                if sender is not None:
+                    sender.close()
+                raise
+        feeds = cls(sender, server)
+        if sender is not None:
+            log.info("sending the readings as OSC to %s (%s, %s)", osc_address,
+                     OSC_FRAME, OSC_FACE)
+        if server is not None:
+            log.info("WebSocket feed on %s", server.url)
+        return feeds
+
+    def frame(self, time, number: int, source: str, detections):
+        """One processed frame: `time` in the source (s; None: a separate photo),
+        `number` (1 for the first), the source's name, its detections."""
+        self.frames += 1
+        try:
+            if self.osc is not None:
+                self.osc.frame(time, number, detections)
+            if self.server is not None and self.server.clients:
+                self.server.publish(encode(frame_message(time, number, source, detections)))
+        except Exception:  # noqa: BLE001
+            self._log_failure()
+
+    def marker(self, time_s, frame, number: int, text: str = ""):
+        """A marker the user added: `time_s` in the source, the frame it was added on,
+        its number (1..9) and text."""
+        try:
+            if self.osc is not None:
+                self.osc.marker(time_s, frame, number, text)
+            if self.server is not None:
+                self.server.publish(encode(marker_message(time_s, frame, number, text)))
+        except Exception:  # noqa: BLE001
+            self._log_failure()
+
+    def _log_failure(self):
+        if not self._failed:
+            self._failed = True
+            log.exception("sending the readings failed (further failures not logged)")
+
+    def status(self) -> str:
+        """One line for the status bar: where the readings go."""
+        parts = []
+        if self.osc is not None:
+            parts.append(f"OSC \u2192 {self.osc.address}")
+        if self.server is not None and self.server.address is not None:
+            n = self.server.clients
+            parts.append(f"feed {self.server.url} \u00b7 {n} client{'s' if n != 1 else ''}")
+        return " \u00b7 ".join(parts)
+
+    def close(self):
+        """Stop sending; close the server's connections and its thread."""
+        if self.osc is not None:
+            self.osc.close()
+        if self.server is not None:
+            self.server.close()

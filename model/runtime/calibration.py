@@ -1,0 +1,209 @@
+"""Probabilities that mean what they say, kept inside the model file.
+
+A network distilled from softened targets hedges: the shipped one said 42% on
+average where it is right 69% of the time. One temperature T, fitted on PublicTest
+by the negative log-likelihood, turns every reading p into softmax(log p / T).
+It is applied to the final reading (face and mirror image averaged, an ensemble's
+networks averaged), so the order of the classes, and with it every label, stays
+exactly as it was.
+
+The file carries it, so that the file alone gives calibrated probabilities: a
+.tflite in a metadata entry (`METADATA_NAME`, JSON), an ensemble .json in its
+"calibration" field. A model without one runs as it is.
+
+Beside the temperature the file keeps the model's mean (calibrated)
+log-probabilities on FER-2013's neutral faces of PublicTest: the reference a
+person's own neutral face is compared with (`person_offset`).
+"""
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import model.runtime.atomic as atomic
+from model.runtime.emotions import EMOTIONS
+
+METADATA_NAME = "emotion_detector.calibration"
+FLOOR = 1e-6          # probabilities are clipped here before a log (int8 outputs give 0)
+BINS = 10             # equal-width confidence bins of the ECE and the reliability diagram
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How a model's probabilities are corrected; the default changes nothing."""
+
+    temperature: float = 1.0
+    neutral_reference: tuple | None = None   # mean log-probabilities on neutral faces
+    fitted_on: str = ""
+
+    def apply(self, probs: np.ndarray) -> np.ndarray:
+        """(N, 7) probabilities -> the same, sharpened or softened by the temperature."""
+        if self.temperature == 1.0:
+            return probs
+        return softmax(log_probs(probs) / self.temperature)
+
+    def to_json(self) -> dict:
+        out = {"temperature": round(float(self.temperature), 5), "fitted_on": self.fitted_on}
+        if self.neutral_reference is not None:
+            out["neutral_reference"] = [round(float(v), 5) for v in self.neutral_reference]
+        return out
+
+    @classmethod
+    def from_json(cls, spec, where) -> "Calibration":
+        """From a file's "calibration" object; a ValueError naming `where` if malformed."""
+        try:
+            t = float(spec["temperature"])
+            ref = spec.get("neutral_reference")
+            ref = None if ref is None else tuple(float(v) for v in ref)
+        except (TypeError, KeyError, ValueError) as exc:
+            raise ValueError(f"{where}: calibration is malformed ({exc!r})") from exc
+        if not (math.isfinite(t) and t > 0) or (ref is not None and len(ref) != len(EMOTIONS)):
+            raise ValueError(f"{where}: calibration is malformed (temperature {t}, "
+                             f"reference of {len(ref or ())} values)")
+        return cls(t, ref, str(spec.get("fitted_on", "")))
+
+
+NONE = Calibration()
+
+
+def log_probs(probs) -> np.ndarray:
+    return np.log(np.clip(np.asarray(probs, np.float64), FLOOR, None))
+
+
+def softmax(logits) -> np.ndarray:
+    z = np.asarray(logits, np.float64)
+    z = np.exp(z - z.max(axis=-1, keepdims=True))
+    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+
+
+# ---------------------------------------------------------------- measuring
+
+def nll(probs, labels) -> float:
+    """Mean negative log-likelihood of the true labels."""
+    p = np.asarray(probs)[np.arange(len(labels)), np.asarray(labels)]
+    return float(-np.mean(np.log(np.clip(p, FLOOR, None))))
+
+
+def reliability(probs, labels, bins: int = BINS) -> list[dict]:
+    """Per equal-width confidence bin: faces, mean confidence, accuracy."""
+    conf = np.asarray(probs).max(axis=1)
+    right = np.asarray(probs).argmax(axis=1) == np.asarray(labels)
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    return [{"low": i / bins, "high": (i + 1) / bins, "faces": int((which == i).sum()),
+             "confidence": float(conf[which == i].mean()) if (which == i).any() else None,
+             "accuracy": float(right[which == i].mean()) if (which == i).any() else None}
+            for i in range(bins)]
+
+
+def calibration_metrics(probs, labels, bins: int = BINS) -> dict:
+    """ECE (equal-width bins), negative log-likelihood and mean confidence."""
+    rows = reliability(probs, labels, bins)
+    n = len(labels)
+    ece = sum(r["faces"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["faces"])
+    return {"ece": round(float(ece), 4), "nll": round(nll(probs, labels), 4),
+            "mean_confidence": round(float(np.asarray(probs).max(axis=1).mean()), 4),
+            "bins": rows}
+
+
+def fit_temperature(probs, labels, low: float = 0.05, high: float = 20.0) -> float:
+    """The temperature with the least NLL: golden-section search on log T (the NLL
+    of a temperature-scaled reading is unimodal in it; no SciPy needed for one number)."""
+    logp = log_probs(probs)
+    labels = np.asarray(labels)
+
+    def loss(log_t):
+        return nll(softmax(logp / math.exp(log_t)), labels)
+
+    a, b, g = math.log(low), math.log(high), (math.sqrt(5) - 1) / 2
+    for _ in range(60):
+        c, d = b - g * (b - a), a + g * (b - a)
+        if loss(c) < loss(d):
+            b = d
+        else:
+            a = c
+    return math.exp((a + b) / 2)
+
+
+def fit(probs, labels, fitted_on: str) -> Calibration:
+    """A temperature from (N, 7) raw probabilities, and the neutral reference: the
+    mean calibrated log-probabilities of the faces labelled neutral."""
+    t = fit_temperature(probs, labels)
+    neutral = np.asarray(labels) == EMOTIONS.index("neutral")
+    ref = None
+    if neutral.any():
+        ref = tuple(float(v) for v in log_probs(Calibration(t).apply(probs[neutral])).mean(0))
+    return Calibration(t, ref, fitted_on)
+
+
+# ------------------------------------------------------- a person's own neutral
+
+def person_offset(neutral_probs, reference) -> np.ndarray:
+    """How a person's resting face leans, in log-probabilities: the mean of their
+    neutral readings minus the model's mean on neutral faces in general."""
+    mean = log_probs(neutral_probs).mean(axis=0)
+    return mean - np.asarray(reference, np.float64)
+
+
+def corrected(probs, offset) -> np.ndarray:
+    """Readings with a person's lean taken out (the offset subtracted before the softmax)."""
+    return softmax(log_probs(probs) - np.asarray(offset, np.float64))
+
+
+# ------------------------------------------------------------ in the model file
+
+def read_tflite(path: Path) -> Calibration:
+    """The calibration a .tflite file carries in its metadata, or NONE."""
+    return tflite_calibration(Path(path).read_bytes(), path)
+
+
+def tflite_calibration(data: bytes, path) -> Calibration:
+    """The calibration in a .tflite model's bytes (read from `path`), or NONE."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAs(data, 0)
+    for i in range(model.MetadataLength()):
+        entry = model.Metadata(i)
+        if entry.Name() and entry.Name().decode() == METADATA_NAME:
+            raw = model.Buffers(entry.Buffer()).DataAsNumpy()
+            try:
+                spec = json.loads(bytes(raw).decode("utf-8"))
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"{path}: calibration is not JSON ({exc})") from exc
+            return Calibration.from_json(spec, path)
+    return NONE
+
+
+def write_tflite(path: Path, calibration: Calibration):
+    """Put `calibration` into the .tflite file's metadata (replacing any), atomically."""
+    from ai_edge_litert import schema_py_generated as schema
+    import flatbuffers
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(Path(path).read_bytes()), 0)
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(calibration.to_json()).encode("utf-8"), np.uint8)
+    model.metadata = model.metadata or []
+    ours = [m for m in model.metadata if _text(m.name) == METADATA_NAME]
+    if ours:                                  # calibrated before: reuse its buffer
+        model.buffers[ours[0].buffer] = buffer
+    else:
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+        model.metadata.append(entry)
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    atomic.write_bytes(path, bytes(builder.Output()))
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def write_ensemble(path: Path, calibration: Calibration):
+    """Set the "calibration" field of an ensemble .json file, atomically."""
+    spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    spec["calibration"] = calibration.to_json()
+    atomic.write_text(path, json.dumps(spec, indent=1) + "\n")

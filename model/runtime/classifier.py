@@ -1,0 +1,257 @@
+"""EmotionClassifier: crops in, probabilities out, with the LiteRT runtime.
+
+LiteRT (`ai-edge-litert`) imports in a fraction of a second, so the app starts
+fast; TensorFlow is only imported to read a `.keras` checkpoint. Each face is
+classified together with its mirror image and the two results averaged
+(test-time flip), which is worth about a point of accuracy.
+
+A model can also be a `.json` file that lists several networks (an ensemble,
+`{"ensemble": ["a.tflite", "b.tflite"]}`, paths relative to the file): their
+probabilities are averaged. Networks trained from different seeds make different
+mistakes, so the average beats each one; the shipped network was distilled from
+such an ensemble and now beats the best three-network one on PublicTest at a third
+of the cost (assets/MODEL_CARD.md).
+"""
+
+import json
+import logging
+from importlib import resources
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from model.runtime.emotions import EMOTIONS, INPUT_SIZE
+from model.runtime.calibration import NONE, Calibration, tflite_calibration
+from model.runtime.errors import ModelError
+from model.runtime.preprocess import to_network_input
+
+log = logging.getLogger(__name__)
+
+def _assets() -> Path:
+    """The shipped model's folder: the package resource `model.assets` (a wheel installs
+    it there; an editable install maps it to the checkout's assets/), else, run from a
+    clone that was never installed, the checkout's assets/."""
+    try:
+        return Path(str(resources.files("model.assets")))
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[2] / "assets"
+
+
+ASSETS = _assets()
+DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
+# `--accurate` without --model: five networks, the default among them (for offline work)
+ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
+EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
+
+
+class EmotionClassifier:
+    """Classify batches of 48x48 grayscale face crops into EMOTIONS.
+
+    `five_crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
+    corners, resized back to 48), at six times the cost: up to a point more accurate
+    with networks trained on labels alone; the shipped network, distilled from
+    teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
+    """
+
+    def __init__(self, backend, path: Path, flip: bool = True, five_crops: bool = False,
+                 calibration: Calibration = NONE):
+        self._backend = backend
+        self.path = path
+        self.flip = flip
+        self.five_crops = five_crops
+        self.calibration = calibration   # applied to every reading (model.runtime.calibration)
+
+    @classmethod
+    def load(cls, path=None, flip: bool = True, threads: int = 2,
+             five_crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
+        """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
+
+        `calibrated` False: the network's own probabilities, without the calibration
+        the file carries (for fitting one)."""
+        path = Path(path) if path else DEFAULT_MODEL
+        backend = _load_backend(path, threads)
+        calibration = getattr(backend, "calibration", NONE) if calibrated else NONE
+        log.debug("loaded model %s (temperature %.3f)", path, calibration.temperature)
+        return cls(backend, path, flip, five_crops, calibration)
+
+    @property
+    def networks(self) -> int:
+        """How many networks answer: the ensemble's size, 1 for a single network."""
+        return len(getattr(self._backend, "members", ())) or 1
+
+    def predict(self, faces, network: int | None = None,
+                mirrored: bool | None = None) -> np.ndarray:
+        """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1.
+
+        A stream can take the views in turn (see app.core.pipeline.view_for): `network`
+        asks only that one of an ensemble's networks (index modulo `networks`),
+        `mirrored` True / False only the mirror image / only the face instead of
+        their average."""
+        x = to_network_input(faces)
+        if len(x) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        views = [x, *_corner_crops(x)] if self.five_crops else [x]
+        if mirrored:
+            views = [v[:, :, ::-1] for v in views]
+        elif mirrored is None and self.flip:
+            views += [v[:, :, ::-1] for v in views]
+        out = self._backend.run(np.concatenate(views), network)
+        probs = out.reshape(len(views), len(x), -1).mean(axis=0)
+        probs = np.clip(probs.astype(np.float32), 0.0, None)
+        probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
+        return self.calibration.apply(probs)
+
+
+def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClassifier:
+    """The classifier `process` and `evaluate` use; `accurate` is their --accurate.
+
+    Without a model of the user's, --accurate means the shipped five-network ensemble
+    (the distilled default gains nothing from crops); with one, its five extra crops
+    (they help networks trained on labels alone). Both: assets/MODEL_CARD.md."""
+    if accurate and model is None:
+        return EmotionClassifier.load(ACCURATE_MODEL, **kwargs)
+    return EmotionClassifier.load(model, five_crops=accurate, **kwargs)
+
+
+CROP = 44  # side of the five extra views of `five_crops`
+
+
+def _corner_crops(x: np.ndarray) -> list:
+    """Centre and corner CROP-pixel crops of (N,48,48,1) faces, resized back to 48."""
+    m, c = INPUT_SIZE - CROP, (INPUT_SIZE - CROP) // 2
+    views = []
+    for y0, x0 in ((c, c), (0, 0), (0, m), (m, 0), (m, m)):
+        part = x[:, y0:y0 + CROP, x0:x0 + CROP, 0]
+        views.append(np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE),
+                                          interpolation=cv2.INTER_LINEAR) for f in part])[..., None])
+    return views
+
+
+MODEL_TYPES = (".tflite", ".keras", ".json")
+NETWORK_TYPES = (".tflite", ".keras")  # what an ensemble may list: no nesting
+
+
+def _load_backend(path: Path, threads: int, listed_in=None):
+    """A network's backend, or an ensemble's; `listed_in`: the ensemble naming `path`."""
+    types = NETWORK_TYPES if listed_in else MODEL_TYPES
+    where = f" (listed in {listed_in})" if listed_in else ""
+    if path.is_dir():
+        raise ModelError(f"model path is a folder, not a model file: {path}{where}")
+    if not path.is_file():
+        raise ModelError(f"model file not found: {path}{where}")
+    suffix = path.suffix.lower()
+    if suffix not in types:
+        raise ModelError(f"unknown model type {path}{where}: expected a "
+                         f"{', '.join(types[:-1])} or {types[-1]} file")
+    if suffix == ".keras":
+        return _KerasBackend(path)
+    if suffix == ".tflite":
+        # an ensemble's own calibration applies to its average, not its networks'
+        return _LiteBackend(path, threads, calibrated=listed_in is None)
+    return _EnsembleBackend(path, threads)
+
+
+def _check_shapes(path, in_shape, out_shape):
+    takes, gives = _dims(in_shape), _dims(out_shape)
+    if takes != EXPECTED_INPUT or gives != (len(EMOTIONS),):
+        raise ModelError(
+            f"{path} is not an emotion model: it takes {takes} and gives {gives}, "
+            f"expected {EXPECTED_INPUT} -> ({len(EMOTIONS)},)")
+
+
+def _dims(shape) -> tuple:
+    """A shape without its batch axis, as plain ints (None stays None)."""
+    return tuple(None if d is None else int(d) for d in tuple(shape)[1:])
+
+
+def _first_line(exc) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+class _LiteBackend:
+    def __init__(self, path: Path, threads: int, calibrated: bool = True):
+        from ai_edge_litert.interpreter import Interpreter
+
+        data = path.read_bytes()     # once: for the runtime and for the calibration
+        try:
+            self._it = Interpreter(model_content=data, num_threads=threads)
+            self._it.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot read model {path}: not a valid .tflite file "
+                             f"({_first_line(exc)})") from exc
+        inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
+        _check_shapes(path, inp["shape"], out["shape"])
+        try:
+            self.calibration = tflite_calibration(data, path) if calibrated else NONE
+        except ValueError as exc:
+            raise ModelError(f"cannot read model {path}: {exc}") from exc
+        self._in, self._out = inp["index"], out["index"]
+        self._batch = 1
+
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+        if len(x) != self._batch:
+            self._it.resize_tensor_input(self._in, list(x.shape))
+            self._it.allocate_tensors()
+            self._batch = len(x)
+        self._it.set_tensor(self._in, x)
+        self._it.invoke()
+        return self._it.get_tensor(self._out).copy()
+
+
+class _KerasBackend:
+    def __init__(self, path: Path):
+        import zipfile
+
+        # keras reports a file that is not a zip archive as "File not found"; and
+        # checking first spares the TensorFlow import for a broken file
+        if not zipfile.is_zipfile(path):
+            raise ModelError(f"cannot read model {path}: not a valid .keras file "
+                             "(not a zip archive; truncated or another format?)")
+        from model.training.tensorflow_setup import import_tensorflow
+
+        _, keras = import_tensorflow()  # a .keras file needs the train extra
+        try:
+            self._model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise ModelError(f"cannot read model {path}: not a valid .keras file "
+                             f"({_first_line(exc)})") from exc
+        if len(self._model.inputs) != 1 or len(self._model.outputs) != 1:
+            raise ModelError(f"{path} is not an emotion model: it has "
+                             f"{len(self._model.inputs)} inputs and {len(self._model.outputs)} "
+                             "outputs, expected one of each")
+        _check_shapes(path, self._model.inputs[0].shape, self._model.outputs[0].shape)
+
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+        return np.asarray(self._model(x, training=False))
+
+
+class _EnsembleBackend:
+    """Averages the probabilities of the networks a .json model file lists."""
+
+    def __init__(self, path: Path, threads: int):
+        names, self.calibration = _read_ensemble(path)
+        self.members = [_load_backend(path.parent / name, threads, path) for name in names]
+
+    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+        if network is not None:
+            return self.members[network % len(self.members)].run(x)
+        return np.mean([member.run(x) for member in self.members], axis=0)
+
+
+def _read_ensemble(path: Path) -> tuple[list, Calibration]:
+    try:
+        spec = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ModelError(f"cannot read model {path}: not a valid .json model list "
+                         f"({_first_line(exc)})") from exc
+    names = spec.get("ensemble") if isinstance(spec, dict) else None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) and n for n in names)):
+        raise ModelError(f"cannot read model {path}: expected "
+                         '{"ensemble": ["network.tflite", ...]} with at least one file name')
+    try:
+        calibration = Calibration.from_json(spec["calibration"], path) \
+            if "calibration" in spec else NONE
+    except ValueError as exc:
+        raise ModelError(f"cannot read model {path}: {exc}") from exc
+    return names, calibration

@@ -1,0 +1,334 @@
+"""Train the emotion CNN on FER-2013 with checkpoints every epoch and --resume.
+
+Recipe: on-the-fly augmentation (flip, tilt, zoom, shift, brightness and contrast,
+then camera effects: noise, blur/sharpen, JPEG, low resolution, erasing; see
+`model.training.augment`), label smoothing, AdamW with a warm-up then cosine learning-rate decay.
+The model with the best PublicTest accuracy is kept; PrivateTest is never looked
+at here (that is `evaluate`'s job).
+
+Distillation (`teacher`): the targets become a mix of the one-hot label and a
+teacher model's softened probabilities (an ensemble with multi-crop averaging,
+computed once per run on the clean training faces and cached), so that one
+network learns what several know. `init` starts from a trained network's weights.
+Options measured in the model card's ablation table: mixup (`augment` mixup=a)
+and an exponential moving average of the weights (`ema`).
+"""
+
+import json
+import logging
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from model.training.tensorflow_setup import import_tensorflow
+
+tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
+
+import model.runtime.atomic as atomic  # noqa: E402
+from model.runtime.emotions import EMOTIONS, INPUT_SIZE  # noqa: E402
+from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
+from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
+from model.training.curves import save_curves  # noqa: E402
+from model.training.data import load_dataset  # noqa: E402
+from model.runtime.errors import DataError  # noqa: E402
+from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training.schedule import warmup_cosine  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+STATE = "state.json"
+LAST = "last.keras"
+BEST = "best.keras"
+TFLITE = "emotion_cnn.tflite"
+TEACHER_CACHE = "teacher.npz"
+
+
+
+
+def learning_rate(cfg: TrainConfig, epoch: int) -> float:
+    """Linear warm-up, then cosine decay to 1% of the base rate at the last epoch.
+
+    Per epoch through LearningRateScheduler, not keras' CosineDecay: `--resume
+    --epochs N` stretches the schedule to the new length, which a schedule built
+    into the saved optimizer cannot do."""
+    return warmup_cosine(cfg.lr, epoch, cfg.epochs, cfg.warmup_epochs)
+
+
+def augment_config(cfg: TrainConfig) -> AugmentConfig:
+    try:
+        return AugmentConfig(**(cfg.augment or {}))
+    except TypeError as exc:
+        raise DataError(f"unknown augmentation setting in {cfg.augment}: {exc}") from exc
+
+
+def _onehot(y):
+    return np.eye(len(EMOTIONS), dtype=np.float32)[y]
+
+
+def soften(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities at a temperature: p^(1/T), renormalised (T > 1 flattens them)."""
+    logp = np.log(np.clip(probs, 1e-8, 1.0)) / temperature
+    p = np.exp(logp - logp.max(axis=1, keepdims=True))
+    return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.ndarray:
+    """The teacher's probabilities for the training faces, cached in `out` for --resume
+    (keyed by the teacher's path and the number of faces: delete teacher.npz after
+    changing the teacher file in place)."""
+    from model.runtime.classifier import EmotionClassifier
+
+    cache = out / TEACHER_CACHE
+    if cache.is_file():
+        with np.load(cache) as saved:
+            if str(saved["teacher"]) == cfg.teacher and saved["probs"].shape[0] == len(faces):
+                return saved["probs"]
+    from tqdm import tqdm
+
+    teacher = EmotionClassifier.load(cfg.teacher, five_crops=True)
+    step = 256
+    probs = np.concatenate([teacher.predict(faces[i:i + step]) for i in tqdm(
+        range(0, len(faces), step), desc="teacher", unit="batch", file=sys.stderr,
+        mininterval=0.5 if sys.stderr.isatty() else 30.0)])
+    with atomic.atomic_path(cache, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, teacher=cfg.teacher, probs=probs)
+    return probs
+
+
+def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
+    """One-hot labels, or with a teacher the mix that distils it (rows sum to 1)."""
+    onehot = _onehot(data["train"].y)
+    if not cfg.teacher:
+        return onehot
+    probs = teacher_probabilities(cfg, data["train"].x, out)
+    agree = float(np.mean(probs.argmax(1) == data["train"].y))
+    log.info("teacher agrees with %.1f%% of the training labels", 100 * agree)
+    w = cfg.teacher_weight
+    return w * soften(probs, cfg.temperature) + (1 - w) * onehot
+
+
+def make_datasets(data, cfg: TrainConfig, targets=None):
+    """Augmented training batches and clean PublicTest batches; `targets` default one-hot."""
+    acfg = augment_config(cfg)
+    augment = augmentation(acfg, cfg.seed)  # Keras layers, as in the GPU script's model
+
+    def per_batch(x, y):
+        x = augment(x, training=True)
+        return mixup(x, y, acfg.mixup) if acfg.mixup > 0 else (x, y)
+
+    x_train = to_network_input(data["train"].x)
+    targets = _onehot(data["train"].y) if targets is None else targets
+    train = (tf.data.Dataset.from_tensor_slices((x_train, targets))
+             .shuffle(len(x_train), seed=cfg.seed, reshuffle_each_iteration=True)
+             .map(lambda x, y: (jpeg_tf_only(x, acfg), y),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+             .batch(cfg.batch_size)
+             .map(per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+             .prefetch(tf.data.AUTOTUNE))
+    val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), _onehot(data["val"].y)))
+           .batch(256).prefetch(tf.data.AUTOTUNE))
+    return train, val
+
+
+def compile_model(model, cfg: TrainConfig):
+    model.compile(
+        optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay,
+                                         use_ema=cfg.ema > 0, ema_momentum=cfg.ema or 0.99),
+        loss=keras.losses.CategoricalCrossentropy(
+            label_smoothing=0.0 if cfg.teacher else cfg.label_smoothing),
+        metrics=["accuracy"],
+    )
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> Path:
+    """Run (or continue) training; return the path of the exported .tflite model."""
+
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = _load_state(out) if resume else None
+    if resume and state is None:
+        log.warning("nothing to resume in %s: starting a new run", out)
+    if state:
+        cfg = TrainConfig(**{**state["config"], "data": cfg.data, "out": cfg.out,
+                             "epochs": cfg.epochs})
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    data = load_dataset(cfg.data)
+    train_ds, val_ds = make_datasets(data, cfg, training_targets(cfg, data, out))
+
+    if state:
+        model = keras.models.load_model(out / LAST)
+        start, history, best = state["epoch"], state["history"], state["best_val_accuracy"]
+        log.info("resuming %s at epoch %d of %d", out, start + 1, cfg.epochs)
+    else:
+        model = _initial_model(cfg, data["train"].x)
+        compile_model(model, cfg)
+        start, history, best = 0, {}, 0.0
+        log.info("new run in %s: %d parameters, %d epochs", out, model.count_params(), cfg.epochs)
+
+    checkpoint = _Checkpoint(out, cfg, history, best)
+    if start < cfg.epochs:
+        # verbose=0: the progress bar is ours (on stderr, inside the epoch too), so
+        # that stdout carries only the result (the exported model's path).
+        try:
+            model.fit(
+                train_ds, validation_data=val_ds, epochs=cfg.epochs, initial_epoch=start,
+                verbose=0, shuffle=False,  # the tf.data pipeline shuffles
+                # the bar first: it is cleared before the checkpoint logs the epoch
+                callbacks=[EpochProgress(cfg.epochs), keras.callbacks.LearningRateScheduler(
+                    lambda epoch: learning_rate(cfg, epoch)),
+                    # before the checkpoint: it then scores and saves the averaged weights
+                    *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if cfg.ema else []),
+                    checkpoint],
+            )
+        except KeyboardInterrupt:
+            log.warning("stopped after epoch %d; continue with --resume", checkpoint.epoch)
+            raise
+    return finish(out, cfg, data, checkpoint.history)
+
+
+def _initial_model(cfg: TrainConfig, train_faces):
+    if cfg.init:
+        model = _init_network(cfg.init, train_faces, cfg.seed)
+        if cfg.widen != 1.0:
+            from model.training.warm_start import widen
+
+            try:
+                model = widen(model, cfg.widen, cfg.seed)
+            except (ValueError, KeyError) as exc:
+                raise DataError(f"cannot widen {cfg.init}: not this project's network "
+                                f"({exc})") from exc
+        return model
+    if cfg.widen != 1.0:
+        raise DataError("--widen needs --init: it widens a trained network")
+    from model.training.network import build_model
+
+    return build_model() if cfg.stages is None else \
+        build_model(stages=[tuple(stage) for stage in cfg.stages])
+
+
+def _init_network(path: str, train_faces, seed: int):
+    """The --init network: a .keras checkpoint, or rebuilt from a .tflite."""
+    if path.endswith(".tflite"):
+        from model.training.warm_start import keras_from_tflite
+
+        rng = np.random.default_rng(seed)
+        sample = rng.choice(len(train_faces), min(len(train_faces), 2048), replace=False)
+        model = keras_from_tflite(path, train_faces[np.sort(sample)])
+    else:
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as exc:  # keras raises many types for a bad file
+            raise DataError(f"cannot start from {path}: {str(exc).splitlines()[0]}") from exc
+    shapes = (tuple(model.input_shape[1:]), tuple(model.output_shape[1:]))
+    if shapes != ((INPUT_SIZE, INPUT_SIZE, 1), (len(EMOTIONS),)):
+        raise DataError(f"cannot start from {path}: it maps {shapes[0]} to "
+                        f"{shapes[1]}, not a 48x48 face to {len(EMOTIONS)} emotions")
+    return model
+
+
+def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
+    """Export the best model and write the history and training curves."""
+    from model.training.export import export_tflite
+
+    best = keras.models.load_model(out / BEST)
+    rng = np.random.default_rng(cfg.seed)
+    calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
+        if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
+    path = export_tflite(best, out / TFLITE, calib)
+    # the percentages the app shows must mean what they say: a temperature fitted on
+    # PublicTest goes into the exported file (model.runtime.calibration); labels do not change
+    from model.training.evaluate import calibrate_model
+
+    if len(data["val"]):
+        calibrate_model(path, data["val"])
+    else:
+        log.warning("no PublicTest faces: %s is not calibrated", path)
+    atomic.write_json(out / "history.json", history)
+    save_curves(history, out / "curves.png", f"{out.name}: accuracy and loss per epoch")
+    log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)
+    return path
+
+
+def _load_state(out: Path):
+    try:
+        state = json.loads((out / STATE).read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot resume: {out / STATE} is unreadable ({exc})") from exc
+    if not (out / LAST).is_file():
+        raise DataError(f"cannot resume: {out / LAST} is missing")
+    return state
+
+
+class EpochProgress(keras.callbacks.Callback):
+    """A tqdm bar per epoch on stderr: batches done, loss and accuracy so far, time left.
+
+    Keras' own bar needs a terminal and prints on stdout, which carries the result."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+        self.bar = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.params.get("steps"), desc=f"epoch {epoch + 1}/{self.epochs}",
+                        unit="batch", file=sys.stderr, leave=False, dynamic_ncols=True,
+                        mininterval=0.5 if sys.stderr.isatty() else 30.0)
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.update(1)
+        if logs:
+            self.bar.set_postfix(loss=f"{logs.get('loss', 0):.3f}",
+                                 accuracy=f"{logs.get('accuracy', 0):.3f}", refresh=False)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.bar.close()
+
+    def on_train_end(self, logs=None):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class _Checkpoint(keras.callbacks.Callback):
+    """Saves last/best models and the state file at the end of every epoch.
+
+    Not BackupAndRestore + ModelCheckpoint + CSVLogger: --resume needs the epoch, the
+    best score, the history and the TrainConfig in one state file written whole
+    (atomically) with the models, which those three write separately and in place."""
+
+    def __init__(self, out, cfg, history, best):
+        super().__init__()
+        self.out, self.cfg, self.history, self.best = out, cfg, history, best
+        self.epoch = 0
+        self._t0 = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t0 = time.time()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        logs["seconds"] = time.time() - self._t0
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+        val = float(logs.get("val_accuracy", 0.0))
+        if val > self.best or epoch == 0:  # epoch 0: a best model even if val is 0
+            self.best = max(val, self.best)
+            with atomic.atomic_path(self.out / BEST, suffix=".keras") as tmp:
+                self.model.save(tmp)
+        with atomic.atomic_path(self.out / LAST, suffix=".keras") as tmp:
+            self.model.save(tmp)
+        self.epoch = epoch + 1
+        atomic.write_json(self.out / STATE, {
+            "epoch": self.epoch, "best_val_accuracy": self.best,
+            "history": self.history, "config": asdict(self.cfg)})
+        log.info("epoch %d/%d: val_accuracy %.4f (best %.4f), %.0f s",
+                 self.epoch, self.cfg.epochs, val, self.best, logs["seconds"])

@@ -1,0 +1,45 @@
+"""`train`'s settings: one dataclass with its defaults, written once.
+
+Apart from model/training/train.py, which imports TensorFlow, so that the command line can
+build `train --help` from these defaults in an instant.
+"""
+
+from dataclasses import dataclass
+
+# Where the commands look for FER-2013 when --data is not given (beside the checkout).
+DEFAULT_DATA = "../shared/datasets/fer2013"
+
+
+@dataclass
+class TrainConfig:
+    data: str
+    out: str = "runs/train"
+    epochs: int = 40
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.1
+    warmup_epochs: int = 2
+    seed: int = 1
+    quantize: bool = True
+    # network stages (filters, convs) for build_model; None = the shipped network.
+    # Tests pass a tiny one. Defaulted, so a state.json written without it resumes.
+    stages: list | None = None
+    # overrides of model.training.augment.AugmentConfig fields, e.g. {"noise": 0} for an
+    # ablation; None = the full recipe. Defaulted for the same reason as stages.
+    augment: dict | None = None
+    # distillation: a teacher model file (.tflite/.keras/.json ensemble) whose
+    # probabilities, sharpened or softened by temperature, make up teacher_weight
+    # of each target; label smoothing is then off (the teacher does that job).
+    teacher: str | None = None
+    teacher_weight: float = 0.7
+    temperature: float = 2.0
+    # a network to start from instead of random weights (same shape of input/output):
+    # a .keras checkpoint, or a .tflite of model.training.network (its float weights rebuilt)
+    init: str | None = None
+    # widen every stage of the init network this many times (model.training.warm_start.widen)
+    widen: float = 1.0
+    # momentum of an exponential moving average of the weights (0 = off): PublicTest
+    # is scored, and checkpoints are saved, with the averaged weights (so --resume
+    # goes on from the average)
+    ema: float = 0.0

@@ -1,0 +1,125 @@
+"""Where a training run can start: a shipped .tflite brought back to Keras, widened.
+
+The app ships only the int8 .tflite, and checkpoints live in a folder that is not
+kept everywhere; `keras_from_tflite` lets `train --init` go on from the shipped file
+itself. `widen` gives a trained network more channels without changing what it
+computes (Net2WiderNet, Chen et al. 2016), so a bigger student can start from a
+smaller one's knowledge instead of from random weights.
+"""
+
+import numpy as np
+
+from model.runtime.errors import DataError
+from model.training.network import build_model
+from model.runtime.preprocess import to_network_input
+
+
+def keras_from_tflite(path, faces) -> "keras.Model":
+    """The float network of a .tflite written by `model.training.export` (int8 or float).
+
+    The converter folds each batch norm into its convolution (kernel and bias). The
+    kernel goes back into the convolution; the batch norm gets the bias as
+    beta + mean with gamma = sqrt(var), mean and var measured on `faces` (uint8
+    48x48 crops), so it passes x + bias both at inference and, nearly, in training
+    (where it normalises by the batch's own statistics)."""
+    import keras
+
+    layers = _tflite_layers(path)
+    stages, in_stage = [], False  # (filters, convolutions); a pool or the dense ends a stage
+    for kind, w, _ in layers:
+        if kind == "conv" and in_stage:
+            stages[-1][1] += 1
+        elif kind == "conv":
+            stages.append([int(w.shape[0]), 1])
+        in_stage = kind == "conv"
+    model = build_model(stages=[tuple(stage) for stage in stages])
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    params = [(w, b) for kind, w, b in layers if kind == "conv"]
+    x = to_network_input(np.asarray(faces))
+    for layer, (w, b) in zip(convs, params):
+        layer.set_weights([np.transpose(w, (1, 2, 3, 0))])  # [out,h,w,in] -> [h,w,in,out]
+        out = keras.Model(model.input, layer.output).predict(x, batch_size=256, verbose=0)
+        mean, var = out.mean(axis=(0, 1, 2)), out.var(axis=(0, 1, 2))
+        bn = model.get_layer(layer.name.replace("conv", "bn"))
+        bn.set_weights([np.sqrt(var + bn.epsilon), mean + b, mean, var])
+    w, b = layers[-1][1:]
+    model.get_layer("emotion").set_weights([w.T, b])
+    return model
+
+
+def _tflite_layers(path):
+    """[(kind, weights, bias)] in graph order: "conv", "pool" or "dense", dequantized."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(str(path))
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise DataError(f"cannot start from {path}: {str(exc).splitlines()[0]}") from exc
+    details = {d["index"]: d for d in interpreter.get_tensor_details()}
+
+    def tensor(index):
+        if index < 0:  # an optional input left out (a layer without bias)
+            return None
+        value = interpreter.get_tensor(index).astype(np.float32)
+        scales = details[index]["quantization_parameters"]["scales"]
+        if len(scales):  # int8 weights / int32 biases, per output channel (axis 0)
+            value = value * scales.astype(np.float32).reshape([-1] + [1] * (value.ndim - 1))
+        return value
+
+    kinds = {"CONV_2D": "conv", "MAX_POOL_2D": "pool", "FULLY_CONNECTED": "dense"}
+    layers = []
+    for op in interpreter._get_ops_details():  # noqa: SLF001 - LiteRT's one way to walk the graph
+        kind = kinds.get(op["op_name"])
+        if kind == "pool":
+            layers.append((kind, None, None))
+        elif kind:
+            layers.append((kind, tensor(op["inputs"][1]), tensor(op["inputs"][2])))
+    if (not layers or layers[0][0] != "conv" or layers[-1][0] != "dense"
+            or any(kind != "pool" and b is None for kind, _, b in layers)):
+        raise DataError(f"cannot start from {path}: it is not this project's network "
+                        "(convolutions, then one dense layer)")
+    return layers
+
+
+def widen(model, factor: float, seed: int = 0) -> "keras.Model":
+    """`model` (model.training.network's layout) with every stage `factor` times wider, same outputs.
+
+    A new channel copies a random old one (kernel and batch norm). The next layer's
+    weights from a copied channel are shared among its copies with random shares
+    that sum to one for each weight: a share per channel would not do, as the batch
+    norm after each convolution undoes any scale, leaving the copies alike forever."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    stages, convs = [], [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    for layer in convs:
+        stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
+        if len(stages) < stage:
+            stages.append([int(round(layer.filters * factor)), 0])
+        stages[-1][1] += 1
+    wide = build_model(stages=[tuple(s) for s in stages])
+    copies_of = None  # old channel index of each new input channel
+    for layer in convs:
+        (kernel,) = layer.get_weights()
+        if copies_of is not None:
+            kernel = _share(kernel, copies_of, axis=2, rng=rng)
+        new = wide.get_layer(layer.name)
+        copies_of = np.concatenate([np.arange(layer.filters),
+                                    rng.integers(0, layer.filters, new.filters - layer.filters)])
+        new.set_weights([kernel[..., copies_of]])
+        bn = layer.name.replace("conv", "bn")
+        wide.get_layer(bn).set_weights([w[copies_of] for w in model.get_layer(bn).get_weights()])
+    w, b = model.get_layer("emotion").get_weights()
+    wide.get_layer("emotion").set_weights([_share(w, copies_of, axis=0, rng=rng), b])
+    return wide
+
+
+def _share(weights, copies_of, axis, rng):
+    """`weights` with input `axis` mapped through copies_of, each old channel's weights
+    split among its copies (random shares of 1 +/- 0.3, normalised to sum to one)."""
+    taken = np.moveaxis(np.take(weights, copies_of, axis=axis), axis, 0)
+    shares = 1.0 + 0.3 * rng.uniform(-1.0, 1.0, taken.shape)
+    totals = np.zeros((copies_of.max() + 1,) + taken.shape[1:])
+    np.add.at(totals, copies_of, shares)
+    return np.moveaxis(taken * shares / totals[copies_of], 0, axis).astype(weights.dtype)

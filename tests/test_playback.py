@@ -155,12 +155,14 @@ def test_a_camera_is_never_paced():
     got = []
     for frame in playback:
         got.append(frame)
+        clock.now += 0.25                # the consumer takes a quarter second
         if len(got) == 5:
             control.pause(True)          # a camera cannot pause: it goes on
         if len(got) == 10:
             control.stop()
     assert clock.slept == [] and [f.number for f in got] == list(range(1, 11))
-    assert all(f.time is None for f in got)
+    # a camera's time: seconds since it was opened, on the playback's clock
+    assert [f.time for f in got] == [0.25 * i for i in range(10)]
     assert playback.ending == Ending("stopped")
 
 

@@ -34,7 +34,7 @@ from app.core.config import BenchOptions, ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback, PlaybackControl
 from app.core.runstats import rss_mb
-from app.io.sources import SourceError, open_source
+from app.io.sources import SourceError, frame_rate, open_source
 from app.core.track import iou
 from model.runtime.errors import UserError
 from model.runtime.emotions import EMOTIONS
@@ -114,7 +114,6 @@ def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
     frames = []
     step = FrameStep(pipe)
     with open_source(video) as source:
-        fps = source.fps or 30.0
         playing = iter(Playback(source=source))
         for index in range(limit):
             t0 = clock()
@@ -122,12 +121,12 @@ def _run_clip(pipe, video: Path, limit: int) -> list[dict]:
             t1 = clock()
             if frame is None:
                 break
-            detections = step.detect(frame.image, frame.scene, timestamp=index / fps)
+            detections = step.detect(frame.image, frame.scene, timestamp=frame.time)
             t2 = clock()
             draw_detections(frame.image, detections)
             t3 = clock()
             tm = pipe.timings
-            frames.append({"index": index, "time": index / fps, "detections": detections,
+            frames.append({"index": index, "time": frame.time, "detections": detections,
                            "decode": (t1 - t0) * 1000, "detect": tm["gray"] + tm["detect"],
                            "track": tm["track"], "crop": tm["crop"], "classify": tm["classify"],
                            "smooth": tm["smooth"], "draw": (t3 - t2) * 1000,
@@ -364,7 +363,7 @@ def soak(pipe, video: Path, frames: int) -> dict:
         for frame in itertools.islice(playing, max(0, frames)):
             # one scene: the faces are not looked for afresh at a loop back
             draw_detections(frame.image, step.detect(frame.image, "soak", timestamp=t))
-            t += 1.0 / (playback.source.fps or 30.0)
+            t += 1.0 / frame_rate(playback.source.fps)
             done += 1
             if done % 1000 == 0:
                 peak = max(peak, rss_mb())

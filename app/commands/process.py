@@ -21,7 +21,7 @@ from app.core.config import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
 from app.io.results import ResultFiles
-from app.io.sources import FrameSource, SourceError, VideoSource, open_source
+from app.io.sources import FrameSource, SourceError, open_source
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -101,19 +101,18 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     `stopped` is None when the source ended normally, "interrupted" on Ctrl+C, or
     the one-line reason the source failed. The outputs are written in every case.
     """
-    is_video = isinstance(source, VideoSource)
-    fps = source.fps or 30.0
-    files = ResultFiles(out_dir, source.name, fps, video=is_video,
-                        audio_from=source.path if is_video else None, annotated=annotated)
+    is_video = not getattr(source, "still", False)
+    files = ResultFiles(out_dir, source.name, source.fps, video=is_video,
+                        audio_from=getattr(source, "path", None) if is_video else None,
+                        annotated=annotated)
     step = FrameStep(pipe, crops=crops)
     stopped = None
     start = time.perf_counter()
     try:
         for frame in Playback(source=source):          # flat out, every frame
-            t, detections = _add_frame(files, step, source, frame, fps if is_video else None,
-                                       annotated)
+            detections = _add_frame(files, step, source, frame, annotated)
             if feeds is not None:
-                feeds.frame(t, frame.number, source.name, detections)
+                feeds.frame(frame.time, frame.number, source.name, detections)
             if progress:
                 progress.update(1)
     except KeyboardInterrupt:
@@ -135,17 +134,17 @@ def process_source(source: FrameSource, pipe, out_dir: Path, progress=None,
     return {"summary": summary, "stopped": stopped}
 
 
-def _add_frame(files: ResultFiles, step: FrameStep, source, frame, fps, annotated: bool):
-    """One frame through the pipeline into every output; its (time, detections).
-    `fps` None: separate photos (nothing tracked from one to the next, no time)."""
-    t = (frame.number - 1) / fps if fps else None
-    detections = step.detect(frame.image, photo=fps is None, timestamp=t or 0.0)
-    if not detections and fps is None and looks_like_crop(frame.image):
+def _add_frame(files: ResultFiles, step: FrameStep, source, frame, annotated: bool):
+    """One frame through the pipeline into every output; its detections. A frame
+    with no time is a still picture: nothing is tracked from one to the next."""
+    still = frame.time is None
+    detections = step.detect(frame.image, photo=still, timestamp=frame.time or 0.0)
+    if not detections and still and looks_like_crop(frame.image):
         files.stats.crop_like += 1
     annotated = draw_detections(frame.image, detections) if annotated else None
     with _interrupts_deferred():    # a frame goes into every output or none
-        files.add(annotated, detections, t, None if fps else _image_path(source))
-    return t, detections
+        files.add(annotated, detections, frame.time, _image_path(source) if still else None)
+    return detections
 
 
 def _summary_line(summary: dict) -> str:

@@ -44,7 +44,7 @@ import numpy as np
 
 from app.core.config import DEFAULTS
 from app.core.draw import draw_detections
-from app.io.sources import SourceError, open_source
+from app.io.sources import SourceError, frame_rate, open_source
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,9 @@ class Frame:
 
     image: np.ndarray
     number: int                 # 1, 2, ... its place in the source (see the module doc)
-    time: float | None          # seconds into a video, (number - 1) / fps; None: no rate, live
+    time: float | None          # the source's time, the one every output uses: seconds
+    #                             into a video ((number - 1) / fps), since a camera was
+    #                             opened; None for a still picture
     scene: int                  # one more after each seek or loop back
     photo: bool                 # a separate picture: nothing carries over from the last
     captured: float             # the playback's clock when it was read
@@ -165,6 +167,7 @@ class Playback:
         self._sleep = sleep or self.control.wait_stopped
         self._number = 0
         self._scene = 0
+        self._opened_at = 0.0
 
     def open(self):
         """The source, opened now if it is not yet (SourceError if it cannot be)."""
@@ -191,6 +194,7 @@ class Playback:
             if self.control.stopped:
                 self.ending = STOPPED
                 return
+            self._opened_at = self._clock()
             if started is not None:
                 started(source)
             yield from self._play()
@@ -255,12 +259,15 @@ class Playback:
     def _frame(self, image) -> Frame:
         self._number += 1
         source = self.source
-        fps = source.fps
-        live = bool(getattr(source, "is_live", False))
-        return Frame(image=image, number=self._number,
-                     time=(self._number - 1) / fps if fps and not live else None,
-                     scene=self._scene, photo=bool(getattr(source, "photos", False)),
-                     captured=self._clock())
+        now = self._clock()
+        if getattr(source, "is_live", False):
+            time_ = now - self._opened_at
+        elif getattr(source, "still", False):
+            time_ = None
+        else:
+            time_ = (self._number - 1) / frame_rate(source.fps)
+        return Frame(image=image, number=self._number, time=time_, scene=self._scene,
+                     photo=bool(getattr(source, "photos", False)), captured=now)
 
     def _can_loop(self, source) -> bool:
         return (self.control.loop and self._owned and not getattr(source, "is_live", False)

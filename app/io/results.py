@@ -20,6 +20,7 @@ import numpy as np
 
 from app.io.charts import line_chart, photo_chart
 from app.core.draw import EMOTION_COLORS
+from app.io.sources import frame_rate
 import model.runtime.atomic as atomic
 from model.runtime.emotions import EMOTIONS
 
@@ -56,9 +57,9 @@ class ResultFiles:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
         self.sink = _NoSink() if not annotated else \
-            _VideoSink(self.out_dir, name, fps or 30.0, audio_from) if video \
+            _VideoSink(self.out_dir, name, frame_rate(fps), audio_from) if video \
             else _ImageSink(self.out_dir)
-        self.stats = _Stats(fps if video else None)
+        self.stats = _Stats(frame_rate(fps) if video else None)
         self._csv_cm = atomic.atomic_path(self.out_dir / "detections.csv")
         self._fh = open(self._csv_cm.__enter__(), "w", newline="", encoding="utf-8")
         self._csv = csv.writer(self._fh)
@@ -235,7 +236,7 @@ class _VideoSink:
 def _rate(fps: float):
     from fractions import Fraction
 
-    return Fraction(fps or 30.0).limit_denominator(1001)
+    return Fraction(fps).limit_denominator(1001)
 
 
 # audio codecs an .mp4 holds as they are; others (PCM in an .avi, Vorbis) become AAC

@@ -41,6 +41,16 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 
+# The frame rate taken for a video that states none: 30 fps, the usual webcam and
+# phone rate. Written once; every frame time and video writer use `frame_rate`.
+DEFAULT_FPS = 30.0
+
+
+def frame_rate(fps: float | None) -> float:
+    """A source's frames per second, DEFAULT_FPS when it states none."""
+    return fps or DEFAULT_FPS
+
+
 class SourceError(UserError):
     """A source cannot be opened or stopped giving frames; the message names it."""
 
@@ -52,6 +62,7 @@ class FrameSource:
     fps: float | None = None
     frame_count: int | None = None
     is_live: bool = False
+    still: bool = False     # separate still pictures: no time axis between frames
 
     def __init__(self):
         self.frames_read = 0
@@ -141,6 +152,8 @@ def to_bgr8(img: np.ndarray) -> np.ndarray:
 class ImageSource(FrameSource):
     """One still image: one frame, then the end."""
 
+    still = True
+
     def __init__(self, path):
         super().__init__()
         self.path = Path(path)
@@ -181,6 +194,7 @@ class ImageFolderSource(FrameSource):
         self._next = 0
 
     photos = True   # separate pictures: shown one at a time, nothing carried between them
+    still = True
 
     def seek(self, index: int):
         """Read picture number `index` (0-based, clamped) next."""

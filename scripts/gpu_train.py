@@ -98,16 +98,13 @@ def training_model(keras, seed: int, targets: str = "soft", ema: float = 0.99,
                    lr: float = 1e-3, label_smoothing: float = 0.1, stages=None):
     """(network, the network behind the augmentation layers, compiled)."""
     from model.training.augment import AugmentConfig, augmentation
-    from model.training.network import build_model
+    from model.training.network import build_model, compile_for_training
 
     net = build_model() if stages is None else build_model(stages=stages)
     face = keras.Input((48, 48, 1), name="face")
     model = keras.Model(face, net(augmentation(AugmentConfig(), seed)(face)))
-    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=0.01, use_ema=ema > 0,
-                                                   ema_momentum=ema or 0.99),
-                  loss=keras.losses.CategoricalCrossentropy(
-                      label_smoothing=0.0 if targets == "soft" else label_smoothing),
-                  metrics=["accuracy"])
+    compile_for_training(model, lr, ema=ema,
+                         label_smoothing=0.0 if targets == "soft" else label_smoothing)
     return net, model
 
 

@@ -75,9 +75,14 @@ def test_bench_command_prints_the_json(capsys):
     assert out["hard_clip"]["default"]["main_face"]["frames"] == 30
     assert list(out["stages_ms"]) == ["decode", "detect", "track", "crop", "classify",
                                       "smooth", "draw"]
-    for stage in out["stages_ms"]:
-        assert out["stages_ms"][stage]["median"] >= 0
-        assert out["stages_ms"][stage]["p90"] >= out["stages_ms"][stage]["median"]
+    stages = out["stages_ms"]
+    for stage in stages:
+        assert stages[stage]["p90"] >= stages[stage]["median"]
+    # the stages that work on every frame with a face take time; together no more
+    # than the frame's own time end to end
+    for stage in ("decode", "detect", "crop", "classify", "draw"):
+        assert stages[stage]["median"] > 0, stage
+    assert sum(s["median"] for s in stages.values()) <= 1.5 * out["end_to_end"]["p90_ms"]
     assert out["end_to_end"]["frames"] == 40 and out["end_to_end"]["fps"] > 0
     assert out["detection"]["rate"] >= 0.98 and out["detection"]["track_ids"] == 1
     assert out["classify_one_face_ms"]["median"] > 0

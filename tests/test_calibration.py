@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +14,11 @@ from model.runtime.calibration import Calibration
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
 from model.training.data import Split
 from model.training.evaluate import calibrate_model, evaluate_model, run_evaluate
+
+
+def read_tflite(path):
+    """The calibration a .tflite file carries, as the classifier reads it."""
+    return calibration.tflite_calibration(Path(path).read_bytes(), path)
 
 
 def hedging_readings(n=20000, factor=0.5, seed=0):
@@ -59,7 +65,7 @@ def test_the_calibration_travels_inside_the_tflite_file(tmp_path):
     fitted = Calibration(0.4, tuple(float(v) for v in range(7)), "a test")
     calibration.write_tflite(path, fitted)
     calibration.write_tflite(path, fitted)            # again: replaced, not added
-    assert calibration.read_tflite(path) == fitted
+    assert read_tflite(path) == fitted
     loaded = EmotionClassifier.load(path)
     assert loaded.calibration == fitted
     np.testing.assert_allclose(loaded.predict(faces), fitted.apply(raw), atol=1e-6)
@@ -70,7 +76,7 @@ def test_the_calibration_travels_inside_the_tflite_file(tmp_path):
 def test_a_model_without_a_calibration_runs_as_it_is(tmp_path):
     bare = tmp_path / "bare.tflite"
     shutil.copy(DEFAULT_MODEL.parent / "accurate_net5.tflite", bare)   # never calibrated
-    assert calibration.read_tflite(bare) == calibration.NONE
+    assert read_tflite(bare) == calibration.NONE
     faces = np.random.default_rng(2).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     np.testing.assert_array_equal(EmotionClassifier.load(bare).predict(faces),
                                   EmotionClassifier.load(bare, calibrated=False).predict(faces))
@@ -78,7 +84,7 @@ def test_a_model_without_a_calibration_runs_as_it_is(tmp_path):
 
 def test_train_fits_the_calibration_on_publictest(tiny_run):
     cfg, out = tiny_run
-    fitted = calibration.read_tflite(next(out.glob("*.tflite")))
+    fitted = read_tflite(next(out.glob("*.tflite")))
     assert fitted.temperature != 1.0
     assert "PublicTest" in fitted.fitted_on and f"{7 * 3} faces" in fitted.fitted_on
 
@@ -113,7 +119,7 @@ def test_calibrate_writes_into_the_file_and_reports_before_and_after(tmp_path, m
     result = calibrate_model(path, Split(faces, labels))
     assert result["temperature"] == pytest.approx(0.4, rel=0.15)
     assert result["after"]["ece"] < result["before"]["ece"] - 0.05
-    stored = calibration.read_tflite(path)
+    stored = read_tflite(path)
     assert stored.temperature == pytest.approx(result["temperature"], abs=1e-4)
     assert len(stored.neutral_reference) == 7
 

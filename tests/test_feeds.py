@@ -335,7 +335,7 @@ def test_twenty_clients_at_once_get_every_message():
         for r in readers:
             assert [m["frame"] for _, m in r.messages] == list(range(1, 101))
             assert all("missed" not in m for _, m in r.messages)
-        assert all(n == 0 for n in server.queue_lengths())
+        assert all(s["queued"] == 0 for s in server.client_stats())
         for r in readers:
             r.close()
         wait_for(lambda: server.clients == 0, what="the clients to leave")

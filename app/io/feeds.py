@@ -284,10 +284,6 @@ class FeedServer:
     def clients(self) -> int:
         return len(self._clients)
 
-    def queue_lengths(self) -> list[int]:
-        """How many messages wait for each client (each at most `queue_size`)."""
-        return [len(c.queue) for c in tuple(self._clients.values())]
-
     def client_stats(self) -> list[dict]:
         """Per client: its port ("peer"), the messages waiting, the longest its queue
         has been, and the messages dropped in all."""
@@ -304,6 +300,14 @@ class FeedServer:
         if self._closed or self._loop is None:
             self._closed = True
             return
+        try:
+            self.flush()         # the last frames published reach the clients' queues
+        except Exception as exc:  # noqa: BLE001 - a slow loop must not hold up the exit
+            log.debug("feed server flush: %s", exc)
+        for stats in self.client_stats():
+            if stats["dropped"]:
+                log.warning("feed client on port %s read too slowly and missed %d messages",
+                            stats["peer"], stats["dropped"])
         self._closed = True
         try:
             asyncio.run_coroutine_threadsafe(self._shut(), self._loop).result(timeout)

@@ -154,11 +154,6 @@ def corrected(probs, offset) -> np.ndarray:
 
 # ------------------------------------------------------------ in the model file
 
-def read_tflite(path: Path) -> Calibration:
-    """The calibration a .tflite file carries in its metadata, or NONE."""
-    return tflite_calibration(Path(path).read_bytes(), path)
-
-
 def tflite_calibration(data: bytes, path) -> Calibration:
     """The calibration in a .tflite model's bytes (read from `path`), or NONE."""
     from ai_edge_litert import schema_py_generated as schema

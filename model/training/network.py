@@ -30,3 +30,17 @@ def build_model(stages=STAGES, dropout=0.4, name="fer_vgg"):
     x = layers.Dropout(dropout, name="dropout")(x)
     outputs = layers.Dense(len(EMOTIONS), activation="softmax", name="emotion")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def compile_for_training(model, lr: float, weight_decay: float = 0.01, ema: float = 0.99,
+                         label_smoothing: float = 0.0):
+    """The training recipe's optimiser and loss: AdamW (with an average of the weights
+    when `ema` > 0), cross-entropy on soft or smoothed targets; `train` and the GPU
+    script both compile with it."""
+    import keras
+
+    model.compile(
+        optimizer=keras.optimizers.AdamW(lr, weight_decay=weight_decay, use_ema=ema > 0,
+                                         ema_momentum=ema or 0.99),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=label_smoothing),
+        metrics=["accuracy"])

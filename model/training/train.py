@@ -35,6 +35,7 @@ from model.training.curves import save_curves  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
 from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training.network import compile_for_training  # noqa: E402
 from model.training.schedule import warmup_cosine  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -134,13 +135,8 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
 
 
 def compile_model(model, cfg: TrainConfig):
-    model.compile(
-        optimizer=keras.optimizers.AdamW(cfg.lr, weight_decay=cfg.weight_decay,
-                                         use_ema=cfg.ema > 0, ema_momentum=cfg.ema or 0.99),
-        loss=keras.losses.CategoricalCrossentropy(
-            label_smoothing=0.0 if cfg.teacher else cfg.label_smoothing),
-        metrics=["accuracy"],
-    )
+    compile_for_training(model, cfg.lr, cfg.weight_decay, cfg.ema,
+                         0.0 if cfg.teacher else cfg.label_smoothing)
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:

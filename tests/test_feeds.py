@@ -444,22 +444,22 @@ def test_only_programs_and_pages_from_this_computer_may_read_the_feed():
         server.close()
 
 
-# ------------------------------------------------------- the README's readers
+# ------------------------------------------------- the documented readers
 
 def readme_snippets() -> list[str]:
-    """The Python code blocks of the README's "Send the readings to other programs"."""
+    """The Python code blocks of docs/usage.md's "Sending the readings to other programs"."""
     import re
 
     from tests.conftest import REPO
 
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    start = text.index("### Send the readings to other programs")
-    section = text[start:text.index("\n### ", start + 1)]
+    text = (REPO / "docs" / "usage.md").read_text(encoding="utf-8")
+    start = text.index("## Sending the readings to other programs")
+    section = text[start:text.index("\n## ", start + 1)]
     return re.findall(r"```python\n(.*?)```", section, re.S)
 
 
-def test_the_readme_readers_print_what_the_feeds_send(tmp_path):
-    """The README's OSC receiver and WebSocket reader, as written (but for the port),
+def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
+    """The usage page's OSC receiver and WebSocket reader, as written (but for the port),
     each five lines, print the faces sent."""
     import subprocess
     import sys
@@ -483,7 +483,7 @@ def test_the_readme_readers_print_what_the_feeds_send(tmp_path):
                              stderr=subprocess.PIPE, text=True)
             for code in (receiver, reader)]
     try:
-        wait_for(lambda: feeds.server.clients == 1, what="the README's reader")
+        wait_for(lambda: feeds.server.clients == 1, what="the documented reader")
         # the UDP receiver is ready once it gets something: send until it prints
         lines = []
         printer = threading.Thread(target=lambda: lines.append(runs[0].stdout.readline()),

@@ -355,7 +355,7 @@ def _run_train(args):
     data, out = cfg_fields["data"], Path(cfg_fields["out"])
 
     from model.training.data import check_layout
-    from model.training.tensorflow_setup import native_stderr_to, quiet_tensorflow
+    from model.runtime.tensorflow_setup import native_stderr_to, quiet_tensorflow
 
     check_layout(data)  # a wrong --data fails now, not after importing TensorFlow
     out.mkdir(parents=True, exist_ok=True)
@@ -399,7 +399,7 @@ def _run_evaluate(args):
     verbose = args.verbose
 
     from model.training.evaluate import run_evaluate
-    from model.training.tensorflow_setup import quiet_tensorflow
+    from model.runtime.tensorflow_setup import quiet_tensorflow
 
     if not verbose:  # TensorFlow is imported only for a .keras model
         quiet_tensorflow()

@@ -1,5 +1,5 @@
 """The project's import graph: no cycles (late imports inside functions included),
-and the layers import only downwards (model <- app)."""
+and the layers import only downwards (model <- app; within each, see FORBIDDEN)."""
 
 import ast
 
@@ -90,14 +90,46 @@ def test_the_cycle_finder_finds_a_late_import_cycle(tmp_path):
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-LEAVES = ("model.runtime.emotions", "model.runtime.errors", "model.runtime.atomic")  # import nothing of the project
+LEAVES = ("model.runtime.emotions", "model.runtime.errors", "model.runtime.atomic",
+          "model.runtime.image_files")  # import nothing of the project
+# (importer's package, package it must not import): the layers import only downwards
+FORBIDDEN = (("model", "app"), ("model.runtime", "model.training"),
+             ("app.core", "app.commands"), ("app.core", "app.gui"), ("app.core", "app.cli"),
+             ("app.io", "app.commands"), ("app.io", "app.gui"), ("app.io", "app.cli"),
+             ("app.commands", "app.gui"))
+
+
+def _within(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
 
 
 def test_the_layers_import_only_downwards():
-    """model <- app: the model never imports the app; the leaves that every layer
-    uses (the class names, the errors, atomic writes) import nothing of the project."""
+    """model <- app, model.runtime <- model.training; the pipeline and its inputs and
+    outputs (app.core, app.io) <- the commands <- the window; the leaves that every
+    layer uses (the class names, the errors, atomic writes) import nothing of the project."""
     graph = import_graph()
     upward = {(m, t) for m, ts in graph.items() for t in ts
-              if (m.startswith("model") and t.startswith("app")) or m in LEAVES}
+              if m in LEAVES or any(_within(m, a) and _within(t, b) for a, b in FORBIDDEN)}
     assert not upward
-    assert "model.runtime.errors" in graph["app.io.sources"] and "model.runtime.errors" in graph["model.training.data"]
+    assert "model.runtime.errors" in graph["app.io.frame_source"]
+    assert "model.runtime.errors" in graph["model.training.data"]
+
+
+def test_the_layer_checker_sees_an_upward_import():
+    assert any(_within("app.core.pipeline", a) and _within("app.gui.window", b)
+               for a, b in FORBIDDEN)
+    assert not any(_within("app.gui.window", a) and _within("app.core.pipeline", b)
+                   for a, b in FORBIDDEN)
+
+
+def test_the_folder_listing_shows_the_layers():
+    """Each layer is a package; few modules loose at the top of app/, none too long
+    to read (a module over 500 lines holds more than one job)."""
+    loose = sorted(p.name for p in (REPO / "app").glob("*.py"))
+    assert len(loose) <= 8, loose
+    for package in ("app/core", "app/io", "app/commands", "app/gui", "model/runtime",
+                    "model/training"):
+        assert (REPO / package / "__init__.py").is_file(), package
+    long = {str(f.relative_to(REPO)): n for pkg in PACKAGES for f in (REPO / pkg).rglob("*.py")
+            if (n := len(f.read_text(encoding="utf-8").splitlines())) > 500}
+    assert not long

@@ -18,7 +18,9 @@ from websockets.sync.client import connect
 from app.io import synthetic
 from app.cli import main
 from app.core.config import ProcessOptions
-from app.io.feeds import QUEUE_SIZE, Address, Feeds, FeedServer, parse_address
+from app.io.feed_messages import Address, parse_address
+from app.io.feeds import Feeds
+from app.io.websocket_feed import QUEUE_SIZE, FeedServer
 from app.commands.process import process_input
 from model import EMOTIONS
 from model.runtime.emotions import valence

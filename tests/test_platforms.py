@@ -4,7 +4,7 @@ import cv2
 import pytest
 
 from app.io.desktop_entry import linux_only
-from app.io.sources import camera_backend
+from app.io.cameras import camera_backend
 from model.runtime.errors import UserError
 
 

@@ -34,7 +34,8 @@ from app.core.config import BenchOptions, ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback, PlaybackControl
 from app.core.runstats import rss_mb
-from app.io.sources import SourceError, frame_rate, open_source
+from app.io.frame_source import SourceError, frame_rate
+from app.io.sources import open_source
 from app.core.track import iou
 from model.runtime.errors import UserError
 from model.runtime.emotions import EMOTIONS

@@ -44,7 +44,8 @@ import numpy as np
 
 from app.core.config import DEFAULTS
 from app.core.draw import draw_detections
-from app.io.sources import SourceError, frame_rate, open_source
+from app.io.frame_source import SourceError, frame_rate
+from app.io.sources import open_source
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from app.io.charts import line_chart, photo_chart
 from app.core.draw import EMOTION_COLORS
-from app.io.sources import frame_rate
+from app.io.frame_source import frame_rate
 import model.runtime.atomic as atomic
 from model.runtime.emotions import EMOTIONS
 

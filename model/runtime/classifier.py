@@ -208,7 +208,7 @@ class _KerasBackend:
         if not zipfile.is_zipfile(path):
             raise ModelError(f"cannot read model {path}: not a valid .keras file "
                              "(not a zip archive; truncated or another format?)")
-        from model.training.tensorflow_setup import import_tensorflow
+        from model.runtime.tensorflow_setup import import_tensorflow
 
         _, keras = import_tensorflow()  # a .keras file needs the train extra
         try:

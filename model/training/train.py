@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model.training.tensorflow_setup import import_tensorflow
+from model.runtime.tensorflow_setup import import_tensorflow
 
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
 

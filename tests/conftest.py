@@ -156,3 +156,38 @@ def video_frames(path) -> int:
         n += 1
     cap.release()
     return n
+
+
+# ---- generated footage and what the outputs hold ------------------------------
+
+CLIP_FRAMES = 45
+
+
+def write_face_clip(path, frames: int = CLIP_FRAMES, **spec) -> list:
+    """A real MJPG .avi of one drawn face moving over a room (app.io.synthetic, 640x480,
+    30 fps unless `spec` says otherwise); the truth of every frame."""
+    from app.io import synthetic
+
+    return synthetic.write_clip(path, [synthetic.drawn_face(160)],
+                                synthetic.ClipSpec(frames=frames, **spec))
+
+
+@pytest.fixture(scope="module")
+def clip_truths(tmp_path_factory):
+    """(the module's face clip, its truths): 45 frames, made once per test module."""
+    path = tmp_path_factory.mktemp("in") / "face clip.avi"
+    return path, write_face_clip(path)
+
+
+@pytest.fixture(scope="module")
+def clip(clip_truths) -> Path:
+    """The module's 45-frame face clip (see clip_truths)."""
+    return clip_truths[0]
+
+
+def read_csv(path) -> list[dict]:
+    """The rows of a CSV the app wrote (detections.csv, markers.csv), as dicts."""
+    import csv
+
+    with open(path, newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))

@@ -1,7 +1,6 @@
 """A person's own neutral (`process --baseline`, EmotionPipeline.calibrate_person),
 on real pictures: drawn faces pasted into frames, found and cut out by the pipeline."""
 
-import csv
 import json
 
 import cv2
@@ -9,6 +8,7 @@ import numpy as np
 import pytest
 
 from app.io import synthetic
+from tests.conftest import read_csv
 from app.cli import main
 from app.core.pipeline import EmotionPipeline
 from model.runtime.errors import ModelError
@@ -72,8 +72,7 @@ def person(monkeypatch):
 
 
 def rows(folder):
-    with open(folder / "detections.csv", newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
+    return read_csv(folder / "detections.csv")
 
 
 def test_a_neutral_that_reads_sad_reads_neutral_with_the_baseline_and_a_smile_stays(

@@ -1,7 +1,6 @@
 """`process` with many inputs: a folder per input, combined outputs, every core,
 resumable, one bad input reported and skipped."""
 
-import csv
 import json
 import os
 import subprocess
@@ -11,7 +10,7 @@ import pytest
 
 from app.io import synthetic
 from app.cli import main
-from tests.conftest import REPO
+from tests.conftest import REPO, read_csv
 
 
 def _clips(folder, n=3, frames=20):
@@ -23,11 +22,6 @@ def _clips(folder, n=3, frames=20):
         synthetic.write_clip(path, [faces[i % 3]], synthetic.ClipSpec(frames=frames, seed=i))
         paths.append(path)
     return paths
-
-
-def _rows(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.fixture(scope="module")
@@ -44,9 +38,9 @@ def test_many_inputs_give_a_folder_each_and_combined_files(clips, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] == 3 and summary["not_complete"] == 0
     assert [e["frames"] for e in summary["inputs"]] == [20, 20, 20]
-    combined = _rows(out / "detections.csv")
+    combined = read_csv(out / "detections.csv")
     for i, clip in enumerate(clips):
-        own = _rows(out / f"clip{i}" / "detections.csv")
+        own = read_csv(out / f"clip{i}" / "detections.csv")
         mine = [{k: v for k, v in r.items() if k != "input"} for r in combined
                 if r["input"] == clip.name]
         assert mine == own and len(own) == summary["inputs"][i]["faces"] > 0
@@ -57,7 +51,7 @@ def test_jobs_give_the_same_results_as_one_job(clips, tmp_path):
                  "--jobs", "1"]) == 0
     assert main(["process", *map(str, clips), "-o", str(tmp_path / "two"), "--no-progress",
                  "--jobs", "2"]) == 0
-    assert _rows(tmp_path / "one" / "detections.csv") == _rows(tmp_path / "two" /
+    assert read_csv(tmp_path / "one" / "detections.csv") == read_csv(tmp_path / "two" /
                                                                 "detections.csv")
 
 
@@ -137,7 +131,7 @@ def test_the_same_batch_on_a_local_dask_cluster(clips, tmp_path):
     ran_in = {int(e["worker"].rsplit(":", 1)[1]) for e in
               json.loads((tmp_path / "dask" / "summary.json").read_text())["inputs"]}
     assert ran_in and ran_in <= worker_pids and os.getpid() not in ran_in
-    assert _rows(tmp_path / "one" / "detections.csv") == _rows(tmp_path / "dask" /
+    assert read_csv(tmp_path / "one" / "detections.csv") == read_csv(tmp_path / "dask" /
                                                                 "detections.csv")
     assert json.loads((tmp_path / "dask" / "summary.json").read_text())["complete"] == 3
 

@@ -3,7 +3,6 @@ from `process` to a python-osc server, the WebSocket feed to `websockets` client
 (every frame, a client that never reads, one that leaves mid-stream, twenty at
 once), markers, and the errors a user can make (a bad address, a port in use)."""
 
-import csv
 import json
 import logging
 import socket
@@ -15,7 +14,7 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from websockets.sync.client import connect
 
-from app.io import synthetic
+from tests.conftest import read_csv
 from app.cli import main
 from app.core.config import ProcessOptions
 from app.io.feed_messages import Address, parse_address
@@ -36,18 +35,6 @@ def wait_for(condition, timeout=WAIT, what="condition"):
         if time.monotonic() > end:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.01)
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("in") / "face clip.avi"
-    synthetic.write_clip(path, [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=45))
-    return path
-
-
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        return list(csv.DictReader(fh))
 
 
 class OscReceiver:

@@ -1,7 +1,6 @@
 """`python main.py process`: every output written, CSV equal to the pipeline's
 detections, bad inputs one clear line, partial results kept on failure and Ctrl+C."""
 
-import csv
 import io
 import json
 import logging
@@ -23,29 +22,15 @@ from app.io.sources import open_source
 from app.core.track import iou
 from model import EMOTIONS
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
-from tests.conftest import REPO, video_frames
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("in") / "face clip.avi"
-    truths = synthetic.write_clip(path, [synthetic.drawn_face(160)],
-                                  synthetic.ClipSpec(frames=45))
-    return path, truths
-
-
-def read_csv(path):
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    return rows
+from tests.conftest import REPO, read_csv, video_frames
 
 
 def no_temp_files(folder):
     return not [p for p in folder.rglob(".*")]
 
 
-def test_video_writes_every_output_and_csv_matches(clip, tmp_path):
-    video, truths = clip
+def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
+    video, truths = clip_truths
     out = tmp_path / "out"
     assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
     names = {p.name for p in out.iterdir()}
@@ -148,7 +133,7 @@ def test_bad_input_one_line_and_exit_code(tmp_path, caplog, make, message):
 
 
 def test_truncated_video_keeps_what_was_processed(clip, tmp_path, caplog):
-    data = clip[0].read_bytes()
+    data = clip.read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) // 2])
     out = tmp_path / "out"
@@ -181,7 +166,7 @@ class InterruptAfter:
 
 def test_interrupt_leaves_complete_outputs(clip, tmp_path):
     out = tmp_path / "out"
-    with open_source(clip[0]) as src:
+    with open_source(clip) as src:
         result = process_source(InterruptAfter(src, 12), EmotionPipeline(), out)
     assert result["stopped"] == "interrupted"
     summary = json.loads((out / "summary.json").read_text())
@@ -220,7 +205,7 @@ def test_ctrl_c_on_the_command(tmp_path):
 
 
 def test_the_progress_bar_counts_every_frame(clip, tmp_path):
-    video, _ = clip
+    video = clip
     stream = io.StringIO()
     with open_source(video) as src:
         process_source(src, EmotionPipeline(), tmp_path / "out",
@@ -241,7 +226,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
             built.append(self)
 
     monkeypatch.setattr(app.core.pipeline, "EmotionPipeline", Spy)
-    video, _ = clip
+    video = clip
     assert main(["process", str(video), "-o", str(tmp_path / "a"), "--no-progress",
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
     cfg = built[-1].config
@@ -395,7 +380,7 @@ def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
 
 
 def test_no_video_writes_only_the_data(clip, tmp_path):
-    video, _ = clip
+    video = clip
     full, fast = tmp_path / "full", tmp_path / "fast"
     assert main(["process", str(video), "-o", str(full), "--no-progress"]) == 0
     assert main(["process", str(video), "-o", str(fast), "--no-progress", "--no-video"]) == 0

@@ -22,14 +22,6 @@ from app.io.sources import (
 from tests.fakes import FakeCamera
 
 
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    """A real 40-frame MJPG video with a drawn face."""
-    path = tmp_path_factory.mktemp("clip") / "face clip.avi"
-    synthetic.write_clip(path, [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=40))
-    return path
-
-
 def fast_camera(**fake):
     return CameraSource(0, capture_factory=FakeCamera.factory(**fake), retry_delay=0.0)
 
@@ -137,9 +129,9 @@ def test_camera_read_runs_off_the_calling_thread():
 def test_video_plays_to_its_end(clip):
     with open_source(clip) as src:
         assert isinstance(src, VideoSource) and not src.is_live
-        assert src.fps == pytest.approx(30.0) and src.frame_count == 40
+        assert src.fps == pytest.approx(30.0) and src.frame_count == 45
         frames = list(src)
-        assert len(frames) == 40 and frames[0].shape == (480, 640, 3)
+        assert len(frames) == 45 and frames[0].shape == (480, 640, 3)
         assert src.read() is None
 
 
@@ -149,7 +141,7 @@ def test_truncated_video_says_so(clip, tmp_path):
     bad.write_bytes(data[: len(data) // 2])
     src = open_source(bad)
     got = 0
-    with pytest.raises(SourceError, match=r"cut.avi: the video breaks off after \d+ of 40"):
+    with pytest.raises(SourceError, match=r"cut.avi: the video breaks off after \d+ of 45"):
         while src.read() is not None:
             got += 1
     assert 10 < got < 30                # the frames before the cut were delivered

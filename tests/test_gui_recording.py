@@ -24,7 +24,7 @@ def _check_recording(folder, video_name):
     """Every file there; the video, the CSV and the summary agree frame for frame."""
     names = {p.name for p in folder.iterdir()}
     assert names == {"detections.csv", "summary.json", "timeline.png", "markers.csv",
-                     video_name}
+                     "report.html", video_name}
     summary = json.loads((folder / "summary.json").read_text())
     with open(folder / "detections.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -123,7 +123,8 @@ def test_a_full_disk_stops_the_recording_with_consistent_files(qtbot, tmp_path, 
     wait_message(qtbot, win, "recording stopped", "No space left")
     assert not win.recorder.active and not win.act_record.isChecked()
     wait_frames(qtbot, win, 3)                               # the live view goes on
-    qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/summary.json"))),
+    # the report is the last file written, after summary.json
+    qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/report.html"))),
                     timeout=WAIT_MS)
     summary, _ = _check_recording(next((tmp_path / "rec").glob("session_*")),
                                   "clip_annotated.mp4")

@@ -8,6 +8,8 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 import model.atomic as atomic
 from app.report import frames as pictures
 from app.report.data import (Output, is_batch, is_output, marker_name, photo_faces,
@@ -145,7 +147,7 @@ def _limits(out: Output) -> str:
 
 
 def _video_body(out: Output) -> str:
-    from app.report.charts import MAX_POINTS, face_chart
+    from app.report.charts import MAX_POINTS, face_chart, plotting
 
     tracks = out.tracks()
     span = out.span()
@@ -162,8 +164,10 @@ def _video_body(out: Output) -> str:
         parts.append("<h2>Faces</h2><p>No face was found.</p>")
     # a slice per frame, up to MAX_POINTS: finer would leave gaps between frames
     bins = min(MAX_POINTS, max(2, int(round((span[1] - span[0]) * (out.fps or 30.0)))))
+    can_plot = plotting()
     for tr in detailed:
-        chart = face_chart(tr.times, tr.probs, tr.valence, span, on_axis, bins=bins)
+        chart = face_chart(tr.times, tr.probs, tr.valence, span, on_axis, bins=bins) \
+            if can_plot else None
         parts.append(_face_section(out, tr, chart, moments[tr.track], frames, video, why))
     if len(tracks) > len(detailed):
         parts.append(_brief_faces(out, tracks[len(detailed):]))
@@ -172,9 +176,9 @@ def _video_body(out: Output) -> str:
     return "\n".join(parts)
 
 
-def _face_section(out, tr, chart: bytes, moments, frames, video, why) -> str:
+def _face_section(out, tr, chart: bytes | None, moments, frames, video, why) -> str:
     shares = tr.shares()
-    seen = tr.times[tr.times == tr.times]
+    seen = tr.times[np.isfinite(tr.times)]
     when = f" (from {clock(seen.min())} to {clock(seen.max())})" if len(seen) else ""
     head = (f"In view {duration(tr.seconds(out.fps))}{when}; mean valence "
             f"{signed(tr.mean_valence())} (-1 unpleasant .. +1 pleasant)")
@@ -182,9 +186,16 @@ def _face_section(out, tr, chart: bytes, moments, frames, video, why) -> str:
         head += f"; neutral baseline taken out from {clock(tr.calibrated_from())}"
     return (f'<section class="face" id="face-{tr.track}"><h2>Face {tr.track}</h2>'
             f"<p>{esc(head)}</p>{share_bar(shares)}{share_table(shares)}"
-            f"{img(chart, 'image/png', f'Emotions and valence of face {tr.track} over time', 'chart')}"
+            f"{_chart(chart, tr.track)}"
             "<h3>Moments worth watching again</h3>"
             f"{_moments(out, moments, frames, video, why)}</section>")
+
+
+def _chart(chart: bytes | None, track: int) -> str:
+    if chart is None:
+        return ('<p class="note">No plots: they need matplotlib (pip install matplotlib), '
+                "which is not installed here.</p>")
+    return img(chart, "image/png", f"Emotions and valence of face {track} over time", "chart")
 
 
 def _moments(out, moments, frames, video, why) -> str:

@@ -27,6 +27,14 @@ def hex_color(emotion: str) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def plotting() -> bool:
+    """Whether matplotlib is there (an install or a bundle without it gets a report
+    without plots, which says so)."""
+    import importlib.util
+
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def time_axis(axis, start: float, end: float):
     """Seconds, or m:ss past two minutes, labelled as such."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator

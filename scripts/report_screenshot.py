@@ -6,6 +6,7 @@ no real one), with two markers, as Chromium shows it.
 Needs Debian's chromium (/usr/bin/chromium) and the test extra's Playwright.
 """
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -19,18 +20,19 @@ WIDTH, HEIGHT = 860, 1500     # px of the page shown; the screenshot is its top
 
 
 def make_report(folder: Path) -> Path:
-    clip = folder / "interview.avi"
+    os.chdir(folder)                      # the page names the clip, not a temp folder
+    clip = Path("interview.avi")
     faces = [synthetic.drawn_face(160, "neutral"), synthetic.drawn_face(160, "happy")]
     synthetic.write_clip(clip, faces, synthetic.ClipSpec(frames=240, change_at=4.0,
                                                          width=480, height=360, seed=3))
-    out = folder / "out"
+    out = Path("out")
     if main(["process", str(clip), "-o", str(out), "--no-progress"]) != 0:
         sys.exit("process failed")
     (out / "markers.csv").write_text("time,frame,number,text\n2.000,60,1,\n"
                                      "4.500,135,0,the joke\n", encoding="utf-8")
     if main(["report", str(out)]) != 0:
         sys.exit("report failed")
-    return out / "report.html"
+    return (out / "report.html").resolve()
 
 
 def screenshot(report: Path, png: Path):
@@ -59,6 +61,7 @@ def parse_args():
 
 if __name__ == "__main__":
     args = parse_args()
+    args.out = args.out.resolve()
     with tempfile.TemporaryDirectory() as tmp:
         screenshot(make_report(Path(tmp)), args.out)
     print(args.out, args.out.stat().st_size, "bytes")

@@ -92,11 +92,16 @@ def _run_facts(out: Output, tracks) -> str:
         ("Model", esc(_model(s))),
         ("Settings", esc(_settings(s))),
         ("Neutral baseline", esc(_baseline(s, tracks))),
-        ("Faces", esc(f"{s.get('faces', 0)} readings of {s.get('tracks', 0)} faces (tracks)"
-                      f" in {s.get('frames_with_faces', 0)} of {s.get('frames', 0)} "
+        ("Faces", esc(f"{_count(s.get('tracks', 0), 'face')} (tracks), "
+                      f"{_count(s.get('faces', 0), 'reading')}, in "
+                      f"{s.get('frames_with_faces', 0)} of {s.get('frames', 0)} "
                       f"{'frames' if out.is_video else 'pictures'}")),
         ("Status", esc(status)),
     ])
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _when(out: Output) -> str:

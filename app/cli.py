@@ -485,7 +485,8 @@ def _run_app(args):
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "report": _run_report,
-            "bench": _run_bench, "train": _run_train, "evaluate": _run_evaluate, "calibrate": _run_calibrate}
+            "bench": _run_bench, "train": _run_train, "evaluate": _run_evaluate,
+            "calibrate": _run_calibrate}
 
 
 def main(argv=None) -> int:

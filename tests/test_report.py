@@ -16,7 +16,7 @@ import pytest
 from app import synthetic
 from app.cli import main
 from app.report.data import Track, binned, read_output
-from app.report.frames import VideoRef, find_video, read_frames
+from app.report.frames import find_video, read_frames
 from app.report.limits import card_accuracy
 from model.emotions import EMOTIONS
 
@@ -230,6 +230,37 @@ def test_without_matplotlib_the_report_says_it_has_no_plots(processed, tmp_path,
     assert "No plots: they need matplotlib" in page
     assert [s[:15] for s in images_of(page)] == [s[:15] for s in images_of(
         (out / "report.html").read_text(encoding="utf-8"))][1:]          # moments only
+
+
+def test_the_report_says_whose_readings_had_a_neutral_baseline_taken_out(clip, processed,
+                                                                         tmp_path):
+    # process --baseline: every face's
+    neutral = tmp_path / "my neutral.png"
+    cv2.imwrite(str(neutral), synthetic.paste_face(synthetic.background(), synthetic.drawn_face(
+        160, "neutral"), (320, 240), 160))
+    out = tmp_path / "based"
+    assert main(["process", str(clip), "-o", str(out), "--no-progress", "--no-video",
+                 "--baseline", str(neutral)]) == 0
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert (f"yes: measured from {neutral} (1 face(s) read) and taken out of every "
+            "face&#x27;s readings") in page
+    # calibrated in the window: the CSV's calibrated column says for which face, from when
+    window, _ = processed
+    copy = tmp_path / "calibrated"
+    shutil.copytree(window, copy)
+    with open(copy / "detections.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    for r in rows:
+        r["calibrated"] = "1" if float(r["time"]) >= 1.0 else "0"
+    with open(copy / "detections.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    assert main(["report", str(copy)]) == 0
+    page = (copy / "report.html").read_text(encoding="utf-8")
+    assert "yes, calibrated in the window, for face 1 (from 0:01.0)" in page
+    assert "none: every face read as the model reads it" in \
+        (window / "report.html").read_text(encoding="utf-8")
 
 
 def test_not_an_output_folder_is_one_line(tmp_path, caplog):

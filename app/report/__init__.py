@@ -7,6 +7,7 @@ offline in any browser: the style and the pictures are inside the file. matplotl
 draws the plots and is imported only when a report is made.
 """
 
-from app.report.build import REPORT, report_command, try_write_report, write_index, write_report
+from app.report.build import REPORT, try_write_report, write_report
+from app.report.index import report_command, write_index
 
 __all__ = ["REPORT", "report_command", "try_write_report", "write_index", "write_report"]

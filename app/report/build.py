@@ -1,6 +1,5 @@
 """Building report.html from an output folder's files (app.report.data), for one
-input (a video or camera with a page per face, or photos in a table) or a batch
-(an index of its inputs' reports)."""
+input: a video or camera with a section per face, or photos in a table."""
 
 import datetime as dt
 import logging
@@ -12,13 +11,11 @@ import numpy as np
 
 import model.atomic as atomic
 from app.report import frames as pictures
-from app.report.data import (Output, is_batch, is_output, marker_name, photo_faces,
-                             read_output, read_summary)
+from app.report.data import Output, marker_name, photo_faces, read_output
 from app.report.limits import model_paragraph
 from app.report.page import (chip, clock, document, duration, esc, facts, img, legend,
                              percent, share_bar, share_table, signed, table)
 from model.emotions import EMOTIONS
-from model.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +46,6 @@ def try_write_report(folder, write=None) -> Path | None:
         return None
     log.debug("%s written in %.2f s", path, time.perf_counter() - start)
     return path
-
-
-def report_command(folder) -> int:
-    """`report FOLDER`: rebuild the report of an output folder, or every report of a
-    batch and its index; prints the paths written."""
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise UserError(f"{folder}: no such folder")
-    if is_batch(folder):
-        for entry in read_summary(folder)["inputs"]:
-            sub = _entry_folder(folder, entry)
-            if is_output(sub):
-                print(write_report(sub))
-        print(write_index(folder))
-    elif is_output(folder):
-        print(write_report(folder))
-    else:
-        raise UserError(f"{folder} is not an output folder of process, a recording or a "
-                        "batch (it needs summary.json and detections.csv)")
-    return 0
 
 
 # ---------------------------------------------------------------- one input
@@ -214,7 +191,7 @@ def _moments(out, moments, frames, video, why) -> str:
                       f"face at {clock(m.time)}, {m.emotion}") if image is not None else \
             '<span class="note">(frame not readable)</span>'
         seek = (m.frame / out.fps if video.annotated and out.fps else m.time) or 0.0
-        href = esc(f"{_relative(video.path, out.folder)}#t={seek:.2f}")
+        href = esc(f"{relative(video.path, out.folder)}#t={seek:.2f}")
         figures.append(f'<figure><a href="{href}">{picture}</a>'
                        f"<figcaption>{esc(caption)}</figcaption></figure>")
     note = ("" if video.annotated else
@@ -222,7 +199,8 @@ def _moments(out, moments, frames, video, why) -> str:
     return f'<div class="moments">{"".join(figures)}</div>{note}'
 
 
-def _relative(path: Path, folder: Path) -> str:
+def relative(path: Path, folder: Path) -> str:
+    """A link from a page in `folder` to `path`."""
     try:
         return Path(os.path.relpath(path, folder)).as_posix()
     except ValueError:                    # another drive (Windows)
@@ -266,8 +244,8 @@ def _photos_body(out: Output) -> str:
         data = pictures.photo_picture(path) if path else None
         picture = (img(data, "image/jpeg", name) if data else
                    '<span class="note">(no picture)</span>')
-        labels = " ".join(chip(r["label"], f"{r['label']} {percent(_f(r['confidence']))}"
-                               f" {signed(_f(r.get('valence')))}") for r in face_rows)
+        labels = " ".join(chip(r["label"], f"{r['label']} {percent(number(r['confidence']))}"
+                               f" {signed(number(r.get('valence')))}") for r in face_rows)
         rows.append([f'<span class="photo">{picture}</span>', esc(name),
                      esc(len(face_rows)), labels])
     without = max(0, int(s.get("frames", 0)) - len(faces))
@@ -283,58 +261,9 @@ def _photos_body(out: Output) -> str:
     return "\n".join(parts)
 
 
-def _f(text) -> float | None:
+def number(text) -> float | None:
+    """A CSV field as a number; None when empty or not one."""
     try:
         return float(text)
     except (TypeError, ValueError):
         return None
-
-
-# -------------------------------------------------------------------- batch
-
-def _entry_folder(batch: Path, entry: dict) -> Path:
-    """An input's folder: as the batch's summary gives it, else by name inside."""
-    folder = Path(entry.get("folder", ""))
-    return folder if folder.is_dir() else batch / folder.name
-
-
-def write_index(batch) -> Path:
-    """report.html at the top of a batch's output: each input's headline figures and
-    a link to its own report."""
-    batch = Path(batch)
-    summary = read_summary(batch)
-    rows = []
-    for entry in summary.get("inputs", []):
-        rows.append(_index_row(batch, entry))
-    body = [f"<h1>{esc(batch.name or batch)}</h1>",
-            f'<p class="sub">Emotion reports of {len(rows)} inputs: {summary.get("complete", 0)}'
-            f' complete, {summary.get("not_complete", 0)} not</p>', legend(),
-            table(["input", "status", "length", "faces", "most often", "mean valence"], rows,
-                  numeric=(2, 3, 5))]
-    path = batch / REPORT
-    atomic.write_text(path, document(f"Reports: {batch.name}", "\n".join(body)))
-    return path
-
-
-def _index_row(batch: Path, entry: dict) -> list:
-    folder = _entry_folder(batch, entry)
-    name = Path(entry.get("input", "")).name or str(folder.name)
-    report = folder / REPORT
-    link = (f'<a href="{esc(_relative(report, batch))}">{esc(name)}</a>' if report.is_file()
-            else esc(name) + ' <span class="note">(no report)</span>')
-    status = esc(entry.get("status", "")) + (f": {esc(entry['error'])}"
-                                             if entry.get("error") else "")
-    try:
-        out = read_output(folder)
-    except UserError:
-        return [link, status, "-", "-", "-", "-"]
-    s = out.summary
-    counts = s.get("face_frames_per_emotion") or {}
-    total = sum(counts.values())
-    top = max(counts, key=counts.get) if total else None
-    valences = [_f(r.get("valence")) for r in out.rows]
-    valences = [v for v in valences if v is not None]
-    length = duration(s.get("duration_s")) if out.is_video else f"{s.get('frames', 0)} pictures"
-    return [link, status, esc(length), esc(f"{s.get('tracks', 0)}"),
-            chip(top, f"{top} {percent(counts[top] / total)}") if top else "-",
-            esc(signed(sum(valences) / len(valences)) if valences else "-")]

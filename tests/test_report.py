@@ -295,6 +295,7 @@ def test_photos_get_a_table_of_their_faces(tmp_path):
     assert len(images_of(page)) == 2 and all(s.startswith("data:image/jpeg")
                                              for s in images_of(page))
     assert "1 picture(s) with no face found" in page and "Moments" not in page
+    assert "2 faces in 2 of 3 pictures" in page
 
 
 def esc_name(name: str) -> str:

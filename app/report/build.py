@@ -71,8 +71,10 @@ def _run_facts(out: Output, tracks) -> str:
         ("Neutral baseline", esc(_baseline(s, tracks))),
         ("Faces", esc(f"{_count(s.get('tracks', 0), 'face')} (tracks), "
                       f"{_count(s.get('faces', 0), 'reading')}, in "
-                      f"{s.get('frames_with_faces', 0)} of {s.get('frames', 0)} "
-                      f"{'frames' if out.is_video else 'pictures'}")),
+                      f"{s.get('frames_with_faces', 0)} of {s.get('frames', 0)} frames"
+                      if out.is_video else   # photos: each read on its own, no tracks
+                      f"{_count(s.get('faces', 0), 'face')} in "
+                      f"{s.get('frames_with_faces', 0)} of {s.get('frames', 0)} pictures")),
         ("Status", esc(status)),
     ])
 

@@ -354,3 +354,21 @@ def test_moments_skip_held_frames_when_the_face_was_seen():
                   calibrated=np.zeros(4, bool))
     assert [(m.emotion, m.frame) for m in track.moments()] == [("happy", 2), ("sad", 3)]
     assert track.shares()["happy"] == 0.75 and track.calibrated_from() is None
+
+
+@pytest.mark.parametrize("end, step, label", [(60.0, None, "seconds"), (3600.0, 600, "10:00"),
+                                              (300.0, 30, "0:30")])
+def test_time_axes_are_in_seconds_or_round_minutes(end, step, label):
+    from matplotlib.figure import Figure
+
+    from app.report.charts import time_axis
+
+    axis = Figure().subplots()
+    time_axis(axis, 0.0, end)
+    if step is None:
+        assert axis.get_xlabel() == "time in the source (seconds)"
+        return
+    assert axis.get_xlabel() == "time in the source (minutes:seconds)"
+    ticks = [t for t in axis.get_xticks() if 0 <= t <= end]
+    assert ticks[1] - ticks[0] == step and len(ticks) <= 11
+    assert axis.xaxis.get_major_formatter()(ticks[1], 1) == label

@@ -14,6 +14,8 @@ from model.emotions import EMOTIONS
 MAX_POINTS = 400          # time slices per face: finer than a printed page shows
 DPI = 110
 NEGATIVE, POSITIVE = "angry", "happy"   # the valence line's colours below and above 0
+# ticks of a time axis in minutes: round steps of a clock, in seconds
+MINUTE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 
 
 def rgb(emotion: str) -> tuple:
@@ -37,11 +39,12 @@ def plotting() -> bool:
 
 def time_axis(axis, start: float, end: float):
     """Seconds, or m:ss past two minutes, labelled as such."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    from matplotlib.ticker import FuncFormatter, MultipleLocator
 
     axis.set_xlim(start, end)
     if end - start > 120:
-        axis.xaxis.set_major_locator(MaxNLocator(nbins=10, steps=[1, 2, 3, 5, 6, 10]))
+        step = next((s for s in MINUTE_STEPS if (end - start) / s <= 10), MINUTE_STEPS[-1])
+        axis.xaxis.set_major_locator(MultipleLocator(step))
         axis.xaxis.set_major_formatter(FuncFormatter(
             lambda v, _: f"{int(v // 60)}:{int(v % 60):02d}"))
         axis.set_xlabel("time in the source (minutes:seconds)")

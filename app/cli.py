@@ -1,4 +1,5 @@
-"""Command line: no subcommand opens the app; process, bench, train, evaluate, calibrate.
+"""Command line: no subcommand opens the app; process, report, bench, train, evaluate,
+calibrate.
 
 Every command's heavy imports happen inside its handler, so `--help` is instant
 and the window can appear before TensorFlow or the model are loaded. Errors the
@@ -108,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(parser, top=True)
     _add_app_options(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_process, _add_bench, _add_train, _add_evaluate, _add_calibrate):
+    for add in (_add_process, _add_report, _add_bench, _add_train, _add_evaluate,
+                _add_calibrate):
         add(sub)
     return parser
 
@@ -206,6 +208,8 @@ def _add_process(sub):
     _switch(p, "--no-video", d, "annotated",
             "write only detections.csv, summary.json and the chart, not the annotated "
             "video or images (the fast path)")
+    _switch(p, "--no-report", d, "report",
+            "do not write report.html (the page for people; `report` makes it later)")
     _switch(p, "--crops", d, "crops",
             "the pictures are face crops already (as in CK+ or your own cut-out faces): "
             "classify each whole picture as one face, without looking for faces in it")
@@ -227,6 +231,19 @@ def _add_detection_options(parser):
     _option(parser, ["--min-face"], d, "min_face", "smallest face to look for, in pixels",
             shown=f"{d['min_face']}; never below {MIN_FACE_FLOOR}, nor below 1/27 of the "
                   "longer side of the frame", type=int, metavar="PX")
+
+
+def _add_report(sub):
+    p = sub.add_parser("report", help="make report.html again from an output folder's files",
+                       description="Write report.html, the page for people that process and "
+                                   "recordings write, again from an output folder's "
+                                   "detections.csv, summary.json, markers.csv and video: for "
+                                   "folders written before reports, or after markers.csv was "
+                                   "edited. A batch's folder gets every input's report and "
+                                   "the index.")
+    _add_common(p)
+    p.add_argument("folder", help="an output folder of process or of a recording, or a "
+                                  "batch's --output folder")
 
 
 def _add_bench(sub):
@@ -437,6 +454,14 @@ def process_command(inputs, output, options: ProcessOptions) -> int:
     return run_process(inputs[0], output, options)
 
 
+def _run_report(args):
+    folder = args.folder
+
+    from app.report import report_command
+
+    return report_command(folder)
+
+
 def _run_bench(args):
     options = BenchOptions(**_picked(field_defaults(BenchOptions), args))
 
@@ -459,8 +484,9 @@ def _run_app(args):
     return run_app(**app_options)
 
 
-COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,
-            "train": _run_train, "evaluate": _run_evaluate, "calibrate": _run_calibrate}
+COMMANDS = {None: _run_app, "process": _run_process, "report": _run_report,
+            "bench": _run_bench, "train": _run_train, "evaluate": _run_evaluate,
+            "calibrate": _run_calibrate}
 
 
 def main(argv=None) -> int:

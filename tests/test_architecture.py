@@ -96,6 +96,7 @@ LEAVES = ("model.runtime.emotions", "model.runtime.errors", "model.runtime.atomi
 FORBIDDEN = (("model", "app"), ("model.runtime", "model.training"),
              ("app.core", "app.commands"), ("app.core", "app.gui"), ("app.core", "app.cli"),
              ("app.io", "app.commands"), ("app.io", "app.gui"), ("app.io", "app.cli"),
+             ("app.report", "app.commands"), ("app.report", "app.gui"), ("app.report", "app.cli"),
              ("app.commands", "app.gui"))
 
 

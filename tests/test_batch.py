@@ -34,7 +34,8 @@ def test_many_inputs_give_a_folder_each_and_combined_files(clips, tmp_path):
     assert main(["process", *map(str, clips), "-o", str(out), "--no-progress",
                  "--jobs", "1"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["clip0", "clip1", "clip2",
-                                                     "detections.csv", "summary.json"]
+                                                     "detections.csv", "report.html",
+                                                     "summary.json"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] == 3 and summary["not_complete"] == 0
     assert [e["frames"] for e in summary["inputs"]] == [20, 20, 20]

@@ -29,11 +29,12 @@ def _error_line(proc) -> str:
 def test_help_lists_every_command_without_importing_the_heavy_libraries():
     code = ("import sys\nfrom app.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit as e:\n    code = e.code\n"
-            "print('EXIT', code, *[m for m in ('tensorflow', 'keras', 'ai_edge_litert', 'PyQt5')"
+            "print('EXIT', code, *[m for m in ('tensorflow', 'keras', 'ai_edge_litert', 'PyQt5',"
+            " 'matplotlib')"
             " if m in sys.modules])")
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
-    for command in ("process", "bench", "train", "evaluate"):
+    for command in ("process", "report", "bench", "train", "evaluate"):
         assert command in proc.stdout
     assert proc.stdout.splitlines()[-1] == "EXIT 0"  # and none of the modules was imported
 
@@ -242,7 +243,7 @@ def test_every_option_with_a_field_defaults_to_that_field():
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
                                               **field_defaults(PipelineConfig)})) == \
         ["accurate", "annotated", "baseline", "crops", "jobs", "min_face", "osc", "overwrite",
-         "scheduler", "sensitivity", "serve", "show_progress", "smoothing"]
+         "report", "scheduler", "sensitivity", "serve", "show_progress", "smoothing"]
     _, bench = _subparser("bench")
     assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
         ["batch_clips", "frames", "hard_seconds", "soak_frames", "video"]

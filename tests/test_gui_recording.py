@@ -24,7 +24,7 @@ def _check_recording(folder, video_name):
     """Every file there; the video, the CSV and the summary agree frame for frame."""
     names = {p.name for p in folder.iterdir()}
     assert names == {"detections.csv", "summary.json", "timeline.png", "markers.csv",
-                     video_name}
+                     "report.html", video_name}
     summary = json.loads((folder / "summary.json").read_text())
     with open(folder / "detections.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
@@ -39,7 +39,20 @@ def clip(tmp_path):
     return write_clip(tmp_path / "clip.avi", frames=90)
 
 
-def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip):
+def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip, monkeypatch):
+    from PyQt5.QtCore import QThread
+    from PyQt5.QtWidgets import QApplication
+
+    from app.gui import recorder
+
+    on_gui_thread = []
+
+    def report(folder):                      # the report is written off the GUI thread
+        on_gui_thread.append(QThread.currentThread() is QApplication.instance().thread())
+        return real_report(folder)
+
+    real_report = recorder.try_write_report
+    monkeypatch.setattr(recorder, "try_write_report", report)
     win = open_window(qtbot, tmp_path, loop=True)
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
@@ -56,6 +69,7 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip):
     assert len(sessions) == 1 and str(sessions[0]) == win.last_recording[0]
     summary, rows = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 20 and summary["status"] == "complete"
+    assert on_gui_thread == [False]
     times = sorted({float(r["time"]) for r in rows})
     assert times[0] >= 0 and all(b > a for a, b in zip(times, times[1:]))  # video time
     wait_message(qtbot, win, "Recording saved in", sessions[0].name)
@@ -123,7 +137,8 @@ def test_a_full_disk_stops_the_recording_with_consistent_files(qtbot, tmp_path, 
     wait_message(qtbot, win, "recording stopped", "No space left")
     assert not win.recorder.active and not win.act_record.isChecked()
     wait_frames(qtbot, win, 3)                               # the live view goes on
-    qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/summary.json"))),
+    # the report is the last file written, after summary.json
+    qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/report.html"))),
                     timeout=WAIT_MS)
     summary, _ = _check_recording(next((tmp_path / "rec").glob("session_*")),
                                   "clip_annotated.mp4")

@@ -105,6 +105,13 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     frames = [int(r["frame"]) for r in markers]
     assert 10 <= frames[0] < frames[1] < summary["frames"]
     assert summary["markers"] == 2 and "markers.csv" in summary["outputs"]
+    # report.html, written with the other files off the GUI thread, names them
+    from app.report.page import clock
+
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    for row in markers:
+        assert f"<tr><td>{clock(float(row['time']))}</td><td>{row['number']}</td></tr>" in page
+    assert summary["settings"]["smoothing"] is True and summary["model"]["path"]
 
     # the side panel's timeline has them (and draws them: they are on its axis)
     assert [(t, n) for t, n, _ in win.timeline.markers] == \

@@ -34,7 +34,7 @@ def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
     out = tmp_path / "out"
     assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"detections.csv", "summary.json", "timeline.png",
+    assert names == {"detections.csv", "summary.json", "timeline.png", "report.html",
                      "face clip_annotated.mp4"}
     assert no_temp_files(out)
     assert video_frames(out / "face clip_annotated.mp4") == 45
@@ -384,8 +384,8 @@ def test_no_video_writes_only_the_data(clip, tmp_path):
     full, fast = tmp_path / "full", tmp_path / "fast"
     assert main(["process", str(video), "-o", str(full), "--no-progress"]) == 0
     assert main(["process", str(video), "-o", str(fast), "--no-progress", "--no-video"]) == 0
-    assert sorted(p.name for p in fast.iterdir()) == ["detections.csv", "summary.json",
-                                                      "timeline.png"]
+    assert sorted(p.name for p in fast.iterdir()) == ["detections.csv", "report.html",
+                                                      "summary.json", "timeline.png"]
     assert read_csv(fast / "detections.csv") == read_csv(full / "detections.csv")
     summary = json.loads((fast / "summary.json").read_text())
     assert summary["frames"] == 45 and not any(o.endswith(".mp4") for o in summary["outputs"])

@@ -139,6 +139,10 @@ def run_batch(specs, output, options: ProcessOptions = ProcessOptions()) -> int:
              sum(1 for d in done if d.get("skipped")), jobs)
     results = done + _run_jobs(todo, jobs, options.show_progress, options.scheduler)
     summary = write_combined(output, folders, results)
+    if options.report:
+        from app.report import try_write_report, write_index
+
+        try_write_report(output, write_index)
     failed = [r for r in summary["inputs"] if r["status"] != "complete"]
     for r in failed:
         log.error("%s: %s", r["input"], r.get("error") or r["status"])

@@ -2,7 +2,8 @@
 
 Writes into the output folder, through `app.io.results.ResultFiles`: the annotated
 video (`<name>_annotated.mp4`) or images (`annotated/`), `detections.csv` (one row
-per face per frame), `summary.json` and `timeline.png`. When the input breaks off or the user presses Ctrl+C, what
+per face per frame), `summary.json` and `timeline.png`; then, from those files,
+`report.html` (app.report). When the input breaks off or the user presses Ctrl+C, what
 was processed so far is still written out - the video finalised, the CSV and
 summary complete for those frames, the summary saying why it stopped - and the
 command then fails with one line. With `--osc` and `--serve` every frame's readings
@@ -21,6 +22,8 @@ from app.core.config import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
 from app.io.results import ResultFiles
+from app.report import try_write_report
+from app.report.run_info import describe_run
 from app.io.sources import FrameSource, SourceError, open_source
 from model.runtime.errors import UserError
 
@@ -69,16 +72,19 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=options.config,
                                **({"in_turn": False} if options.accurate else {}))
-        extra = {}
+        extra = describe_run(pipe, options.accurate, options.crops)
         if options.baseline is not None:
             from app.core.neutral import measure_baseline
 
             offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops)
             pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if options.show_progress else None
-        return process_source(source, pipe, Path(output), progress=progress,
-                              crops=options.crops, annotated=options.annotated, extra=extra,
-                              feeds=feeds)
+        result = process_source(source, pipe, Path(output), progress=progress,
+                                crops=options.crops, annotated=options.annotated, extra=extra,
+                                feeds=feeds)
+    if options.report:
+        try_write_report(output)
+    return result
 
 
 def _open_input(spec: str) -> FrameSource:

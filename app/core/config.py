@@ -53,6 +53,7 @@ class ProcessOptions:
     crops: bool = False           # every picture is a face crop: classify it whole
     accurate: bool = False        # the five-network ensemble, or five crops with `model`
     annotated: bool = True        # write the annotated video or images, not only the data
+    report: bool = True           # report.html for people (app.report), and a batch's index
     baseline: str | None = None   # photos or a clip of the person's neutral face
     show_progress: bool = True    # a progress bar on stderr
     threads: int = 2              # the classifier's threads (1 in a batch's workers)

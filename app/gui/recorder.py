@@ -1,8 +1,9 @@
 """Recording a session from the window: the frames shown, written off the GUI thread.
 
 A recording is a folder with the same files `process` writes, by the same code
-(`app.io.results.ResultFiles`): the annotated video, detections.csv, summary.json and
-timeline.png, and markers.csv (the markers added while it ran). The writer is a
+(`app.io.results.ResultFiles`, then `app.report`): the annotated video, detections.csv,
+summary.json, timeline.png and report.html, and markers.csv (the markers added while
+it ran). The writer is a
 worker QObject in its own QThread (the pattern of the Qt for Python examples): frames
 and markers go in by queued signals (in order), news comes out by signals, and the
 GUI thread never touches the files. If the disk is slower than
@@ -18,12 +19,13 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from app.report import try_write_report
 from app.io.results import ResultFiles
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 30        # frames waiting for the disk before new ones are skipped
-FINISH_TIMEOUT = 10.0   # s to finalise the files when the window closes
+FINISH_TIMEOUT = 15.0   # s to finalise the files and the report when the window closes
 
 
 def session_folder(root, when: dt.datetime | None = None) -> Path:
@@ -43,9 +45,11 @@ class RecorderWorker(QObject):
     saved = pyqtSignal(str, object)     # the folder, the summary
     failed = pyqtSignal(str)            # why the files could not be written
 
-    def __init__(self, folder: Path, name: str, fps: float | None, input_name: str):
+    def __init__(self, folder: Path, name: str, fps: float | None, input_name: str,
+                 extra: dict | None = None):
         super().__init__()
         self.folder, self.name, self.fps, self.input_name = folder, name, fps, input_name
+        self.extra = extra         # more summary fields: the model and settings in use
         self.files = None
         self.pending = 0
         self.lock = threading.Lock()
@@ -81,13 +85,16 @@ class RecorderWorker(QObject):
         if self.files is not None and self._error is None:
             self.files.add_marker(t, number, text, frame=frame)
 
-    @pyqtSlot(object)
-    def finish(self, stopped):
-        """Finalise the files (playable and consistent whatever stopped the recording)."""
+    @pyqtSlot(object, object)
+    def finish(self, stopped, extra=None):
+        """Finalise the files (playable and consistent whatever stopped the recording);
+        `extra`: summary fields known only now (those given at the start come first)."""
         if self.files is not None:
             try:
                 summary = self.files.close(self.input_name, time.perf_counter() - self._start,
-                                           self._error or stopped)
+                                           self._error or stopped,
+                                           extra={**(extra or {}), **(self.extra or {})})
+                try_write_report(self.folder)     # here too, off the GUI thread
                 self.saved.emit(str(self.folder), summary)
             except OSError as exc:
                 self.failed.emit(f"recording not finished in {self.folder}: "
@@ -102,7 +109,7 @@ class Recorder(QObject):
     failed = pyqtSignal(str)
     _frame = pyqtSignal(object, object, object)
     _marker = pyqtSignal(object, object, int, str)
-    _finish = pyqtSignal(object)
+    _finish = pyqtSignal(object, object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -118,11 +125,13 @@ class Recorder(QObject):
     def active(self) -> bool:
         return self.worker is not None
 
-    def start(self, root, name: str, fps: float | None, input_name: str) -> Path:
-        """Record into a new session folder under `root`; returns that folder."""
+    def start(self, root, name: str, fps: float | None, input_name: str,
+              extra: dict | None = None) -> Path:
+        """Record into a new session folder under `root`; returns that folder. `extra`:
+        more fields for its summary.json (app.report.run_info.describe_run)."""
         self.stop()
         self.folder = session_folder(root)
-        self.worker = RecorderWorker(self.folder, name, fps, input_name)
+        self.worker = RecorderWorker(self.folder, name, fps, input_name, extra)
         self.thread = QThread()
         self.thread.setObjectName("recorder")
         self.worker.moveToThread(self.thread)
@@ -164,14 +173,15 @@ class Recorder(QObject):
         self._marker.emit(t, frame, int(number), str(text))
         return True
 
-    def stop(self, stopped=None, wait: float = 0.0) -> bool:
-        """Finalise the recording; `wait` s for the files (at close). True when done."""
+    def stop(self, stopped=None, wait: float = 0.0, extra: dict | None = None) -> bool:
+        """Finalise the recording; `wait` s for the files (at close). True when done.
+        `extra`: summary fields (as `start`'s) for a recording started without them."""
         if self.worker is None:
             return True
         worker, thread = self.worker, self.thread
         self._frame.disconnect(worker.add)
         self._marker.disconnect(worker.mark)
-        self._finish.emit(stopped)
+        self._finish.emit(stopped, extra)
         self._finish.disconnect(worker.finish)
         self.worker = None
         done = thread.wait(int(wait * 1000)) if wait else False

@@ -41,6 +41,7 @@ from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
+from app.report.run_info import describe_run
 from app.core.runstats import process_age, rss_mb
 from app.io.sources import VIDEO_SUFFIXES, list_cameras
 from model.runtime.errors import ModelError
@@ -687,16 +688,22 @@ class MainWindow(QMainWindow):
         info = self.source_info
         root = self.record_dir or self.snapshot_dir
         folder = self.recorder.start(root, info.get("name") or "session", info.get("fps"),
-                                     self._source_label())
+                                     self._source_label(), self._run_info())
         self.show_message(f"Recording into {folder}")
 
     def _stop_recording(self, stopped=None, wait: float = 0.0):
         if self.recorder.active:
-            self.recorder.stop(stopped, wait)
+            self.recorder.stop(stopped, wait, self._run_info())
         if self.act_record.isChecked():
             self.act_record.blockSignals(True)
             self.act_record.setChecked(False)
             self.act_record.blockSignals(False)
+
+    def _run_info(self) -> dict | None:
+        """The model and settings in use, for a recording's summary (None before the
+        pipeline is there: a recording started with the source is described at its end)."""
+        pipe = self.engine.processing.pipeline
+        return describe_run(pipe) if pipe is not None else None
 
     def _on_recording_saved(self, folder, summary):
         self.last_recording = (folder, summary)

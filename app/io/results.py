@@ -11,6 +11,7 @@ playable and consistent: every frame in the video is in the CSV and the summary.
 
 import contextlib
 import csv
+import datetime as dt
 import logging
 import os
 from pathlib import Path
@@ -66,6 +67,7 @@ class ResultFiles:
         self._csv.writerow(CSV_COLUMNS)
         self.frames = 0
         self.markers: list[dict] | None = [] if markers else None
+        self.started = dt.datetime.now().astimezone()   # the summary's "started"
         self._closed = False
 
     def add(self, annotated, detections, t: float | None = None, image_path=None):
@@ -106,6 +108,7 @@ class ResultFiles:
             atomic.write_text(self.out_dir / "markers.csv", markers_csv(self.markers))
             outputs = ["markers.csv", *outputs]
         summary = self.stats.summary(input_name, wall, stopped, outputs, list(skipped))
+        summary["started"] = self.started.isoformat(timespec="seconds")
         if self.markers is not None:
             summary["markers"] = len(self.markers)
         summary.update(extra or {})

@@ -1,0 +1,18 @@
+"""What a run used, kept in its summary.json for the report: the model and the
+pipeline's settings (as they were when the run started)."""
+
+
+def describe_run(pipe, accurate: bool = False, crops: bool = False) -> dict:
+    """{"model": {path, networks, accurate}, "settings": {...}} of an EmotionPipeline
+    (a window's pipeline without a model has no path)."""
+    classifier = getattr(pipe, "classifier", None)
+    path = getattr(classifier, "path", None)
+    settings = {"smoothing": bool(pipe.smoothing),
+                "sensitivity": round(float(pipe.sensitivity), 3),
+                "min_face": int(pipe.detector.min_face)}
+    if crops:
+        settings["crops"] = True
+    return {"model": {"path": str(path) if path else None,
+                      "networks": int(getattr(classifier, "networks", 1) or 1),
+                      "accurate": bool(accurate)},
+            "settings": settings}

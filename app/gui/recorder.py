@@ -8,6 +8,14 @@ and markers go in by queued signals (in order), news comes out by signals, and t
 GUI thread never touches the files. If the disk is slower than
 the camera, frames beyond `MAX_PENDING` are not recorded (in no file, so the files
 stay consistent) and the window says so instead of freezing.
+
+What summary.json says of a recording, beside what `process` writes:
+"processing" has the names `process` uses ("seconds", "fps", "ms_per_frame") for
+the same thing, the work done on the frames recorded (processing each frame and
+writing it), not the waits between them; "recording" has the recording's own wall
+clock: "seconds" from start to stop, "paused_s" of that spent paused with the video
+(no frame is recorded then) and "fps", the frames recorded per second while not
+paused. "duration_s" (frames / fps) is what the video file holds.
 """
 
 import datetime as dt
@@ -18,6 +26,7 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from app.gui.threads import start_worker
 from app.io.results import ResultFiles
 
 log = logging.getLogger(__name__)
@@ -51,6 +60,7 @@ class RecorderWorker(QObject):
         self.lock = threading.Lock()
         self._error = None
         self._start = time.perf_counter()
+        self._work = 0.0               # s spent on the recorded frames: processing + writing
 
     @pyqtSlot()
     def open(self):
@@ -61,11 +71,14 @@ class RecorderWorker(QObject):
             self._error = f"cannot record into {self.folder}: {exc.strerror or exc}"
             self.failed.emit(self._error)
 
-    @pyqtSlot(object, object, object)
-    def add(self, annotated, detections, t):
+    @pyqtSlot(object, object, object, float)
+    def add(self, annotated, detections, t, work_s):
+        """One frame; `work_s`: the seconds its processing took."""
         try:
             if self.files is not None and self._error is None:
+                started = time.perf_counter()
                 self.files.add(annotated, detections, t)
+                self._work += work_s + time.perf_counter() - started
         except OSError as exc:              # disk full, folder removed, ...
             self._error = f"recording stopped: cannot write to {self.folder} " \
                           f"({exc.strerror or exc})"
@@ -81,13 +94,20 @@ class RecorderWorker(QObject):
         if self.files is not None and self._error is None:
             self.files.add_marker(t, number, text, frame=frame)
 
-    @pyqtSlot(object)
-    def finish(self, stopped):
-        """Finalise the files (playable and consistent whatever stopped the recording)."""
+    @pyqtSlot(object, float)
+    def finish(self, stopped, paused_s):
+        """Finalise the files (playable and consistent whatever stopped the recording);
+        `paused_s`: how long of it the video was paused."""
         if self.files is not None:
+            wall = time.perf_counter() - self._start
+            playing = wall - paused_s
+            recording = {"seconds": round(wall, 3), "paused_s": round(paused_s, 3),
+                         "fps": round(self.files.frames / playing, 2) if playing > 0
+                         else None}
             try:
-                summary = self.files.close(self.input_name, time.perf_counter() - self._start,
-                                           self._error or stopped)
+                summary = self.files.close(self.input_name, self._work,
+                                           self._error or stopped,
+                                           extra={"recording": recording})
                 self.saved.emit(str(self.folder), summary)
             except OSError as exc:
                 self.failed.emit(f"recording not finished in {self.folder}: "
@@ -100,18 +120,20 @@ class Recorder(QObject):
 
     saved = pyqtSignal(str, object)
     failed = pyqtSignal(str)
-    _frame = pyqtSignal(object, object, object)
+    _frame = pyqtSignal(object, object, object, float)
     _marker = pyqtSignal(object, object, int, str)
-    _finish = pyqtSignal(object)
+    _finish = pyqtSignal(object, float)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.worker: RecorderWorker | None = None
-        self.thread: QThread | None = None
+        self.worker_thread: QThread | None = None
         self.folder: Path | None = None
-        self.started_at = 0.0
+        self.fps = 30.0                # the video's rate (ResultFiles': the source's, or 30)
         self.frames = 0
         self.skipped = 0
+        self._paused_since: float | None = None
+        self._paused_s = 0.0
         self._finishing: list = []
 
     @property
@@ -123,21 +145,33 @@ class Recorder(QObject):
         self.stop()
         self.folder = session_folder(root)
         self.worker = RecorderWorker(self.folder, name, fps, input_name)
-        self.thread = QThread()
-        self.thread.setObjectName("recorder")
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.open)
         self.worker.saved.connect(self.saved)
         self.worker.failed.connect(self.failed)
         self._frame.connect(self.worker.add)
         self._marker.connect(self.worker.mark)
         self._finish.connect(self.worker.finish)
-        self.started_at, self.frames, self.skipped = time.monotonic(), 0, 0
-        self.thread.start()
+        self.fps, self.frames, self.skipped = fps or 30.0, 0, 0
+        self._paused_since, self._paused_s = None, 0.0
+        self.worker_thread = start_worker(self.worker, "recorder", self.worker.open)
         return self.folder
 
-    def add(self, annotated, detections, t) -> bool:
-        """Queue one frame; False (and counted) when the disk is too far behind."""
+    def set_paused(self, on: bool):
+        """The video was paused (no frames come) or plays again: the recording's
+        paused time, for its summary."""
+        now = time.monotonic()
+        if on and self._paused_since is None:
+            self._paused_since = now
+        elif not on and self._paused_since is not None:
+            self._paused_s += now - self._paused_since
+            self._paused_since = None
+
+    @property
+    def paused(self) -> bool:
+        return self.active and self._paused_since is not None
+
+    def add(self, annotated, detections, t, work_s: float = 0.0) -> bool:
+        """Queue one frame (`work_s`: what processing it took); False (and counted)
+        when the disk is too far behind."""
         worker = self.worker
         if worker is None:
             return False
@@ -147,7 +181,7 @@ class Recorder(QObject):
                 return False
             worker.pending += 1
         self.frames += 1
-        self._frame.emit(annotated, detections, t)
+        self._frame.emit(annotated, detections, t, float(work_s))
         return True
 
     @property
@@ -168,10 +202,11 @@ class Recorder(QObject):
         """Finalise the recording; `wait` s for the files (at close). True when done."""
         if self.worker is None:
             return True
-        worker, thread = self.worker, self.thread
+        worker, thread = self.worker, self.worker_thread
+        self.set_paused(False)
         self._frame.disconnect(worker.add)
         self._marker.disconnect(worker.mark)
-        self._finish.emit(stopped)
+        self._finish.emit(stopped, self._paused_s)
         self._finish.disconnect(worker.finish)
         self.worker = None
         done = thread.wait(int(wait * 1000)) if wait else False
@@ -183,5 +218,6 @@ class Recorder(QObject):
         return done
 
     @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started_at if self.active else 0.0
+    def length_s(self) -> float:
+        """How long the video recorded so far plays: the frames queued at its rate."""
+        return self.frames / self.fps if self.active else 0.0

@@ -250,7 +250,7 @@ def test_camera_chooser_lists_the_cameras_that_open(qtbot, tmp_path):
 
     opener = camera_opener(cameras={0: {}, 2: {}})
     win = open_window(qtbot, tmp_path, opener=opener, cameras=[0, 2])
-    win.refresh_cameras()
+    win.cameras.refresh()
     qtbot.waitUntil(lambda: win.cameras.box.findData(2) >= 0, timeout=WAIT_MS)
     assert [win.cameras.box.itemText(i) for i in range(win.cameras.box.count())] == \
         ["Camera 0", "Camera 2"]
@@ -352,11 +352,11 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     win.start_source(clip)
     assert win.windowTitle() == f"{clip.name} - Emotion Detector"
     wait_model(qtbot, win)
-    qtbot.waitUntil(lambda: win.model_name == "emotion_cnn.tflite", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.model.name == "emotion_cnn.tflite", timeout=WAIT_MS)
     rows = dict(shortcut_rows(win))
     assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
-    about = about_html("Emotion Detector", win.model_name)
+    about = about_html("Emotion Detector", win.model.name)
     assert "Emotion model: emotion_cnn.tflite" in about and "PrivateTest" in about
     win.acts.fullscreen.trigger()
     qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)

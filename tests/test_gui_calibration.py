@@ -191,7 +191,7 @@ def test_a_new_model_forgets_the_calibration(qtbot, tmp_path, still):
     qtbot.waitUntil(lambda: reads(win, "neutral", True), timeout=WAIT_MS)
     old = win.engine.processing.pipeline
 
-    win.load_model("other.tflite")
+    win.model.load("other.tflite")
     text = wait_message(qtbot, win, "other.tflite", "previous model")
     assert "Calibrate neutral (N) again" in text
     assert win.engine.processing.pipeline is not old

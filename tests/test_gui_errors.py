@@ -149,7 +149,7 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
     # loading the shipped model from the menu brings the emotions back
     from model.runtime.classifier import DEFAULT_MODEL
 
-    win.load_model(DEFAULT_MODEL)
+    win.model.load(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
     assert "Emotion model loaded: emotion_cnn.tflite" in win.status.message.text()
     wait_frames(qtbot, win, 2, faces=True)
@@ -271,7 +271,7 @@ def test_picture_shows_while_a_slow_model_loads_and_close_does_not_wait(qtbot, t
     wait_frames(qtbot, win, 3, faces=True)
     # and again, closing while another load is under way
     release.clear()
-    win.load_model(None)
+    win.model.load(None)
     qtbot.waitUntil(lambda: win.engine.loading > 0, timeout=WAIT_MS)
     started = time.monotonic()
     win.close()
@@ -291,7 +291,7 @@ def test_a_bad_model_file_keeps_the_working_model(qtbot, tmp_path, clip):
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
     working = win.engine.processing.pipeline
-    win.load_model(bad)
+    win.model.load(bad)
     wait_message(qtbot, win, "Emotion model not loaded", "broken.tflite",
                  "Still using emotion_cnn.tflite")
     assert win.engine.processing.pipeline is working and win.view.banner == ""

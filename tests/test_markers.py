@@ -83,8 +83,8 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     assert second["seq"] > first["seq"]
     wait_frames(qtbot, win, 5)
     win.acts.record.trigger()                                   # stop: the files are written
-    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
-    folder, summary = win.last_recording
+    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    folder, summary = win.recording.last
     folder = Path(folder)
     assert folder.parent == tmp_path / "rec"
 
@@ -171,7 +171,7 @@ def test_a_text_marker_is_asked_for_while_the_picture_goes_on(qtbot, tmp_path, c
 def test_marker_keys_do_not_clash_with_the_camera_keys(qtbot, tmp_path):
     opener = camera_opener(cameras={0: {"realtime": True}, 2: {"realtime": True}})
     win = open_window(qtbot, tmp_path, opener=opener, cameras=[0, 2])
-    win.refresh_cameras()
+    win.cameras.refresh()
     qtbot.waitUntil(lambda: len(win.cameras.actions.actions()) == 2, timeout=WAIT_MS)
     rows = dict(shortcut_rows(win))
     assert rows["Marker 1"].split(", ")[0] == "1" and rows["Marker 9"].startswith("9")

@@ -53,6 +53,10 @@ class ReviewControl(QObject):
                              self.acts.loop.isChecked())
 
     @property
+    def paused(self) -> bool:
+        return self.acts.pause.isChecked()
+
+    @property
     def still(self) -> bool:
         """No new frames come: a still image, a stopped or paused video, a photo."""
         return (not self.engine.running or self.acts.pause.isChecked()

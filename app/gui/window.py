@@ -1,9 +1,10 @@
 """The main window: it assembles the widgets and the pieces that drive them, and
-connects their signals.
+connects their signals; each piece speaks by signals, none calls the window.
 
-    engine (app.gui.engine)  --results, news-->  window  --> view, side panel, status
-    actions (app.gui.actions) --> window's slots; cameras (app.gui.cameras) --chosen-->
-    neutral baseline (app.gui.baseline), markers (app.gui.markers): they speak by signals
+    engine (app.gui.engine) --results, news--> window --> view, side panel (panel)
+    actions (actions) --> the pieces' slots; cameras --chosen--> window
+    review (pause, seek, loop), options, model_control, recording, markers,
+    the neutral baseline (baseline) --message--> status bar (status)
     snapshots and recordings: written by their own workers
 
 Problems (no camera, a file that cannot be read, a model that does not load, a
@@ -11,7 +12,6 @@ snapshot folder that cannot be written) are shown in the status bar and over the
 picture, never in a blocking dialog, and the window keeps working.
 """
 
-import datetime as dt
 import logging
 import os
 import time
@@ -26,14 +26,16 @@ from app.gui.actions import WindowActions, shortcut_rows
 from app.gui.baseline import NeutralBaseline
 from app.gui.cameras import CameraChooser
 from app.gui.markers import Markers
+from app.gui.model_control import ModelControl
+from app.gui.option_control import OptionControl
 from app.gui.panel import SidePanel
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
+from app.gui.recording import RecordControl
 from app.gui.review import ReviewControl
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.status import StatusLine
 from app.gui.widgets import ReviewBar, VideoView
 from app.io.sources import VIDEO_SUFFIXES, list_cameras
-from model.runtime.classifier import MODEL_TYPES
 from model.runtime.image_files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -42,8 +44,6 @@ TITLE = "Emotion Detector"
 VIDEO_FILTER = ("Videos and images ("
                 + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))
                 + ");;All files (*)")
-MODEL_FILTER = "Models (" + " ".join(f"*{t}" for t in MODEL_TYPES) + ");;All files (*)"
-SENSITIVITY_STEP = 10
 
 
 def short_name(spec) -> str:
@@ -64,58 +64,49 @@ class MainWindow(QMainWindow):
     def __init__(self, engine, settings, snapshot_dir=None, camera_lister=list_cameras,
                  stats_every: float = 0.0, record_dir=None):
         super().__init__()
-        self.engine = engine
-        self.settings = settings
+        self.engine, self.settings = engine, settings
         # --record DIR: record every source from its start; else Record goes to the
         # snapshot folder
         self.record_dir = Path(record_dir) if record_dir else None
-        self.recorder = Recorder(self)
-        self.snapshots = SnapshotWriter(
-            Path(snapshot_dir) if snapshot_dir else settings.snapshot_dir, self)
-        # (folder, summary) of the last recording saved; read by what drives the window
-        # from outside (the tests), not by the window itself
-        self.last_recording = None
         self.current_spec = None
         self.last_result = None
         self.latency_ms = 0.0
-        self.frames_shown = 0
-        self.frames_with_faces = 0
+        self.frames_shown = self.frames_with_faces = 0
         self.shown_at = None
-        self.model_name = ""           # the file name of the model in use
-        self._model_asked = False      # the user asked for another model
         self._closing = False
-
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
         self.view = VideoView()
         self.view.set_overlay("Starting…")
         self.panel = SidePanel()
         self.review = ReviewBar()
-        self.acts = WindowActions(self)
+        self.acts = a = WindowActions(self)
         self.cameras = CameraChooser(self, camera_lister)
-        self.recent_menu = self.acts.build_menus(self.menuBar(), self.cameras)
-        self.sensitivity = self.acts.build_toolbar(self.addToolBar("Controls"),
-                                                   self.cameras.box)
+        self.recent_menu = a.build_menus(self.menuBar(), self.cameras)
+        self.sensitivity = a.build_toolbar(self.addToolBar("Controls"), self.cameras.box)
         self.status = StatusLine(self.statusBar())
+        self.recorder = Recorder(self)
+        self.snapshots = SnapshotWriter(snapshot_dir or settings.snapshot_dir, self)
         self.baseline = NeutralBaseline(self)
         self.markers = Markers(self.recorder, self)
-        self.playback = ReviewControl(engine, self.review, self.acts, self.panel,
-                                      self.recorder, self)
+        self.playback = ReviewControl(engine, self.review, a, self.panel, self.recorder, self)
+        self.options = OptionControl(a, self.sensitivity, settings, engine, self)
+        self.model = ModelControl(engine, self.view, self.status, self.baseline, self)
+        self.recording = RecordControl(self.recorder, a.record, engine, self.playback, self)
+        a.loop.setChecked(engine.loop)
         self._layout()
         self._fill_recent()
-        self._restore(settings)
         self._connect()
+        if settings.geometry is None or not self.restoreGeometry(settings.geometry):
+            self.resize(1100, 700)
         self.view.setFocus()
-
         self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
         self._stats_timer.start()
         self._log_timer = QTimer(self, interval=int(stats_every * 1000), timeout=self.log_stats)
         if stats_every > 0:
             self._log_timer.start()
 
-    # ------------------------------------------------------------- building
     def _layout(self):
-        self.acts.valence.setParent(self)
         self.panel.valence_button.setDefaultAction(self.acts.valence)
         left = QWidget()
         column = QVBoxLayout(left)
@@ -131,61 +122,38 @@ class MainWindow(QMainWindow):
         splitter.setCollapsible(0, False)
         self.setCentralWidget(splitter)
 
-    def _restore(self, settings):
-        a = self.acts
-        a.loop.setChecked(self.engine.loop)
-        self.engine.set_camera_size(settings.camera_size)
-        for act in a.resolutions.actions():
-            act.setChecked(act.data() == settings.camera_size)
-        a.mirror.setChecked(settings.mirror)
-        a.smoothing.setChecked(settings.smoothing)
-        self.sensitivity.setValue(int(round(settings.sensitivity * 100)))
-        self.engine.set_options(smoothing=settings.smoothing, mirror=settings.mirror,
-                                sensitivity=settings.sensitivity)
-        geometry = settings.geometry
-        if geometry is None or not self.restoreGeometry(geometry):
-            self.resize(1100, 700)
-
     def _connect(self):
-        a, e, show = self.acts, self.engine, self.show_message
+        a, e, say = self.acts, self.engine, self.show_message
         for act, slot in (
                 (a.start, self.toggle_running), (a.open, self.open_file_dialog),
                 (a.snapshot, self.take_snapshot), (a.folder, self.choose_snapshot_dir),
-                (a.model, self.choose_model), (a.shipped_model, lambda: self.load_model(None)),
-                (a.quit, self.close), (a.fullscreen, self.set_fullscreen),
-                (a.shortcuts, self.show_shortcuts), (a.about, self.show_about),
-                (a.mirror, self.set_mirror), (a.smoothing, self.set_smoothing),
-                (a.more, lambda: self._step_sensitivity(+1)),
-                (a.less, lambda: self._step_sensitivity(-1)),
-                (a.refresh, self.refresh_cameras), (a.pause, self.playback.set_paused),
+                (a.model, lambda: self.model.choose(self)),
+                (a.shipped_model, lambda: self.model.load(None)), (a.quit, self.close),
+                (a.fullscreen, self.set_fullscreen), (a.shortcuts, self.show_shortcuts),
+                (a.about, self.show_about), (a.refresh, self.cameras.refresh),
+                (a.pause, self.playback.set_paused), (a.loop, self.playback.set_loop),
                 (a.prev, lambda: self.review.step(-1)), (a.next, lambda: self.review.step(+1)),
-                (a.loop, self.playback.set_loop), (a.record, self.set_recording),
-                (a.measure_baseline, self.measure_baseline),
+                (a.record, self.set_recording), (a.measure_baseline, self.measure_baseline),
                 (a.clear_baseline, self.baseline.clear), (a.valence, self.panel.set_valence),
                 (a.marker_text, self.add_text_marker)):
             (act.toggled if act.isCheckable() else act.triggered).connect(slot)
         for act in a.markers:
             act.triggered.connect(lambda _=False, n=act.data(): self.add_marker(n))
-        a.resolutions.triggered.connect(lambda act: self.set_camera_size(act.data()))
         self.cameras.chosen.connect(self.start_source)
+        self.options.cameraSizeChanged.connect(self._reopen_camera)
         e.sourceEvent.connect(self._on_source_event)
         e.resultReady.connect(self._on_result)
-        e.modelLoaded.connect(self._on_model_loaded)
-        e.modelFailed.connect(self._on_model_failed)
-        e.processingFailed.connect(lambda msg: show(msg, error=True))
+        e.processingFailed.connect(lambda text: say(text, error=True))
         e.position.connect(self.review.set_position)
-        self.sensitivity.valueChanged.connect(self.set_sensitivity)
         self.view.clicked.connect(self._select_at)
         self.panel.highlight.connect(self.view.set_highlight)
-        self.playback.message.connect(show)
-        self.snapshots.message.connect(lambda text, error: show(text, error=error))
-        self.recorder.saved.connect(self._on_recording_saved)
-        self.recorder.failed.connect(self._on_recording_failed)
-        self.baseline.message.connect(lambda text, error: show(text, error=error))
+        self.playback.message.connect(say)
+        for piece in (self.snapshots, self.baseline, self.markers, self.options,
+                      self.recording):
+            piece.message.connect(lambda text, error: say(text, error=error))
         self.baseline.prompt.connect(self.view.set_prompt)
         self.baseline.apply.connect(e.set_neutral_baseline)
         self.baseline.changed.connect(a.clear_baseline.setEnabled)
-        self.markers.message.connect(lambda text, error: show(text, error=error))
         self.markers.added.connect(self._on_marker_added)
 
     def sizeHint(self):
@@ -199,7 +167,7 @@ class MainWindow(QMainWindow):
             spec = os.path.abspath(os.path.expanduser(spec))
             self.settings.add_recent(spec)
             self._fill_recent()
-        self._stop_recording()
+        self.recording.stop()
         self.baseline.stop()
         self.playback.reset()
         self.current_spec = spec
@@ -217,8 +185,13 @@ class MainWindow(QMainWindow):
             self.engine.stop()
             self.show_message(f"Stopped {short_name(self.current_spec)}")
             self.acts.show_running(False)
-            self._stop_recording()
+            self.recording.stop()
         elif self.current_spec is not None:
+            self.start_source(self.current_spec)
+
+    def _reopen_camera(self):
+        """A running camera opens again at once at the resolution chosen."""
+        if self.current_spec and self.current_spec.isdigit():
             self.start_source(self.current_spec)
 
     def open_file_dialog(self):
@@ -239,7 +212,7 @@ class MainWindow(QMainWindow):
                 self.acts.record.setChecked(True)
             return
         self.acts.show_running(False)
-        self._stop_recording(payload if kind == "failed" else None)
+        self.recording.stop(payload if kind == "failed" else None)
         if kind == "still":
             self.show_message(f"Showing {payload}")
         elif kind == "ended":
@@ -275,9 +248,6 @@ class MainWindow(QMainWindow):
         urls = [u for u in mime.urls() if u.isLocalFile()] if mime.hasUrls() else []
         return urls[0].toLocalFile() if urls else None
 
-    def refresh_cameras(self):
-        self.cameras.refresh()
-
     # --------------------------------------------------------------- frames
     def _on_result(self, result):
         self.last_result = result
@@ -295,11 +265,11 @@ class MainWindow(QMainWindow):
             self.recorder.add(result.annotated, result.detections, result.time, result.work_s)
 
     def _select_at(self, x, y):
-        result = self.last_result
-        if result is not None:
-            self.panel.select_at(result.detections, x, y, self.panel.timeline_time(result.frame))
+        if self.last_result is not None:
+            self.panel.select_at(self.last_result.detections, x, y,
+                                 self.panel.timeline_time(self.last_result.frame))
 
-    # ------------------------------------------------ markers, neutral baseline
+    # ------------------------------------ markers, neutral baseline, recording
     def add_marker(self, number: int, text: str = "") -> dict | None:
         """Mark the moment shown (keys 1..9: `number`): see app.gui.markers."""
         return self.markers.add(number, text, self.markers.moment(self.last_result))
@@ -320,40 +290,12 @@ class MainWindow(QMainWindow):
         self.baseline.measure(result, det, which, self.playback.still,
                               source_label(self.current_spec))
 
-    # ------------------------------------------------------------- recording
     def set_recording(self, on: bool):
-        """Start or stop recording the running source (the Record action)."""
-        if not on or self.recorder.active:
-            return self._stop_recording() if not on else None
-        info = self.playback.info
-        if not self.engine.running or not info:
-            self.acts.record.setChecked(False)
-            self.show_message("Nothing to record: start a camera or a video first", error=True)
-            return
-        folder = self.recorder.start(self.record_dir or self.snapshots.folder,
-                                     info.get("name") or "session", info.get("fps"),
-                                     source_label(self.current_spec))
-        self.recorder.set_paused(self.acts.pause.isChecked())
-        self.show_message(f"Recording into {folder}")
-
-    def _stop_recording(self, stopped=None, wait: float = 0.0):
-        if self.recorder.active:
-            self.recorder.stop(stopped, wait)
-        if self.acts.record.isChecked():
-            self.acts.record.blockSignals(True)
-            self.acts.record.setChecked(False)
-            self.acts.record.blockSignals(False)
-
-    def _on_recording_saved(self, folder, summary):
-        self.last_recording = (folder, summary)
-        skipped = self.recorder.skipped
-        note = f"; {skipped} frames not recorded (the disk was too slow)" if skipped else ""
-        self.show_message(f"Recording saved in {folder}: {summary['frames']} frames, "
-                          f"{summary['faces']} faces{note}")
-
-    def _on_recording_failed(self, message):
-        self._stop_recording(message)
-        self.show_message(message, error=True)
+        if on:
+            self.recording.start(self.record_dir or self.snapshots.folder,
+                                 source_label(self.current_spec))
+        else:
+            self.recording.stop()
 
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:
@@ -372,23 +314,7 @@ class MainWindow(QMainWindow):
         self.settings.snapshot_dir = str(folder)
         self.snapshots.set_folder(folder)
 
-    # ------------------------------------------------------------- settings
-    def set_mirror(self, on: bool):
-        self.settings.mirror = on
-        self.engine.set_options(mirror=on)
-
-    def set_smoothing(self, on: bool):
-        self.settings.smoothing = on
-        self.engine.set_options(smoothing=on)
-
-    def set_sensitivity(self, value: int):
-        self.settings.sensitivity = value / 100.0
-        self.engine.set_options(sensitivity=value / 100.0)
-        self.show_message(f"Detector sensitivity {value}%")
-
-    def _step_sensitivity(self, direction: int):
-        self.sensitivity.setValue(self.sensitivity.value() + direction * SENSITIVITY_STEP)
-
+    # ------------------------------------------------------ view, help, status
     def set_fullscreen(self, on: bool):
         self.showFullScreen() if on else self.showNormal()
 
@@ -396,59 +322,10 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(shortcut_rows(self)))
 
     def show_about(self):
-        QMessageBox.about(self, f"About {TITLE}", about_html(TITLE, self.model_name))
+        QMessageBox.about(self, f"About {TITLE}", about_html(TITLE, self.model.name))
 
-    def set_camera_size(self, size):
-        """Ask cameras for `size` (width, height), or None for their own; a running
-        camera opens again at once."""
-        size = tuple(size) if size else None
-        self.engine.set_camera_size(size)
-        self.settings.camera_size = size
-        for act in self.acts.resolutions.actions():
-            act.setChecked((tuple(act.data()) if act.data() else None) == size)
-        if self.current_spec and self.current_spec.isdigit():
-            self.start_source(self.current_spec)
-
-    # ---------------------------------------------------------------- model
-    def choose_model(self):
-        path, _ = QFileDialog.getOpenFileName(self, "Emotion model", str(Path.home()),
-                                              MODEL_FILTER)
-        if path:
-            self.load_model(path)
-
-    def load_model(self, path):
-        self._model_asked = True
-        self.view.set_banner("Loading model…")
-        self.engine.load_model(path)
-
-    def _on_model_loaded(self, name, reference, why_none):
-        self.model_name = Path(name).name
-        self.status.model_error = ""
-        self.view.set_banner("")
-        # a new pipeline: a person's neutral measured with the old model is gone
-        note = self.baseline.use_model(reference, why_none)
-        if self._model_asked or note:   # not at start-up: would hide the source's news
-            self.show_message(f"Emotion model loaded: {self.model_name}{note}", about_model=True)
-        self._model_asked = False
-        log.info("model loaded: %s", name)
-        self.engine.reprocess()
-
-    def _on_model_failed(self, message, kept: bool):
-        if kept:   # the model in use goes on; only this file was refused
-            self.view.set_banner("")
-            self.show_message(f"Emotion model not loaded: {message}. Still using "
-                              f"{self.model_name}.", error=True, about_model=True)
-            return
-        self.status.model_error = message
-        self.view.set_banner(f"Emotion model not loaded: {message}. The picture is shown "
-                             "without emotions; load another model with File > Load model "
-                             "(Ctrl+L).")
-        self.show_message(f"Emotion model not loaded: {message}", error=True, about_model=True)
-        self.engine.reprocess()
-
-    # ---------------------------------------------------------- status bar
-    def show_message(self, text: str, error: bool = False, about_model: bool = False):
-        self.status.show(text, error, about_model)
+    def show_message(self, text: str, error: bool = False):
+        self.status.show(text, error)
 
     def stats_values(self) -> dict:
         faces = len(self.last_result.detections) if self.last_result else 0
@@ -487,7 +364,7 @@ class MainWindow(QMainWindow):
             self.settings.geometry = self.saveGeometry()
             self.settings.sync()
             self.engine.shutdown()
-            self._stop_recording(wait=FINISH_TIMEOUT)
+            self.recording.stop(wait=FINISH_TIMEOUT)
             self.snapshots.stop()
             self.cameras.stop()
             log.info("stopped in %.2f s", time.monotonic() - started)

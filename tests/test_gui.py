@@ -152,7 +152,7 @@ def test_snapshot_folder_not_writable_keeps_the_picture(qtbot, tmp_path, clip):
     assert win.status.is_error and win.snapshots.unsaved is not None
     # choosing a writable folder saves the kept snapshot there
     good = tmp_path / "good"
-    win.set_snapshot_dir(good)
+    win.snapshots.set_folder(good)
     qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)
     assert win.snapshots.unsaved is None and win.snapshots.last.record.parent == good
     _check_snapshot(win.snapshots.last, win)
@@ -213,7 +213,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     win.acts.mirror.setChecked(True)
     win.acts.smoothing.setChecked(False)
     win.sensitivity.setValue(80)
-    win.set_snapshot_dir(tmp_path / "elsewhere")
+    win.snapshots.set_folder(tmp_path / "elsewhere")
     win.close()
     assert threads_stopped(win)
 

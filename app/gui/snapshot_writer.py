@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
+from PyQt5.QtWidgets import QFileDialog
 
 from app.gui.threads import start_worker
 from app.io.snapshot import SnapshotError, save_snapshot
@@ -43,6 +44,7 @@ class SnapshotWriter(QObject):
     saved = pyqtSignal(object, object)
     failed = pyqtSignal(object, str)
     message = pyqtSignal(str, bool)          # text, whether it is an error
+    folderChanged = pyqtSignal(str)          # another folder was chosen (to remember)
     _request = pyqtSignal(object)
 
     def __init__(self, folder, parent=None):
@@ -69,9 +71,16 @@ class SnapshotWriter(QObject):
         self.message.emit("Saving the snapshot…", False)
         return True
 
+    def choose_folder(self, parent):
+        """Ask for another folder (Snapshot folder…)."""
+        folder = QFileDialog.getExistingDirectory(parent, "Snapshot folder", str(self.folder))
+        if folder:
+            self.set_folder(folder)
+
     def set_folder(self, folder):
         """Save into `folder` from now on; a snapshot that failed before is saved there."""
         self.folder = Path(folder)
+        self.folderChanged.emit(str(self.folder))
         self.message.emit(f"Snapshots go to {self.folder}", False)
         if self.unsaved is not None:
             self.save(**{**self.unsaved, "folder": self.folder})

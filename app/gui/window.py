@@ -13,12 +13,11 @@ picture, never in a blocking dialog, and the window keeps working.
 """
 
 import logging
-import os
 import time
 from pathlib import Path
 
 from PyQt5.QtCore import QSize, Qt, QTimer
-from PyQt5.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
+from PyQt5.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from app.core.runstats import process_age, rss_mb
 from app.gui.about import about_html, shortcuts_html
@@ -33,29 +32,14 @@ from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.recording import RecordControl
 from app.gui.review import ReviewControl
 from app.gui.snapshot_writer import SnapshotWriter
+from app.gui.source_control import SourceControl
 from app.gui.status import StatusLine
 from app.gui.widgets import ReviewBar, VideoView
-from app.io.sources import VIDEO_SUFFIXES, list_cameras
-from model.runtime.image_files import IMAGE_SUFFIXES
+from app.io.sources import list_cameras
 
 log = logging.getLogger(__name__)
 
 TITLE = "Emotion Detector"
-VIDEO_FILTER = ("Videos and images ("
-                + " ".join(f"*{s}" for s in sorted(VIDEO_SUFFIXES | IMAGE_SUFFIXES))
-                + ");;All files (*)")
-
-
-def short_name(spec) -> str:
-    """How a source spec reads in messages: 'camera 0' or the file name."""
-    spec = str(spec or "")
-    return f"camera {spec}" if spec.isdigit() else Path(spec).name
-
-
-def source_label(spec) -> str:
-    """How snapshots and recordings name a source: 'camera 0' or the path."""
-    spec = str(spec or "")
-    return f"camera {spec}" if spec.isdigit() else spec
 
 
 class MainWindow(QMainWindow):
@@ -68,7 +52,6 @@ class MainWindow(QMainWindow):
         # --record DIR: record every source from its start; else Record goes to the
         # snapshot folder
         self.record_dir = Path(record_dir) if record_dir else None
-        self.current_spec = None
         self.last_result = None
         self.latency_ms = 0.0
         self.frames_shown = self.frames_with_faces = 0
@@ -93,9 +76,9 @@ class MainWindow(QMainWindow):
         self.options = OptionControl(a, self.sensitivity, settings, engine, self)
         self.model = ModelControl(engine, self.view, self.status, self.baseline, self)
         self.recording = RecordControl(self.recorder, a.record, engine, self.playback, self)
+        self.sources = SourceControl(engine, settings, self.recent_menu, a, self)
         a.loop.setChecked(engine.loop)
         self._layout()
-        self._fill_recent()
         self._connect()
         if settings.geometry is None or not self.restoreGeometry(settings.geometry):
             self.resize(1100, 700)
@@ -125,8 +108,9 @@ class MainWindow(QMainWindow):
     def _connect(self):
         a, e, say = self.acts, self.engine, self.show_message
         for act, slot in (
-                (a.start, self.toggle_running), (a.open, self.open_file_dialog),
-                (a.snapshot, self.take_snapshot), (a.folder, self.choose_snapshot_dir),
+                (a.start, self.sources.toggle), (a.open, lambda: self.sources.open_dialog(self)),
+                (a.snapshot, self.take_snapshot),
+                (a.folder, lambda: self.snapshots.choose_folder(self)),
                 (a.model, lambda: self.model.choose(self)),
                 (a.shipped_model, lambda: self.model.load(None)), (a.quit, self.close),
                 (a.fullscreen, self.set_fullscreen), (a.shortcuts, self.show_shortcuts),
@@ -141,7 +125,16 @@ class MainWindow(QMainWindow):
             act.triggered.connect(lambda _=False, n=act.data(): self.add_marker(n))
         self.cameras.chosen.connect(self.start_source)
         self.options.cameraSizeChanged.connect(self._reopen_camera)
-        e.sourceEvent.connect(self._on_source_event)
+        src = self.sources
+        for slot in (lambda: self.recording.stop(), self.baseline.stop, self.playback.reset,
+                     lambda: self.panel.reset(), self.markers.reset,
+                     lambda spec: self.cameras.sync(spec, True)):
+            src.starting.connect(slot)
+        src.started.connect(self.playback.started)
+        src.started.connect(self._record_from_the_start)
+        src.over.connect(lambda why: self.recording.stop(why))
+        src.overlay.connect(self.view.set_overlay)
+        src.title.connect(lambda name: self.setWindowTitle(f"{name} - {TITLE}"))
         e.resultReady.connect(self._on_result)
         e.processingFailed.connect(lambda text: say(text, error=True))
         e.position.connect(self.review.set_position)
@@ -149,12 +142,13 @@ class MainWindow(QMainWindow):
         self.panel.highlight.connect(self.view.set_highlight)
         self.playback.message.connect(say)
         for piece in (self.snapshots, self.baseline, self.markers, self.options,
-                      self.recording):
+                      self.recording, src):
             piece.message.connect(lambda text, error: say(text, error=error))
         self.baseline.prompt.connect(self.view.set_prompt)
         self.baseline.apply.connect(e.set_neutral_baseline)
         self.baseline.changed.connect(a.clear_baseline.setEnabled)
         self.markers.added.connect(self._on_marker_added)
+        self.snapshots.folderChanged.connect(lambda f: setattr(self.settings, "snapshot_dir", f))
 
     def sizeHint(self):
         return QSize(1100, 700)
@@ -162,75 +156,21 @@ class MainWindow(QMainWindow):
     # -------------------------------------------------------------- sources
     def start_source(self, spec):
         """Open a camera index or a file path (replacing the current source)."""
-        spec = str(spec).strip()
-        if not spec.isdigit():   # remembered as given from any folder next time
-            spec = os.path.abspath(os.path.expanduser(spec))
-            self.settings.add_recent(spec)
-            self._fill_recent()
-        self.recording.stop()
-        self.baseline.stop()
-        self.playback.reset()
-        self.current_spec = spec
-        self.setWindowTitle(f"{short_name(spec)} - {TITLE}")
-        self.panel.reset()
-        self.markers.reset()
-        self.view.set_overlay(f"Opening {short_name(spec)}…")
-        self.show_message(f"Opening {short_name(spec)}…")
-        self.cameras.sync(spec, True)
-        self.engine.start(spec)
-        self.acts.show_running(True)
+        self.sources.start(spec)
 
-    def toggle_running(self):
-        if self.engine.running:
-            self.engine.stop()
-            self.show_message(f"Stopped {short_name(self.current_spec)}")
-            self.acts.show_running(False)
-            self.recording.stop()
-        elif self.current_spec is not None:
-            self.start_source(self.current_spec)
+    @property
+    def current_spec(self) -> str | None:
+        return self.sources.spec
 
     def _reopen_camera(self):
         """A running camera opens again at once at the resolution chosen."""
         if self.current_spec and self.current_spec.isdigit():
             self.start_source(self.current_spec)
 
-    def open_file_dialog(self):
-        spec = self.current_spec
-        start = str(Path(spec).parent) if spec and not spec.isdigit() else str(Path.home())
-        path, _ = QFileDialog.getOpenFileName(self, "Open a video or image", start, VIDEO_FILTER)
-        if path:
-            self.start_source(path)
-
-    def _on_source_event(self, kind, payload):
-        if kind == "started":
-            self.view.set_overlay("")
-            self.settings.source = self.current_spec
-            self.playback.started(payload)
-            fps = f", {payload['fps']:.0f} fps" if payload.get("fps") else ""
-            self.show_message(f"Showing {payload['name']}{fps}")
-            if self.record_dir is not None and not self.recorder.active:
-                self.acts.record.setChecked(True)
-            return
-        self.acts.show_running(False)
-        self.recording.stop(payload if kind == "failed" else None)
-        if kind == "still":
-            self.show_message(f"Showing {payload}")
-        elif kind == "ended":
-            self.show_message(f"{payload}. Start (Ctrl+R) plays it again; "
-                              "or choose a camera or open a file.")
-        else:
-            self.show_message(payload, error=True)
-            self.view.set_overlay(f"{payload}\n\nChoose a camera, or open a video or "
-                                  "image (Ctrl+O).")
-            log.warning("source %s: %s", short_name(self.current_spec), payload)
-
-    def _fill_recent(self):
-        self.recent_menu.clear()
-        for path in self.settings.recent:
-            act = self.recent_menu.addAction(Path(path).name or path)
-            act.setToolTip(path)
-            act.triggered.connect(lambda _=False, p=path: self.start_source(p))
-        self.recent_menu.setEnabled(bool(self.settings.recent))
+    def _record_from_the_start(self, info):
+        """--record: every source is recorded from its start."""
+        if self.record_dir is not None and not self.recorder.active:
+            self.acts.record.setChecked(True)
 
     # drag and drop: a video, an image or a folder dropped on the window opens it
     def dragEnterEvent(self, event):
@@ -275,7 +215,7 @@ class MainWindow(QMainWindow):
         return self.markers.add(number, text, self.markers.moment(self.last_result))
 
     def add_text_marker(self):
-        self.markers.ask_text(self, self.last_result, lambda: self.current_spec)
+        self.markers.ask_text(self, self.last_result, lambda: self.sources.spec)
 
     def _on_marker_added(self, marker, frame):
         self.panel.timeline.add_marker(self.panel.timeline_time(frame), marker["number"],
@@ -288,31 +228,20 @@ class MainWindow(QMainWindow):
         det = self.panel.shown_face(result.detections) if result is not None else None
         which = "selected" if self.panel.is_selected(det) else "largest"
         self.baseline.measure(result, det, which, self.playback.still,
-                              source_label(self.current_spec))
+                              self.sources.label)
 
     def set_recording(self, on: bool):
         if on:
             self.recording.start(self.record_dir or self.snapshots.folder,
-                                 source_label(self.current_spec))
+                                 self.sources.label)
         else:
             self.recording.stop()
 
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:
         """Save the picture now shown, in the snapshot thread; False if there is none."""
-        return self.snapshots.take(self.last_result, source_label(self.current_spec),
+        return self.snapshots.take(self.last_result, self.sources.label,
                                    self.baseline.record, self.markers.last)
-
-    def choose_snapshot_dir(self):
-        folder = QFileDialog.getExistingDirectory(self, "Snapshot folder",
-                                                  str(self.snapshots.folder))
-        if folder:
-            self.set_snapshot_dir(folder)
-
-    def set_snapshot_dir(self, folder):
-        """Use `folder` from now on (remembered); saves a snapshot that failed before."""
-        self.settings.snapshot_dir = str(folder)
-        self.snapshots.set_folder(folder)
 
     # ------------------------------------------------------ view, help, status
     def set_fullscreen(self, on: bool):

@@ -13,7 +13,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QFileDialog
 
-from app.gui.threads import start_worker
+from app.gui.threads import start_worker, stop_thread
 from app.io.snapshot import SnapshotError, save_snapshot
 
 log = logging.getLogger(__name__)
@@ -104,8 +104,4 @@ class SnapshotWriter(QObject):
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> bool:
         """Finish the queued snapshots (up to `timeout` s), then end the thread."""
-        self.worker_thread.quit()
-        done = self.worker_thread.wait(int(timeout * 1000))
-        if not done:
-            log.warning("a snapshot is still being written")
-        return done
+        return stop_thread(self.worker_thread, self.worker, timeout, "the snapshot writer")

@@ -15,6 +15,7 @@ import pytest
 from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
+import app
 from app.core.draw import EMOTION_COLORS
 from app.gui.about import about_html
 from app.gui.actions import shortcut_rows
@@ -73,7 +74,8 @@ def test_frames_arrive_and_are_shown_annotated(qtbot, tmp_path, long_clip):
     assert win.panel.bars.probabilities == pytest.approx(list(det.probabilities))
     assert win.panel.bars.label == det.label
     assert len(win.panel.timeline.samples) >= 10
-    qtbot.waitUntil(lambda: "fps" in win.status.stats.text() and "1 face" in win.status.stats.text(),
+    stats = win.status.stats
+    qtbot.waitUntil(lambda: "fps" in stats.text() and "1 face" in stats.text(),
                     timeout=WAIT_MS)
     assert "latency" in win.status.stats.text()
 
@@ -358,6 +360,7 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
     about = about_html("Emotion Detector", win.model.name)
     assert "Emotion model: emotion_cnn.tflite" in about and "PrivateTest" in about
+    assert f"</b> {app.__version__}<br>" in about     # the one version, also from a checkout
     win.acts.fullscreen.trigger()
     qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)
     win.acts.fullscreen.trigger()

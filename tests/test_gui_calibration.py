@@ -114,7 +114,8 @@ def test_calibrate_neutral_counts_down_then_reads_the_face_as_neutral(qtbot, tmp
     qtbot.keyClick(win.view, Qt.Key_N)
     # the countdown: on the picture and in the status bar, nothing corrected yet
     assert win.view.prompt == f"Keep a neutral face… {COUNTDOWN:.0f}"
-    assert "keep a neutral face" in win.status.message.text() and "largest" in win.status.message.text()
+    text = win.status.message.text()
+    assert "keep a neutral face" in text and "largest" in text
     qtbot.waitUntil(lambda: np.abs(prompt_strip(win) - plain).mean() > 5, timeout=WAIT_MS)
     assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
     wait_frames(qtbot, win, 3)
@@ -245,7 +246,8 @@ def test_calibrate_neutral_is_in_the_menu_the_toolbar_and_on_its_own_keys(qtbot,
     view_menu = next(m for m in win.menuBar().findChildren(type(win.cameras.menu))
                      if m.title() == "&View")
     assert {win.acts.measure_baseline, win.acts.clear_baseline} <= set(view_menu.actions())
-    assert any(b.defaultAction() is win.acts.measure_baseline for b in win.findChildren(QToolButton))
+    assert any(b.defaultAction() is win.acts.measure_baseline
+               for b in win.findChildren(QToolButton))
     rows = dict(shortcut_rows(win))
     assert rows["Calibrate neutral"] == "N"
     assert rows["Clear neutral calibration"] == "Shift+N"

@@ -15,7 +15,13 @@ from PyQt5.QtCore import QRect, Qt  # noqa: E402
 
 from app.io import synthetic  # noqa: E402
 from tests.conftest import video_frames  # noqa: E402
-from tests.gui_support import WAIT_MS, open_window, wait_frames, wait_message, write_clip  # noqa: E402
+from tests.gui_support import (  # noqa: E402
+    WAIT_MS,
+    open_window,
+    wait_frames,
+    wait_message,
+    write_clip,
+)
 
 FPS = 30.0
 

@@ -147,7 +147,8 @@ def test_a_disk_slower_than_the_camera_skips_frames_and_says_so(qtbot, tmp_path,
     win.start_source(clip)
     wait_frames(qtbot, win, 2)
     win.acts.record.trigger()
-    qtbot.waitUntil(lambda: "skipped: disk too slow" in win.status.rec_label.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "skipped: disk too slow" in win.status.rec_label.text(),
+                    timeout=WAIT_MS)
     wait_frames(qtbot, win, 30)                              # the view did not freeze
     win.acts.record.trigger()
     qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)

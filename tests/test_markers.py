@@ -111,7 +111,8 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     assert [(t, n) for t, n, _ in win.panel.timeline.markers] == \
         [(pytest.approx(p["marker"]["time_s"], abs=1e-3), n)
          for n, p in ((1, first), (2, second))]
-    assert all(win.panel.timeline.x_fraction(t) is not None for t, _, _ in win.panel.timeline.markers)
+    timeline = win.panel.timeline
+    assert all(timeline.x_fraction(t) is not None for t, _, _ in timeline.markers)
     # the live feeds got them (from the processing thread): time, the source's frame,
     # number, text
     qtbot.waitUntil(lambda: len(feeds.markers) == 2, timeout=WAIT_MS)

@@ -70,14 +70,15 @@ def camera_opener(cameras=None, stall_timeout=1.0, **fake):
 
 
 def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_factory=None,
-                loop=False, settings_file=None, snapshot_dir=..., cameras=(), record_dir=None):
+                loop=False, settings_file=None, snapshot_dir=..., cameras=(), record_dir=None,
+                feeds=None):
     """A shown MainWindow over a fresh engine; closed (threads stopped) at teardown.
     Snapshots go to tmp_path/snapshots unless `snapshot_dir` is given (None: the
     folder from the settings, as without --snapshots)."""
     settings = Settings(QSettings(str(settings_file or tmp_path / "settings.ini"),
                                   QSettings.IniFormat))
     engine = VideoEngine(model_path=model_path, opener=opener, loop=loop,
-                         pipeline_factory=pipeline_factory)
+                         pipeline_factory=pipeline_factory, feeds=feeds)
     window = MainWindow(engine, settings,
                         snapshot_dir=tmp_path / "snapshots" if snapshot_dir is ...
                         else snapshot_dir,
@@ -104,15 +105,15 @@ def wait_frames(qtbot, window, count: int = 1, faces: bool = False):
 
 def wait_message(qtbot, window, *words):
     """Wait until the status bar message contains every one of `words`."""
-    qtbot.waitUntil(lambda: all(w in window.message.text() for w in words), timeout=WAIT_MS)
-    return window.message.text()
+    qtbot.waitUntil(lambda: all(w in window.status.message.text() for w in words), timeout=WAIT_MS)
+    return window.status.message.text()
 
 
 def threads_stopped(window) -> bool:
     """Every worker thread of the window has finished."""
     engine = window.engine
     threads = [engine.capture_thread, engine.processing_thread, engine.loader_thread,
-               window.cameras_thread, window.snapshots.thread]
+               window.cameras.worker_thread, window.snapshots.worker_thread]
     return all(t is None or t.isFinished() for t in threads)
 
 

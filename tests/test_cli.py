@@ -8,7 +8,8 @@ from dataclasses import MISSING as MISSING_
 
 import pytest
 
-from app.cli import build_parser, main
+from app.cli import main
+from app.parser import build_parser
 from tests.conftest import REPO, TINY_STAGES
 
 
@@ -236,7 +237,7 @@ def _held_to(actions, defaults: dict) -> list:
 def test_every_option_with_a_field_defaults_to_that_field():
     from dataclasses import MISSING, fields
 
-    from app.cli import field_defaults
+    from app.parser import field_defaults
     from app.core.config import BenchOptions, PipelineConfig, ProcessOptions
 
     _, process = _subparser("process")
@@ -248,13 +249,13 @@ def test_every_option_with_a_field_defaults_to_that_field():
     assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
         ["batch_clips", "frames", "hard_seconds", "soak_frames", "video"]
     # and what the parser gives without options builds the defaults themselves
-    from app.cli import _picked
+    from app.parser import picked
 
     args = build_parser().parse_args(["process", "in.mp4", "-o", "out"])
-    assert ProcessOptions(**_picked(field_defaults(ProcessOptions), args)) == ProcessOptions()
-    assert PipelineConfig(**_picked(field_defaults(PipelineConfig), args)) == PipelineConfig()
+    assert ProcessOptions(**picked(field_defaults(ProcessOptions), args)) == ProcessOptions()
+    assert PipelineConfig(**picked(field_defaults(PipelineConfig), args)) == PipelineConfig()
     args = build_parser().parse_args(["bench"])
-    assert BenchOptions(**_picked(field_defaults(BenchOptions), args)) == BenchOptions()
+    assert BenchOptions(**picked(field_defaults(BenchOptions), args)) == BenchOptions()
     assert all(f.default is not MISSING for f in fields(ProcessOptions))
 
 
@@ -263,7 +264,7 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     defaults (no TensorFlow for --help); the parser holds to them."""
     import inspect
 
-    from app.cli import app_defaults, evaluate_defaults, train_defaults
+    from app.parser import app_defaults, evaluate_defaults, train_defaults
     from app.gui.main import run_app
     from model.training.evaluate import run_evaluate
 

@@ -132,7 +132,7 @@ def test_a_seek_resets_even_when_its_frame_is_dropped(qtbot, engine_with):
     engine = engine_with(pipe)
     qtbot.waitUntil(pipe.holding.is_set, timeout=WAIT_MS)
     engine.seek(200)                       # while a frame is held in processing
-    qtbot.waitUntil(lambda: engine.capture.last_packet.seq > 203, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: engine.capture.last_packet.frame.number > 203, timeout=WAIT_MS)
     mark = len(pipe.events())
     pipe.release.set()
     qtbot.waitUntil(lambda: any(i > 200 for i in pipe.processed()), timeout=WAIT_MS)
@@ -192,7 +192,7 @@ def test_first_photo_of_a_folder_read_before_the_model_loaded(qtbot, tmp_path, f
     assert win.engine.running             # the folder waits on it, it has not ended
     release.set()
     qtbot.waitUntil(lambda: bool(win.last_result.detections), timeout=WAIT_MS)
-    assert win.last_result.seq == 1 and win.review.position_text().startswith("1 ")
+    assert win.last_result.number == 1 and win.review.position_text().startswith("1 ")
     assert win.frames_with_faces >= 1
 
 

@@ -15,7 +15,10 @@ import pytest
 from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
+import app
 from app.core.draw import EMOTION_COLORS
+from app.gui.about import about_html
+from app.gui.actions import shortcut_rows
 from app.gui.settings import Settings
 from model import EMOTIONS
 from tests.gui_support import (
@@ -67,13 +70,14 @@ def test_frames_arrive_and_are_shown_annotated(qtbot, tmp_path, long_clip):
     shown = view_pixels(win)
     assert color_pixels(shown, color) > 200          # box and label, scaled on screen
     # the side panel and the status bar follow the face
-    assert win.face_title.text().startswith("Largest face")
-    assert win.bars.probabilities == pytest.approx(list(det.probabilities))
-    assert win.bars.label == det.label
-    assert len(win.timeline.samples) >= 10
-    qtbot.waitUntil(lambda: "fps" in win.stats.text() and "1 face" in win.stats.text(),
+    assert win.panel.face_title.text().startswith("Largest face")
+    assert win.panel.bars.probabilities == pytest.approx(list(det.probabilities))
+    assert win.panel.bars.label == det.label
+    assert len(win.panel.timeline.samples) >= 10
+    stats = win.status.stats
+    qtbot.waitUntil(lambda: "fps" in stats.text() and "1 face" in stats.text(),
                     timeout=WAIT_MS)
-    assert "latency" in win.stats.text()
+    assert "latency" in win.status.stats.text()
 
 
 def test_view_keeps_aspect_ratio_when_resized(qtbot, tmp_path, clip):
@@ -116,23 +120,23 @@ def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
     shown = win.last_result
 
     button = next(b for b in win.findChildren(QToolButton)
-                  if b.defaultAction() is win.act_snapshot)
+                  if b.defaultAction() is win.acts.snapshot)
     qtbot.mouseClick(button, Qt.LeftButton)
-    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)  # saved off
-    first = win.last_snapshot                                                # the GUI thread
+    qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)  # saved off
+    first = win.snapshots.last                                                # the GUI thread
     assert first.record.parent == folder
     record, raw, annotated = _check_snapshot(first, win)
-    assert record["frame"]["number"] == shown.seq
-    assert record["frame"]["source_time_s"] == round((shown.seq - 1) / 30.0, 3)
+    assert record["frame"]["number"] == shown.number
+    assert record["frame"]["source_time_s"] == round((shown.number - 1) / 30.0, 3)
     assert np.array_equal(raw, shown.raw) and np.array_equal(annotated, shown.annotated)
     det = shown.detections[0]
     assert record["faces"][0]["box"] == dict(zip("xywh", det.box))
-    assert str(first.annotated) in win.message.text()
+    assert str(first.annotated) in win.status.message.text()
 
     win.view.setFocus()
     qtbot.keyClick(win.view, Qt.Key_Space)
-    qtbot.waitUntil(lambda: win.last_snapshot != first, timeout=WAIT_MS)
-    second = win.last_snapshot
+    qtbot.waitUntil(lambda: win.snapshots.last != first, timeout=WAIT_MS)
+    second = win.snapshots.last
     _check_snapshot(second, win)
     assert sorted(p.name for p in folder.iterdir()) == sorted(
         p.name for s in (first, second) for p in (s.annotated, s.raw, s.record))
@@ -147,13 +151,13 @@ def test_snapshot_folder_not_writable_keeps_the_picture(qtbot, tmp_path, clip):
     win.engine.stop()
     assert win.take_snapshot() is True
     wait_message(qtbot, win, "Snapshot not saved", str(blocker))
-    assert win.message_is_error and win.unsaved is not None
+    assert win.status.is_error and win.snapshots.unsaved is not None
     # choosing a writable folder saves the kept snapshot there
     good = tmp_path / "good"
-    win.set_snapshot_dir(good)
-    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)
-    assert win.unsaved is None and win.last_snapshot.record.parent == good
-    _check_snapshot(win.last_snapshot, win)
+    win.snapshots.set_folder(good)
+    qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)
+    assert win.snapshots.unsaved is None and win.snapshots.last.record.parent == good
+    _check_snapshot(win.snapshots.last, win)
     assert Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)) \
         .snapshot_dir == good
 
@@ -176,10 +180,10 @@ def test_switching_sources(qtbot, tmp_path, clip, long_clip):
     qtbot.waitUntil(lambda: win.last_result.source == clip.name, timeout=WAIT_MS)
     assert win.view.image.width() == 640
     # stop and start again from the toolbar action
-    win.act_start.trigger()
-    assert not win.engine.running and win.act_start.text() == "&Start"
+    win.acts.start.trigger()
+    assert not win.engine.running and win.acts.start.text() == "&Start"
     stopped_at = win.engine.generation
-    win.act_start.trigger()
+    win.acts.start.trigger()
     # the clip was opened again: frames of the new generation reach the window
     qtbot.waitUntil(lambda: win.last_result.generation == stopped_at + 1, timeout=WAIT_MS)
     assert win.last_result.source == clip.name
@@ -194,7 +198,7 @@ def test_still_image_is_processed_again_when_settings_change(qtbot, tmp_path):
                     timeout=WAIT_MS)          # one frame: the photo
     wait_message(qtbot, win, "still image")
     before = win.last_result
-    win.act_mirror.trigger()
+    win.acts.mirror.trigger()
     qtbot.waitUntil(lambda: win.last_result is not before, timeout=WAIT_MS)
     assert np.array_equal(win.last_result.raw, before.raw[:, ::-1])
     x_before = before.detections[0].box[0]
@@ -208,10 +212,10 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     win = open_window(qtbot, tmp_path, settings_file=ini)
     win.start_source(clip)
     wait_message(qtbot, win, "Showing")
-    win.act_mirror.setChecked(True)
-    win.act_smoothing.setChecked(False)
+    win.acts.mirror.setChecked(True)
+    win.acts.smoothing.setChecked(False)
     win.sensitivity.setValue(80)
-    win.set_snapshot_dir(tmp_path / "elsewhere")
+    win.snapshots.set_folder(tmp_path / "elsewhere")
     win.close()
     assert threads_stopped(win)
 
@@ -219,16 +223,16 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     assert (stored.source, stored.mirror, stored.smoothing, stored.sensitivity,
             stored.snapshot_dir) == (str(clip), True, False, 0.8, tmp_path / "elsewhere")
     again = open_window(qtbot, tmp_path, settings_file=ini, snapshot_dir=None)
-    assert again.act_mirror.isChecked() and not again.act_smoothing.isChecked()
-    assert again.sensitivity.value() == 80 and again.snapshot_dir == tmp_path / "elsewhere"
-    assert again.engine.settings.snapshot() == {"mirror": True, "smoothing": False,
+    assert again.acts.mirror.isChecked() and not again.acts.smoothing.isChecked()
+    assert again.sensitivity.value() == 80 and again.snapshots.folder == tmp_path / "elsewhere"
+    assert again.engine.options.current() == {"mirror": True, "smoothing": False,
                                                 "sensitivity": 0.8}
 
 
 def test_shortcuts_are_in_the_menus(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path)
     menu_actions = {a.text(): a.shortcut().toString()
-                    for m in win.menuBar().findChildren(type(win.camera_menu))
+                    for m in win.menuBar().findChildren(type(win.cameras.menu))
                     for a in m.actions() if not a.isSeparator()}
     assert menu_actions["Sna&pshot"] == "Space"
     assert menu_actions["&Mirror view"] == "M"
@@ -240,7 +244,7 @@ def test_shortcuts_are_in_the_menus(qtbot, tmp_path):
     qtbot.keyClick(win.view, Qt.Key_Minus)
     assert win.sensitivity.value() == before - 10
     qtbot.keyClick(win.view, Qt.Key_M)
-    assert win.act_mirror.isChecked()
+    assert win.acts.mirror.isChecked()
 
 
 def test_camera_chooser_lists_the_cameras_that_open(qtbot, tmp_path):
@@ -248,15 +252,15 @@ def test_camera_chooser_lists_the_cameras_that_open(qtbot, tmp_path):
 
     opener = camera_opener(cameras={0: {}, 2: {}})
     win = open_window(qtbot, tmp_path, opener=opener, cameras=[0, 2])
-    win.refresh_cameras()
-    qtbot.waitUntil(lambda: win.camera_box.findData(2) >= 0, timeout=WAIT_MS)
-    assert [win.camera_box.itemText(i) for i in range(win.camera_box.count())] == \
+    win.cameras.refresh()
+    qtbot.waitUntil(lambda: win.cameras.box.findData(2) >= 0, timeout=WAIT_MS)
+    assert [win.cameras.box.itemText(i) for i in range(win.cameras.box.count())] == \
         ["Camera 0", "Camera 2"]
-    assert [a.text() for a in win.camera_actions.actions()] == ["Camera 0", "Camera 2"]
-    win.camera_box.activated.emit(1)
+    assert [a.text() for a in win.cameras.actions.actions()] == ["Camera 0", "Camera 2"]
+    win.cameras.box.activated.emit(1)
     wait_message(qtbot, win, "camera 2")
     wait_frames(qtbot, win, 3)
-    assert win.current_spec == "2" and win.camera_actions.actions()[1].isChecked()
+    assert win.current_spec == "2" and win.cameras.actions.actions()[1].isChecked()
 
 
 def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
@@ -280,7 +284,7 @@ def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
     put = engine.frames.put
 
     def recording_put(packet):
-        seq_of[id(packet.frame)] = holder["newest"] = packet.seq
+        seq_of[id(packet.frame.image)] = holder["newest"] = packet.frame.number
         return put(packet)
 
     engine.frames.put = recording_put
@@ -289,7 +293,7 @@ def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
     wait_frames(qtbot, win, 8)
     win.engine.stop()
     assert win.engine.stats()["dropped"] > 10
-    seqs = win.last_result.seq
+    seqs = win.last_result.number
     assert seqs > win.frames_shown + 10          # many more captured than shown
     # a frame can arrive in the instant between taking one and starting on it,
     # never more: nothing waits in a queue
@@ -330,19 +334,19 @@ def test_clicking_a_face_selects_it_for_the_side_panel(qtbot, tmp_path, long_cli
     wait_frames(qtbot, win, 3, faces=True)
     win.engine.stop()
     det = win.last_result.detections[0]
-    assert win.face_title.text().startswith("Largest face")
+    assert win.panel.face_title.text().startswith("Largest face")
     rect = win.view.target_rect()
     scale = rect.width() / 640
     x, y, w, h = det.box
     centre = rect.topLeft() + QPoint(int((x + w / 2) * scale), int((y + h / 2) * scale))
     qtbot.mouseClick(win.view, Qt.LeftButton, pos=centre)
-    assert win.selected_track == det.track_id
-    assert win.face_title.text().startswith(f"Selected face: {det.label}")
+    assert win.panel.selected_track == det.track_id
+    assert win.panel.face_title.text().startswith(f"Selected face: {det.label}")
     assert win.view.highlight == tuple(det.box)          # marked in the picture too
     # a click on empty space (a corner of the picture) goes back to the largest face
     qtbot.mouseClick(win.view, Qt.LeftButton, pos=rect.topLeft() + QPoint(3, 3))
-    assert win.selected_track is None and win.view.highlight is None
-    assert win.face_title.text().startswith("Largest face")
+    assert win.panel.selected_track is None and win.view.highlight is None
+    assert win.panel.face_title.text().startswith("Largest face")
 
 
 def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
@@ -350,15 +354,16 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     win.start_source(clip)
     assert win.windowTitle() == f"{clip.name} - Emotion Detector"
     wait_model(qtbot, win)
-    qtbot.waitUntil(lambda: win.model_name == "emotion_cnn.tflite", timeout=WAIT_MS)
-    rows = dict(win.shortcut_rows())
+    qtbot.waitUntil(lambda: win.model.name == "emotion_cnn.tflite", timeout=WAIT_MS)
+    rows = dict(shortcut_rows(win))
     assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
-    about = win.about_text()
+    about = about_html("Emotion Detector", win.model.name)
     assert "Emotion model: emotion_cnn.tflite" in about and "PrivateTest" in about
-    win.act_fullscreen.trigger()
+    assert f"</b> {app.__version__}<br>" in about     # the one version, also from a checkout
+    win.acts.fullscreen.trigger()
     qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)
-    win.act_fullscreen.trigger()
+    win.acts.fullscreen.trigger()
     qtbot.waitUntil(lambda: not win.windowState() & Qt.WindowFullScreen, timeout=WAIT_MS)
     menus = [a.text() for a in win.menuBar().actions()]
     assert menus[-1] == "&Help"
@@ -368,14 +373,14 @@ def test_a_long_status_message_wraps_instead_of_being_cut(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path)
     long = "Snapshot not saved: " + "a very long reason " * 20 + "END"
     win.show_message(long, error=True)
-    qtbot.waitUntil(lambda: win.message.height() > 2 * win.fontMetrics().height(),
+    qtbot.waitUntil(lambda: win.status.message.height() > 2 * win.fontMetrics().height(),
                     timeout=WAIT_MS)                     # more than one line tall
-    assert win.message.wordWrap() and win.message.text() == long
-    assert win.message.toolTip() == long
+    assert win.status.message.wordWrap() and win.status.message.text() == long
+    assert win.status.message.toolTip() == long
 
 
 def test_help_says_what_the_app_opens_and_that_a_folder_is_a_source(capsys):
-    from app.cli import build_parser
+    from app.parser import build_parser
 
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--help"])

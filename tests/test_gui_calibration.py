@@ -14,7 +14,8 @@ import pytest
 from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QToolButton
 
-import app.gui.window as window_module
+import app.gui.baseline as baseline_module
+from app.gui.actions import shortcut_rows
 from app.core.pipeline import EmotionPipeline
 from model import EMOTIONS
 from model.runtime.calibration import Calibration
@@ -60,7 +61,7 @@ def factory(reference=tuple(np.log(NEUTRAL))):
 
 @pytest.fixture(autouse=True)
 def short_countdown(monkeypatch):
-    monkeypatch.setattr(window_module, "NEUTRAL_SECONDS", COUNTDOWN)
+    monkeypatch.setattr(baseline_module, "NEUTRAL_SECONDS", COUNTDOWN)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def camera_window(qtbot, tmp_path, **options):
 
 def shown(win):
     """The face the side panel shows, in the newest result."""
-    return win._shown_face(win.last_result.detections) if win.last_result else None
+    return win.panel.shown_face(win.last_result.detections) if win.last_result else None
 
 
 def reads(win, label, calibrated):
@@ -97,46 +98,47 @@ def prompt_strip(win) -> np.ndarray:
 
 
 def snapshot_record(qtbot, win) -> dict:
-    before = win.last_snapshot
+    before = win.snapshots.last
     assert win.take_snapshot()
-    qtbot.waitUntil(lambda: win.last_snapshot is not before, timeout=WAIT_MS)
-    return json.loads(win.last_snapshot.record.read_text())
+    qtbot.waitUntil(lambda: win.snapshots.last is not before, timeout=WAIT_MS)
+    return json.loads(win.snapshots.last.record.read_text())
 
 
 def test_calibrate_neutral_counts_down_then_reads_the_face_as_neutral(qtbot, tmp_path):
     win = camera_window(qtbot, tmp_path)
-    assert "calibrated" not in win.face_title.text()
-    assert not win.act_uncalibrate.isEnabled()
+    assert "calibrated" not in win.panel.face_title.text()
+    assert not win.acts.clear_baseline.isEnabled()
     face = shown(win)
     plain = prompt_strip(win)
 
     qtbot.keyClick(win.view, Qt.Key_N)
     # the countdown: on the picture and in the status bar, nothing corrected yet
     assert win.view.prompt == f"Keep a neutral face… {COUNTDOWN:.0f}"
-    assert "keep a neutral face" in win.message.text() and "largest" in win.message.text()
+    text = win.status.message.text()
+    assert "keep a neutral face" in text and "largest" in text
     qtbot.waitUntil(lambda: np.abs(prompt_strip(win) - plain).mean() > 5, timeout=WAIT_MS)
-    assert win.calibration is None and not win.act_uncalibrate.isEnabled()
+    assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
     wait_frames(qtbot, win, 3)
     assert reads(win, "sad", False)
 
     text = wait_message(qtbot, win, "largest face is calibrated")
-    assert "readings" in text and not win.message_is_error
+    assert "readings" in text and not win.status.is_error
     assert win.view.prompt == ""
-    assert win.act_uncalibrate.isEnabled()
-    assert win.calibration["track"] == face.track_id
-    assert win.calibration["readings"] >= window_module.NEUTRAL_MIN_READINGS
-    assert win.calibration["source"] == "camera 0"
+    assert win.acts.clear_baseline.isEnabled()
+    assert win.baseline.record["track"] == face.track_id
+    assert win.baseline.record["readings"] >= baseline_module.NEUTRAL_MIN_READINGS
+    assert win.baseline.record["source"] == "camera 0"
     # the person's lean is taken out: the face reads neutral as the model's neutral does
     qtbot.waitUntil(lambda: reads(win, "neutral", True), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: shown(win).probabilities[EMOTIONS.index("neutral")] > 0.6,
                     timeout=WAIT_MS)
     assert shown(win).raw_probabilities == pytest.approx(RESTING)
-    assert win.face_title.text().startswith("Largest face: neutral")
-    assert win.face_title.text().endswith("· calibrated")
+    assert win.panel.face_title.text().startswith("Largest face: neutral")
+    assert win.panel.face_title.text().endswith("· calibrated")
 
     record = snapshot_record(qtbot, win)
     assert record["calibration"]["track"] == face.track_id
-    assert record["calibration"]["since"] == win.calibration["since"]
+    assert record["calibration"]["since"] == win.baseline.record["since"]
     assert len(record["calibration"]["offset"]) == len(EMOTIONS)
     assert [f["calibrated"] for f in record["faces"]] == [True]
     assert record["faces"][0]["label"] == "neutral"
@@ -148,13 +150,13 @@ def test_calibrate_neutral_counts_down_then_reads_the_face_as_neutral(qtbot, tmp
     qtbot.waitUntil(lambda: win.last_result.generation == generation and bool(shown(win)),
                     timeout=WAIT_MS)
     assert reads(win, "neutral", True)
-    assert win.calibration is not None and win.act_uncalibrate.isEnabled()
+    assert win.baseline.record is not None and win.acts.clear_baseline.isEnabled()
 
     qtbot.keyClick(win.view, Qt.Key_N, Qt.ShiftModifier)
-    assert win.calibration is None and not win.act_uncalibrate.isEnabled()
-    assert "cleared" in win.message.text()
+    assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
+    assert "cleared" in win.status.message.text()
     qtbot.waitUntil(lambda: reads(win, "sad", False), timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: "calibrated" not in win.face_title.text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "calibrated" not in win.panel.face_title.text(), timeout=WAIT_MS)
     record = snapshot_record(qtbot, win)
     assert "calibration" not in record
     assert [f["calibrated"] for f in record["faces"]] == [False]
@@ -168,16 +170,16 @@ def test_the_selected_face_of_a_still_picture_is_calibrated_at_once(qtbot, tmp_p
                     timeout=WAIT_MS)
     x, y, w, h = shown(win).box
     win._select_at(x + w // 2, y + h // 2)
-    assert win.face_title.text().startswith("Selected face: sad")
+    assert win.panel.face_title.text().startswith("Selected face: sad")
 
-    win.act_calibrate.trigger()
+    win.acts.measure_baseline.trigger()
     # nothing moves in a still picture: no countdown, the reading shown is measured
-    assert win.view.prompt == "" and win._neutral is None
-    assert "selected face is calibrated" in win.message.text()
-    assert win.calibration["readings"] == 1
+    assert win.view.prompt == "" and not win.baseline.counting
+    assert "selected face is calibrated" in win.status.message.text()
+    assert win.baseline.record["readings"] == 1
     qtbot.waitUntil(lambda: reads(win, "neutral", True), timeout=WAIT_MS)
-    assert win.face_title.text().startswith("Selected face: neutral 63%")
-    assert win.face_title.text().endswith("· calibrated")
+    assert win.panel.face_title.text().startswith("Selected face: neutral 63%")
+    assert win.panel.face_title.text().endswith("· calibrated")
 
 
 def test_a_new_model_forgets_the_calibration(qtbot, tmp_path, still):
@@ -186,15 +188,15 @@ def test_a_new_model_forgets_the_calibration(qtbot, tmp_path, still):
     win.start_source(still)
     qtbot.waitUntil(lambda: reads(win, "sad", False) and not win.engine.running,
                     timeout=WAIT_MS)
-    win.act_calibrate.trigger()
+    win.acts.measure_baseline.trigger()
     qtbot.waitUntil(lambda: reads(win, "neutral", True), timeout=WAIT_MS)
     old = win.engine.processing.pipeline
 
-    win.load_model("other.tflite")
+    win.model.load("other.tflite")
     text = wait_message(qtbot, win, "other.tflite", "previous model")
     assert "Calibrate neutral (N) again" in text
     assert win.engine.processing.pipeline is not old
-    assert win.calibration is None and not win.act_uncalibrate.isEnabled()
+    assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
     qtbot.waitUntil(lambda: reads(win, "sad", False), timeout=WAIT_MS)
     assert not win.engine.processing.pipeline.calibrated
 
@@ -202,51 +204,52 @@ def test_a_new_model_forgets_the_calibration(qtbot, tmp_path, still):
 def test_without_a_face_or_a_neutral_reference_it_says_why(qtbot, tmp_path, still):
     win = open_window(qtbot, tmp_path, pipeline_factory=factory(reference=None))
     wait_model(qtbot, win)
-    win.act_calibrate.trigger()
-    assert "no face in the picture" in win.message.text() and win.message_is_error
-    assert win._neutral is None and win.calibration is None
+    win.acts.measure_baseline.trigger()
+    assert "no face in the picture" in win.status.message.text() and win.status.is_error
+    assert not win.baseline.counting and win.baseline.record is None
 
     win.start_source(still)
     qtbot.waitUntil(lambda: reads(win, "sad", False) and not win.engine.running,
                     timeout=WAIT_MS)
-    win.act_calibrate.trigger()
-    text = win.message.text()
+    win.acts.measure_baseline.trigger()
+    text = win.status.message.text()
     assert "carries no neutral reference" in text and "calibrate --model" in text
-    assert win.message_is_error and win.calibration is None and win.view.prompt == ""
+    assert win.status.is_error and win.baseline.record is None and win.view.prompt == ""
     assert not win.engine.processing.pipeline.calibrated
 
 
 def test_a_face_lost_during_the_countdown_stops_it(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(window_module, "NEUTRAL_SECONDS", 30.0)
+    monkeypatch.setattr(baseline_module, "NEUTRAL_SECONDS", 30.0)
     win = camera_window(qtbot, tmp_path)
-    win.act_calibrate.trigger()
+    win.acts.measure_baseline.trigger()
     assert win.view.prompt == "Keep a neutral face… 30"
-    win.act_mirror.trigger()           # a flipped view starts the faces afresh
+    win.acts.mirror.trigger()           # a flipped view starts the faces afresh
     text = wait_message(qtbot, win, "Calibration stopped", "face was lost")
-    assert win.message_is_error and win.view.prompt == "" and win._neutral is None
-    assert win.calibration is None and not win.engine.processing.pipeline.calibrated
+    assert win.status.is_error and win.view.prompt == "" and not win.baseline.counting
+    assert win.baseline.record is None and not win.engine.processing.pipeline.calibrated
 
 
 def test_too_few_readings_are_not_a_calibration(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(window_module, "NEUTRAL_MIN_READINGS", 10_000)
+    monkeypatch.setattr(baseline_module, "NEUTRAL_MIN_READINGS", 10_000)
     win = camera_window(qtbot, tmp_path)
-    win.act_calibrate.trigger()
+    win.acts.measure_baseline.trigger()
     assert win.view.prompt.startswith("Keep a neutral face")
     text = wait_message(qtbot, win, "Calibration not done")
-    assert "at least 10000 needed" in text and win.message_is_error
-    assert win.view.prompt == "" and win.calibration is None
+    assert "at least 10000 needed" in text and win.status.is_error
+    assert win.view.prompt == "" and win.baseline.record is None
     wait_frames(qtbot, win, 3)
     assert reads(win, "sad", False) and not win.engine.processing.pipeline.calibrated
 
 
 def test_calibrate_neutral_is_in_the_menu_the_toolbar_and_on_its_own_keys(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path, pipeline_factory=factory())
-    view_menu = next(m for m in win.menuBar().findChildren(type(win.camera_menu))
+    view_menu = next(m for m in win.menuBar().findChildren(type(win.cameras.menu))
                      if m.title() == "&View")
-    assert {win.act_calibrate, win.act_uncalibrate} <= set(view_menu.actions())
-    assert any(b.defaultAction() is win.act_calibrate for b in win.findChildren(QToolButton))
-    rows = dict(win.shortcut_rows())
+    assert {win.acts.measure_baseline, win.acts.clear_baseline} <= set(view_menu.actions())
+    assert any(b.defaultAction() is win.acts.measure_baseline
+               for b in win.findChildren(QToolButton))
+    rows = dict(shortcut_rows(win))
     assert rows["Calibrate neutral"] == "N"
     assert rows["Clear neutral calibration"] == "Shift+N"
-    keys = [k for _, ks in win.shortcut_rows() for k in ks.split(", ")]
+    keys = [k for _, ks in shortcut_rows(win) for k in ks.split(", ")]
     assert len(keys) == len(set(keys)), "a key is bound twice"

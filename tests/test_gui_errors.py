@@ -30,12 +30,12 @@ def assert_recovers(qtbot, win, clip):
     shown = win.frames_shown
     win.start_source(clip)
     qtbot.waitUntil(lambda: win.frames_shown > shown + 2, timeout=WAIT_MS)
-    assert win.view.overlay == "" and not win.message_is_error
+    assert win.view.overlay == "" and not win.status.is_error
 
 
 def assert_failure_shown(qtbot, win, *words):
     text = wait_message(qtbot, win, *words)
-    assert win.message_is_error
+    assert win.status.is_error
     assert all(w in win.view.overlay for w in words), win.view.overlay
     assert "open a video or image" in win.view.overlay
     assert win.isVisible()
@@ -56,7 +56,7 @@ def test_busy_camera_then_another_camera(qtbot, tmp_path):
     assert_failure_shown(qtbot, win, "camera 0", "another program is using it")
     win.start_source("1")
     wait_frames(qtbot, win, 3)
-    assert win.view.overlay == "" and "camera 1" in win.message.text()
+    assert win.view.overlay == "" and "camera 1" in win.status.message.text()
 
 
 def test_camera_unplugged_while_running(qtbot, tmp_path, clip):
@@ -67,7 +67,7 @@ def test_camera_unplugged_while_running(qtbot, tmp_path, clip):
     assert_failure_shown(qtbot, win, "camera 0", "stopped giving frames", "unplugged")
     assert win.last_result is not None           # the last picture stays
     assert opener.made[0].released               # the camera is given back
-    assert not win.engine.running and win.act_start.text() == "&Start"
+    assert not win.engine.running and win.acts.start.text() == "&Start"
     assert_recovers(qtbot, win, clip)
 
 
@@ -90,11 +90,11 @@ def test_video_that_ends(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path)
     win.start_source(short)
     text = wait_message(qtbot, win, "short.avi", "end of video")
-    assert not win.message_is_error and "Start" in text
+    assert not win.status.is_error and "Start" in text
     assert win.frames_shown >= 1 and win.view.image is not None   # last picture kept
-    assert not win.engine.running and win.act_start.text() == "&Start"
+    assert not win.engine.running and win.acts.start.text() == "&Start"
     shown = win.frames_shown
-    win.act_start.trigger()                                      # plays it again
+    win.acts.start.trigger()                                      # plays it again
     qtbot.waitUntil(lambda: win.frames_shown > shown + 2, timeout=WAIT_MS)
 
 
@@ -144,14 +144,14 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
     assert det.label == "face" and det.probabilities == (0.0,) * 7
     # the status bar says so as well, also with later news from the source
     wait_message(qtbot, win, "end of video", "Emotion model not loaded", *words)
-    assert win.message_is_error
+    assert win.status.is_error
     win.start_source(clip)
     # loading the shipped model from the menu brings the emotions back
     from model.runtime.classifier import DEFAULT_MODEL
 
-    win.load_model(DEFAULT_MODEL)
+    win.model.load(DEFAULT_MODEL)
     qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
-    assert "Emotion model loaded: emotion_cnn.tflite" in win.message.text()
+    assert "Emotion model loaded: emotion_cnn.tflite" in win.status.message.text()
     wait_frames(qtbot, win, 2, faces=True)
 
 
@@ -271,7 +271,7 @@ def test_picture_shows_while_a_slow_model_loads_and_close_does_not_wait(qtbot, t
     wait_frames(qtbot, win, 3, faces=True)
     # and again, closing while another load is under way
     release.clear()
-    win.load_model(None)
+    win.model.load(None)
     qtbot.waitUntil(lambda: win.engine.loading > 0, timeout=WAIT_MS)
     started = time.monotonic()
     win.close()
@@ -291,10 +291,10 @@ def test_a_bad_model_file_keeps_the_working_model(qtbot, tmp_path, clip):
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
     working = win.engine.processing.pipeline
-    win.load_model(bad)
+    win.model.load(bad)
     wait_message(qtbot, win, "Emotion model not loaded", "broken.tflite",
                  "Still using emotion_cnn.tflite")
     assert win.engine.processing.pipeline is working and win.view.banner == ""
     wait_frames(qtbot, win, 3, faces=True)          # emotions go on
-    win.act_shipped_model.trigger()                 # and the way back is one click
+    win.acts.shipped_model.trigger()                 # and the way back is one click
     wait_message(qtbot, win, "Emotion model loaded: emotion_cnn.tflite")

@@ -59,19 +59,18 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
     feeds = Feeds.open(osc=f"127.0.0.1:{osc.port}", serve="127.0.0.1:0")
     server = feeds.server
     win = open_feed_window(qtbot, tmp_path, feeds)
-    assert win.feeds is feeds
-    qtbot.waitUntil(lambda: f"feed {server.url} \u00b7 0 clients" in win.feed_label.text()
-                    and f"OSC \u2192 127.0.0.1:{osc.port}" in win.feed_label.text(),
+    qtbot.waitUntil(lambda: f"feed {server.url} \u00b7 0 clients" in win.status.feed_label.text()
+                    and f"OSC \u2192 127.0.0.1:{osc.port}" in win.status.feed_label.text(),
                     timeout=WAIT_MS)
     shown = []
-    win.engine.resultReady.connect(lambda r: shown.append((r.seq, r.detections)))
+    win.engine.resultReady.connect(lambda r: shown.append((r.number, r.detections)))
 
     with connect(server.url, max_queue=1) as stuck:       # connects and never reads
         stuck_port = stuck.socket.getsockname()[1]
         wait_for(lambda: server.clients == 1, what="the stuck client")
         before = _fill(server, stuck_port)
         reader = Reader(server.url)
-        qtbot.waitUntil(lambda: "\u00b7 2 clients" in win.feed_label.text(),
+        qtbot.waitUntil(lambda: "\u00b7 2 clients" in win.status.feed_label.text(),
                         timeout=WAIT_MS)
         published = server.published
         wait_model(qtbot, win)
@@ -133,7 +132,7 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
 
 def test_without_feeds_the_window_has_none(qtbot, tmp_path):
     win = open_feed_window(qtbot, tmp_path, None)
-    assert win.feeds is None and win.feed_label.text() == ""
+    assert win.engine.feed_status() == "" and win.status.feed_label.text() == ""
 
 
 def test_serve_on_a_port_in_use_stops_the_app_before_its_window(caplog):

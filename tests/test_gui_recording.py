@@ -56,17 +56,17 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip, monkeypatc
     win = open_window(qtbot, tmp_path, loop=True)
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
-    assert "R" == win.act_record.shortcut().toString()
-    win.act_record.trigger()
-    assert win.recorder.active and win.act_record.isChecked()
+    assert "R" == win.acts.record.shortcut().toString()
+    win.acts.record.trigger()
+    assert win.recorder.active and win.acts.record.isChecked()
     wait_frames(qtbot, win, 20)
-    qtbot.waitUntil(lambda: win.rec_label.text().startswith("\u25cf REC"), timeout=WAIT_MS)
-    win.act_record.trigger()                                 # stop
+    qtbot.waitUntil(lambda: win.status.rec_label.text().startswith("\u25cf REC"), timeout=WAIT_MS)
+    win.acts.record.trigger()                                 # stop
     assert not win.recorder.active
-    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
     folder = tmp_path / "snapshots"
     sessions = list(folder.glob("session_*"))
-    assert len(sessions) == 1 and str(sessions[0]) == win.last_recording[0]
+    assert len(sessions) == 1 and str(sessions[0]) == win.recording.last[0]
     summary, rows = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 20 and summary["status"] == "complete"
     assert on_gui_thread == [False]
@@ -92,8 +92,8 @@ def test_a_camera_unplugged_mid_recording_leaves_consistent_files(qtbot, tmp_pat
     win = open_window(qtbot, tmp_path, opener=opener, record_dir=tmp_path / "rec")
     win.start_source(0)
     wait_message(qtbot, win, "stopped giving frames")
-    assert not win.recorder.active and not win.act_record.isChecked()
-    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
+    assert not win.recorder.active and not win.acts.record.isChecked()
+    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
     summary, rows = _check_recording(next((tmp_path / "rec").glob("session_*")),
                                      "camera 0_annotated.mp4")
     assert summary["status"] == "failed" and "stopped giving frames" in summary["error"]
@@ -101,9 +101,9 @@ def test_a_camera_unplugged_mid_recording_leaves_consistent_files(qtbot, tmp_pat
 
 def test_record_without_a_running_source_says_so(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path)
-    win.act_record.trigger()
-    assert not win.act_record.isChecked() and not win.recorder.active
-    assert "Nothing to record" in win.message.text()
+    win.acts.record.trigger()
+    assert not win.acts.record.isChecked() and not win.recorder.active
+    assert "Nothing to record" in win.status.message.text()
 
 
 def test_an_unwritable_record_folder_is_reported_and_nothing_is_lost(qtbot, tmp_path, clip):
@@ -112,7 +112,7 @@ def test_an_unwritable_record_folder_is_reported_and_nothing_is_lost(qtbot, tmp_
     win = open_window(qtbot, tmp_path, loop=True, record_dir=blocker)
     win.start_source(clip)
     wait_message(qtbot, win, "cannot record into")
-    assert not win.act_record.isChecked()
+    assert not win.acts.record.isChecked()
     wait_frames(qtbot, win, 5)                               # the picture goes on
 
 
@@ -135,7 +135,7 @@ def test_a_full_disk_stops_the_recording_with_consistent_files(qtbot, tmp_path, 
     win = open_window(qtbot, tmp_path, loop=True, record_dir=tmp_path / "rec")
     win.start_source(clip)
     wait_message(qtbot, win, "recording stopped", "No space left")
-    assert not win.recorder.active and not win.act_record.isChecked()
+    assert not win.recorder.active and not win.acts.record.isChecked()
     wait_frames(qtbot, win, 3)                               # the live view goes on
     # the report is the last file written, after summary.json
     qtbot.waitUntil(lambda: bool(list((tmp_path / "rec").glob("session_*/report.html"))),
@@ -161,11 +161,12 @@ def test_a_disk_slower_than_the_camera_skips_frames_and_says_so(qtbot, tmp_path,
     win = open_window(qtbot, tmp_path, loop=True)
     win.start_source(clip)
     wait_frames(qtbot, win, 2)
-    win.act_record.trigger()
-    qtbot.waitUntil(lambda: "skipped: disk too slow" in win.rec_label.text(), timeout=WAIT_MS)
+    win.acts.record.trigger()
+    qtbot.waitUntil(lambda: "skipped: disk too slow" in win.status.rec_label.text(),
+                    timeout=WAIT_MS)
     wait_frames(qtbot, win, 30)                              # the view did not freeze
-    win.act_record.trigger()
-    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
-    assert "frames not recorded (the disk was too slow)" in win.message.text()
-    summary, _ = _check_recording(Path(win.last_recording[0]), "clip_annotated.mp4")
+    win.acts.record.trigger()
+    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    assert "frames not recorded (the disk was too slow)" in win.status.message.text()
+    summary, _ = _check_recording(Path(win.recording.last[0]), "clip_annotated.mp4")
     assert summary["frames"] == win.recorder.frames          # every frame queued is there

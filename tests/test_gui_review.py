@@ -21,20 +21,19 @@ def test_pause_seek_and_loop_a_video(qtbot, tmp_path, clip):
     qtbot.waitUntil(lambda: win.review.isVisible(), timeout=WAIT_MS)
     assert win.review.slider.maximum() == 119 and win.review.where.text().endswith("/ 0:04")
     wait_frames(qtbot, win, 5)
-    win.act_pause.trigger()                                  # P
-    assert win.act_pause.isChecked() and win.review.play.isChecked()
-    qtbot.wait(300)
-    paused_at = win.last_result.seq
-    qtbot.wait(500)
-    assert win.last_result.seq == paused_at                  # nothing new while paused
-    win.seek(90)                                             # the seek bar
-    qtbot.waitUntil(lambda: win.last_result.seq == 91, timeout=WAIT_MS)
+    win.acts.pause.trigger()                                  # P
+    assert win.acts.pause.isChecked() and win.review.play.isChecked()
+    win.playback.seek(90)                                     # the seek bar, while paused
+    qtbot.waitUntil(lambda: win.last_result.number == 91, timeout=WAIT_MS)
+    with qtbot.assertNotEmitted(win.engine.position, wait=500):
+        pass                                                  # nothing new while paused
+    assert win.last_result.number == 91
     assert win.review.slider.value() == 90 and win.review.where.text().startswith("0:03")
-    assert win.source_time(win.last_result) == pytest.approx(3.0)
-    assert win.timeline.video_time
-    win.act_loop.trigger()                                   # L: loop, then play on
-    win.act_pause.trigger()
-    qtbot.waitUntil(lambda: win.last_result.seq < 50, timeout=WAIT_MS)   # went round
+    assert win.last_result.time == pytest.approx(3.0)
+    assert win.panel.timeline.mode == "video"
+    win.acts.loop.trigger()                                   # L: loop, then play on
+    win.acts.pause.trigger()
+    qtbot.waitUntil(lambda: win.last_result.number < 50, timeout=WAIT_MS)   # went round
     assert win.engine.running and win.review.loop.isChecked()
 
 
@@ -50,18 +49,20 @@ def test_a_folder_of_photos_one_at_a_time(qtbot, tmp_path):
     win.start_source(folder)
     qtbot.waitUntil(lambda: win.review.where.text() == "1 / 3", timeout=WAIT_MS)
     assert win.review.next.isVisible() and not win.review.loop.isVisible()
-    qtbot.wait(500)
-    assert win.last_result.seq == 1                          # it waits on the first photo
-    win.act_next.trigger()                                   # Right
+    qtbot.waitUntil(lambda: win.last_result is not None, timeout=WAIT_MS)
+    with qtbot.assertNotEmitted(win.engine.position, wait=500):
+        pass                                                  # it waits on the first photo
+    assert win.last_result.number == 1
+    win.acts.next.trigger()                                   # Right
     qtbot.waitUntil(lambda: win.review.where.text() == "2 / 3", timeout=WAIT_MS)
-    qtbot.waitUntil(lambda: win.last_result.seq == 2, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.last_result.number == 2, timeout=WAIT_MS)
     # no smoothing carried from the first photo: the face is a new track, read afresh
     det = win.last_result.detections[0]
     assert det.track_id == 1 and det.probabilities == det.raw_probabilities
-    win.act_next.trigger()
-    win.act_next.trigger()                                   # past the end: stays on the last
+    win.acts.next.trigger()
+    win.acts.next.trigger()                                   # past the end: stays on the last
     qtbot.waitUntil(lambda: win.review.where.text() == "3 / 3", timeout=WAIT_MS)
-    win.act_prev.trigger()                                   # Left
+    win.acts.prev.trigger()                                   # Left
     qtbot.waitUntil(lambda: win.review.where.text() == "2 / 3", timeout=WAIT_MS)
     assert win.engine.running
 
@@ -101,13 +102,13 @@ def test_camera_resolution_is_asked_for_and_remembered(qtbot, tmp_path):
 
     win = open_window(qtbot, tmp_path, opener=camera_opener(realtime=True))
     win.start_source(0)
-    qtbot.waitUntil(lambda: "at 640x480" in win.message.text(), timeout=WAIT_MS)
-    hd = next(a for a in win.resolution_actions.actions() if a.data() == (1280, 720))
+    qtbot.waitUntil(lambda: "at 640x480" in win.status.message.text(), timeout=WAIT_MS)
+    hd = next(a for a in win.acts.resolutions.actions() if a.data() == (1280, 720))
     hd.trigger()                                             # reopens the camera
     qtbot.waitUntil(lambda: win.last_result is not None
                     and win.last_result.raw.shape[:2] == (720, 1280), timeout=WAIT_MS)
-    assert "at 1280x720" in win.message.text() and hd.isChecked()
+    assert "at 1280x720" in win.status.message.text() and hd.isChecked()
     assert win.settings.camera_size == (1280, 720)
-    own = win.resolution_actions.actions()[0]
+    own = win.acts.resolutions.actions()[0]
     own.trigger()
     assert win.settings.camera_size is None and win.engine.camera_size is None

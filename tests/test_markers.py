@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
 from app.io import synthetic  # noqa: E402
 from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
+from app.gui.actions import shortcut_rows  # noqa: E402
 from app.gui.widgets import Timeline  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from tests.gui_support import (  # noqa: E402
@@ -60,8 +61,8 @@ def press(qtbot, win, key: int) -> dict:
     """Press a digit key over the picture; the frame shown then, and the marker."""
     shown = win.last_result
     qtbot.keyClick(win.view, Qt.Key_0 + key)
-    assert win.last_marker is not None and win.last_marker["number"] == key
-    return {"seq": shown.seq, "marker": dict(win.last_marker)}
+    assert win.markers.last is not None and win.markers.last["number"] == key
+    return {"seq": shown.number, "marker": dict(win.markers.last)}
 
 
 def black_in_column(image, x, top, bottom) -> int:
@@ -71,8 +72,8 @@ def black_in_column(image, x, top, bottom) -> int:
 
 def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, tmp_path,
                                                                          clip):
-    win = open_window(qtbot, tmp_path, record_dir=tmp_path / "rec")
-    win.feeds = feeds = FakeFeeds()
+    feeds = FakeFeeds()
+    win = open_window(qtbot, tmp_path, record_dir=tmp_path / "rec", feeds=feeds)
     win.start_source(clip)
     qtbot.waitUntil(lambda: win.recorder.active, timeout=WAIT_MS)
     wait_frames(qtbot, win, 20, faces=True)
@@ -81,9 +82,9 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     second = press(qtbot, win, 2)
     assert second["seq"] > first["seq"]
     wait_frames(qtbot, win, 5)
-    win.act_record.trigger()                                   # stop: the files are written
-    qtbot.waitUntil(lambda: win.last_recording is not None, timeout=WAIT_MS)
-    folder, summary = win.last_recording
+    win.acts.record.trigger()                                   # stop: the files are written
+    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    folder, summary = win.recording.last
     folder = Path(folder)
     assert folder.parent == tmp_path / "rec"
 
@@ -114,11 +115,14 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     assert summary["settings"]["smoothing"] is True and summary["model"]["path"]
 
     # the side panel's timeline has them (and draws them: they are on its axis)
-    assert [(t, n) for t, n, _ in win.timeline.markers] == \
+    assert [(t, n) for t, n, _ in win.panel.timeline.markers] == \
         [(pytest.approx(p["marker"]["time_s"], abs=1e-3), n)
          for n, p in ((1, first), (2, second))]
-    assert all(win.timeline.x_fraction(t) is not None for t, _, _ in win.timeline.markers)
-    # the live feeds got them as they happened: time, the source's frame, number, text
+    timeline = win.panel.timeline
+    assert all(timeline.x_fraction(t) is not None for t, _, _ in timeline.markers)
+    # the live feeds got them (from the processing thread): time, the source's frame,
+    # number, text
+    qtbot.waitUntil(lambda: len(feeds.markers) == 2, timeout=WAIT_MS)
     assert feeds.markers == [(pytest.approx(p["marker"]["time_s"], abs=1e-3), p["seq"], n, "")
                              for n, p in ((1, first), (2, second))]
 
@@ -157,17 +161,17 @@ def test_a_text_marker_is_asked_for_while_the_picture_goes_on(qtbot, tmp_path, c
     poll = QTimer(interval=20, timeout=answer)
     poll.elapsed = 0
     poll.start()
-    win.act_marker_text.trigger()                              # returns once answered
+    win.acts.marker_text.trigger()                              # returns once answered
     assert seen["frames"] >= 10                                # frames went on meanwhile
-    marker = win.last_marker
+    marker = win.markers.last
     assert marker["number"] == 0 and marker["text"] == "scene change"
-    assert marker["frame"] == asked_at.seq                     # the moment it was asked
-    assert marker["time_s"] == round(win.source_time(asked_at), 3)
-    assert win.timeline.markers[-1][1:] == (0, "scene change")
+    assert marker["frame"] == asked_at.number                     # the moment it was asked
+    assert marker["time_s"] == round(asked_at.time, 3)
+    assert win.panel.timeline.markers[-1][1:] == (0, "scene change")
 
-    win.act_snapshot.trigger()
-    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)
-    record = json.loads(win.last_snapshot.record.read_text())
+    win.acts.snapshot.trigger()
+    qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)
+    record = json.loads(win.snapshots.last.record.read_text())
     assert record["marker"] == marker                          # the last marker, not 3
     assert record["marker"]["time_s"] <= record["frame"]["source_time_s"]
 
@@ -175,23 +179,23 @@ def test_a_text_marker_is_asked_for_while_the_picture_goes_on(qtbot, tmp_path, c
 def test_marker_keys_do_not_clash_with_the_camera_keys(qtbot, tmp_path):
     opener = camera_opener(cameras={0: {"realtime": True}, 2: {"realtime": True}})
     win = open_window(qtbot, tmp_path, opener=opener, cameras=[0, 2])
-    win.refresh_cameras()
-    qtbot.waitUntil(lambda: len(win.camera_actions.actions()) == 2, timeout=WAIT_MS)
-    rows = dict(win.shortcut_rows())
+    win.cameras.refresh()
+    qtbot.waitUntil(lambda: len(win.cameras.actions.actions()) == 2, timeout=WAIT_MS)
+    rows = dict(shortcut_rows(win))
     assert rows["Marker 1"].split(", ")[0] == "1" and rows["Marker 9"].startswith("9")
     assert rows["Add marker"] == "Ctrl+M" and rows["Valence timeline"] == "V"
-    keys = [k for _, ks in win.shortcut_rows() for k in ks.split(", ")]
-    keys += [a.shortcut().toString() for a in win.camera_actions.actions()]
+    keys = [k for _, ks in shortcut_rows(win) for k in ks.split(", ")]
+    keys += [a.shortcut().toString() for a in win.cameras.actions.actions()]
     assert "Ctrl+2" in keys and len(keys) == len(set(keys)), "a key is bound twice"
 
     win.start_source(0)
     wait_frames(qtbot, win, 3)
     qtbot.keyClick(win.view, Qt.Key_2)                         # a marker, not camera 2
-    assert win.current_spec == "0" and win.last_marker["number"] == 2
+    assert win.current_spec == "0" and win.markers.last["number"] == 2
     qtbot.keyClick(win.view, Qt.Key_2, Qt.ControlModifier)     # camera 2, not a marker
     wait_message(qtbot, win, "camera 2")
-    assert win.current_spec == "2" and win.last_marker is None   # a new source: none yet
-    assert win.timeline.markers == []
+    assert win.current_spec == "2" and win.markers.last is None   # a new source: none yet
+    assert win.panel.timeline.markers == []
 
 
 # ---------------------------------------------------- the timeline's own time
@@ -200,18 +204,19 @@ def test_a_videos_timeline_runs_from_0_00_to_where_it_is(qtbot, tmp_path, clip):
     win = open_window(qtbot, tmp_path)
     win.start_source(clip)
     wait_frames(qtbot, win, 20, faces=True)
-    win.act_pause.trigger()
-    qtbot.wait(300)
-    now = win.source_time(win.last_result)
-    assert win.timeline.mode == "video" and now > 0.3
-    assert win.timeline.axis() == (0.0, pytest.approx(now))
-    labels = win.timeline.axis_labels()
+    win.acts.pause.trigger()
+    win.playback.seek(30)                                      # 1.0 s, shown while paused
+    qtbot.waitUntil(lambda: win.last_result.number == 31, timeout=WAIT_MS)
+    now = win.last_result.time
+    assert win.panel.timeline.mode == "video" and now == pytest.approx(1.0)
+    assert win.panel.timeline.axis() == (0.0, pytest.approx(now))
+    labels = win.panel.timeline.axis_labels()
     assert labels[0] == (0.0, "0:00") and labels[-1][0] == 1.0
-    win.seek(120)                                              # 4.0 s
-    qtbot.waitUntil(lambda: win.last_result.seq == 121, timeout=WAIT_MS)
-    assert win.timeline.axis() == (0.0, pytest.approx(4.0))
-    assert win.timeline.axis_labels()[-1] == (1.0, "0:04")
-    assert "since the start" in win.timeline_title.text()
+    win.playback.seek(120)                                              # 4.0 s
+    qtbot.waitUntil(lambda: win.last_result.number == 121, timeout=WAIT_MS)
+    assert win.panel.timeline.axis() == (0.0, pytest.approx(4.0))
+    assert win.panel.timeline.axis_labels()[-1] == (1.0, "0:04")
+    assert "since the start" in win.panel.timeline_title.text()
 
 
 def test_a_cameras_timeline_is_the_last_minute_in_seconds(qtbot, tmp_path):
@@ -219,12 +224,12 @@ def test_a_cameras_timeline_is_the_last_minute_in_seconds(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path, opener=opener)
     win.start_source(0)
     wait_frames(qtbot, win, 10)
-    start, end = win.timeline.axis()
-    assert win.timeline.mode == "camera"
-    assert end == pytest.approx(win.source_time(win.last_result), abs=0.2)
+    start, end = win.panel.timeline.axis()
+    assert win.panel.timeline.mode == "camera"
+    assert end == pytest.approx(win.last_result.time, abs=0.2)
     assert end - start == 60.0
-    assert [text for _, text in win.timeline.axis_labels()] == ["-60 s", "-30 s", "now"]
-    assert "last minute" in win.timeline_title.text()
+    assert [text for _, text in win.panel.timeline.axis_labels()] == ["-60 s", "-30 s", "now"]
+    assert "last minute" in win.panel.timeline_title.text()
 
 
 def test_a_folder_of_photos_has_no_time_axis(qtbot, tmp_path):
@@ -238,14 +243,14 @@ def test_a_folder_of_photos_has_no_time_axis(qtbot, tmp_path):
     win.start_source(folder)
     qtbot.waitUntil(lambda: win.last_result is not None and bool(win.last_result.detections),
                     timeout=WAIT_MS)
-    win.act_next.trigger()
-    qtbot.waitUntil(lambda: win.last_result.seq == 2, timeout=WAIT_MS)
-    assert win.timeline.mode == "photos"
-    assert win.timeline.axis() is None and win.timeline.axis_labels() == []
-    assert [s[0] for s in win.timeline.samples][-1] == 2.0     # by photo, not by time
+    win.acts.next.trigger()
+    qtbot.waitUntil(lambda: win.last_result.number == 2, timeout=WAIT_MS)
+    assert win.panel.timeline.mode == "photos"
+    assert win.panel.timeline.axis() is None and win.panel.timeline.axis_labels() == []
+    assert [s[0] for s in win.panel.timeline.samples][-1] == 2.0     # by photo, not by time
     press(qtbot, win, 5)
-    assert win.timeline.markers == [(2.0, 5, "")]
-    assert win.timeline.x_fraction(2.0) > win.timeline.x_fraction(1.0)
+    assert win.panel.timeline.markers == [(2.0, 5, "")]
+    assert win.panel.timeline.x_fraction(2.0) > win.panel.timeline.x_fraction(1.0)
 
 
 def test_the_timeline_keeps_a_videos_whole_run_and_a_cameras_last_minute():

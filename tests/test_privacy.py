@@ -62,11 +62,11 @@ def test_a_run_opens_no_network_socket(qtbot, tmp_path, network_watch):
     clip = write_clip(tmp_path / "face.avi", frames=60)
     photo = write_image(tmp_path / "photo.png")
     win = open_window(qtbot, tmp_path)
-    win.refresh_cameras()               # probes the real cameras, if any
+    win.cameras.refresh()               # probes the real cameras, if any
     win.start_source(clip)
     wait_frames(qtbot, win, 5, faces=True)
     assert win.take_snapshot() is True
-    qtbot.waitUntil(lambda: win.last_snapshot is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)
     win.start_source(photo)
     wait_message(qtbot, win, "still image")
     win.close()

@@ -110,7 +110,7 @@ def test_process_writes_valence_in_the_csv_and_the_mean_per_track(two_faces, tmp
 def timeline_pixels(win) -> np.ndarray:
     from tests.gui_support import widget_pixels
 
-    return widget_pixels(win.timeline)                                 # BGR
+    return widget_pixels(win.panel.timeline)                                 # BGR
 
 
 def valence_rows(win) -> np.ndarray:
@@ -132,26 +132,27 @@ def test_the_side_panel_shows_valence_instead_of_the_emotions(qtbot, tmp_path):
     win = open_window(qtbot, tmp_path)
     win.start_source(clip)
     wait_frames(qtbot, win, 15, faces=True)
-    win.act_pause.trigger()
-    qtbot.wait(300)
-    det = win._shown_face(win.last_result.detections)
-    last = win.timeline.samples[-1]
+    win.acts.pause.trigger()
+    # paused: the last frame read is the one shown (and on the timeline)
+    qtbot.waitUntil(lambda: win.last_result.number == win.review.index + 1, timeout=WAIT_MS)
+    det = win.panel.shown_face(win.last_result.detections)
+    last = win.panel.timeline.samples[-1]
     assert last[3] == det.valence == round(valence([round(p, 4) for p in
                                                     det.probabilities]), 4)
     assert abs(det.valence - valence(det.probabilities)) <= 1e-4
-    assert "Emotion" in win.timeline_title.text() and not win.timeline.show_valence
+    assert "Emotion" in win.panel.timeline_title.text() and not win.panel.timeline.show_valence
     assert len(valence_rows(win)) == 0                        # emotions: no valence line
 
     qtbot.keyClick(win.view, Qt.Key_V)                         # View > Valence timeline
-    assert win.act_valence.isChecked() and win.valence_button.isChecked()
-    assert win.timeline.show_valence and "Valence" in win.timeline_title.text()
+    assert win.acts.valence.isChecked() and win.panel.valence_button.isChecked()
+    assert win.panel.timeline.show_valence and "Valence" in win.panel.timeline_title.text()
     qtbot.waitUntil(lambda: len(valence_rows(win)) > 20, timeout=WAIT_MS)
     # the line is where the face's valence is on a -1..1 scale (top +1, bottom -1)
-    height = win.timeline.height() - 16
+    height = win.panel.timeline.height() - 16
     expected = (1 - (det.valence + 1) / 2) * (height - 8) + 4
     assert abs(np.median(valence_rows(win)) - expected) < 0.08 * height
 
-    win.valence_button.click()                                 # the panel's own control
-    assert not win.act_valence.isChecked() and not win.timeline.show_valence
+    win.panel.valence_button.click()                                 # the panel's own control
+    assert not win.acts.valence.isChecked() and not win.panel.timeline.show_valence
     qtbot.waitUntil(lambda: len(valence_rows(win)) == 0, timeout=WAIT_MS)
-    assert "Emotion" in win.timeline_title.text()
+    assert "Emotion" in win.panel.timeline_title.text()

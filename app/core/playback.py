@@ -6,8 +6,6 @@
               source's rate when asked (the window) or flat out (process, bench)
     FrameStep: one frame through the pipeline (reset when the scene changes or
               for a photo) -> detections -> drawn
-    LiveSettings: what the window changes while frames are processed, and the
-              hand-over of a new pipeline or a person's neutral to the processing
 
 The rules of playing a source, all here:
 
@@ -42,7 +40,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from app.core.config import DEFAULTS
 from app.core.draw import draw_detections
 from app.io.frame_source import SourceError, frame_rate
 from app.io.sources import open_source
@@ -351,45 +348,3 @@ class FrameStep:
         """(detections, the frame drawn)."""
         detections = self.detect(image, scene, photo, timestamp)
         return detections, self.draw(image, detections)
-
-
-# --------------------------------------------------------------- live settings
-
-class LiveSettings:
-    """Settings the window changes while frames are processed, behind one lock; and
-    the hand-over of a newly loaded pipeline and of a person's neutral."""
-
-    def __init__(self):
-        self._lock = threading.Lock()
-        self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
-                        "mirror": False}
-        self._pipeline = None          # a newly loaded pipeline waiting to be used
-        self._calibration = None       # (offset, track id) waiting; offset None: clear
-
-    def update(self, **values):
-        with self._lock:
-            self._values.update({k: v for k, v in values.items() if v is not None})
-
-    def snapshot(self) -> dict:
-        with self._lock:
-            return dict(self._values)
-
-    def offer(self, pipeline):
-        with self._lock:
-            self._pipeline = pipeline
-
-    def take_pipeline(self):
-        with self._lock:
-            pipeline, self._pipeline = self._pipeline, None
-            return pipeline
-
-    def ask_calibration(self, offset, track_id):
-        """A person's neutral for the pipeline (calibrate_person); the newest ask wins."""
-        with self._lock:
-            self._calibration = (offset, track_id)
-
-    def take_calibration(self):
-        """(offset, track id) asked for since the last take, or None."""
-        with self._lock:
-            asked, self._calibration = self._calibration, None
-            return asked

@@ -1,12 +1,10 @@
 """What Help > About and Help > Keyboard shortcuts show."""
 
 def app_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """The one version (app.__version__), installed or run from a checkout."""
+    from app import __version__
 
-    try:
-        return version("emotion-detector")
-    except PackageNotFoundError:
-        return "(not installed)"
+    return __version__
 
 
 SHIPPED_ROW = "shipped default"  # marks the shipped model's row in the card's results table

@@ -83,7 +83,7 @@ def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
     window.show()
     source = source if source is not None else settings.source
     QTimer.singleShot(0, lambda: window.start_source(source))
-    QTimer.singleShot(0, window.refresh_cameras)
+    QTimer.singleShot(0, window.cameras.refresh)
     if exit_after > 0:
         QTimer.singleShot(int(exit_after * 1000), window.close)
     _close_on_signals(window)

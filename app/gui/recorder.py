@@ -9,6 +9,14 @@ and markers go in by queued signals (in order), news comes out by signals, and t
 GUI thread never touches the files. If the disk is slower than
 the camera, frames beyond `MAX_PENDING` are not recorded (in no file, so the files
 stay consistent) and the window says so instead of freezing.
+
+What summary.json says of a recording, beside what `process` writes:
+"processing" has the names `process` uses ("seconds", "fps", "ms_per_frame") for
+the same thing, the work done on the frames recorded (processing each frame and
+writing it), not the waits between them; "recording" has the recording's own wall
+clock: "seconds" from start to stop, "paused_s" of that spent paused with the video
+(no frame is recorded then) and "fps", the frames recorded per second while not
+paused. "duration_s" (frames / fps) is what the video file holds.
 """
 
 import datetime as dt
@@ -19,7 +27,9 @@ from pathlib import Path
 
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
+from app.gui.threads import start_worker
 from app.report import try_write_report
+from app.io.frame_source import frame_rate
 from app.io.results import ResultFiles
 
 log = logging.getLogger(__name__)
@@ -55,6 +65,7 @@ class RecorderWorker(QObject):
         self.lock = threading.Lock()
         self._error = None
         self._start = time.perf_counter()
+        self._work = 0.0               # s spent on the recorded frames: processing + writing
 
     @pyqtSlot()
     def open(self):
@@ -65,11 +76,14 @@ class RecorderWorker(QObject):
             self._error = f"cannot record into {self.folder}: {exc.strerror or exc}"
             self.failed.emit(self._error)
 
-    @pyqtSlot(object, object, object)
-    def add(self, annotated, detections, t):
+    @pyqtSlot(object, object, object, float)
+    def add(self, annotated, detections, t, work_s):
+        """One frame; `work_s`: the seconds its processing took."""
         try:
             if self.files is not None and self._error is None:
+                started = time.perf_counter()
                 self.files.add(annotated, detections, t)
+                self._work += work_s + time.perf_counter() - started
         except OSError as exc:              # disk full, folder removed, ...
             self._error = f"recording stopped: cannot write to {self.folder} " \
                           f"({exc.strerror or exc})"
@@ -85,15 +99,22 @@ class RecorderWorker(QObject):
         if self.files is not None and self._error is None:
             self.files.add_marker(t, number, text, frame=frame)
 
-    @pyqtSlot(object, object)
-    def finish(self, stopped, extra=None):
+    @pyqtSlot(object, float, object)
+    def finish(self, stopped, paused_s, extra=None):
         """Finalise the files (playable and consistent whatever stopped the recording);
-        `extra`: summary fields known only now (those given at the start come first)."""
+        `paused_s`: how long of it the video was paused; `extra`: summary fields known
+        only now (those given at the start come first)."""
         if self.files is not None:
+            wall = time.perf_counter() - self._start
+            playing = wall - paused_s
+            recording = {"seconds": round(wall, 3), "paused_s": round(paused_s, 3),
+                         "fps": round(self.files.frames / playing, 2) if playing > 0
+                         else None}
             try:
-                summary = self.files.close(self.input_name, time.perf_counter() - self._start,
+                summary = self.files.close(self.input_name, self._work,
                                            self._error or stopped,
-                                           extra={**(extra or {}), **(self.extra or {})})
+                                           extra={**(extra or {}), **(self.extra or {}),
+                                                  "recording": recording})
                 try_write_report(self.folder)     # here too, off the GUI thread
                 self.saved.emit(str(self.folder), summary)
             except OSError as exc:
@@ -107,18 +128,20 @@ class Recorder(QObject):
 
     saved = pyqtSignal(str, object)
     failed = pyqtSignal(str)
-    _frame = pyqtSignal(object, object, object)
+    _frame = pyqtSignal(object, object, object, float)
     _marker = pyqtSignal(object, object, int, str)
-    _finish = pyqtSignal(object, object)
+    _finish = pyqtSignal(object, float, object)
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.worker: RecorderWorker | None = None
-        self.thread: QThread | None = None
+        self.worker_thread: QThread | None = None
         self.folder: Path | None = None
-        self.started_at = 0.0
+        self.fps = 30.0                # the video's rate (ResultFiles': the source's, or 30)
         self.frames = 0
         self.skipped = 0
+        self._paused_since: float | None = None
+        self._paused_s = 0.0
         self._finishing: list = []
 
     @property
@@ -132,21 +155,33 @@ class Recorder(QObject):
         self.stop()
         self.folder = session_folder(root)
         self.worker = RecorderWorker(self.folder, name, fps, input_name, extra)
-        self.thread = QThread()
-        self.thread.setObjectName("recorder")
-        self.worker.moveToThread(self.thread)
-        self.thread.started.connect(self.worker.open)
         self.worker.saved.connect(self.saved)
         self.worker.failed.connect(self.failed)
         self._frame.connect(self.worker.add)
         self._marker.connect(self.worker.mark)
         self._finish.connect(self.worker.finish)
-        self.started_at, self.frames, self.skipped = time.monotonic(), 0, 0
-        self.thread.start()
+        self.fps, self.frames, self.skipped = frame_rate(fps), 0, 0
+        self._paused_since, self._paused_s = None, 0.0
+        self.worker_thread = start_worker(self.worker, "recorder", self.worker.open)
         return self.folder
 
-    def add(self, annotated, detections, t) -> bool:
-        """Queue one frame; False (and counted) when the disk is too far behind."""
+    def set_paused(self, on: bool):
+        """The video was paused (no frames come) or plays again: the recording's
+        paused time, for its summary."""
+        now = time.monotonic()
+        if on and self._paused_since is None:
+            self._paused_since = now
+        elif not on and self._paused_since is not None:
+            self._paused_s += now - self._paused_since
+            self._paused_since = None
+
+    @property
+    def paused(self) -> bool:
+        return self.active and self._paused_since is not None
+
+    def add(self, annotated, detections, t, work_s: float = 0.0) -> bool:
+        """Queue one frame (`work_s`: what processing it took); False (and counted)
+        when the disk is too far behind."""
         worker = self.worker
         if worker is None:
             return False
@@ -156,7 +191,7 @@ class Recorder(QObject):
                 return False
             worker.pending += 1
         self.frames += 1
-        self._frame.emit(annotated, detections, t)
+        self._frame.emit(annotated, detections, t, float(work_s))
         return True
 
     @property
@@ -178,10 +213,11 @@ class Recorder(QObject):
         `extra`: summary fields (as `start`'s) for a recording started without them."""
         if self.worker is None:
             return True
-        worker, thread = self.worker, self.thread
+        worker, thread = self.worker, self.worker_thread
+        self.set_paused(False)
         self._frame.disconnect(worker.add)
         self._marker.disconnect(worker.mark)
-        self._finish.emit(stopped, extra)
+        self._finish.emit(stopped, self._paused_s, extra)
         self._finish.disconnect(worker.finish)
         self.worker = None
         done = thread.wait(int(wait * 1000)) if wait else False
@@ -193,5 +229,6 @@ class Recorder(QObject):
         return done
 
     @property
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started_at if self.active else 0.0
+    def length_s(self) -> float:
+        """How long the video recorded so far plays: the frames queued at its rate."""
+        return self.frames / self.fps if self.active else 0.0

@@ -190,21 +190,12 @@ class Timeline(QWidget):
         self.now: float | None = None   # the last t given: where the source is
         self.setMinimumSize(220, 7 * 16 + 20)
 
-    # the mode, and the older flag that said "video" or not
     def set_mode(self, mode: str):
         if mode not in self.MODES:
             raise ValueError(f"unknown timeline mode {mode!r}")
         if mode != self.mode:
             self.mode = mode
             self.reset()
-
-    @property
-    def video_time(self) -> bool:
-        return self.mode == "video"
-
-    @video_time.setter
-    def video_time(self, on: bool):
-        self.set_mode("video" if on else "camera")
 
     def set_show_valence(self, on: bool):
         self.show_valence = bool(on)
@@ -461,19 +452,21 @@ class ReviewBar(QWidget):
         self.set_position(1)
         self.setVisible(self.frames > 1)
 
-    def set_position(self, seq: int):
-        """The frame (or picture) just shown, 1-based as the capture counts them."""
-        self.index = max(0, seq - 1)
+    def set_position(self, number: int):
+        """The frame (or picture) just read, numbered from 1 as the capture counts them."""
+        self.index = max(0, number - 1)
         if not self.slider.isSliderDown():
             self.slider.blockSignals(True)
             self.slider.setValue(min(self.index, self.slider.maximum()))
             self.slider.blockSignals(False)
         self.where.setText(self.position_text())
 
-    def position_text(self) -> str:
+    def position_text(self, index: int | None = None) -> str:
+        """Where frame `index` (0-based; default: the one shown) is in the file."""
+        index = self.index if index is None else index
         if self.photos or not self.fps:
-            return f"{self.index + 1} / {self.frames}"
-        return f"{_clock(self.index / self.fps)} / {_clock(self.frames / self.fps)}"
+            return f"{index + 1} / {self.frames}"
+        return f"{_clock(index / self.fps)} / {_clock(self.frames / self.fps)}"
 
     def step(self, direction: int):
         """The previous or next picture (or a second back or on, in a video)."""

@@ -1,0 +1,173 @@
+"""A person's neutral baseline, measured in the window (View > Calibrate neutral).
+
+The followed (or largest) face keeps a neutral face for NEUTRAL_SECONDS, counted
+down on the picture; the model's readings of it meanwhile, against the model's own
+neutral reference, give the person's lean (model.runtime.calibration.person_offset),
+taken out of that face's readings for the rest of the session (passed on to the next
+new face when it is gone: a new source, a seek). A still picture (a photo, a paused
+video) is measured at once, from the reading shown.
+
+A QObject with its own countdown timer: it hears the frames and the model from the
+window, and speaks only by signals (`message`, `prompt`, `apply`, `changed`).
+"""
+
+import datetime as dt
+import logging
+import math
+import time
+
+import numpy as np
+from PyQt5.QtCore import QObject, QTimer, pyqtSignal
+
+from model.runtime.calibration import person_offset
+from model.runtime.emotions import EMOTIONS
+
+log = logging.getLogger(__name__)
+
+# how long the person keeps a neutral face, and the fewest readings of their face
+# in that time that make a measurement
+NEUTRAL_SECONDS = 3.0
+NEUTRAL_MIN_READINGS = 5
+NEEDS_MODEL = ("Calibrate neutral needs an emotion model: load one with File > Load "
+               "model (Ctrl+L)")
+
+
+class NeutralBaseline(QObject):
+    """The countdown, the measurement, and the baseline in use (`record`: what
+    snapshots record of it; None while none is set)."""
+
+    message = pyqtSignal(str, bool)          # text, whether it is an error
+    prompt = pyqtSignal(str)                 # what the person is asked, on the picture
+    apply = pyqtSignal(object, object)       # offset (None: clear), track id: to the engine
+    changed = pyqtSignal(bool)               # whether a baseline is set
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.reference = None                # the model's neutral reference
+        self.why_none = NEEDS_MODEL          # why there is none
+        self.record: dict | None = None
+        self._countdown: dict | None = None
+        self._timer = QTimer(self, interval=100, timeout=self._tick)
+
+    @property
+    def counting(self) -> bool:
+        return self._countdown is not None
+
+    def use_model(self, reference, why_none: str) -> str:
+        """A new model (its neutral reference, or why it has none): a baseline measured
+        with the old one is gone. Returns a note for the model's news ("" if none)."""
+        self.reference, self.why_none = reference, why_none
+        note = ""
+        if self.stop() is not None:
+            note = "; calibration stopped: Calibrate neutral (N) again"
+        if self.record is not None:
+            self._forget()
+            note = "; the neutral calibration was for the previous model: Calibrate " \
+                   "neutral (N) again"
+        return note
+
+    def measure(self, result, det, which: str, still: bool, source: str):
+        """Start measuring face `det` of `result` ("selected" or "largest"); at once
+        from its reading when the picture is `still`."""
+        if self.counting:
+            self.message.emit("Already calibrating: keep a neutral face", False)
+            return
+        if det is None or det.held:
+            self.message.emit("Calibrate neutral: no face in the picture; start a camera "
+                              "and look into it", True)
+            return
+        if det.label not in EMOTIONS:
+            self.message.emit(NEEDS_MODEL, True)
+            return
+        if self.reference is None:
+            self.message.emit(self.why_none if self.why_none == NEEDS_MODEL
+                              else f"Calibrate neutral: {self.why_none}", True)
+            return
+        if still:
+            self._set(det.track_id, which, [det.raw_probabilities], result, source,
+                      "this picture's reading")
+            return
+        self._countdown = {"track": det.track_id, "epoch": result.track_epoch,
+                           "which": which, "readings": [], "source": source,
+                           "ends": time.monotonic() + NEUTRAL_SECONDS, "shown": None}
+        self._timer.start()
+        self._tick()
+
+    def feed(self, result):
+        """A frame shown: while counting down, its face's reading (uncorrected)."""
+        n = self._countdown
+        if n is None:
+            return
+        n["last"] = result
+        det = next((d for d in result.detections if d.track_id == n["track"]), None) \
+            if result.track_epoch == n["epoch"] else None    # ids start again on a reset
+        if det is None:
+            self.stop()
+            self.message.emit("Calibration stopped: the face was lost. Calibrate neutral "
+                              "(N) again while the face is in view.", True)
+        elif not det.held and det.raw_probabilities:   # held: an old reading, shown again
+            n["readings"].append(det.raw_probabilities)
+
+    def clear(self):
+        """Read every face as the model does again (the user asked)."""
+        if self.record is None:
+            return
+        self._forget()
+        self.message.emit("Neutral calibration cleared: faces are read as the model "
+                          "reads them", False)
+
+    def stop(self):
+        """End the countdown (if any); what it collected, or None."""
+        n, self._countdown = self._countdown, None
+        self._timer.stop()
+        if n is not None:
+            self.prompt.emit("")
+        return n
+
+    def _tick(self):
+        n = self._countdown
+        if n is None:
+            return
+        left = n["ends"] - time.monotonic()
+        if left <= 0:
+            self._finish()
+            return
+        second = math.ceil(left)
+        if second != n["shown"]:
+            n["shown"] = second
+            self.prompt.emit(f"Keep a neutral face… {second}")
+            self.message.emit(f"Calibrating the {n['which']} face: keep a neutral face "
+                              f"for {second} s more", False)
+
+    def _finish(self):
+        n = self.stop()
+        got = len(n["readings"])
+        if got < NEUTRAL_MIN_READINGS:
+            self.message.emit(f"Calibration not done: the face was read only {got} times "
+                              f"in {NEUTRAL_SECONDS:g} s (at least {NEUTRAL_MIN_READINGS} "
+                              "needed). Calibrate neutral (N) again.", True)
+            return
+        self._set(n["track"], n["which"], n["readings"], n.get("last"), n["source"],
+                  f"{got} readings")
+
+    def _set(self, track, which, readings, result, source, measured: str):
+        offset = person_offset(np.asarray(readings, np.float64), self.reference)
+        self.apply.emit(offset, track)
+        t = None if result is None else result.time
+        self.record = {
+            "track": int(track),
+            "since": dt.datetime.now().astimezone().isoformat(timespec="milliseconds"),
+            "source": source,
+            "source_time_s": None if t is None else round(t, 3),
+            "readings": len(readings),
+            "offset": [round(float(v), 4) for v in offset]}
+        self.changed.emit(True)
+        self.message.emit(f"The {which} face is calibrated (from {measured}): its "
+                          "emotions are read with this person's own neutral taken out. "
+                          "Clear neutral calibration (Shift+N) undoes it.", False)
+        log.info("neutral baseline set on face %d from %d reading(s)", track, len(readings))
+
+    def _forget(self):
+        self.record = None
+        self.changed.emit(False)
+        self.apply.emit(None, None)

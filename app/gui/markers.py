@@ -1,0 +1,86 @@
+"""Markers: keys 1..9 add a numbered one, Add marker… one with a short text.
+
+A marker names the moment shown (the frame's number and its time in the source,
+as captured) and goes into the recording's markers.csv (directly to the recorder,
+which keeps it in order with the frames); the rest hear of it by `added`: the side
+panel's timeline, the live feeds (through the engine's processing thread) and the
+next snapshots (`last`).
+"""
+
+import datetime as dt
+import logging
+
+from PyQt5.QtCore import QObject, pyqtSignal
+from PyQt5.QtWidgets import QInputDialog
+
+log = logging.getLogger(__name__)
+
+MARKER_KEYS = range(1, 10)     # keys 1..9 add a numbered marker
+MARKER_TEXT_LENGTH = 80        # the most characters of a marker's text
+
+
+class Markers(QObject):
+    """The markers of the running source; `recorder`: the window's Recorder."""
+
+    added = pyqtSignal(object, object)   # the marker (as snapshots record it), the Frame
+    message = pyqtSignal(str, bool)      # text, whether it is an error
+
+    def __init__(self, recorder, parent=None):
+        super().__init__(parent)
+        self.recorder = recorder
+        self.last: dict | None = None    # the last marker of this source; None before one
+
+    def reset(self):
+        """Another source: no marker yet."""
+        self.last = None
+
+    def moment(self, result):
+        """What a marker added now refers to: the result shown, the recording's number
+        for the last frame queued, and the recording's folder."""
+        active = self.recorder.active
+        return (result, self.recorder.last_frame if active else None,
+                self.recorder.folder if active else None)
+
+    def add(self, number: int, text: str, moment) -> dict | None:
+        """Mark `moment` (see `moment`) with `number` (0 for a text only) and `text`.
+        Returns the marker, or None when nothing is shown."""
+        result, rec_frame, rec_folder = moment
+        if result is None:
+            self.message.emit("Nothing to mark yet: no picture", True)
+            return None
+        frame = result.frame
+        t = frame.time                   # None: a separate photo has no time
+        marker = {"time_s": None if t is None else round(t, 3), "frame": int(frame.number),
+                  "number": int(number), "text": str(text),
+                  "when": dt.datetime.now().astimezone().isoformat(timespec="milliseconds")}
+        self.last = marker
+        recorded = ""
+        if self.recorder.active and self.recorder.folder == rec_folder:
+            self.recorder.marker(t, number, text, frame=rec_frame)
+            recorded = " (recorded)"
+        self.added.emit(marker, frame)
+        name = f"Marker {number}" if number else f"Marker \"{text}\""
+        where = f"photo {frame.number}" if t is None else f"{t:.1f} s"
+        self.message.emit(f"{name} at {where}{recorded}", False)
+        log.info("marker %d %r at %s: frame %d of the source%s", number, text,
+                 "no time" if t is None else f"{t:.3f} s", frame.number,
+                 "" if not recorded else f", frame {rec_frame} of the recording")
+        return marker
+
+    def ask_text(self, parent, result, spec_now) -> dict | None:
+        """Add marker…: asks for a short text; the marker is at the moment asked (the
+        picture goes on meanwhile: the dialog runs its own event loop). `spec_now()`:
+        the source then, to refuse a marker for a source left meanwhile."""
+        moment = self.moment(result)
+        if result is None:
+            self.message.emit("Nothing to mark yet: no picture", True)
+            return None
+        spec = spec_now()
+        text, ok = QInputDialog.getText(parent, "Add marker", "A short text for this moment:")
+        text = " ".join(text.split())[:MARKER_TEXT_LENGTH]
+        if not ok or not text:
+            return None
+        if spec_now() != spec:
+            self.message.emit("Marker not added: the source changed meanwhile", True)
+            return None
+        return self.add(0, text, moment)

@@ -1,0 +1,62 @@
+"""What the window changes while frames are processed (`LiveOptions`): read by the
+processing worker before each frame, behind one lock.
+
+The processing worker runs a loop (it waits on the frame mailbox), so queued slots
+would not reach it; this small locked object does, and also hands over what must
+reach the pipeline in that thread: a newly loaded pipeline, a person's neutral
+baseline, and the markers for the live feeds (sent from the thread that sends the
+frames, so the two stay in order).
+"""
+
+import threading
+
+from app.core.config import DEFAULTS
+
+
+class LiveOptions:
+    """Options (smoothing, sensitivity, mirror) and three hand-overs, behind one lock."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
+                        "mirror": False}
+        self._pipeline = None          # a newly loaded pipeline waiting to be used
+        self._baseline = None          # (offset, track id) waiting; offset None: clear
+        self._markers: list = []       # (time, frame number, number, text) for the feeds
+
+    def update(self, **values):
+        with self._lock:
+            self._values.update({k: v for k, v in values.items() if v is not None})
+
+    def current(self) -> dict:
+        with self._lock:
+            return dict(self._values)
+
+    def offer(self, pipeline):
+        with self._lock:
+            self._pipeline = pipeline
+
+    def take_pipeline(self):
+        with self._lock:
+            pipeline, self._pipeline = self._pipeline, None
+            return pipeline
+
+    def ask_baseline(self, offset, track_id):
+        """A person's neutral baseline for the pipeline; the newest ask wins."""
+        with self._lock:
+            self._baseline = (offset, track_id)
+
+    def take_baseline(self):
+        """(offset, track id) asked for since the last take, or None."""
+        with self._lock:
+            asked, self._baseline = self._baseline, None
+            return asked
+
+    def post_marker(self, time, frame: int, number: int, text: str):
+        with self._lock:
+            self._markers.append((time, frame, number, text))
+
+    def take_markers(self) -> list:
+        with self._lock:
+            markers, self._markers = self._markers, []
+            return markers

@@ -19,7 +19,7 @@ MINUTE_STEPS = (15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200)
 
 
 def rgb(emotion: str) -> tuple:
-    """The window's colour of an emotion (app.draw keeps BGR for OpenCV), as 0..1 RGB."""
+    """The window's colour of an emotion (app.core.draw keeps BGR for OpenCV), as 0..1 RGB."""
     b, g, r = EMOTION_COLORS[emotion]
     return (r / 255, g / 255, b / 255)
 

@@ -1,5 +1,5 @@
 """An output folder read back for its report: summary.json, detections.csv and
-markers.csv as written by app.results, and what each face (track) did in them.
+markers.csv as written by app.io.results, and what each face (track) did in them.
 
 Only the files are read, so a report can be made again at any time: for folders
 written before reports existed, and after markers.csv was edited by hand.

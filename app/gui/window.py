@@ -14,7 +14,6 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 from PyQt5.QtCore import QSize, Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QKeySequence
 from PyQt5.QtWidgets import (
@@ -36,6 +35,7 @@ from PyQt5.QtWidgets import (
 )
 
 from app.baseline import neutral_reference
+from app.neutral_check import NotNeutral, checked_offset
 from app.gui.about import about_html, shortcuts_html
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
@@ -45,7 +45,6 @@ from app.runstats import process_age, rss_mb
 from app.sources import VIDEO_SUFFIXES, list_cameras
 from model.errors import ModelError
 from model.emotions import EMOTIONS
-from model.calibration import person_offset
 from model.classifier import MODEL_TYPES
 from model.data import IMAGE_SUFFIXES
 
@@ -776,7 +775,7 @@ class MainWindow(QMainWindow):
         which = "selected" if det.track_id == self.selected_track else "largest"
         if self._picture_is_still():
             self._calibrate(det.track_id, which, reference, [det.raw_probabilities],
-                            "this picture's reading")
+                            "this picture's reading", sequence=False)
             return
         self._neutral = {"track": det.track_id, "epoch": result.track_epoch,
                          "which": which, "reference": reference, "readings": [],
@@ -826,7 +825,7 @@ class MainWindow(QMainWindow):
                               "needed). Calibrate neutral (N) again.", error=True)
             return
         self._calibrate(n["track"], n["which"], n["reference"], n["readings"],
-                        f"{got} readings")
+                        f"{got} readings", sequence=True)
 
     def _stop_neutral(self):
         """End the countdown (if any); what it collected, or None."""
@@ -835,8 +834,13 @@ class MainWindow(QMainWindow):
         self.view.set_prompt("")
         return n
 
-    def _calibrate(self, track, which, reference, readings, measured: str):
-        offset = person_offset(np.asarray(readings, np.float64), reference)
+    def _calibrate(self, track, which, reference, readings, measured: str, sequence: bool):
+        try:      # a smile, a face that talks: not a resting face (app.neutral_check)
+            offset = checked_offset(readings, reference, sequence)
+        except NotNeutral as exc:
+            self.show_message(f"Calibration not done: {exc}.", error=True)
+            log.info("neutral calibration refused: %s", exc)
+            return
         self.engine.calibrate_person(offset, track)
         result = self.last_result
         self.calibration = {

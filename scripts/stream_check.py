@@ -29,6 +29,7 @@ gets on its own (its label at the end of its own steady stream).
 
     python scripts/stream_check.py [--data ../shared/datasets/fer2013] [--split PublicTest]
         [--model MODEL] [--frames 90] [--switch] [--camera webcam|still] [--limit N]
+        [--every-view] [--cache NPZ]
         [--smoother FAST_TAU,JUMP,CONFIRM,MARGIN,SURE ...]
 """
 import argparse
@@ -113,15 +114,17 @@ class Webcam:
 
 
 def readings(classifier, faces, frames: int, camera: str, seed: int = 5,
-             then=None) -> np.ndarray:
+             then=None, in_turn: bool = True) -> np.ndarray:
     """(frames, faces, 7) readings as the live pipeline takes them, one view a frame
-    in turn; `then`: other faces shown from half-way on."""
+    in turn (`in_turn` False: every view every frame); `then`: other faces shown
+    from half-way on."""
     rng = np.random.default_rng(seed)
     make = Webcam(len(faces), np.random.default_rng(seed + 1)).frame \
         if camera == "webcam" else still_frame
     out = np.zeros((frames, len(faces), 7), np.float32)
     for k in range(frames):
-        net, mirrored = view_for(k, k == 0, classifier.networks, classifier.flip)
+        net, mirrored = view_for(k, k == 0, classifier.networks, classifier.flip) \
+            if in_turn else (None, None)
         now = then if then is not None and k >= frames // 2 else faces
         picture = make(now, rng, None, k)
         out[k] = np.concatenate([classifier.predict(part, network=net, mirrored=mirrored)
@@ -250,6 +253,8 @@ def main():
     ap.add_argument("--camera", default="webcam", choices=("webcam", "still"))
     ap.add_argument("--limit", type=int, default=None, help="only N faces, drawn at random (the same ones every run)")
     ap.add_argument("--switch", action="store_true", help="also measure the change delay")
+    ap.add_argument("--every-view", action="store_true",
+                    help="read every view every frame (process --accurate), not in turn")
     ap.add_argument("--cache", default=None, metavar="NPZ",
                     help="keep the readings in this file (taken once, reused when it exists)")
     ap.add_argument("--smoother", nargs="*", default=[], metavar="FAST_TAU,JUMP,CONFIRM,MARGIN,SURE",
@@ -268,8 +273,9 @@ def main():
         kept = np.load(a.cache)
         read, mixed_read = kept["read"], (kept["mixed"] if a.switch else None)
     else:
-        read = readings(clf, x, a.frames, a.camera)
-        mixed_read = readings(clf, x, a.frames, a.camera, then=x[other]) if a.switch else None
+        read = readings(clf, x, a.frames, a.camera, in_turn=not a.every_view)
+        mixed_read = readings(clf, x, a.frames, a.camera, then=x[other],
+                              in_turn=not a.every_view) if a.switch else None
         if a.cache:
             np.savez(a.cache, read=read, mixed=mixed_read if a.switch else read[:0])
     settings = {"before (issue 34)": BEFORE,
@@ -279,7 +285,7 @@ def main():
                      for s in map(parse_setting, a.smoother)})
     res = {"model": str(clf.path), "networks": clf.networks, "split": a.split,
            "faces": len(x), "unsure_faces": int(unsure.sum()), "frames": a.frames,
-           "camera": a.camera, "tau": DEFAULTS.tau,
+           "camera": a.camera, "in_turn": not a.every_view, "tau": DEFAULTS.tau,
            "raw_label_changes_per_s": round(changes_per_s(read[5:].argmax(-1)), 4),
            "smoothers": {k: {**s, **score(read, y, clean, s, mixed_read, other)}
                          for k, s in settings.items()},

@@ -21,10 +21,10 @@ class PipelineConfig:
     min_face: int = 48            # smallest face looked for, in pixels
     tau: float = 3.0              # smoothing of the bars shown, seconds (app.track)
     fast_tau: float = 0.1         # the fast average that notices a change of expression
-    jump: float = 0.2             # its lead that moves the bars to the new expression ...
-    confirm: float = 0.2          # ... once held this long (s)
-    sure: float = 0.4             # a lead this large moves them at once
-    margin: float = 0.05          # the slow average's lead that changes the label
+    jump: float = 0.25            # its lead that moves the bars to the new expression ...
+    confirm: float = 0.25         # ... once held this long (s)
+    sure: float = 0.5             # a lead this large moves them at once
+    label_margin: float = 0.05    # the slow average's lead that changes the label
     rescan_interval: int = 15     # frames between full-frame scans while faces are known
     max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
     margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut

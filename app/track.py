@@ -41,7 +41,7 @@ class ProbabilitySmoother:
 
     def __init__(self, tau: float = DEFAULTS.tau, fast_tau: float = DEFAULTS.fast_tau,
                  jump: float = DEFAULTS.jump, confirm: float = DEFAULTS.confirm,
-                 margin: float = DEFAULTS.margin, sure: float = DEFAULTS.sure):
+                 margin: float = DEFAULTS.label_margin, sure: float = DEFAULTS.sure):
         self.tau = tau
         self.fast_tau = fast_tau
         self.jump = jump

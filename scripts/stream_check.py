@@ -280,7 +280,7 @@ def main():
             np.savez(a.cache, read=read, mixed=mixed_read if a.switch else read[:0])
     settings = {"before (issue 34)": BEFORE,
                 "defaults": {"fast_tau": DEFAULTS.fast_tau, "jump": DEFAULTS.jump, "confirm": DEFAULTS.confirm,
-                             "margin": DEFAULTS.margin, "sure": DEFAULTS.sure}}
+                             "margin": DEFAULTS.label_margin, "sure": DEFAULTS.sure}}
     settings.update({"fast_tau {fast_tau}, jump {jump}, confirm {confirm}, margin {margin}, sure {sure}".format(**s): s
                      for s in map(parse_setting, a.smoother)})
     res = {"model": str(clf.path), "networks": clf.networks, "split": a.split,

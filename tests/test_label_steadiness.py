@@ -73,22 +73,22 @@ def test_a_clear_change_shows_within_0_2_s(fps):
         label = sm.update(old if t < 2.0 else new, t)[1]
         if t >= 2.0 and label == SURPRISE and shown is None:
             shown = t - 2.0
-    assert shown is not None and shown <= 0.2
+    assert shown is not None and shown <= 0.2 + 1e-9
 
 
 def test_a_modest_change_that_lasts_shows_and_a_brief_one_does_not():
-    """happy 0.5 -> neutral 0.5: a lead under `sure` must hold for `confirm` s."""
+    """happy -> neutral by a lead under `sure`: it must hold for `confirm` s."""
     rng = np.random.default_rng(1)
     fps = 30
     sm = ProbabilitySmoother()
     for i in range(60):
         sm.update(reading(rng, 0.5, 0.25), i / fps)
-    labels = [sm.update(reading(rng, 0.25, 0.5), (60 + i) / fps)[1] for i in range(4)]
+    labels = [sm.update(reading(rng, 0.2, 0.55), (60 + i) / fps)[1] for i in range(4)]
     labels += [sm.update(reading(rng, 0.5, 0.25), (64 + i) / fps)[1] for i in range(30)]
     assert set(labels) == {HAPPY}                          # 0.13 s of neutral: a blip
-    labels = [sm.update(reading(rng, 0.25, 0.5), (94 + i) / fps)[1] for i in range(30)]
+    labels = [sm.update(reading(rng, 0.2, 0.55), (94 + i) / fps)[1] for i in range(30)]
     first = labels.index(NEUTRAL)
-    assert 0.1 <= first / fps <= 0.5 and set(labels[first:]) == {NEUTRAL}
+    assert sm.confirm <= first / fps <= 0.6 and set(labels[first:]) == {NEUTRAL}
 
 
 def test_a_held_label_is_shown_at_the_top_of_bars_that_tie():

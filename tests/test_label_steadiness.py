@@ -101,7 +101,8 @@ def test_a_held_label_is_shown_at_the_top_of_bars_that_tie():
     for i in range(1, 40):
         shown, label = sm.update(b, i / 30)
     assert label == HAPPY and int(np.argmax(shown)) == HAPPY
-    assert shown[HAPPY] - shown[NEUTRAL] == pytest.approx(0, abs=1e-5)
+    assert 0 < shown[HAPPY] - shown[NEUTRAL] < 1e-3
+    assert round(shown[HAPPY], 4) > round(shown[NEUTRAL], 4)      # as the CSV writes them
     assert shown.sum() == pytest.approx(1.0, abs=1e-5)
     c = np.array([.02, .02, .02, .32, .02, .02, .58])       # now it leads by more
     for i in range(40, 80):

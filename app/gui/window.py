@@ -35,12 +35,12 @@ from PyQt5.QtWidgets import (
 )
 
 from app.baseline import neutral_reference
-from app.neutral_check import NotNeutral, checked_offset
 from app.gui.about import about_html, shortcuts_html
 from app.gui.engine import STOP_TIMEOUT, CameraLister, start_worker, stop_thread
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.widgets import ProbabilityBars, ReviewBar, Timeline, VideoView
+from app.neutral_check import NotNeutral, checked_offset
 from app.runstats import process_age, rss_mb
 from app.sources import VIDEO_SUFFIXES, list_cameras
 from model.errors import ModelError

@@ -224,3 +224,20 @@ def test_a_baseline_photo_with_two_faces_is_refused(person, tmp_path):
         measure_baseline(path, pipe)
     one = photo(tmp_path / "one.png", "neutral")       # the same face alone passes
     assert measure_baseline(one, pipe)[1]["faces"] == 1
+
+
+def test_the_shipped_model_refuses_a_real_smile_as_the_baseline(fer_root, tmp_path, caplog):
+    """A FER-2013 smile, pasted into a frame, as someone's "neutral" photo."""
+    from model.classifier import EmotionClassifier
+
+    classifier = EmotionClassifier.load()
+    smiles = [f for f in synthetic.fer_faces(fer_root, "happy", 6)
+              if classifier.predict(f)[0][EMOTIONS.index("happy")] >= 0.6]
+    assert smiles, "no FER smile the shipped model reads as happy"
+    smile = tmp_path / "smile.png"
+    assert cv2.imwrite(str(smile), synthetic.paste_face(
+        synthetic.background(), cv2.cvtColor(smiles[0], cv2.COLOR_GRAY2BGR), (320, 240), 160))
+    target = photo(tmp_path / "in.png", "neutral")
+    assert main(["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--baseline", str(smile)]) == 2
+    assert f"--baseline {smile}: that looked like a smile (happy in the picture" in caplog.text

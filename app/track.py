@@ -31,9 +31,10 @@ class ProbabilitySmoother:
     on a face between two emotions it wanders little. When the fast average
     (`fast_tau`) puts another emotion ahead of the label by more than `jump` for
     `confirm` seconds in a row, or by more than `sure` at all, a real change is
-    under way and the bars move to the fast average at once. The slow average's own top takes over only when it
-    leads the label by `margin`; until then the bars are shown with the two at a
-    tie, the label's a hair above, so the label is always the top of the bars shown.
+    under way and the bars move to the fast average at once. The slow average's
+    own top takes over only when it leads the label by `margin`; until then the
+    bars are shown with the two at a tie, the label's a hair above, so the label
+    is always the top of the bars shown.
     A talking, moving face (readings swinging between two emotions) then keeps its
     label, where a jump on any brief lead of 0.15 made a square wave of it. On
     simulated webcam streams of the PublicTest faces (scripts/stream_check.py,

@@ -59,7 +59,7 @@ YY, XX = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 JAW = np.float32(1) * np.exp(-((YY - 41) / 6) ** 2) * np.exp(-((XX - 24) / 10) ** 2) * (YY > 31)
 
 
-def still_frame(faces, rng, state, k) -> np.ndarray:
+def still_frame(faces, rng, k) -> np.ndarray:
     """The gentle simulation: a small shift and scale, sensor noise."""
     out = np.empty_like(faces)
     for i, face in enumerate(faces):
@@ -91,7 +91,8 @@ class Webcam:
         self.phase[new] -= 1
         self.syllable[new] = self.rng.uniform(0, 1, int(new.sum()))
 
-    def frame(self, faces, rng, _state, k) -> np.ndarray:
+    def frame(self, faces, rng, k) -> np.ndarray:
+        """Frame `k` of every face (uint8, N x 48 x 48)."""
         self.step()
         out = np.empty_like(faces)
         for i, face in enumerate(faces):
@@ -126,7 +127,7 @@ def readings(classifier, faces, frames: int, camera: str, seed: int = 5,
         net, mirrored = view_for(k, k == 0, classifier.networks, classifier.flip) \
             if in_turn else (None, None)
         now = then if then is not None and k >= frames // 2 else faces
-        picture = make(now, rng, None, k)
+        picture = make(now, rng, k)
         out[k] = np.concatenate([classifier.predict(part, network=net, mirrored=mirrored)
                                  for part in np.array_split(picture, 8)])
     return out
@@ -210,7 +211,8 @@ def score(read, labels, clean, setting, mixed_read=None, other=None) -> dict:
                                  "median": round(float(np.nanmedian(delays)), 3),
                                  "mean": round(float(np.nanmean(delays)), 3),
                                  "within_0_2_s": round(float(np.mean(np.array(delays) <= 0.2)), 4),
-                                 "never_within_the_half": round(float(np.mean(np.isnan(delays))), 4)}
+                                 "never_within_the_half":
+                                     round(float(np.mean(np.isnan(delays))), 4)}
     return out
 
 
@@ -251,13 +253,15 @@ def main():
     ap.add_argument("--model", default=None)
     ap.add_argument("--frames", type=int, default=90)
     ap.add_argument("--camera", default="webcam", choices=("webcam", "still"))
-    ap.add_argument("--limit", type=int, default=None, help="only N faces, drawn at random (the same ones every run)")
+    ap.add_argument("--limit", type=int, default=None,
+                    help="only N faces, drawn at random (the same ones every run)")
     ap.add_argument("--switch", action="store_true", help="also measure the change delay")
     ap.add_argument("--every-view", action="store_true",
                     help="read every view every frame (process --accurate), not in turn")
     ap.add_argument("--cache", default=None, metavar="NPZ",
                     help="keep the readings in this file (taken once, reused when it exists)")
-    ap.add_argument("--smoother", nargs="*", default=[], metavar="FAST_TAU,JUMP,CONFIRM,MARGIN,SURE",
+    ap.add_argument("--smoother", nargs="*", default=[],
+                    metavar="FAST_TAU,JUMP,CONFIRM,MARGIN,SURE",
                     help="more smoother settings to compare (besides before and the defaults)")
     a = ap.parse_args()
     name = SPLIT_NAMES[a.split]
@@ -279,10 +283,11 @@ def main():
         if a.cache:
             np.savez(a.cache, read=read, mixed=mixed_read if a.switch else read[:0])
     settings = {"before (issue 34)": BEFORE,
-                "defaults": {"fast_tau": DEFAULTS.fast_tau, "jump": DEFAULTS.jump, "confirm": DEFAULTS.confirm,
-                             "margin": DEFAULTS.label_margin, "sure": DEFAULTS.sure}}
-    settings.update({"fast_tau {fast_tau}, jump {jump}, confirm {confirm}, margin {margin}, sure {sure}".format(**s): s
-                     for s in map(parse_setting, a.smoother)})
+                "defaults": {"fast_tau": DEFAULTS.fast_tau, "jump": DEFAULTS.jump,
+                             "confirm": DEFAULTS.confirm, "margin": DEFAULTS.label_margin,
+                             "sure": DEFAULTS.sure}}
+    name = "fast_tau {fast_tau}, jump {jump}, confirm {confirm}, margin {margin}, sure {sure}"
+    settings.update({name.format(**s): s for s in map(parse_setting, a.smoother)})
     res = {"model": str(clf.path), "networks": clf.networks, "split": a.split,
            "faces": len(x), "unsure_faces": int(unsure.sum()), "frames": a.frames,
            "camera": a.camera, "in_turn": not a.every_view, "tau": DEFAULTS.tau,

@@ -208,6 +208,9 @@ def _add_process(sub):
             "(sad, stern, tired) is taken out of every reading of the input, which should "
             "show that person (the largest face of each picture is used; the CSV and "
             "summary say so)", metavar="PATH")
+    _switch(p, "--force-baseline", d, "force_baseline",
+            "use the --baseline even when it does not look like a face at rest (a smile, "
+            "a face that talks, two faces), which is otherwise refused")
     _add_feed_options(p, d)
     _add_detection_options(p)
 

@@ -5,7 +5,9 @@ FER-2013 names no people, so a "person" is a resting-face trait drawn into every
 face: mouth corners pulled down (looks sad), brows pulled down (looks stern), or
 both. The correction is measured from 30 of that person's neutral faces and scored
 on all their other faces, 20 draws; `--strength` scales the correction (1 = the
-shipped method, model.runtime.calibration.person_offset).
+shipped method, model.runtime.calibration.person_offset). Each baseline first goes through
+the check of app.core.neutral_check, as in the app (30 photos: not a sequence); the
+share it accepts is reported, and a refused baseline corrects nothing.
 
     python scripts/person_check.py [--data ../shared/datasets/fer2013] [--model MODEL]
 """
@@ -18,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from model import EMOTIONS  # noqa: E402
 from model.runtime.calibration import corrected, person_offset  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
@@ -55,13 +58,19 @@ def main():
         print(f"{name}: its neutral faces read " + ", ".join(
             f"{EMOTIONS[i]} {read[i]:.0%}" for i in np.argsort(-read)[:3]))
         scores = {s: [] for s in a.strength}
+        accepted = 0
         for _ in range(20):
             base = rng.choice(neutral, 30, replace=False)
             rest = np.setdiff1d(np.arange(len(split.y)), base)
-            offset = person_offset(probs[base], ref)
+            try:
+                offset = checked_offset(probs[base], ref, sequence=False)
+                accepted += 1
+            except NotNeutral:
+                offset = 0 * person_offset(probs[base], ref)
             for s in a.strength:
                 scores[s].append(np.mean(corrected(probs[rest], s * offset).argmax(1)
                                          == split.y[rest]))
+        print(f"  baselines accepted by the check: {accepted} of 20")
         for s, acc in scores.items():
             print(f"  strength {s}: accuracy {np.mean(acc):.2%} (sd {np.std(acc):.2%})")
 

@@ -166,3 +166,77 @@ def test_with_crops_the_baseline_and_the_input_are_read_whole(person, tmp_path):
                  "--crops", "--baseline", str(baseline)]) == 0
     got = [(r["image"], r["label"], r["calibrated"]) for r in rows(tmp_path / "out")]
     assert got == [("n.png", "neutral", "1"), ("s.png", "happy", "1")]
+
+
+def clip(path, expressions):
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    for e in expressions:
+        out.write(frame_with(e))
+    out.release()
+    return path
+
+
+def test_a_posed_smile_as_the_baseline_is_refused_naming_the_file(person, tmp_path, caplog):
+    target = photo(tmp_path / "in.png", "neutral")
+    smile = photo(tmp_path / "smile.png", "happy")
+    args = ["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+            "--baseline", str(smile)]
+    assert main(args) == 2
+    line = next(r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    assert line.startswith(f"--baseline {smile}: that looked like a smile (happy in the "
+                           "picture, 80%")
+    assert "--force-baseline" in line and "\n" not in line
+    assert not (tmp_path / "out" / "summary.json").exists()
+    # forced, it is used as given: the neutral face then reads as something else
+    assert main(args + ["--force-baseline"]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["baseline"]["source"] == str(smile)
+    assert rows(tmp_path / "out")[0]["label"] != "happy"
+
+
+def test_a_baseline_clip_of_a_person_talking_and_smiling_is_refused(person, tmp_path,
+                                                                     caplog):
+    target = photo(tmp_path / "in.png", "neutral")
+    spells = ["neutral"] * 4 + ["happy"] * 3 + ["neutral"] * 5 + ["happy"] * 2
+    talking = clip(tmp_path / "talking.avi", spells * 3)
+    assert main(["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--baseline", str(talking)]) == 2
+    assert f"--baseline {talking}: the expression changed while it was read" in caplog.text
+    smiling = clip(tmp_path / "smiling.avi", ["neutral"] * 4 + ["happy"] * 26)
+    assert main(["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--baseline", str(smiling)]) == 2
+    assert f"--baseline {smiling}: that looked like a smile (happy in 26 of 30" in caplog.text
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_a_baseline_photo_with_two_faces_is_refused(person, tmp_path):
+    from app.core.neutral import measure_baseline
+    from app.core.neutral_check import NotNeutral
+
+    two = synthetic.paste_face(frame_with("neutral", (170, 240), 160),
+                               synthetic.drawn_face(160, "neutral"), (470, 240), 160)
+    path = tmp_path / "two.png"
+    assert cv2.imwrite(str(path), two)
+    pipe = EmotionPipeline(classifier=PersonClassifier())
+    assert len(pipe.process(two, 0.0)) == 2            # both faces are found
+    with pytest.raises(NotNeutral, match=f"--baseline {path}: two faces of about the same"):
+        measure_baseline(path, pipe)
+    one = photo(tmp_path / "one.png", "neutral")       # the same face alone passes
+    assert measure_baseline(one, pipe)[1]["faces"] == 1
+
+
+def test_the_shipped_model_refuses_a_real_smile_as_the_baseline(fer_root, tmp_path, caplog):
+    """A FER-2013 smile, pasted into a frame, as someone's "neutral" photo."""
+    from model.runtime.classifier import EmotionClassifier
+
+    classifier = EmotionClassifier.load()
+    smiles = [f for f in synthetic.fer_faces(fer_root, "happy", 6)
+              if classifier.predict(f)[0][EMOTIONS.index("happy")] >= 0.6]
+    assert smiles, "no FER smile the shipped model reads as happy"
+    smile = tmp_path / "smile.png"
+    assert cv2.imwrite(str(smile), synthetic.paste_face(
+        synthetic.background(), cv2.cvtColor(smiles[0], cv2.COLOR_GRAY2BGR), (320, 240), 160))
+    target = photo(tmp_path / "in.png", "neutral")
+    assert main(["process", str(target), "-o", str(tmp_path / "out"), "--no-progress",
+                 "--baseline", str(smile)]) == 2
+    assert f"--baseline {smile}: that looked like a smile (happy in the picture" in caplog.text

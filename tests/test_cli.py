@@ -243,8 +243,9 @@ def test_every_option_with_a_field_defaults_to_that_field():
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
                                               **field_defaults(PipelineConfig)})) == \
-        ["accurate", "annotated", "baseline", "crops", "jobs", "min_face", "osc", "overwrite",
-         "report", "scheduler", "sensitivity", "serve", "show_progress", "smoothing"]
+        ["accurate", "annotated", "baseline", "crops", "force_baseline", "jobs", "min_face",
+         "osc", "overwrite", "report", "scheduler", "sensitivity", "serve", "show_progress",
+         "smoothing"]
     _, bench = _subparser("bench")
     assert sorted(_held_to(bench._actions, field_defaults(BenchOptions))) == \
         ["batch_clips", "frames", "hard_seconds", "soak_frames", "video"]

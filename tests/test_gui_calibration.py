@@ -253,3 +253,70 @@ def test_calibrate_neutral_is_in_the_menu_the_toolbar_and_on_its_own_keys(qtbot,
     assert rows["Clear neutral calibration"] == "Shift+N"
     keys = [k for _, ks in shortcut_rows(win) for k in ks.split(", ")]
     assert len(keys) == len(set(keys)), "a key is bound twice"
+
+
+SMILING = (.03, .02, .03, .62, .05, .05, .20)               # the person smiles: happy 62%
+
+
+class ScriptedModel(RestingFaceModel):
+    """Hands out the given readings in turn, one per face read."""
+
+    def __init__(self, rows, path="scripted.tflite"):
+        super().__init__(path)
+        self.rows = [np.asarray(r, np.float32) for r in rows]
+        self.calls = 0
+
+    def predict(self, faces, network=None, mirrored=None):
+        out = [self.rows[(self.calls + k) % len(self.rows)] for k in range(len(faces))]
+        self.calls += len(faces)
+        return np.stack(out)
+
+
+def scripted_window(qtbot, tmp_path, rows, **options):
+    """A window on a camera (30 fps, one face) read by ScriptedModel(rows)."""
+    def make(path, smoothing, sensitivity):
+        return EmotionPipeline(classifier=ScriptedModel(rows), smoothing=smoothing,
+                               sensitivity=sensitivity)
+
+    opener = camera_opener(frames=face_frames()[:1], realtime=True)
+    win = open_window(qtbot, tmp_path, opener=opener, pipeline_factory=make, **options)
+    wait_model(qtbot, win)
+    win.start_source("0")
+    qtbot.waitUntil(lambda: shown(win) is not None, timeout=WAIT_MS)
+    return win
+
+
+@pytest.mark.parametrize("rows, says", [
+    ([SMILING], "that looked like a smile"),
+    # talking: a resting face broken by spells that read happy or surprise
+    ([RESTING] * 4 + [SMILING] * 3 + [RESTING] * 3 + [(.02, .02, .1, .1, .03, .7, .03)] * 3,
+     "the expression changed while it was read"),
+])
+def test_calibrate_neutral_refuses_a_face_that_was_not_at_rest(qtbot, tmp_path, rows, says):
+    win = scripted_window(qtbot, tmp_path, rows)
+    qtbot.keyClick(win.view, Qt.Key_N)
+    assert win.view.prompt.startswith("Keep a neutral face")
+    text = wait_message(qtbot, win, "Calibration not done", says)
+    assert "try again" in text and win.status.is_error
+    assert win.view.prompt == "" and not win.baseline.counting
+    assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
+    wait_frames(qtbot, win, 3)
+    assert not win.engine.processing.pipeline.calibrated
+    assert not shown(win).calibrated and "calibrated" not in win.panel.face_title.text()
+
+
+def test_a_smiling_still_picture_is_refused_at_once(qtbot, tmp_path, still):
+    def make(path, smoothing, sensitivity):
+        return EmotionPipeline(classifier=ScriptedModel([SMILING]), smoothing=smoothing,
+                               sensitivity=sensitivity)
+
+    win = open_window(qtbot, tmp_path, pipeline_factory=make)
+    wait_model(qtbot, win)
+    win.start_source(still)
+    qtbot.waitUntil(lambda: reads(win, "happy", False) and not win.engine.running,
+                    timeout=WAIT_MS)
+    win.acts.measure_baseline.trigger()
+    text = win.status.message.text()
+    assert text.startswith("Calibration not done: that looked like a smile (happy in the "
+                           "picture, 62%") and win.status.is_error
+    assert win.baseline.record is None and not win.engine.processing.pipeline.calibrated

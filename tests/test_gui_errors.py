@@ -149,9 +149,12 @@ def test_missing_or_corrupt_model(qtbot, tmp_path, clip, name, content, words):
     # loading the shipped model from the menu brings the emotions back
     from model.runtime.classifier import DEFAULT_MODEL
 
-    win.model.load(DEFAULT_MODEL)
-    qtbot.waitUntil(lambda: win.view.banner == "", timeout=WAIT_MS)
+    # read as it arrives: the clip may end, and say so, before the model loads
+    with qtbot.waitSignal(win.engine.modelLoaded, timeout=WAIT_MS):
+        win.model.load(DEFAULT_MODEL)
     assert "Emotion model loaded: emotion_cnn.tflite" in win.status.message.text()
+    assert win.view.banner == ""
+    win.start_source(clip)
     wait_frames(qtbot, win, 2, faces=True)
 
 

@@ -76,7 +76,8 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         if options.baseline is not None:
             from app.core.neutral import measure_baseline
 
-            offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops)
+            offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops,
+                                                         options.force_baseline)
             pipe.calibrate_person(offset)
         progress = progress_bar(source.frame_count) if options.show_progress else None
         result = process_source(source, pipe, Path(output), progress=progress,

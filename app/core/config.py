@@ -20,8 +20,11 @@ class PipelineConfig:
     sensitivity: float = 0.5      # face detection: 0 strict (few false faces) .. 1 lenient
     min_face: int = 48            # smallest face looked for, in pixels
     tau: float = 3.0              # smoothing of the bars shown, seconds (app.core.track)
-    fast_tau: float = 0.15        # the fast average that notices a change of expression
-    jump: float = 0.15            # its lead that moves the bars to the new expression at once
+    fast_tau: float = 0.1         # the fast average that notices a change of expression
+    jump: float = 0.25            # its lead that moves the bars to the new expression ...
+    confirm: float = 0.25         # ... once held this long (s)
+    sure: float = 0.5             # a lead this large moves them at once
+    label_margin: float = 0.05    # the slow average's lead that changes the label
     rescan_interval: int = 15     # frames between full-frame scans while faces are known
     max_scan_side: int = 640      # a full scan runs on the frame downscaled to this side
     margin: float = FER_MARGIN    # crop margin per side, as FER-2013's faces were cut
@@ -55,6 +58,7 @@ class ProcessOptions:
     annotated: bool = True        # write the annotated video or images, not only the data
     report: bool = True           # report.html for people (app.report), and a batch's index
     baseline: str | None = None   # photos or a clip of the person's neutral face
+    force_baseline: bool = False  # use it even when it does not look like a face at rest
     show_progress: bool = True    # a progress bar on stderr
     threads: int = 2              # the classifier's threads (1 in a batch's workers)
     jobs: int | None = None       # a batch's inputs at once; None: one per core

@@ -4,7 +4,9 @@ Some faces at rest look sad, angry or tired to any model, and every reading of t
 person leans that way. The largest face of each picture (or frame) of the person's
 neutral face is read; how the mean of those readings differs from the model's mean
 on neutral faces in general (kept in the model file, model.runtime.calibration) is the lean
-the pipeline then takes out of every reading of that person.
+the pipeline then takes out of every reading of that person. What it is given is
+checked first (app.core.neutral_check): a smile, a face that talks or two faces are
+refused with the reason, unless forced.
 """
 
 import logging
@@ -12,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.neutral_check import NotNeutral, Seen, checked_offset
 from app.io.sources import SourceError, open_source
 from model.runtime.errors import ModelError, UserError
 from model.runtime.calibration import person_offset
+from model.runtime.preprocess import to_gray
 
 log = logging.getLogger(__name__)
 
@@ -29,40 +33,69 @@ def neutral_reference(classifier) -> np.ndarray:
     return np.asarray(reference)
 
 
-def measure_baseline(path, pipe, crops: bool = False) -> tuple[np.ndarray, dict]:
+def measure_baseline(path, pipe, crops: bool = False,
+                     force: bool = False) -> tuple[np.ndarray, dict]:
     """(offset, what was measured) from a neutral photo, folder of photos or clip.
 
     `pipe`: an EmotionPipeline; it is reset and used unsmoothed, one picture at a
-    time. `crops`: the pictures are face crops, each read whole (`process --crops`)."""
+    time. `crops`: the pictures are face crops, each read whole (`process --crops`).
+    `force`: use it even when it does not look like a face at rest (logged)."""
     path = Path(path).expanduser()
     reference = neutral_reference(pipe.classifier)
-    readings = _largest_face_readings(path, pipe, crops)
+    readings, seen, sequence = _largest_face_readings(path, pipe, crops)
     if not readings:
         raise UserError(f"--baseline {path}: no face found in it; give a photo, folder of "
                         "photos or clip of the person's neutral face")
-    offset = person_offset(np.asarray(readings), reference)
+    try:
+        offset = checked_offset(readings, reference, sequence, seen)
+    except NotNeutral as exc:
+        if not force:
+            raise NotNeutral(f"--baseline {path}: {exc} (--force-baseline uses it anyway)") \
+                from None
+        log.warning("--baseline %s: %s; used anyway (--force-baseline)", path, exc)
+        offset = person_offset(np.asarray(readings), reference)
     info = {"source": str(path), "faces": len(readings),
             "offset": [round(float(v), 4) for v in offset]}
     log.info("baseline from %s: %d face(s) read", path, len(readings))
     return offset, info
 
 
-def _largest_face_readings(path: Path, pipe, crops: bool) -> list:
-    """The model's reading of the largest face in every picture of `path`."""
+def _largest_face_readings(path: Path, pipe, crops: bool) -> tuple[list, Seen, bool]:
+    """The model's reading of the largest face in every picture of `path`, what else
+    was seen (app.core.neutral_check.Seen), and whether the pictures are a clip."""
     smoothing = pipe.smoothing
     pipe.smoothing = False               # every view of every face, each picture alone
-    readings = []
+    readings, brightness, second_faces, sequence = [], [], 0, False
     try:
         with open_source(path) as source:
+            sequence = not source.still
             while (frame := source.read()) is not None:
                 pipe.reset()
                 faces = pipe.classify_whole(frame) if crops else pipe.process(frame, 0.0)
                 if faces:
-                    largest = max(faces, key=lambda d: d.box[2] * d.box[3])
-                    readings.append(largest.raw_probabilities)
+                    faces = sorted(faces, key=lambda d: d.box[2] * d.box[3], reverse=True)
+                    readings.append(faces[0].raw_probabilities)
+                    brightness.append(_face_brightness(frame, faces[0].box))
+                    second_faces += len(faces) > 1 and \
+                        _area(faces[1].box) >= SAME_SIZE * _area(faces[0].box)
     except SourceError as exc:
         raise UserError(f"--baseline: {exc}") from exc
     finally:
         pipe.smoothing = smoothing
         pipe.reset()
-    return readings
+    return readings, Seen(tuple(brightness), int(second_faces)), sequence
+
+
+# a second face at least this share of the largest one's area could be the person
+SAME_SIZE = 0.6
+
+
+def _area(box) -> float:
+    return float(box[2] * box[3])
+
+
+def _face_brightness(frame, box) -> float:
+    x, y, w, h = (int(v) for v in box)
+    gray = to_gray(frame)
+    patch = gray[max(0, y):y + h, max(0, x):x + w]
+    return float(patch.mean()) if patch.size else float(gray.mean())

@@ -106,7 +106,8 @@ class EmotionPipeline:
         self.detector = FaceDetector(sensitivity=cfg.sensitivity, min_face=cfg.min_face,
                                      max_scan_side=cfg.max_scan_side)
         self.tracker = Tracker(functools.partial(ProbabilitySmoother, cfg.tau, cfg.fast_tau,
-                                                 cfg.jump))
+                                                 cfg.jump, cfg.confirm, cfg.label_margin,
+                                                 cfg.sure))
         self.smoothing = cfg.smoothing
         self.rescan_interval = cfg.rescan_interval
         self.margin = cfg.margin

@@ -16,10 +16,9 @@ import logging
 import math
 import time
 
-import numpy as np
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
-from model.runtime.calibration import person_offset
+from app.core.neutral_check import NotNeutral, checked_offset
 from model.runtime.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -85,7 +84,7 @@ class NeutralBaseline(QObject):
             return
         if still:
             self._set(det.track_id, which, [det.raw_probabilities], result, source,
-                      "this picture's reading")
+                      "this picture's reading", sequence=False)
             return
         self._countdown = {"track": det.track_id, "epoch": result.track_epoch,
                            "which": which, "readings": [], "source": source,
@@ -148,10 +147,15 @@ class NeutralBaseline(QObject):
                               "needed). Calibrate neutral (N) again.", True)
             return
         self._set(n["track"], n["which"], n["readings"], n.get("last"), n["source"],
-                  f"{got} readings")
+                  f"{got} readings", sequence=True)
 
-    def _set(self, track, which, readings, result, source, measured: str):
-        offset = person_offset(np.asarray(readings, np.float64), self.reference)
+    def _set(self, track, which, readings, result, source, measured: str, sequence: bool):
+        try:      # a smile, a face that talks: not a resting face (app.core.neutral_check)
+            offset = checked_offset(readings, self.reference, sequence)
+        except NotNeutral as exc:
+            self.message.emit(f"Calibration not done: {exc}.", True)
+            log.info("neutral baseline refused: %s", exc)
+            return
         self.apply.emit(offset, track)
         t = None if result is None else result.time
         self.record = {

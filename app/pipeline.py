@@ -242,7 +242,8 @@ class EmotionPipeline:
         self._scanned = full
         boxes = []
         if full:
-            boxes = self.detector.full_scan(gray)
+            # the faces just found near their last box are blanked: it looks for others
+            boxes = self.detector.full_scan(gray, known=list(claimed.values()))
             self._since_scan = 0
             self._rescan = False
         return boxes, claimed, angles

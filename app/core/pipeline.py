@@ -2,10 +2,11 @@
 
 The GUI, `process`, `bench` and the tests all drive `EmotionPipeline.process`.
 Speed comes from not scanning the whole frame every time: known faces are looked
-for near their last box (about a millisecond), the whole frame is re-scanned,
-downscaled, every `rescan_interval` frames, whenever a face was lost, and while
-no face is known. All faces of a frame are classified in one batch, and in a
-smoothed stream by one network on one view a frame, in turn (`view_for`).
+for near their last box (under a millisecond), the whole frame is re-scanned,
+downscaled and with those faces blanked, every `rescan_interval` frames, whenever
+a face was lost, and while no face is known. All faces of a frame are classified in
+one batch, and in a smoothed stream by one network on one view a frame, in turn
+(`view_for`).
 """
 
 import functools
@@ -243,7 +244,8 @@ class EmotionPipeline:
         self._scanned = full
         boxes = []
         if full:
-            boxes = self.detector.full_scan(gray)
+            # the faces just found near their last box are blanked: it looks for others
+            boxes = self.detector.full_scan(gray, known=list(claimed.values()))
             self._since_scan = 0
             self._rescan = False
         return boxes, claimed, angles

@@ -5,7 +5,7 @@ FER-2013 names no people, so a "person" is a resting-face trait drawn into every
 face: mouth corners pulled down (looks sad), brows pulled down (looks stern), or
 both. The correction is measured from 30 of that person's neutral faces and scored
 on all their other faces, 20 draws; `--strength` scales the correction (1 = the
-shipped method, model.runtime.calibration.person_offset). Each baseline first goes through
+shipped method, app.core.neutral_offset.person_offset). Each baseline first goes through
 the check of app.core.neutral_check, as in the app (30 photos: not a sequence); the
 share it accepts is reported, and a refused baseline corrects nothing.
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from model import EMOTIONS  # noqa: E402
-from model.runtime.calibration import corrected, person_offset  # noqa: E402
+from app.core.neutral_offset import corrected, person_offset  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.training.data import SPLIT_NAMES, load_dataset
 from model.training.train_config import DEFAULT_DATA  # noqa: E402

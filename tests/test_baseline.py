@@ -1,4 +1,4 @@
-"""A person's own neutral (`process --baseline`, EmotionPipeline.calibrate_person),
+"""A person's own neutral (`process --baseline`, EmotionPipeline.set_neutral_baseline),
 on real pictures: drawn faces pasted into frames, found and cut out by the pipeline."""
 
 import json
@@ -28,14 +28,23 @@ def frame_with(expression, centre=(320, 240), size=200):
                                 centre, size)
 
 
-def template(expression):
-    """The crop the pipeline cuts of that expression's face (a nearest-template model)."""
+def template(expression, dx=0, dy=0, dw=0):
+    """The crop the pipeline cuts of that expression's face, from the box a full scan
+    finds (moved by dx, dy and grown by dw pixels)."""
     from app.core.crop import crop_face
     from app.core.detect import FaceDetector
 
     gray = cv2.cvtColor(frame_with(expression), cv2.COLOR_BGR2GRAY)
-    box = max(FaceDetector().full_scan(gray), key=lambda b: b[2] * b[3])
-    return crop_face(gray, box).astype(np.float32)
+    x, y, w, h = max(FaceDetector().full_scan(gray), key=lambda b: b[2] * b[3])
+    return crop_face(gray, (x + dx, y + dy, w + dw, h + dw)).astype(np.float32)
+
+
+def templates(expression) -> list:
+    """A nearest-template model's crops of an expression: the full scan's, and those a
+    few pixels and sizes off it, as the Haar boxes of a still face wobble from frame
+    to frame."""
+    return [template(expression, dx, dy, dw)
+            for dx in range(-8, 9, 2) for dy in range(-8, 9, 2) for dw in (-4, 0, 4)]
 
 
 class PersonClassifier:
@@ -46,7 +55,8 @@ class PersonClassifier:
     def __init__(self, reference=REFERENCE):
         self.calibration = Calibration(1.0, reference, "a test") if reference else NONE
         # each expression as the pipeline cuts it, and as a crop of it is framed
-        self.templates = [(template(e), frame_tight_crop(template(e).astype(np.uint8)))
+        self.templates = [[c for crop in templates(e)
+                           for c in (crop, frame_tight_crop(crop.astype(np.uint8)))]
                           for e in ("neutral", "happy")]
 
     def predict(self, faces, network=None, mirrored=None):
@@ -137,13 +147,13 @@ def test_one_calibrated_face_passes_its_correction_on_only_when_it_is_gone():
     pipe = EmotionPipeline(classifier=PersonClassifier())
     first = pipe.process(frame, 0.0)[0]
     assert first.label == "sad" and not first.calibrated
-    pipe.calibrate_person(np.log(LEANING_NEUTRAL) - np.array(REFERENCE), first.track_id)
+    pipe.set_neutral_baseline(np.log(LEANING_NEUTRAL) - np.array(REFERENCE), first.track_id)
     later = [pipe.process(frame, i / 30)[0] for i in range(1, 20)]
     assert all(d.calibrated for d in later) and later[-1].label == "neutral"
     pipe.reset()                                     # a new scene: the person comes back
     again = pipe.process(frame, 5.0)[0]
     assert again.calibrated and again.label == "neutral"
-    pipe.calibrate_person(None)
+    pipe.set_neutral_baseline(None)
     assert not pipe.process(frame, 5.1)[0].calibrated
 
 

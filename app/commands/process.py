@@ -78,7 +78,7 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
 
             offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops,
                                                          options.force_baseline)
-            pipe.calibrate_person(offset)
+            pipe.set_neutral_baseline(offset)
         progress = progress_bar(source.frame_count) if options.show_progress else None
         result = process_source(source, pipe, Path(output), progress=progress,
                                 crops=options.crops, annotated=options.annotated, extra=extra,

@@ -17,7 +17,7 @@ import numpy as np
 from app.core.neutral_check import NotNeutral, Seen, checked_offset
 from app.io.sources import SourceError, open_source
 from model.runtime.errors import ModelError, UserError
-from model.runtime.calibration import person_offset
+from app.core.neutral_offset import person_offset
 from model.runtime.preprocess import to_gray
 
 log = logging.getLogger(__name__)

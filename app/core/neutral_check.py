@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from model.runtime.calibration import person_offset
+from app.core.neutral_offset import person_offset
 from model.runtime.emotions import EMOTIONS
 from model.runtime.errors import UserError
 
@@ -57,7 +57,7 @@ class Seen:
 
 
 def checked_offset(readings, reference, sequence: bool, seen: Seen = Seen()) -> np.ndarray:
-    """The person's offset (model.runtime.calibration.person_offset) from their neutral
+    """The person's offset (app.core.neutral_offset.person_offset) from their neutral
     readings ((N, 7) uncorrected probabilities), or NotNeutral saying why not.
     `sequence`: the readings follow one another in time (a clip, a countdown), so
     a change of expression can be seen; photos are each their own moment."""

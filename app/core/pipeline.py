@@ -22,7 +22,7 @@ from app.core.crop import crop_faces
 from app.core.detect import TILT_ANGLES, FaceDetector
 from app.core.track import ProbabilitySmoother, Tracker, iou
 from model.runtime.emotions import EMOTIONS, valence
-from model.runtime.calibration import corrected
+from app.core.neutral_offset import corrected
 from model.runtime.classifier import EmotionClassifier
 from model.runtime.preprocess import frame_tight_crop, to_gray
 
@@ -44,7 +44,7 @@ class Detection:
     raw_probabilities: tuple = field(default=(), repr=False, compare=False)
     held: bool = False        # not found in this frame: the last reading, held briefly
     tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)
-    calibrated: bool = False  # read with a person's own neutral taken out (calibrate_person)
+    calibrated: bool = False  # read with a person's own neutral taken out (set_neutral_baseline)
 
     def to_dict(self) -> dict:
         """The one JSON shape of a face, in snapshots and every other JSON output.
@@ -121,7 +121,7 @@ class EmotionPipeline:
         self._rescan = True
         self._scanned = False
         self._lock = threading.Lock()
-        self._offset = None           # a person's neutral lean (calibrate_person)
+        self._offset = None           # a person's neutral lean (set_neutral_baseline)
         self._everyone = False        # ... taken out of every face's readings
 
     # settings the GUI changes while running
@@ -143,8 +143,8 @@ class EmotionPipeline:
         self.detector.min_face = int(value)
         self._rescan = True
 
-    def calibrate_person(self, offset, track_id: int | None = None):
-        """Take a person's neutral lean (model.runtime.calibration.person_offset) out of
+    def set_neutral_baseline(self, offset, track_id: int | None = None):
+        """Take a person's neutral lean (app.core.neutral_offset.person_offset) out of
         their readings from now on: of every face (`track_id` None: `process
         --baseline`, whose input is that person), or of the tracked face `track_id`.
         That face's correction passes to the next face that appears once it is gone
@@ -180,7 +180,7 @@ class EmotionPipeline:
         """The whole picture as one face (a face crop, as in CK+ or a user's own
         crops): no detection, no tracking, no smoothing. Framed like a FER-2013
         face first (`frame_tight_crop`: users cut their crops tighter); a person's
-        correction for every face (`calibrate_person`) applies."""
+        correction for every face (`set_neutral_baseline`) applies."""
         gray = to_gray(frame)
         probs = self.classifier.predict(frame_tight_crop(gray))[0]
         calibrated = self._offset is not None and self._everyone

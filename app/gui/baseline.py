@@ -2,7 +2,7 @@
 
 The followed (or largest) face keeps a neutral face for NEUTRAL_SECONDS, counted
 down on the picture; the model's readings of it meanwhile, against the model's own
-neutral reference, give the person's lean (model.runtime.calibration.person_offset),
+neutral reference, give the person's lean (app.core.neutral_offset.person_offset),
 taken out of that face's readings for the rest of the session (passed on to the next
 new face when it is gone: a new source, a seek). A still picture (a photo, a paused
 video) is measured at once, from the reading shown.

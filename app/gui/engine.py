@@ -167,9 +167,9 @@ class VideoEngine(QObject):
         self.reprocess()
 
     def set_neutral_baseline(self, offset, track_id=None):
-        """Take a person's neutral lean (model.runtime.calibration.person_offset) out of
+        """Take a person's neutral lean (app.core.neutral_offset.person_offset) out of
         the tracked face `track_id`'s readings from the next frame on (handed on to the
-        next new face once it is gone: EmotionPipeline.calibrate_person); `None`
+        next new face once it is gone: EmotionPipeline.set_neutral_baseline); `None`
         offset: clear it. A still picture is read again at once."""
         self.options.ask_baseline(offset, track_id)
         self.reprocess()

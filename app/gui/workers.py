@@ -162,7 +162,7 @@ class ProcessingWorker(QObject):
         pipe = self.pipeline
         if asked is None or pipe is None:
             return
-        pipe.calibrate_person(*asked)
+        pipe.set_neutral_baseline(*asked)
 
     def _send_markers(self):
         markers = self.options.take_markers()

@@ -13,7 +13,7 @@ The file carries it, so that the file alone gives calibrated probabilities: a
 
 Beside the temperature the file keeps the model's mean (calibrated)
 log-probabilities on FER-2013's neutral faces of PublicTest: the reference a
-person's own neutral face is compared with (`person_offset`).
+person's own neutral face is compared with (app.core.neutral_offset).
 """
 
 import json
@@ -136,20 +136,6 @@ def fit(probs, labels, fitted_on: str) -> Calibration:
     if neutral.any():
         ref = tuple(float(v) for v in log_probs(Calibration(t).apply(probs[neutral])).mean(0))
     return Calibration(t, ref, fitted_on)
-
-
-# ------------------------------------------------------- a person's own neutral
-
-def person_offset(neutral_probs, reference) -> np.ndarray:
-    """How a person's resting face leans, in log-probabilities: the mean of their
-    neutral readings minus the model's mean on neutral faces in general."""
-    mean = log_probs(neutral_probs).mean(axis=0)
-    return mean - np.asarray(reference, np.float64)
-
-
-def corrected(probs, offset) -> np.ndarray:
-    """Readings with a person's lean taken out (the offset subtracted before the softmax)."""
-    return softmax(log_probs(probs) - np.asarray(offset, np.float64))
 
 
 # ------------------------------------------------------------ in the model file

@@ -454,8 +454,10 @@ def _run_app(args):
         for path in desktop_entry.install() if install else desktop_entry.uninstall():
             print(path)
         return 0
+    from app import crash_log
     from app.gui.main import run_app
 
+    crash_log.install()    # from the desktop's menu there is no terminal for a traceback
     return run_app(**app_options)
 
 
@@ -471,6 +473,9 @@ def main(argv=None) -> int:
         else "%(levelname)s: %(message)s",
     )
     try:
+        from app.frozen import check_command
+
+        check_command(args.command)
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
         log.error("interrupted")

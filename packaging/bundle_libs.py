@@ -129,3 +129,10 @@ def strip(binaries, workdir, log=print):
         out.append((dest, source, kind))
     log(f"bundle_libs: strip saved {saved / 1e6:.0f} MB")
     return out
+
+
+def drop_dangling(entries, present):
+    """The entries without the symlinks whose target is no longer in the bundle
+    (PyInstaller lists some among the data files); `present`: every file's dest."""
+    present = {p.replace("\\", "/") for p in present}
+    return [e for e in entries if e[2] != "SYMLINK" or e[1].replace("\\", "/") in present]

@@ -33,15 +33,22 @@ def bundled_fonts() -> list[Path]:
     return sorted((Path(base) / "fonts").glob("*.ttf")) if is_frozen() and base else []
 
 
-def add_fonts_if_none() -> None:
-    """Qt draws no text on a system without fonts: give it the bundle's then.
-    Call after the QApplication exists."""
-    from PyQt5.QtGui import QFontDatabase
+# What Qt lists on a system without a single font file: fontconfig's generic names
+GENERIC_FAMILIES = {"Sans Serif", "Serif", "Monospace", "Sans", "Mono"}
 
-    if QFontDatabase().families():
+
+def add_fonts_if_none(app) -> None:
+    """Qt draws no text on a system without fonts: give it the bundle's then, as the
+    app's font. Call after the QApplication `app` exists."""
+    from PyQt5.QtGui import QFont, QFontDatabase
+
+    if not set(QFontDatabase().families()) <= GENERIC_FAMILIES:
         return
     for path in bundled_fonts():
-        if QFontDatabase.addApplicationFont(str(path)) < 0:
+        font_id = QFontDatabase.addApplicationFont(str(path))
+        if font_id < 0:
             log.warning("could not load the font %s", path)
-        else:
-            log.debug("no system fonts: using %s", path)
+            continue
+        family = QFontDatabase.applicationFontFamilies(font_id)[0]
+        app.setFont(QFont(family, app.font().pointSize()))
+        log.debug("no system fonts: using %s (%s)", family, path)

@@ -1,13 +1,18 @@
 """A crash leaves a log file in the user's folder and says where (app.crash_log);
 the standalone app's own answers (app.frozen)."""
 
+import os
+import shutil
+import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from app import crash_log, frozen
 from model.errors import UserError
+from tests.conftest import REPO
 
 
 def _raise():
@@ -60,3 +65,33 @@ def test_tensorflow_commands_answer_one_line_only_when_frozen(monkeypatch):
             frozen.check_command(command)
     frozen.check_command("process")
     frozen.check_command(None)
+
+
+FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+
+
+@pytest.mark.skipif(not FONT.is_file(), reason=f"needs {FONT} (Debian: fonts-dejavu-core)")
+def test_on_a_system_without_fonts_the_bundles_font_is_the_apps(tmp_path):
+    """fontconfig with no font folder: Qt lists only generic names, and the frozen
+    app's window takes the font the bundle carries (fonts/ in sys._MEIPASS)."""
+    (tmp_path / "fonts").mkdir()
+    shutil.copy(FONT, tmp_path / "fonts")
+    conf = tmp_path / "empty-fonts.conf"
+    conf.write_text('<?xml version="1.0"?>\n<fontconfig><cachedir>'
+                    f'{tmp_path / "cache"}</cachedir></fontconfig>\n')
+    code = ("import sys\n"
+            f"sys.frozen, sys._MEIPASS = True, {str(tmp_path)!r}\n"
+            "from PyQt5.QtWidgets import QApplication\n"
+            "from PyQt5.QtGui import QFontDatabase\n"
+            "app = QApplication(['x'])\n"
+            "before = sorted(QFontDatabase().families())\n"
+            "from app.frozen import add_fonts_if_none\n"
+            "add_fonts_if_none(app)\n"
+            "print(before, '|', app.font().family())\n")
+    env = {**os.environ, "FONTCONFIG_FILE": str(conf), "QT_QPA_PLATFORM": "offscreen",
+           "XDG_RUNTIME_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-2000:]
+    before, family = out.stdout.strip().rsplit("|", 1)
+    assert "DejaVu" not in before and family.strip() == "DejaVu Sans", out.stdout

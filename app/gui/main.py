@@ -75,7 +75,7 @@ def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
     app = QApplication.instance() or QApplication(sys.argv[:1])
     from app.frozen import add_fonts_if_none
 
-    add_fonts_if_none()
+    add_fonts_if_none(app)
     app.setApplicationName("Emotion Detector")
     app.setWindowIcon(_icon())
     app.setOrganizationName("EmotionDetector")

@@ -90,18 +90,22 @@ def prune(binaries, log=print):
         if _prunable(dest):
             by_name.setdefault(PurePosixPath(dest).name, []).append((dest, source))
     keep = {dest for dest, _, _ in files if not _prunable(dest)}
-    todo = [source for dest, source, _ in files if dest in keep]
+    todo = [(dest, source) for dest, source, _ in files if dest in keep]
     seen = set()
     while todo:
-        source = todo.pop()
+        referrer, source = todo.pop()
         if source in seen:
             continue
         seen.add(source)
         for name in needed(source):
-            for dest, lib_source in by_name.get(name, []):
+            found = by_name.get(name, [])
+            # a wheel's library links its own folder's copy (RUNPATH $ORIGIN)
+            folder = PurePosixPath(referrer).parent
+            here = [c for c in found if PurePosixPath(c[0]).parent == folder]
+            for dest, lib_source in here or found:
                 if dest not in keep:
                     keep.add(dest)
-                    todo.append(lib_source)
+                    todo.append((dest, lib_source))
     dropped = sorted(dest for dest, _, _ in files if dest not in keep)
     log(f"bundle_libs: {len(dropped)} libraries nothing kept links to: {' '.join(dropped)}")
     return [e for e in binaries

@@ -108,8 +108,7 @@ def prune(binaries, log=print):
                     todo.append((dest, lib_source))
     dropped = sorted(dest for dest, _, _ in files if dest not in keep)
     log(f"bundle_libs: {len(dropped)} libraries nothing kept links to: {' '.join(dropped)}")
-    return [e for e in binaries
-            if (e[0] if e[2] != "SYMLINK" else e[1].replace("\\", "/")) in keep]
+    return [e for e in binaries if e[2] == "SYMLINK" or e[0] in keep]
 
 
 def strip(binaries, workdir, log=print):
@@ -135,8 +134,20 @@ def strip(binaries, workdir, log=print):
     return out
 
 
-def drop_dangling(entries, present):
-    """The entries without the symlinks whose target is no longer in the bundle
-    (PyInstaller lists some among the data files); `present`: every file's dest."""
+def fix_symlinks(entries, present):
+    """The entries with each symlink whose target is no longer in the bundle pointed
+    at a file of the same name that is, else left out. PyInstaller links each library
+    name once at the top of the bundle, where the loader finds it; when that was
+    OpenCV's copy of a library PyAV has too, it becomes PyAV's. Symlinks are among
+    both the binaries and the data files; `present`: every file's dest."""
     present = {p.replace("\\", "/") for p in present}
-    return [e for e in entries if e[2] != "SYMLINK" or e[1].replace("\\", "/") in present]
+    out = []
+    for dest, target, kind in entries:
+        if kind == "SYMLINK" and target.replace("\\", "/") not in present:
+            name = PurePosixPath(target.replace("\\", "/")).name
+            same = sorted(p for p in present if PurePosixPath(p).name == name)
+            if not same:
+                continue
+            target = same[0]
+        out.append((dest, target, kind))
+    return out

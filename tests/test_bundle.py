@@ -8,6 +8,7 @@ from pip's cache after the first time, PyInstaller's analysis); see docs/bundle.
 """
 
 import configparser
+import hashlib
 import json
 import os
 import platform
@@ -113,6 +114,12 @@ def test_the_bundle_holds_what_the_app_loads_and_no_tensorflow(bundle):
                      "PyQt5/Qt5/translations", "opencv_python.libs"):
         assert unwanted not in names, unwanted
     assert not [n for n in names if re.search(r"QtWebEngine|Qt5Quick|Qt5Qml|\.qm$|fer2013", n)]
+    # no library twice (the same bytes under two names or folders)
+    libraries = [p for p in inside.rglob("*.so*") if p.is_file() and not p.is_symlink()]
+    digests = [hashlib.sha256(p.read_bytes()).hexdigest() for p in libraries]
+    assert len(set(digests)) == len(digests), sorted(
+        p.relative_to(inside).as_posix() for p, d in zip(libraries, digests)
+        if digests.count(d) > 1)
     # one FFmpeg: OpenCV's own copy is replaced by PyAV's (packaging/bundle_libs.py)
     assert len([n for n in names if re.search(r"(^|/)libavcodec-[0-9a-f]+\.so", n)
                 and not Path(inside / n).is_symlink()]) == 1

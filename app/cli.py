@@ -457,8 +457,9 @@ def _run_app(args):
     from app import crash_log
     from app.gui.main import run_app
 
-    crash_log.install()    # from the desktop's menu there is no terminal for a traceback
-    return run_app(**app_options)
+    # from the desktop's menu there is no terminal for a traceback: a file, and a box
+    with crash_log.installed():
+        return run_app(**app_options)
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "bench": _run_bench,

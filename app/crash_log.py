@@ -2,6 +2,7 @@
 shown on stderr and, when a window is up, in a message box: an app started from
 the desktop's menu has no terminal to print a traceback to."""
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import model.atomic as atomic
 from app import __version__
+from model.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -60,31 +62,62 @@ def report(exc_type, exc, tb, where: str = "") -> Path | None:
     return path
 
 
+# the boxes shown (a parentless widget lives while Python holds it)
+_boxes = []
+
+
 def _message_box(message: str, path: Path):
-    """A box on the GUI thread when a QApplication exists (never import Qt for it)."""
+    """A box on the GUI thread when a QApplication exists (never import Qt for it).
+    In the event loop (a slot failed) it does not block: the app goes on. Outside
+    it (the window failed to start, the app is about to end) it waits to be closed."""
     qtwidgets = sys.modules.get("PyQt5.QtWidgets")
     if qtwidgets is None or qtwidgets.QApplication.instance() is None:
         return
     try:
-        qtwidgets.QMessageBox.critical(
-            None, "Emotion Detector - error",
+        box = qtwidgets.QMessageBox(
+            qtwidgets.QMessageBox.Critical, "Emotion Detector - error",
             f"Something went wrong: {message}\n\nThe details were saved in\n{path}")
+        if sys.modules["PyQt5.QtCore"].QThread.currentThread().loopLevel() == 0:
+            box.exec_()
+            return
+        box.finished.connect(lambda _: _boxes.remove(box))
+        _boxes.append(box)
+        box.show()
     except Exception:  # noqa: BLE001 - the log and stderr already say it
         log.debug("no message box for the crash", exc_info=True)
 
 
+def _hook(exc_type, exc, tb):
+    if issubclass(exc_type, KeyboardInterrupt):
+        return sys.__excepthook__(exc_type, exc, tb)
+    report(exc_type, exc, tb)
+
+
+def _thread_hook(args):
+    if args.exc_type is SystemExit:
+        return
+    report(args.exc_type, args.exc_value, args.exc_traceback,
+           where=getattr(args.thread, "name", ""))
+
+
 def install():
     """Send uncaught exceptions (main thread, Qt slots, other threads) to report()."""
-    def hook(exc_type, exc, tb):
-        if issubclass(exc_type, KeyboardInterrupt):
-            return sys.__excepthook__(exc_type, exc, tb)
-        report(exc_type, exc, tb)
+    sys.excepthook = _hook
+    threading.excepthook = _thread_hook
 
-    def thread_hook(args):
-        if args.exc_type is SystemExit:
-            return
-        report(args.exc_type, args.exc_value, args.exc_traceback,
-               where=getattr(args.thread, "name", ""))
 
-    sys.excepthook = hook
-    threading.excepthook = thread_hook
+@contextlib.contextmanager
+def installed():
+    """install() for the duration of the block (the window's run), then the hooks
+    that were there before; a failure that ends the block is reported too."""
+    before = sys.excepthook, threading.excepthook
+    install()
+    try:
+        yield
+    except UserError:
+        raise                            # one line the CLI prints, not a crash
+    except Exception:
+        report(*sys.exc_info())
+        raise
+    finally:
+        sys.excepthook, threading.excepthook = before

@@ -34,10 +34,13 @@ Invoke-Checked $Py @("-c", "import sys; sys.exit(sys.version_info < (3, 10))")
 Write-Host "installing packaging\bundle-requirements.txt and the project"
 Invoke-Checked $Py @("-m", "pip", "install", "--quiet", "-r", "packaging\bundle-requirements.txt")
 Invoke-Checked $Py @("-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall", $Root)
+# (pip's "not found" warning on stderr must not stop the script: Continue here)
+$ErrorActionPreference = "Continue"
 foreach ($unwanted in @("tensorflow", "tensorflow-cpu", "opencv-python")) {
-    & $Py -m pip show --quiet $unwanted 2>$null | Out-Null
+    & $Py -m pip show --quiet $unwanted *> $null
     if ($LASTEXITCODE -eq 0) { throw "build_bundle: $unwanted is installed in $Venv; remove that folder and rerun" }
 }
+$ErrorActionPreference = "Stop"
 
 Write-Host "running PyInstaller (packaging\emotion_detector.spec)"
 Remove-Item -Recurse -Force -ErrorAction SilentlyContinue "$Dist\EmotionDetector"

@@ -15,6 +15,14 @@ from model.errors import UserError
 from tests.conftest import REPO
 
 
+@pytest.fixture(autouse=True)
+def boxes(monkeypatch):
+    """The message boxes report() would show (a real one would wait to be closed)."""
+    shown = []
+    monkeypatch.setattr(crash_log, "_message_box", lambda message, path: shown.append(path))
+    return shown
+
+
 def _raise():
     try:
         raise ValueError("boom in a slot")
@@ -23,7 +31,7 @@ def _raise():
 
 
 def test_an_uncaught_exception_is_logged_to_a_file_and_its_path_printed(tmp_path, monkeypatch,
-                                                                         capsys):
+                                                                         capsys, boxes):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
@@ -34,9 +42,10 @@ def test_an_uncaught_exception_is_logged_to_a_file_and_its_path_printed(tmp_path
     text = logs[0].read_text()
     assert "ValueError: boom in a slot" in text and "Traceback" in text and "_raise" in text
     assert str(logs[0]) in capsys.readouterr().err
+    assert boxes == [logs[0]]                        # on the main thread: a box too
 
 
-def test_a_crash_in_another_thread_is_logged_with_its_name(tmp_path, monkeypatch):
+def test_a_crash_in_another_thread_is_logged_with_its_name(tmp_path, monkeypatch, boxes):
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)
     monkeypatch.setattr(threading, "excepthook", threading.excepthook)
@@ -46,6 +55,7 @@ def test_a_crash_in_another_thread_is_logged_with_its_name(tmp_path, monkeypatch
     worker.join()
     (log,) = (tmp_path / "state" / "emotion-detector").glob("crash-*.log")
     assert "thread: capture" in log.read_text() and "ZeroDivisionError" in log.read_text()
+    assert boxes == []                               # no widgets off the GUI thread
 
 
 @pytest.mark.parametrize("platform, tail", [("linux", ".local/state/emotion-detector"),
@@ -95,3 +105,17 @@ def test_on_a_system_without_fonts_the_bundles_font_is_the_apps(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     before, family = out.stdout.strip().rsplit("|", 1)
     assert "DejaVu" not in before and family.strip() == "DejaVu Sans", out.stdout
+
+
+def test_the_window_run_restores_the_hooks_and_logs_what_ends_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    before = sys.excepthook, threading.excepthook
+    with pytest.raises(UserError), crash_log.installed():
+        assert sys.excepthook is not before[0]
+        raise UserError("no display")                # the CLI's one line, not a crash
+    assert not (tmp_path / "state").exists()
+    with pytest.raises(RuntimeError), crash_log.installed():
+        raise RuntimeError("the window failed")
+    assert (sys.excepthook, threading.excepthook) == before
+    (log,) = (tmp_path / "state" / "emotion-detector").glob("crash-*.log")
+    assert "RuntimeError: the window failed" in log.read_text()

@@ -136,9 +136,12 @@ def _run_app(args):
         for path in desktop_entry.install() if install else desktop_entry.uninstall():
             print(path)
         return 0
+    from app import crash_log
     from app.gui.main import run_app
 
-    return run_app(**app_options)
+    # from the desktop's menu there is no terminal for a traceback: a file, and a box
+    with crash_log.installed():
+        return run_app(**app_options)
 
 
 COMMANDS = {None: _run_app, "process": _run_process, "report": _run_report,
@@ -154,6 +157,9 @@ def main(argv=None) -> int:
         else "%(levelname)s: %(message)s",
     )
     try:
+        from app.frozen import check_command
+
+        check_command(args.command)
         return COMMANDS[args.command](args) or 0
     except KeyboardInterrupt:
         log.error("interrupted")

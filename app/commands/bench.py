@@ -335,7 +335,10 @@ IMPORT_SNIPPETS = {
 
 
 def import_times() -> dict:
-    """Seconds to import each in a fresh interpreter (so nothing is cached in-process)."""
+    """Seconds to import each in a fresh interpreter (so nothing is cached in-process);
+    None in the standalone app, which has no interpreter to start on its own."""
+    if getattr(sys, "frozen", False):
+        return dict.fromkeys(IMPORT_SNIPPETS)
     out = {}
     for key, statement in IMPORT_SNIPPETS.items():
         code = ("import time; t = time.perf_counter(); " + statement +

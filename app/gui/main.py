@@ -68,11 +68,13 @@ def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
     from PyQt5.QtCore import QTimer
     from PyQt5.QtWidgets import QApplication
 
+    from app.frozen import add_fonts_if_none
     from app.gui.engine import VideoEngine
     from app.gui.settings import Settings
     from app.gui.window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    add_fonts_if_none(app)        # the standalone app on a system without fonts
     app.setApplicationName("Emotion Detector")
     app.setWindowIcon(_icon())
     app.setOrganizationName("EmotionDetector")

@@ -52,7 +52,10 @@ def icon_image(size: int = 256) -> np.ndarray:
 
 
 def launcher_command() -> str:
-    """How the menu starts the app: this install's console script, else main.py."""
+    """How the menu starts the app: the standalone app's executable, this install's
+    console script, else main.py."""
+    if getattr(sys, "frozen", False):
+        return shlex.quote(sys.executable)
     script = Path(sys.executable).parent / APP_ID
     if script.is_file():
         return shlex.quote(str(script))

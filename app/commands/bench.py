@@ -89,7 +89,7 @@ def _report(frames, truths, clip) -> dict:
                            "p90_ms": _r(np.percentile(e2e, 90)),
                            "fps": _r(len(e2e) / (sum(e2e) / 1000.0))},
             "detection": detection_rate(frames, truths),
-            "steadiness": steadiness(frames, truths, clip.get("fps", 30.0))}
+            "steadiness": steadiness(frames, truths, frame_rate(clip.get("fps")))}
 
 
 def _machine() -> dict:

@@ -137,7 +137,7 @@ class Recorder(QObject):
         self.worker: RecorderWorker | None = None
         self.worker_thread: QThread | None = None
         self.folder: Path | None = None
-        self.fps = 30.0                # the video's rate (ResultFiles': the source's, or 30)
+        self.fps = frame_rate(None)    # the video's rate (as ResultFiles' when it starts)
         self.frames = 0
         self.skipped = 0
         self._paused_since: float | None = None

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import model.runtime.atomic as atomic
+from app.io.frame_source import frame_rate
 from app.report import frames as pictures
 from app.report.data import Output, marker_name, photo_faces, read_output
 from app.report.limits import model_paragraph
@@ -147,7 +148,7 @@ def _video_body(out: Output) -> str:
     if not tracks:
         parts.append("<h2>Faces</h2><p>No face was found.</p>")
     # a slice per frame, up to MAX_POINTS: finer would leave gaps between frames
-    bins = min(MAX_POINTS, max(2, int(round((span[1] - span[0]) * (out.fps or 30.0)))))
+    bins = min(MAX_POINTS, max(2, int(round((span[1] - span[0]) * frame_rate(out.fps)))))
     can_plot = plotting()
     for tr in detailed:
         chart = face_chart(tr.times, tr.probs, tr.valence, span, on_axis, bins=bins) \

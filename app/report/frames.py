@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from app.io.frame_source import frame_rate
 from app.io.sources import VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -51,7 +52,7 @@ def read_frames(video: VideoRef, moments, fps: float | None) -> dict:
     if not cap.isOpened():
         log.warning("cannot open %s for the report's pictures", video.path)
         return {}
-    source_fps = cap.get(cv2.CAP_PROP_FPS) or fps or 30.0
+    source_fps = cap.get(cv2.CAP_PROP_FPS) or frame_rate(fps)
     wanted = {}
     for m in moments:
         index = m.frame if video.annotated else \

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app import synthetic  # noqa: E402
+from app.io import synthetic  # noqa: E402
 from app.io.webcam_clip import write_webcam_clip  # noqa: E402
 
 

@@ -96,7 +96,10 @@ def _is_gfortran(name: str) -> bool:
 
 def share_gfortran(binaries, workdir, log=print):
     """Point OpenCV's OpenBLAS at NumPy's libgfortran (a patched copy in `workdir`)."""
-    if not sys.platform.startswith("linux") or not shutil.which("readelf"):
+    if not sys.platform.startswith("linux"):
+        return binaries
+    if not shutil.which("readelf"):
+        log("bundle_libs: no readelf here (binutils), OpenCV keeps its own libgfortran")
         return binaries
     numpys = [(dest, source) for dest, source, kind in binaries if kind != "SYMLINK"
               and dest.startswith("numpy.libs/") and _is_gfortran(dest)]
@@ -160,25 +163,40 @@ def prune(binaries, log=print):
 
 def strip(binaries, workdir, log=print):
     """Strip the binaries that come with their symbols (libpython, LiteRT, Qt, the
-    extension modules: about 60 MB), as stripped copies in `workdir`. Not the ones
-    in a wheel's *.libs/ folder: auditwheel rewrote them with patchelf, and strip
-    breaks those ("ELF load command address/offset not page-aligned")."""
-    if not sys.platform.startswith("linux") or not shutil.which("strip"):
+    extension modules: about 60 MB), as stripped copies in `workdir`. A library in a
+    wheel's *.libs/ folder was rewritten by auditwheel with patchelf, and strip can
+    break those ("ELF load command address/offset not page-aligned", NumPy's
+    OpenBLAS): its stripped copy is taken only when the loader can still map it
+    (_loadable) and it is smaller (OpenCV's libpng, libaom, libavif: 1.4 MB)."""
+    if not sys.platform.startswith("linux") or not shutil.which("strip") \
+            or not shutil.which("readelf"):
         log("bundle_libs: no strip here (binutils), the libraries keep their symbols")
         return binaries
     out, saved = [], 0
     for dest, source, kind in binaries:
-        if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name \
-                and not PurePosixPath(dest).parts[0].endswith(".libs"):
+        if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name:
             copy = Path(workdir) / dest
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy)
             subprocess.run(["strip", "--strip-unneeded", str(copy)], check=True)
-            saved += Path(source).stat().st_size - copy.stat().st_size
-            source = str(copy)
+            wheel_lib = PurePosixPath(dest).parts[0].endswith(".libs")
+            smaller = Path(source).stat().st_size - copy.stat().st_size
+            if not wheel_lib or (smaller > 0 and _loadable(copy)):
+                saved += smaller
+                source = str(copy)
         out.append((dest, source, kind))
     log(f"bundle_libs: strip saved {saved / 1e6:.0f} MB")
     return out
+
+
+def _loadable(path) -> bool:
+    """Whether each loadable segment's file offset and address agree modulo the
+    page size, as the dynamic loader requires to map it."""
+    out = subprocess.run(["readelf", "-lW", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    loads = [line.split() for line in out.splitlines() if line.split()[:1] == ["LOAD"]]
+    return bool(loads) and all((int(f[2], 16) - int(f[1], 16)) % max(int(f[-1], 16), 4096) == 0
+                               for f in loads)
 
 
 def fix_symlinks(entries, present):

@@ -195,7 +195,9 @@ def test_window_opens_on_xvfb_and_space_saves_a_snapshot(bundle, display, tmp_pa
                              capture_output=True, text=True, timeout=30).stdout.split()[0]
         subprocess.run(["xdotool", "windowfocus", "--sync", wid], env=xdo, timeout=30, check=True)
         subprocess.run(["xdotool", "key", "space"], env=xdo, timeout=30, check=True)
-        records = wait_for(app, log, lambda: list(snaps.glob("*.json")), "a snapshot")
+        # not the atomic writer's temporary file (.emotion_...json), renamed at once
+        records = wait_for(app, log, lambda: [p for p in snaps.glob("*.json")
+                                              if not p.name.startswith(".")], "a snapshot")
     finally:
         if app.poll() is None:
             app.send_signal(signal.SIGTERM)      # closes like the close button

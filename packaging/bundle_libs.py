@@ -9,6 +9,9 @@ packaging/emotion_detector.spec, with patchelf from the build environment).
   the Qt plugins the window does not use (QML, Wayland, OpenGL, SVG, themes), so
   their libraries (QtQuick, QtQml, QtNetwork, Kerberos...) would stay for nothing.
   prune() keeps a library only when a kept binary links to it.
+- OpenCV's OpenBLAS and NumPy's each bring a libgfortran.so.5 (with its libquadmath,
+  3 MB): OpenCV's is pointed at NumPy's when that defines every symbol version it
+  needs from it (GFORTRAN_8), so one Fortran runtime is loaded and shipped.
 """
 
 import re
@@ -52,7 +55,7 @@ def share_ffmpeg(binaries, workdir, log=print):
         if dest.startswith("cv2/") and dest.endswith(".so") and kind == "EXTENSION":
             swaps = {n: theirs.get(_ffmpeg_key(n)) for n in needed(source) if _ffmpeg_key(n)}
             if swaps and all(swaps.values()):
-                source = _patched(source, swaps, Path(workdir))
+                source = _patched(source, swaps, Path(workdir), "$ORIGIN/../av.libs")
                 log(f"bundle_libs: {dest} uses PyAV's FFmpeg: {' '.join(swaps.values())}")
             elif swaps:
                 log(f"bundle_libs: FFmpeg versions differ, OpenCV keeps its own: {swaps}")
@@ -60,15 +63,62 @@ def share_ffmpeg(binaries, workdir, log=print):
     return out
 
 
-def _patched(source, swaps: dict, workdir: Path) -> str:
+def _patched(source, swaps: dict, workdir: Path, rpath: str) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     copy = workdir / PurePosixPath(source).name
     shutil.copy2(source, copy)
     args = [patchelf()]
     for old, new in swaps.items():
         args += ["--replace-needed", old, new]
-    subprocess.run(args + ["--add-rpath", "$ORIGIN/../av.libs", str(copy)], check=True)
+    subprocess.run(args + ["--add-rpath", rpath, str(copy)], check=True)
     return str(copy)
+
+
+def _versions(path, section: str, file: str | None = None) -> set[str]:
+    """The symbol version names an ELF file defines (section "d"), or needs from the
+    library `file` (section "r"), from `readelf -V`."""
+    out = subprocess.run(["readelf", "-V", "--wide", str(path)], capture_output=True,
+                         text=True, check=True).stdout
+    names, inside, current = set(), False, None
+    for line in out.splitlines():
+        if line.startswith("Version "):
+            inside = f".gnu.version_{section}'" in line
+        elif inside and "File: " in line:
+            current = line.split("File: ")[1].split()[0]
+        elif inside and "Name: " in line and (section == "d" or current == file):
+            names.add(line.split("Name: ")[1].split()[0])
+    return names
+
+
+def _is_gfortran(name: str) -> bool:
+    return re.fullmatch(r"libgfortran-[0-9a-f-]+\.so\.5[\d.]*", PurePosixPath(name).name) is not None
+
+
+def share_gfortran(binaries, workdir, log=print):
+    """Point OpenCV's OpenBLAS at NumPy's libgfortran (a patched copy in `workdir`)."""
+    if not sys.platform.startswith("linux"):
+        return binaries
+    if not shutil.which("readelf"):
+        log("bundle_libs: no readelf here (binutils), OpenCV keeps its own libgfortran")
+        return binaries
+    numpys = [(dest, source) for dest, source, kind in binaries if kind != "SYMLINK"
+              and dest.startswith("numpy.libs/") and _is_gfortran(dest)]
+    if len(numpys) != 1:
+        return binaries
+    theirs = PurePosixPath(numpys[0][0]).name
+    defined = _versions(numpys[0][1], "d")
+    out = []
+    for dest, source, kind in binaries:
+        if kind != "SYMLINK" and dest.startswith("opencv_python_headless.libs/libopenblas"):
+            ours = [n for n in needed(source) if _is_gfortran(n)]
+            if len(ours) == 1 and _versions(source, "r", ours[0]) <= defined:
+                source = _patched(source, {ours[0]: theirs}, Path(workdir),
+                                  "$ORIGIN/../numpy.libs")
+                log(f"bundle_libs: {dest} uses NumPy's {theirs}")
+            elif ours:
+                log(f"bundle_libs: NumPy's {theirs} lacks a version {dest} needs; both stay")
+        out.append((dest, source, kind))
+    return out
 
 
 def _prunable(dest: str) -> bool:
@@ -113,25 +163,40 @@ def prune(binaries, log=print):
 
 def strip(binaries, workdir, log=print):
     """Strip the binaries that come with their symbols (libpython, LiteRT, Qt, the
-    extension modules: about 60 MB), as stripped copies in `workdir`. Not the ones
-    in a wheel's *.libs/ folder: auditwheel rewrote them with patchelf, and strip
-    breaks those ("ELF load command address/offset not page-aligned")."""
-    if not sys.platform.startswith("linux") or not shutil.which("strip"):
+    extension modules: about 60 MB), as stripped copies in `workdir`. A library in a
+    wheel's *.libs/ folder was rewritten by auditwheel with patchelf, and strip can
+    break those ("ELF load command address/offset not page-aligned", NumPy's
+    OpenBLAS): its stripped copy is taken only when the loader can still map it
+    (_loadable) and it is smaller (OpenCV's libpng, libaom, libavif: 1.4 MB)."""
+    if not sys.platform.startswith("linux") or not shutil.which("strip") \
+            or not shutil.which("readelf"):
         log("bundle_libs: no strip here (binutils), the libraries keep their symbols")
         return binaries
     out, saved = [], 0
     for dest, source, kind in binaries:
-        if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name \
-                and not PurePosixPath(dest).parts[0].endswith(".libs"):
+        if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name:
             copy = Path(workdir) / dest
             copy.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, copy)
             subprocess.run(["strip", "--strip-unneeded", str(copy)], check=True)
-            saved += Path(source).stat().st_size - copy.stat().st_size
-            source = str(copy)
+            wheel_lib = PurePosixPath(dest).parts[0].endswith(".libs")
+            smaller = Path(source).stat().st_size - copy.stat().st_size
+            if not wheel_lib or (smaller > 0 and _loadable(copy)):
+                saved += smaller
+                source = str(copy)
         out.append((dest, source, kind))
     log(f"bundle_libs: strip saved {saved / 1e6:.0f} MB")
     return out
+
+
+def _loadable(path) -> bool:
+    """Whether each loadable segment's file offset and address agree modulo the
+    page size, as the dynamic loader requires to map it."""
+    out = subprocess.run(["readelf", "-lW", str(path)], capture_output=True, text=True,
+                         check=True).stdout
+    loads = [line.split() for line in out.splitlines() if line.split()[:1] == ["LOAD"]]
+    return bool(loads) and all((int(f[2], 16) - int(f[1], 16)) % max(int(f[-1], 16), 4096) == 0
+                               for f in loads)
 
 
 def fix_symlinks(entries, present):

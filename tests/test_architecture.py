@@ -32,9 +32,8 @@ def imports_of(name: str, path, known: set) -> set:
             if node.level:
                 anchor = package.split(".")[:len(package.split(".")) - node.level + 1]
                 base = ".".join(anchor + ([base] if base else []))
-            # `from pkg import mod` imports pkg.mod when that is a module
-            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
-                       for a in node.names]
+            # `from pkg import mod` runs pkg (its __init__) and imports pkg.mod
+            targets = [base] + [f"{base}.{a.name}" for a in node.names]
         else:
             continue
         found |= {t for t in targets if t in known and t != name}

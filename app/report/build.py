@@ -11,7 +11,7 @@ import numpy as np
 
 import model.runtime.atomic as atomic
 from app.io.frame_source import frame_rate
-from app.report import frames as pictures
+import app.report.frames as pictures
 from app.report.data import Output, marker_name, photo_faces, read_output
 from app.report.limits import model_paragraph
 from app.report.page import (chip, clock, document, duration, esc, facts, img, legend,

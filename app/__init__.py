@@ -6,6 +6,8 @@ track -> draw), the pipeline usable on its own:
 """
 
 __version__ = "0.2.0"   # the one place; setup.cfg and --version read it
+APP_ID = "emotion-detector"     # the command, the menu entry and the log folder
+APP_NAME = "EmotionDetector"    # the settings, picture and log folders
 
 __all__ = ["Detection", "EmotionPipeline", "PipelineConfig", "__version__"]
 

@@ -12,12 +12,12 @@ import traceback
 from pathlib import Path
 
 import model.runtime.atomic as atomic
-from app import __version__
+from app import APP_ID, APP_NAME, __version__
+from app.frozen import is_frozen
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
-APP_ID = "emotion-detector"
 
 
 def log_folder(platform: str = sys.platform) -> Path:
@@ -25,9 +25,9 @@ def log_folder(platform: str = sys.platform) -> Path:
     home = Path.home()
     if platform == "win32":
         return Path(os.environ.get("LOCALAPPDATA") or home / "AppData" / "Local") \
-            / "EmotionDetector" / "Logs"
+            / APP_NAME / "Logs"
     if platform == "darwin":
-        return home / "Library" / "Logs" / "EmotionDetector"
+        return home / "Library" / "Logs" / APP_NAME
     # XDG base directories: $XDG_STATE_HOME, else ~/.local/state
     return Path(os.environ.get("XDG_STATE_HOME") or home / ".local" / "state") / APP_ID
 
@@ -40,7 +40,7 @@ def write_report(exc_type, exc, tb, where: str = "") -> Path:
     path = folder / f"crash-{stamp}.log"
     text = "".join([
         f"Emotion Detector {__version__}, Python {sys.version.split()[0]} on {sys.platform}"
-        f"{' (standalone app)' if getattr(sys, 'frozen', False) else ''}\n",
+        f"{' (standalone app)' if is_frozen() else ''}\n",
         f"command: {' '.join(sys.argv)}\n", f"thread: {where}\n" if where else "", "\n",
         *traceback.format_exception(exc_type, exc, tb)])
     atomic.write_text(path, text)

@@ -1,5 +1,5 @@
 """Write packaging/icons/emotion-detector.ico and .icns (the Windows and macOS app
-icons of the standalone app) from the app's own drawn icon (app.desktop_entry).
+icons of the standalone app) from the app's own drawn icon (app.io.desktop_entry).
 Run with the development install (Pillow comes with matplotlib, the train extra):
     .venv/bin/python packaging/make_icons.py
 The files are committed: the bundle's build needs no Pillow."""

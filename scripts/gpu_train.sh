@@ -4,8 +4,8 @@
 # (the Python packages the machine lacks), are installed first. Times a training step
 # with each Keras backend that the machine has (JAX, JAX told to use CUDA, PyTorch;
 # side by side, 75 s at most), then trains networks side by side with the fastest
-# until a shared deadline. The weights and histories go to $OUT_DIR (default
-# runs/gpu/out), and everything printed also goes to $OUT_DIR/log.txt, so a session
+# until the deadline. The weights and histories go to $OUT_DIR (default
+# runs/gpu/out), and everything printed also goes to $OUT_DIR/log.txt, so a run
 # cut off before the end still leaves its record.
 #   bash scripts/gpu_train.sh SECONDS ["SEED TARGETS" ...]     (three runs by default)
 set -u

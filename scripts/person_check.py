@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from model import EMOTIONS  # noqa: E402
-from app.core.neutral_offset import corrected, person_offset  # noqa: E402
+from app.core.neutral_offset import corrected  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.training.data import SPLIT_NAMES, load_dataset
 from model.training.train_config import DEFAULT_DATA  # noqa: E402
@@ -66,7 +66,7 @@ def main():
                 offset = checked_offset(probs[base], ref, sequence=False)
                 accepted += 1
             except NotNeutral:
-                offset = 0 * person_offset(probs[base], ref)
+                offset = np.zeros(len(EMOTIONS))      # refused: nothing corrected
             for s in a.strength:
                 scores[s].append(np.mean(corrected(probs[rest], s * offset).argmax(1)
                                          == split.y[rest]))

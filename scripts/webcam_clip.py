@@ -30,8 +30,9 @@ def main(argv=None) -> int:
     faces = synthetic.fer_faces(args.data, args.emotion, args.pick + 1)
     face = faces[args.pick] if len(faces) > args.pick else synthetic.drawn_face(160, args.emotion)
     source = "FER-2013" if len(faces) > args.pick else "drawn (FER-2013 not found)"
-    boxes = write_webcam_clip(args.out, face, frames=int(args.seconds * 30), size=args.size,
-                              seed=args.seed)
+    fps = 30.0
+    boxes = write_webcam_clip(args.out, face, fps=fps, frames=int(args.seconds * fps),
+                              size=args.size, seed=args.seed)
     print(f"{args.out}: {len(boxes)} frames, 640x360, a {source} {args.emotion} face")
     return 0
 

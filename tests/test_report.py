@@ -268,10 +268,12 @@ def test_not_an_output_folder_is_one_line(tmp_path, caplog):
     with caplog.at_level(logging.ERROR):
         assert main(["report", str(tmp_path)]) == 2
         assert main(["report", str(tmp_path / "missing")]) == 2
+        assert main(["report", str(tmp_path / "notes.txt")]) == 2
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors == [f"{tmp_path} is not an output folder of process, a recording or a "
                       "batch (it needs summary.json and detections.csv)",
-                      f"{tmp_path / 'missing'}: no such folder"]
+                      f"{tmp_path / 'missing'}: no such folder",
+                      f"{tmp_path / 'notes.txt'} is not a folder"]
     assert not (tmp_path / "report.html").exists()
 
 
@@ -372,3 +374,17 @@ def test_time_axes_are_in_seconds_or_round_minutes(end, step, label):
     ticks = [t for t in axis.get_xticks() if 0 <= t <= end]
     assert ticks[1] - ticks[0] == step and len(ticks) <= 11
     assert axis.xaxis.get_major_formatter()(ticks[1], 1) == label
+
+
+def test_a_bad_number_in_the_csv_is_one_line_that_names_it(tmp_path, caplog):
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "summary.json").write_text('{"frames": 1, "faces": 1, "tracks": 1, "fps": 30}')
+    header = "frame,time,track,x,y,w,h,label,confidence," + ",".join(EMOTIONS)
+    (out / "detections.csv").write_text(header + "\n0,zz,1,1,1,9,9,happy,0.9" +
+                                        ",0.1" * len(EMOTIONS) + "\n")
+    with caplog.at_level(logging.ERROR):
+        assert main(["report", str(out)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [f"{out}: detections.csv line 2: its frame, track or time is not a "
+                      "number"]

@@ -17,6 +17,7 @@ with the default settings and with hold and tilt search switched off.
 """
 
 import contextlib
+import dataclasses
 import itertools
 import json
 import logging
@@ -37,6 +38,7 @@ from app.core.runstats import rss_mb
 from app.io.frame_source import SourceError, frame_rate
 from app.io.sources import open_source
 from app.core.track import iou
+from app.frozen import is_frozen
 from model.runtime.errors import UserError
 from model.runtime.emotions import EMOTIONS
 
@@ -100,7 +102,8 @@ def _machine() -> dict:
 
 def _make_clip(path: Path, frames: int):
     faces, origin = synthetic.default_faces(("neutral", "happy"))
-    spec = synthetic.ClipSpec(frames=frames, change_at=frames / 30.0 / 2)
+    spec = synthetic.ClipSpec(frames=frames)
+    spec = dataclasses.replace(spec, change_at=frames / spec.fps / 2)
     truths = synthetic.write_clip(path, faces, spec)
     clip = {"generated": f"{spec.width}x{spec.height}, {frames} frames at {spec.fps:g} fps, "
                          f"one face moving, expression changes at {spec.change_at:.2f} s",
@@ -337,7 +340,7 @@ IMPORT_SNIPPETS = {
 def import_times() -> dict:
     """Seconds to import each in a fresh interpreter (so nothing is cached in-process);
     None in the standalone app, which has no interpreter to start on its own."""
-    if getattr(sys, "frozen", False):
+    if is_frozen():
         return dict.fromkeys(IMPORT_SNIPPETS)
     out = {}
     for key, statement in IMPORT_SNIPPETS.items():

@@ -11,13 +11,13 @@ from pathlib import Path
 
 from PyQt5.QtCore import QSettings, QStandardPaths
 
+from app import APP_NAME
 from app.core.config import DEFAULTS
 
 log = logging.getLogger(__name__)
 
 SETTINGS_ENV = "EMOTION_DETECTOR_SETTINGS"
 RECENT_MAX = 8
-APP_NAME = "EmotionDetector"
 
 
 def default_snapshot_dir() -> Path:

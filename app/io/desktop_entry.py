@@ -11,11 +11,12 @@ import cv2
 import numpy as np
 
 import model.runtime.atomic as atomic
+from app import APP_ID
+from app.frozen import is_frozen
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
-APP_ID = "emotion-detector"
 
 
 def data_home() -> Path:
@@ -54,7 +55,7 @@ def icon_image(size: int = 256) -> np.ndarray:
 def launcher_command() -> str:
     """How the menu starts the app: the standalone app's executable, this install's
     console script, else main.py."""
-    if getattr(sys, "frozen", False):
+    if is_frozen():
         return shlex.quote(sys.executable)
     script = Path(sys.executable).parent / APP_ID
     if script.is_file():

@@ -151,12 +151,19 @@ def read_summary(folder: Path) -> dict:
     return summary
 
 
+def not_an_output(folder: Path) -> str:
+    """What `report` says of a folder it cannot make a report of."""
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    return (f"{folder} is not an output folder of process, a recording or a batch "
+            "(it needs summary.json and detections.csv)")
+
+
 def read_output(folder) -> Output:
     """The files of one output folder; a UserError when it is not one."""
     folder = Path(folder)
     if not is_output(folder):
-        raise UserError(f"{folder} is not an output folder of process or of a recording "
-                        "(it needs summary.json and detections.csv)")
+        raise UserError(not_an_output(folder))
     summary = read_summary(folder)
     try:
         with open(folder / "detections.csv", newline="", encoding="utf-8") as fh:
@@ -166,6 +173,11 @@ def read_output(folder) -> Output:
     if rows and not {"frame", "track", "label", *EMOTIONS} <= set(rows[0]):
         raise UserError(f"{folder}: detections.csv lacks the columns frame, track, label "
                         "and the seven probabilities")
+    for line, r in enumerate(rows, start=2):          # line 1 is the header
+        if _number(r["frame"], int) is None or _number(r["track"], int) is None or \
+                (r.get("time") and _number(r["time"], float) is None):
+            raise UserError(f"{folder}: detections.csv line {line}: its frame, track or "
+                            "time is not a number")
     return Output(folder, summary, rows, read_markers(folder / "markers.csv"))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import model.runtime.atomic as atomic
 from app.report.build import REPORT, number, relative, write_report
-from app.report.data import is_batch, is_output, read_output, read_summary
+from app.report.data import is_batch, is_output, not_an_output, read_output, read_summary
 from app.report.page import chip, document, duration, esc, legend, percent, signed, table
 from model.runtime.errors import UserError
 
@@ -15,7 +15,7 @@ def report_command(folder) -> int:
     """`report FOLDER`: rebuild the report of an output folder, or every report of a
     batch and its index; prints the paths written."""
     folder = Path(folder).expanduser()
-    if not folder.is_dir():
+    if not folder.exists():
         raise UserError(f"{folder}: no such folder")
     if is_batch(folder):
         for entry in read_summary(folder)["inputs"]:
@@ -26,8 +26,7 @@ def report_command(folder) -> int:
     elif is_output(folder):
         print(write_report(folder))
     else:
-        raise UserError(f"{folder} is not an output folder of process, a recording or a "
-                        "batch (it needs summary.json and detections.csv)")
+        raise UserError(not_an_output(folder))
     return 0
 
 

@@ -18,6 +18,7 @@ from PyQt5.QtWidgets import QToolButton
 import app
 from app.core.draw import EMOTION_COLORS
 from app.gui.about import about_html
+from model.runtime.model_card import card_results
 from app.gui.actions import shortcut_rows
 from app.gui.settings import Settings
 from model import EMOTIONS
@@ -358,8 +359,11 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     rows = dict(shortcut_rows(win))
     assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
-    about = about_html("Emotion Detector", win.model.name)
-    assert "Emotion model: emotion_cnn.tflite" in about and "PrivateTest" in about
+    card = win.engine.run_info()["model"]["card"]
+    assert card == card_results("emotion_cnn.tflite") and set(card) == {"PublicTest", "PrivateTest"}
+    about = about_html("Emotion Detector", win.engine.run_info())
+    assert "Emotion model: emotion_cnn.tflite" in about
+    assert f"PublicTest {card['PublicTest']}, PrivateTest {card['PrivateTest']}" in about
     assert f"</b> {app.__version__}<br>" in about     # the one version, also from a checkout
     win.acts.fullscreen.trigger()
     qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)

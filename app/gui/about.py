@@ -1,5 +1,7 @@
 """What Help > About and Help > Keyboard shortcuts show."""
 
+from pathlib import Path
+
 def app_version() -> str:
     """The one version (app.__version__), installed or run from a checkout."""
     from app import __version__
@@ -7,23 +9,13 @@ def app_version() -> str:
     return __version__
 
 
-SHIPPED_ROW = "shipped default"  # marks the shipped model's row in the card's results table
-
-
-def model_card_accuracy() -> str:
-    """The shipped model's FER-2013 results, as its card's results row states them."""
-    from model.runtime.classifier import ASSETS
-
-    try:
-        lines = (ASSETS / "MODEL_CARD.md").read_text(encoding="utf-8").splitlines()
-    except OSError:
+def card_line(card: dict) -> str:
+    """The model's FER-2013 results as its card states them (read off the GUI thread,
+    with the model: app.report.run_info), or nothing for a model the card does not name."""
+    if not card:
         return ""
-    row = next((line for line in lines if SHIPPED_ROW in line), "")
-    cells = [c.strip(" *") for c in row.strip("|").split("|")]
-    if len(cells) < 3:
-        return ""
-    return (f"The shipped model on FER-2013: PublicTest {cells[1]}, PrivateTest {cells[2]} "
-            "(assets/MODEL_CARD.md)")
+    return ("On FER-2013: " + ", ".join(f"{split} {value}" for split, value in card.items())
+            + " (assets/MODEL_CARD.md)")
 
 
 def shortcuts_html(rows) -> str:
@@ -32,7 +24,10 @@ def shortcuts_html(rows) -> str:
         f"<tr><td>{what}</td><td><b>{keys}</b></td></tr>" for what, keys in rows) + "</table>"
 
 
-def about_html(title: str, model_name: str) -> str:
+def about_html(title: str, run: dict | None) -> str:
+    """`run`: the model in use (VideoEngine.run_info), None before one is loaded."""
+    model = (run or {}).get("model") or {}
+    name = Path(model["path"]).name if model.get("path") else "not loaded"
     return (f"<b>{title}</b> {app_version()}<br>Faces and their emotions, live, on this "
-            f"computer; nothing is sent anywhere.<br><br>Emotion model: "
-            f"{model_name or 'not loaded'}<br>{model_card_accuracy()}")
+            f"computer; nothing is sent anywhere.<br><br>Emotion model: {name}<br>"
+            f"{card_line(model.get('card') or {})}")

@@ -251,7 +251,7 @@ class MainWindow(QMainWindow):
         QMessageBox.information(self, "Keyboard shortcuts", shortcuts_html(shortcut_rows(self)))
 
     def show_about(self):
-        QMessageBox.about(self, f"About {TITLE}", about_html(TITLE, self.model.name))
+        QMessageBox.about(self, f"About {TITLE}", about_html(TITLE, self.engine.run_info()))
 
     def show_message(self, text: str, error: bool = False):
         self.status.show(text, error)

@@ -2,34 +2,16 @@
 shipped model card (assets/MODEL_CARD.md), not repeated here, and what it was
 trained on."""
 
-import re
 from pathlib import Path
 
-from model.runtime.classifier import ACCURATE_MODEL, ASSETS, DEFAULT_MODEL
-
-MODEL_CARD = ASSETS / "MODEL_CARD.md"
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
+from model.runtime.model_card import MODEL_CARD, card_results
 
 
 def card_accuracy(model_name: str, card: Path = MODEL_CARD) -> str | None:
-    """The PrivateTest accuracy (e.g. "69.27%") the card's first table gives the model
-    file `model_name`; None when the card or the row is not there."""
-    try:
-        lines = card.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return None
-    column = None
-    for line in lines:
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if column is None:
-            if line.lstrip().startswith("|") and "PrivateTest" in cells:
-                column = cells.index("PrivateTest")
-            continue
-        if not line.lstrip().startswith("|"):
-            break                                  # the end of that table
-        if f"`{model_name}`" in line and column < len(cells):
-            found = re.search(r"\d+(\.\d+)?%", cells[column])
-            return found.group(0) if found else None
-    return None
+    """The PrivateTest accuracy (e.g. "69.27%") the card gives the model file
+    `model_name`; None when the card or the row is not there."""
+    return card_results(model_name, card).get("PrivateTest")
 
 
 def model_paragraph(summary: dict) -> str:

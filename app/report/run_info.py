@@ -1,6 +1,10 @@
 """What a run used, kept in its summary.json for the report: the model and the
 pipeline's settings (as they were when the run started)."""
 
+from pathlib import Path
+
+from model.runtime.model_card import card_results
+
 
 def describe_run(pipe, accurate: bool = False, crops: bool = False) -> dict:
     """{"model": {path, networks, accurate}, "settings": {...}} of an EmotionPipeline
@@ -14,5 +18,6 @@ def describe_run(pipe, accurate: bool = False, crops: bool = False) -> dict:
         settings["crops"] = True
     return {"model": {"path": str(path) if path else None,
                       "networks": int(getattr(classifier, "networks", 1) or 1),
-                      "accurate": bool(accurate)},
+                      "accurate": bool(accurate),
+                      "card": card_results(Path(path).name) if path else {}},
             "settings": settings}

@@ -32,6 +32,20 @@ def write_clip(path, frames: int = 60, fps: float = 30.0, expression="neutral",
     return Path(path)
 
 
+def write_photos(folder, expressions=("neutral",) * 3, size=(480, 360), face: int = 140,
+                 x0: int = 200, dx: int = 40) -> Path:
+    """A folder of PNG photos p0, p1, ...: a drawn face per expression on the room
+    background, each a little further right (at x0 + i * dx, half-way down)."""
+    folder = Path(folder)
+    folder.mkdir()
+    bg = synthetic.background(*size)
+    for i, expression in enumerate(expressions):
+        frame = synthetic.paste_face(bg, synthetic.drawn_face(face, expression),
+                                     (x0 + dx * i, size[1] // 2), face)
+        assert cv2.imwrite(str(folder / f"p{i}.png"), frame)
+    return folder
+
+
 def write_image(path, size=(480, 360)) -> Path:
     """A still photo (PNG) of a drawn face on the room background."""
     bg = synthetic.background(*size)

@@ -6,14 +6,12 @@ length agrees with the video file); the side panel's titles fit at the default s
 import json
 from pathlib import Path
 
-import cv2
 import pytest
 
 pytest.importorskip("pytestqt")
 
 from PyQt5.QtCore import QRect, Qt  # noqa: E402
 
-from app.io import synthetic  # noqa: E402
 from tests.conftest import video_frames  # noqa: E402
 from tests.gui_support import (  # noqa: E402
     WAIT_MS,
@@ -21,6 +19,7 @@ from tests.gui_support import (  # noqa: E402
     wait_frames,
     wait_message,
     write_clip,
+    write_photos,
 )
 
 FPS = 30.0
@@ -55,12 +54,7 @@ def test_after_a_seek_while_paused_the_status_says_where_the_picture_is(qtbot, t
 
 
 def test_a_photo_step_says_which_photo_is_shown(qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    bg = synthetic.background(320, 240)
-    for i in range(3):
-        frame = synthetic.paste_face(bg, synthetic.drawn_face(100), (120 + 30 * i, 120), 100)
-        assert cv2.imwrite(str(folder / f"p{i}.png"), frame)
+    folder = write_photos(tmp_path / "photos", size=(320, 240), face=100, x0=120, dx=30)
     win = open_window(qtbot, tmp_path)
     win.start_source(folder)
     qtbot.waitUntil(lambda: win.last_result is not None, timeout=WAIT_MS)

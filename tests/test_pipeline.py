@@ -390,7 +390,9 @@ def test_a_face_lost_for_a_moment_is_held_then_dropped(drawn):
     assert all(len(d) == 1 and d[0].held and d[0].track_id == seen.track_id for d in kept)
     assert all(d[0].label == "happy" and d[0].probabilities == seen.probabilities for d in kept)
     assert kept[-1][0].box[0] > seen.box[0] + 10  # moved on with the face's motion
-    assert held[-1] == [] and clf.calls == calls  # then dropped; held faces not classified
+    # then dropped; held faces not classified: only the reading started beside the
+    # detection on the frame the face was lost (at its expected box), then dropped
+    assert held[-1] == [] and clf.calls == calls + 1
     assert pipe.tracker.tracks                    # the track itself is still remembered
     back = pipe.process(synthetic.paste_face(bg, drawn[0], (350, 240), 160), t + 16 / 30)
     assert [d.track_id for d in back] == [seen.track_id] and not back[0].held

@@ -51,8 +51,13 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip, monkeypatc
         on_gui_thread.append(QThread.currentThread() is QApplication.instance().thread())
         return real_report(folder)
 
-    real_report = recorder.try_write_report
+    def create(path):                        # and so is the folder made
+        on_gui_thread.append(QThread.currentThread() is QApplication.instance().thread())
+        return real_create(path)
+
+    real_report, real_create = recorder.try_write_report, recorder.create_session_folder
     monkeypatch.setattr(recorder, "try_write_report", report)
+    monkeypatch.setattr(recorder, "create_session_folder", create)
     win = open_window(qtbot, tmp_path, loop=True)
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
@@ -69,10 +74,37 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip, monkeypatc
     assert len(sessions) == 1 and str(sessions[0]) == win.recording.last[0]
     summary, rows = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 20 and summary["status"] == "complete"
-    assert on_gui_thread == [False]
+    assert on_gui_thread == [False, False]
     times = sorted({float(r["time"]) for r in rows})
     assert times[0] >= 0 and all(b > a for a, b in zip(times, times[1:]))  # video time
     wait_message(qtbot, win, "Recording saved in", sessions[0].name)
+
+
+def test_two_recordings_started_in_one_second_get_a_folder_each(qtbot, tmp_path, clip,
+                                                                 monkeypatch):
+    import datetime as dt
+
+    from app.gui import recorder
+
+    started = dt.datetime(2026, 12, 6, 12, 0, 0)                 # the same second twice
+    named = recorder.session_folder
+    monkeypatch.setattr(recorder, "session_folder", lambda root, when=None: named(root, started))
+    win = open_window(qtbot, tmp_path, loop=True, record_dir=tmp_path / "rec")
+    win.start_source(clip)
+    wait_frames(qtbot, win, 3, faces=True)
+    folders = []
+    for _ in range(2):
+        win.acts.record.trigger()
+        wait_frames(qtbot, win, 5)
+        win.acts.record.trigger()
+        qtbot.waitUntil(lambda: win.recording.last is not None
+                        and win.recording.last[0] not in folders, timeout=WAIT_MS)
+        folders.append(win.recording.last[0])
+    first = tmp_path / "rec" / "session_20261206_120000"
+    assert folders == [str(first), str(first.with_name(first.name + "_2"))]
+    wait_message(qtbot, win, "Recording saved in", "session_20261206_120000_2")
+    for folder in folders:
+        assert json.loads((Path(folder) / "summary.json").read_text())["frames"] >= 3
 
 
 def test_record_flag_records_until_the_window_closes(qtbot, tmp_path, clip):

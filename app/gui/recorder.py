@@ -39,14 +39,24 @@ FINISH_TIMEOUT = 15.0   # s to finalise the files and the report when the window
 
 
 def session_folder(root, when: dt.datetime | None = None) -> Path:
-    """A new folder name for a recording under `root` (not created here)."""
+    """The folder name for a recording started `when` under `root` (no disk access:
+    the GUI thread names it; `create_session_folder` makes it, in the recorder's)."""
     when = when or dt.datetime.now()
-    base = Path(root).expanduser() / f"session_{when:%Y%m%d_%H%M%S}"
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}_{n}")
-    return path
+    return Path(root).expanduser() / f"session_{when:%Y%m%d_%H%M%S}"
+
+
+def create_session_folder(path: Path) -> Path:
+    """Create `path`, or `path_2`, `path_3`... when taken (two recordings in one
+    second): mkdir itself decides, so two writers can never share a folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, n = path, 1
+    while True:
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = path.with_name(f"{path.name}_{n}")
 
 
 class RecorderWorker(QObject):
@@ -54,6 +64,7 @@ class RecorderWorker(QObject):
 
     saved = pyqtSignal(str, object)     # the folder, the summary
     failed = pyqtSignal(str)            # why the files could not be written
+    renamed = pyqtSignal(str)           # the folder it records into, when not the one named
 
     def __init__(self, folder: Path, name: str, fps: float | None, input_name: str,
                  extra: dict | None = None):
@@ -70,6 +81,10 @@ class RecorderWorker(QObject):
     @pyqtSlot()
     def open(self):
         try:
+            folder = create_session_folder(self.folder)
+            if folder != self.folder:
+                self.folder = folder
+                self.renamed.emit(str(folder))
             self.files = ResultFiles(self.folder, self.name, self.fps, video=True,
                                      markers=True)
         except OSError as exc:
@@ -128,6 +143,7 @@ class Recorder(QObject):
 
     saved = pyqtSignal(str, object)
     failed = pyqtSignal(str)
+    renamed = pyqtSignal(str)           # the folder, when the one `start` named was taken
     _frame = pyqtSignal(object, object, object, float)
     _marker = pyqtSignal(object, object, int, str)
     _finish = pyqtSignal(object, float, object)
@@ -157,6 +173,7 @@ class Recorder(QObject):
         self.worker = RecorderWorker(self.folder, name, fps, input_name, extra)
         self.worker.saved.connect(self.saved)
         self.worker.failed.connect(self.failed)
+        self.worker.renamed.connect(self._on_renamed)
         self._frame.connect(self.worker.add)
         self._marker.connect(self.worker.mark)
         self._finish.connect(self.worker.finish)
@@ -164,6 +181,11 @@ class Recorder(QObject):
         self._paused_since, self._paused_s = None, 0.0
         self.worker_thread = start_worker(self.worker, "recorder", self.worker.open)
         return self.folder
+
+    def _on_renamed(self, folder: str):
+        if self.worker is not None:
+            self.folder = Path(folder)
+            self.renamed.emit(folder)
 
     def set_paused(self, on: bool):
         """The video was paused (no frames come) or plays again: the recording's

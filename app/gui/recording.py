@@ -18,6 +18,8 @@ class RecordControl(QObject):
         self.last = None
         recorder.saved.connect(self._on_saved)
         recorder.failed.connect(self._on_failed)
+        recorder.renamed.connect(lambda folder: self.message.emit(
+            f"Recording into {folder}", False))
 
     def start(self, root, input_name: str):
         """Record into a new folder under `root` (the Record action turned on)."""

@@ -13,12 +13,15 @@ of them are 40% of the bundle and unused by the app:
 
 Each is replaced by a library of the same name that defines the functions the other
 bundled binaries import from it; calling one prints which, and why it is missing, and
-stops the program. Except the functions FFmpeg calls while it lists its codecs, which
-answer as a library with no encoder would (ANSWERS). A library is kept whole when another binary imports a variable or
-a versioned symbol from it (a stand-in could not mimic those) or no compiler runs.
+stops the program; the functions FFmpeg calls while it lists its codecs answer as a
+library with no encoder would (ANSWERS). A library is kept whole when another binary
+imports a variable or a versioned symbol from it (a stand-in could not mimic those),
+or when binutils' `nm` or the compiler is missing.
 """
 
+import platform
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
@@ -51,6 +54,9 @@ def stand_in(binaries, workdir, log=print):
     """The entries with each library of LEFT_OUT replaced by its stand-in (built in
     `workdir`)."""
     if not sys.platform.startswith("linux"):
+        return binaries
+    if not shutil.which("nm"):
+        log("bundle: no nm here (binutils): every library is kept whole")
         return binaries
     files = [(dest, source) for dest, source, kind in binaries
              if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name]
@@ -87,8 +93,7 @@ def _build(name: str, source, what: str, imports: dict, workdir: Path, log):
     try:
         # glibc 2.17: the oldest the wheels inside support (manylinux2014)
         subprocess.run([sys.executable, "-m", "ziglang", "cc", "-target",
-                        "x86_64-linux-gnu.2.17" if _machine() == "x86_64"
-                        else "aarch64-linux-gnu.2.17",
+                        f"{platform.machine()}-linux-gnu.2.17",
                         "-shared", "-fPIC", "-O2", "-s", f"-Wl,-soname,{name}",
                         "-o", str(built), str(c_file)], check=True, capture_output=True)
     except (OSError, subprocess.CalledProcessError) as exc:
@@ -96,12 +101,6 @@ def _build(name: str, source, what: str, imports: dict, workdir: Path, log):
         log(f"bundle: {name} stays whole: no stand-in built ({exc} {detail.decode()[:300]})")
         return None
     return str(built)
-
-
-def _machine() -> str:
-    import platform
-
-    return platform.machine()
 
 
 def _c_source(name: str, what: str, symbols: list[str]) -> str:

@@ -359,6 +359,8 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     rows = dict(shortcut_rows(win))
     assert rows["Snapshot"] == "Space" and rows["Record"] == "R"
     assert rows["Full screen"] == "F11" and rows["Keyboard shortcuts"] == "F1"
+    # the run's description comes from the processing thread by a signal of its own
+    qtbot.waitUntil(lambda: win.engine.run_info() is not None, timeout=WAIT_MS)
     card = win.engine.run_info()["model"]["card"]
     assert card == card_results("emotion_cnn.tflite") and set(card) == {"PublicTest", "PrivateTest"}
     about = about_html("Emotion Detector", win.engine.run_info())

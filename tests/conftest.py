@@ -160,6 +160,34 @@ def video_frames(path) -> int:
 
 # ---- generated footage and what the outputs hold ------------------------------
 
+def video_with_sound(path, codec, frames=45, fps=30):
+    """A clip with a drawn face and a 440 Hz tone, written with PyAV."""
+    import av
+    import numpy as np
+
+    from app.io import synthetic
+
+    faces, spec = [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=frames, fps=fps)
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264" if path.suffix == ".mp4" else "mjpeg", rate=fps)
+        video.width, video.height = 640, 480
+        video.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuvj420p"
+        audio = out.add_stream(codec, rate=44100)
+        for frame, _ in synthetic.clip_frames(faces, spec):
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
+        out.mux(video.encode(None))
+        t = np.arange(int(44100 * frames / fps)) / 44100
+        tone = 0.3 * np.sin(2 * np.pi * 440 * t)[None]
+        samples = av.AudioFrame.from_ndarray(tone.astype(np.float32), format="fltp",
+                                             layout="mono") if codec == "aac" else \
+            av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16), format="s16",
+                                       layout="mono")
+        samples.sample_rate = 44100
+        out.mux(audio.encode(samples))
+        out.mux(audio.encode(None))
+    return path
+
+
 CLIP_FRAMES = 45
 
 

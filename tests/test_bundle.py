@@ -25,7 +25,7 @@ import pytest
 
 from app import __version__
 from app.io import synthetic
-from tests.conftest import REPO
+from tests.conftest import REPO, video_with_sound
 from tests.test_xvfb_window import display, window_geometry  # noqa: F401 - a fixture
 
 BUILD_TIMEOUT = 1200
@@ -204,9 +204,7 @@ def test_process_reads_h264_and_writes_h264_with_aac_beside_the_stand_ins(bundle
     is read (OpenCV) and its annotated copy encoded (libx264) with the sound in it."""
     import av
 
-    from tests.test_process import _video_with_sound
-
-    source = _video_with_sound(tmp_path / "talk.mp4", "aac")
+    source = video_with_sound(tmp_path / "talk.mp4", "aac")
     out = run(bundle, "process", str(source), "-o", "out", "--no-progress",
               env=bare_env(tmp_path), cwd=tmp_path, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]

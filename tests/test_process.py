@@ -22,7 +22,7 @@ from app.io.sources import open_source
 from app.core.track import iou
 from model import EMOTIONS
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
-from tests.conftest import REPO, read_csv, video_frames
+from tests.conftest import REPO, read_csv, video_frames, video_with_sound
 
 
 def no_temp_files(folder):
@@ -307,37 +307,12 @@ def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
     assert abs(angry - sad) <= 2 and angry + sad >= len(third) - 2      # half and half
 
 
-def _video_with_sound(path, codec, frames=45, fps=30):
-    """A clip with a drawn face and a 440 Hz tone, written with PyAV."""
-    import av
-
-    faces, spec = [synthetic.drawn_face(160)], synthetic.ClipSpec(frames=frames, fps=fps)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264" if path.suffix == ".mp4" else "mjpeg", rate=fps)
-        video.width, video.height = 640, 480
-        video.pix_fmt = "yuv420p" if path.suffix == ".mp4" else "yuvj420p"
-        audio = out.add_stream(codec, rate=44100)
-        for frame, _ in synthetic.clip_frames(faces, spec):
-            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")))
-        out.mux(video.encode(None))
-        t = np.arange(int(44100 * frames / fps)) / 44100
-        tone = 0.3 * np.sin(2 * np.pi * 440 * t)[None]
-        samples = av.AudioFrame.from_ndarray(tone.astype(np.float32), format="fltp",
-                                             layout="mono") if codec == "aac" else \
-            av.AudioFrame.from_ndarray((tone * 32767).astype(np.int16), format="s16",
-                                       layout="mono")
-        samples.sample_rate = 44100
-        out.mux(audio.encode(samples))
-        out.mux(audio.encode(None))
-    return path
-
-
 @pytest.mark.parametrize("name, codec", [("talk.mp4", "aac"), ("talk.avi", "pcm_s16le")],
                          ids=["aac-copied", "pcm-as-aac"])
 def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, codec):
     import av
 
-    source = _video_with_sound(tmp_path / name, codec)
+    source = video_with_sound(tmp_path / name, codec)
     out = tmp_path / "out"
     assert main(["process", str(source), "-o", str(out), "--no-progress"]) == 0
     summary = json.loads((out / "summary.json").read_text())

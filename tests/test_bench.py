@@ -89,6 +89,9 @@ def test_bench_command_prints_the_json(capsys):
     assert out["startup"]["import_inference_path_s"] > 0
     assert out["startup"]["import_tensorflow_s"] > 0
     assert "flips_per_s_raw" in out["steadiness"]
+    # what the figures depend on: the CPU, and the threads the classifier chose on it
+    assert out["machine"]["cpu"].strip()
+    assert out["machine"]["classifier_threads"] in (1, 2)
 
 
 def test_bench_on_a_bad_video(tmp_path, caplog):

@@ -7,6 +7,7 @@ import pytest
 
 from model.runtime.errors import ModelError
 from model import EMOTIONS
+from model.runtime import classifier
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from tests.conftest import tiny_faces
 
@@ -283,3 +284,42 @@ def test_a_folder_or_an_unknown_file_type_is_refused(tmp_path):
     with pytest.raises(ModelError, match=f"unknown model type {onnx}: "
                                          "expected a .tflite, .keras or .json file"):
         EmotionClassifier.load(onnx)
+
+
+@pytest.mark.parametrize("one_thread_ms, cores, threads", [
+    (0.5, 2, 1),     # fast int8 arithmetic: a second thread would only crowd the detector
+    (5.0, 2, 2),     # AVX2 alone: the network is most of the frame, two threads share it
+    (5.0, 1, 1),     # no second core to give it
+])
+def test_auto_threads_gives_a_slow_network_a_second_thread(one_thread_ms, cores, threads):
+    assert classifier.auto_threads(one_thread_ms, cores) == threads
+
+
+@pytest.mark.parametrize("measured, threads", [(0.4, 1), (6.0, 2)])
+def test_threads_none_times_the_network_and_builds_it_for_what_it_measured(
+        monkeypatch, faces, shipped, measured, threads):
+    built = []
+    real = classifier._interpreter
+    monkeypatch.setattr(classifier, "_interpreter",
+                        lambda *a: built.append(a[2]) or real(*a))
+    monkeypatch.setattr(classifier, "_time_one", lambda *a: measured)
+    monkeypatch.setattr(classifier.os, "cpu_count", lambda: 2)
+    auto = EmotionClassifier.load(threads=None)
+    assert auto.threads == threads
+    assert built == [1, 2] if threads == 2 else built == [1]
+    np.testing.assert_allclose(auto.predict(faces), shipped.predict(faces), atol=1e-5)
+
+
+def test_the_pipeline_lets_the_classifier_choose_its_threads(monkeypatch):
+    from app.core.pipeline import EmotionPipeline
+
+    monkeypatch.setattr(classifier, "_time_one", lambda *a: 6.0)
+    monkeypatch.setattr(classifier.os, "cpu_count", lambda: 2)
+    assert EmotionPipeline().classifier.threads == 2
+
+
+def test_the_measured_time_is_of_a_real_run(shipped):
+    interpreter = shipped._backend._it
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    ms = classifier._time_one(interpreter, inp, out)
+    assert 0.01 < ms < 1000

@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -61,6 +62,8 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     t0 = time.perf_counter()
     pipe = EmotionPipeline(model_path=options.model)
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
+    # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
+    result["machine"]["classifier_threads"] = pipe.classifier.threads
     with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
@@ -96,8 +99,21 @@ def _report(frames, truths, clip) -> dict:
 
 def _machine() -> dict:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
-    return {"cpus": os.cpu_count(), "load_average_1min": _r(load[0]) if load else None,
+    return {"cpu": _cpu_name(), "cpus": os.cpu_count(),
+            "load_average_1min": _r(load[0]) if load else None,
             "python": sys.version.split()[0]}
+
+
+def _cpu_name() -> str:
+    """The CPU's model name: the figures depend on it (fast int8 arithmetic or not)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def _make_clip(path: Path, frames: int):

@@ -104,10 +104,11 @@ class EmotionPipeline:
     change its fields (`EmotionPipeline(sensitivity=0.8)`). `smoothing`,
     `sensitivity` and `min_face` may be changed between frames; call `reset()`
     when the source changes. `timings` holds the last frame's per-stage milliseconds.
+    `threads`: the classifier's; None lets it choose by its speed on this CPU.
     """
 
     def __init__(self, model_path=None, classifier=None, config: PipelineConfig | None = None,
-                 threads: int = 1, **changes):
+                 threads: int | None = None, **changes):
         self.config = (config or DEFAULTS).with_changes(**changes)
         cfg = self.config
         self.classifier = classifier or EmotionClassifier.load(model_path, threads=threads)

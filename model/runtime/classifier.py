@@ -15,6 +15,8 @@ of the cost (assets/MODEL_CARD.md).
 
 import json
 import logging
+import os
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -63,10 +65,11 @@ class EmotionClassifier:
         self.calibration = calibration   # applied to every reading (model.runtime.calibration)
 
     @classmethod
-    def load(cls, path=None, flip: bool = True, threads: int = 2,
+    def load(cls, path=None, flip: bool = True, threads: int | None = 2,
              five_crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
 
+        `threads` None: one, or two where one is slow on this CPU (`auto_threads`).
         `calibrated` False: the network's own probabilities, without the calibration
         the file carries (for fitting one)."""
         path = Path(path) if path else DEFAULT_MODEL
@@ -74,6 +77,12 @@ class EmotionClassifier:
         calibration = getattr(backend, "calibration", NONE) if calibrated else NONE
         log.debug("loaded model %s (temperature %.3f)", path, calibration.temperature)
         return cls(backend, path, flip, five_crops, calibration)
+
+    @property
+    def threads(self) -> int | None:
+        """The threads each network runs on (None: not a LiteRT model)."""
+        backend = getattr(self._backend, "members", [self._backend])[0]
+        return getattr(backend, "threads", None)
 
     @property
     def networks(self) -> int:
@@ -132,7 +141,7 @@ MODEL_TYPES = (".tflite", ".keras", ".json")
 NETWORK_TYPES = (".tflite", ".keras")  # what an ensemble may list: no nesting
 
 
-def _load_backend(path: Path, threads: int, listed_in=None):
+def _load_backend(path: Path, threads: int | None, listed_in=None):
     """A network's backend, or an ensemble's; `listed_in`: the ensemble naming `path`."""
     types = NETWORK_TYPES if listed_in else MODEL_TYPES
     where = f" (listed in {listed_in})" if listed_in else ""
@@ -169,19 +178,25 @@ def _first_line(exc) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-class _LiteBackend:
-    def __init__(self, path: Path, threads: int, calibrated: bool = True):
-        from ai_edge_litert.interpreter import Interpreter
+# `threads=None` (auto): a network slower than this on one thread gets a second one. CPUs
+# with fast int8 arithmetic (AVX-512 VNNI) run the shipped one in about 0.5 ms, where a
+# second thread beside the detector costs more than it brings; AVX2 alone takes ~5 ms,
+# and two threads cut a frame by a third (docs/measurements.md).
+SLOW_ONE_THREAD_MS = 1.5
 
+
+class _LiteBackend:
+    def __init__(self, path: Path, threads: int | None, calibrated: bool = True):
         data = path.read_bytes()     # once: for the runtime and for the calibration
-        try:
-            self._it = Interpreter(model_content=data, num_threads=threads)
-            self._it.allocate_tensors()
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot read model {path}: not a valid .tflite file "
-                             f"({_first_line(exc)})") from exc
+        self._it = _interpreter(data, path, threads or 1)
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
+        self.threads, self.one_thread_ms = threads, None
+        if threads is None:
+            self.one_thread_ms = _time_one(self._it, inp, out)
+            self.threads = auto_threads(self.one_thread_ms, os.cpu_count() or 1)
+            if self.threads > 1:
+                self._it = _interpreter(data, path, self.threads)
         try:
             self.calibration = tflite_calibration(data, path) if calibrated else NONE
         except ValueError as exc:
@@ -197,6 +212,37 @@ class _LiteBackend:
         self._it.set_tensor(self._in, x)
         self._it.invoke()
         return self._it.get_tensor(self._out).copy()
+
+
+def _interpreter(data: bytes, path: Path, threads: int):
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interpreter = Interpreter(model_content=data, num_threads=threads)
+        interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"cannot read model {path}: not a valid .tflite file "
+                         f"({_first_line(exc)})") from exc
+    return interpreter
+
+
+def _time_one(interpreter, inp, out, runs: int = 5) -> float:
+    """The fastest of a few runs on one face, ms (after one to warm up): the least
+    disturbed by whatever else the machine does while the app starts."""
+    x = np.zeros(inp["shape"], inp["dtype"])
+    times = []
+    for _ in range(runs + 1):
+        t = time.perf_counter()
+        interpreter.set_tensor(inp["index"], x)
+        interpreter.invoke()
+        interpreter.get_tensor(out["index"])
+        times.append((time.perf_counter() - t) * 1000.0)
+    return min(times[1:])
+
+
+def auto_threads(one_thread_ms: float, cores: int) -> int:
+    """The network's threads beside the detector: two where one is slow (and two cores)."""
+    return 2 if one_thread_ms > SLOW_ONE_THREAD_MS and cores >= 2 else 1
 
 
 class _KerasBackend:
@@ -229,7 +275,7 @@ class _KerasBackend:
 class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
-    def __init__(self, path: Path, threads: int):
+    def __init__(self, path: Path, threads: int | None):
         names, self.calibration = _read_ensemble(path)
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 

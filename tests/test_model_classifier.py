@@ -1,6 +1,10 @@
 """EmotionClassifier: shapes, batching, flip, .keras/.tflite agreement, bad model files."""
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,7 +307,7 @@ def test_threads_none_times_the_network_and_builds_it_for_what_it_measured(
     monkeypatch.setattr(classifier, "_interpreter",
                         lambda *a: built.append(a[2]) or real(*a))
     monkeypatch.setattr(classifier, "_time_one", lambda *a: measured)
-    monkeypatch.setattr(classifier.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(classifier, "usable_cores", lambda: 2)
     auto = EmotionClassifier.load(threads=None)
     assert auto.threads == threads
     assert built == [1, 2] if threads == 2 else built == [1]
@@ -314,8 +318,18 @@ def test_the_pipeline_lets_the_classifier_choose_its_threads(monkeypatch):
     from app.core.pipeline import EmotionPipeline
 
     monkeypatch.setattr(classifier, "_time_one", lambda *a: 6.0)
-    monkeypatch.setattr(classifier.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(classifier, "usable_cores", lambda: 2)
     assert EmotionPipeline().classifier.threads == 2
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_usable_cores_counts_the_cores_the_process_is_allowed():
+    # as `taskset -c 0` or a container's cpuset would: one core, whatever the machine has
+    code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+            "from model.runtime.classifier import usable_cores; print(usable_cores())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.strip() == "1"
 
 
 def test_the_measured_time_is_of_a_real_run(shipped):

@@ -179,7 +179,7 @@ def _first_line(exc) -> str:
 
 
 # `threads=None` (auto): a network slower than this on one thread gets a second one. CPUs
-# with fast int8 arithmetic (AVX-512 VNNI) run the shipped one in about 0.5 ms, where a
+# with fast int8 arithmetic (VNNI instructions) run the shipped one in about 0.5 ms, where a
 # second thread beside the detector costs more than it brings; AVX2 alone takes ~5 ms,
 # and two threads cut a frame by a third (docs/measurements.md).
 SLOW_ONE_THREAD_MS = 1.5
@@ -194,7 +194,7 @@ class _LiteBackend:
         self.threads, self.one_thread_ms = threads, None
         if threads is None:
             self.one_thread_ms = _time_one(self._it, inp, out)
-            self.threads = auto_threads(self.one_thread_ms, os.cpu_count() or 1)
+            self.threads = auto_threads(self.one_thread_ms, usable_cores())
             if self.threads > 1:
                 self._it = _interpreter(data, path, self.threads)
         try:
@@ -238,6 +238,14 @@ def _time_one(interpreter, inp, out, runs: int = 5) -> float:
         interpreter.get_tensor(out["index"])
         times.append((time.perf_counter() - t) * 1000.0)
     return min(times[1:])
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` may allow fewer
+    than the machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def auto_threads(one_thread_ms: float, cores: int) -> int:

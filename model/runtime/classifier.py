@@ -191,10 +191,9 @@ class _LiteBackend:
         self._it = _interpreter(data, path, threads or 1)
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
-        self.threads, self.one_thread_ms = threads, None
+        self.threads = threads
         if threads is None:
-            self.one_thread_ms = _time_one(self._it, inp, out)
-            self.threads = auto_threads(self.one_thread_ms, usable_cores())
+            self.threads = auto_threads(_time_one(self._it, inp, out), usable_cores())
             if self.threads > 1:
                 self._it = _interpreter(data, path, self.threads)
         try:

@@ -281,7 +281,25 @@ def _add_train(sub):
             "change the augmentation recipe for an ablation, e.g. 'noise=0,jpeg_p=0' "
             "(names: the fields of model.training.augment.AugmentConfig)", shown="the full recipe",
             metavar="NAME=VALUE[,...]")
+    _add_train_label_options(p, d)
     _add_train_warm_options(p, d)
+
+
+def _add_train_label_options(p, d):
+    """What the network learns from (TrainConfig's labels, votes, unvoted, label_weight)."""
+    _option(p, ["--labels"], d, "labels",
+            "learn FER-2013's one label per face, or the FER+ crowd's ten votes per face "
+            "(their distribution over the seven emotions; PublicTest is scored against "
+            "them and the percentages calibrated on its majority faces)",
+            choices=("fer2013", "ferplus"))
+    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
+            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
+    _option(p, ["--unvoted"], d, "unvoted",
+            "with --labels ferplus: leave out the training faces without votes, or keep "
+            "them with their FER-2013 label", choices=("drop", "label"))
+    _option(p, ["--label-weight"], d, "label_weight",
+            "with --labels ferplus: this share of each target is the FER-2013 label",
+            type=float, metavar="W")
 
 
 def _add_train_warm_options(p, d):

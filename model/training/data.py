@@ -37,6 +37,9 @@ EXPECTED_LAYOUT = (
 class Split:
     x: np.ndarray  # uint8 (N, 48, 48)
     y: np.ndarray  # int64 (N,)
+    # where each face came from: its path in the data-set folder, or its row in
+    # fer2013.csv (the keys of model.training.votes); empty for other sources
+    keys: list = field(default_factory=list)
 
     def __len__(self):
         return len(self.y)
@@ -46,6 +49,11 @@ class Split:
 class Dataset:
     splits: dict
     skipped: dict = field(default_factory=dict)  # reason -> count
+    # soft targets of the train and val faces where they are not the labels (the
+    # crowd's votes: model.training.train.use_crowd), and the faces to calibrate on
+    targets: np.ndarray | None = None
+    val_targets: np.ndarray | None = None
+    calibration: Split | None = None
 
     def __getitem__(self, name) -> Split:
         return self.splits[name]
@@ -108,7 +116,7 @@ def _load_folders(root: Path, splits=SPLITS) -> Dataset:
             for f in images:
                 files[_split_of(part, f.name)].append((f, label))
     skipped = {}
-    return Dataset({s: _read_images(files[s], skipped) for s in splits}, skipped)
+    return Dataset({s: _read_images(files[s], skipped, keys_from=root) for s in splits}, skipped)
 
 
 def is_labelled_folder(path) -> bool:
@@ -152,9 +160,10 @@ def _split_of(part: str, name: str) -> str:
     return "test" if name.startswith("PrivateTest") else "val"
 
 
-def _read_images(items, skipped, prepare=to_gray48) -> Split:
+def _read_images(items, skipped, prepare=to_gray48, keys_from=None) -> Split:
     x = np.empty((len(items), INPUT_SIZE, INPUT_SIZE), np.uint8)
     y = np.empty(len(items), np.int64)
+    keys = []
     n = 0
     for f, label in items:
         try:
@@ -167,8 +176,10 @@ def _read_images(items, skipped, prepare=to_gray48) -> Split:
             log.debug("skipped unreadable image %s", f)
             continue
         y[n] = label
+        if keys_from is not None:
+            keys.append(f.relative_to(keys_from).as_posix())
         n += 1
-    return Split(x[:n], y[:n])
+    return Split(x[:n], y[:n], keys)
 
 
 def _csv_columns(path: Path):
@@ -182,14 +193,14 @@ def _csv_columns(path: Path):
 
 
 def _load_csv(path: Path, splits=SPLITS) -> Dataset:
-    rows = {s: ([], []) for s in splits}
+    rows = {s: ([], [], []) for s in splits}
     skipped = {}
     try:
         # utf-8-sig: a CSV saved by Excel starts with a byte-order mark
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             reader.fieldnames = [h.strip() for h in reader.fieldnames or []]  # checked before
-            for row in reader:
+            for index, row in enumerate(reader):
                 if SPLIT_NAMES.get((row.get("Usage") or "").strip(), "train") not in rows:
                     continue  # a split that was not asked for
                 parsed = _parse_row(row)
@@ -199,12 +210,13 @@ def _load_csv(path: Path, splits=SPLITS) -> Dataset:
                 split, face, label = parsed
                 rows[split][0].append(face)
                 rows[split][1].append(label)
+                rows[split][2].append(index)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path}: {exc}") from exc
     splits = {}
-    for s, (xs, ys) in rows.items():
+    for s, (xs, ys, keys) in rows.items():
         x = np.stack(xs) if xs else np.empty((0, INPUT_SIZE, INPUT_SIZE), np.uint8)
-        splits[s] = Split(x, np.asarray(ys, np.int64))
+        splits[s] = Split(x, np.asarray(ys, np.int64), keys)
     return Dataset(splits, skipped)
 
 

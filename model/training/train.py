@@ -100,15 +100,37 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
 
 
 def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
-    """One-hot labels, or with a teacher the mix that distils it (rows sum to 1)."""
+    """One-hot labels (or the crowd's votes, see `use_crowd`), mixed with a teacher's
+    softened probabilities when there is one (rows sum to 1)."""
     onehot = _onehot(data["train"].y)
+    base = onehot if data.targets is None else \
+        (1 - cfg.label_weight) * data.targets + cfg.label_weight * onehot
     if not cfg.teacher:
-        return onehot
+        return base
     probs = teacher_probabilities(cfg, data["train"].x, out)
-    agree = float(np.mean(probs.argmax(1) == data["train"].y))
-    log.info("teacher agrees with %.1f%% of the training labels", 100 * agree)
+    agree = float(np.mean(probs.argmax(1) == base.argmax(1)))
+    log.info("teacher agrees with %.1f%% of the training targets' top emotion", 100 * agree)
     w = cfg.teacher_weight
-    return w * soften(probs, cfg.temperature) + (1 - w) * onehot
+    return w * soften(probs, cfg.temperature) + (1 - w) * base
+
+
+def use_crowd(cfg: TrainConfig, data):
+    """With labels="ferplus": training faces get the crowd's vote distribution as
+    targets (`data.targets`), PublicTest is scored against it (`data.val_targets`) and
+    calibrated on its majority faces (`data.calibration`)."""
+    data.targets = data.val_targets = None
+    data.calibration = data["val"]
+    if cfg.labels == "fer2013":
+        return data
+    if cfg.labels != "ferplus":
+        raise DataError(f"unknown labels {cfg.labels!r}: fer2013 or ferplus")
+    from model.training import votes as crowd
+
+    votes = crowd.load_votes(crowd.find_votes(cfg.data, cfg.votes))
+    data.splits["train"], data.targets = crowd.crowd_targets(data["train"], votes, cfg.unvoted)
+    data.splits["val"], data.val_targets = crowd.crowd_targets(data["val"], votes)
+    data.calibration = crowd.majority_split(data["val"], votes)
+    return data
 
 
 def make_datasets(data, cfg: TrainConfig, targets=None):
@@ -129,14 +151,16 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
              .batch(cfg.batch_size)
              .map(per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
              .prefetch(tf.data.AUTOTUNE))
-    val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), _onehot(data["val"].y)))
+    val_targets = _onehot(data["val"].y) if data.val_targets is None else data.val_targets
+    val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), val_targets))
            .batch(256).prefetch(tf.data.AUTOTUNE))
     return train, val
 
 
 def compile_model(model, cfg: TrainConfig):
+    soft = cfg.teacher or cfg.labels == "ferplus"  # soft targets need no smoothing
     compile_for_training(model, cfg.lr, cfg.weight_decay, cfg.ema,
-                         0.0 if cfg.teacher else cfg.label_smoothing)
+                         0.0 if soft else cfg.label_smoothing)
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> Path:
@@ -153,7 +177,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
-    data = load_dataset(cfg.data)
+    data = use_crowd(cfg, load_dataset(cfg.data))
     train_ds, val_ds = make_datasets(data, cfg, training_targets(cfg, data, out))
 
     if state:
@@ -240,8 +264,9 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     # PublicTest goes into the exported file (model.runtime.calibration); labels do not change
     from model.training.evaluate import calibrate_model
 
-    if len(data["val"]):
-        calibrate_model(path, data["val"])
+    calibration_faces = data["val"] if data.calibration is None else data.calibration
+    if len(calibration_faces):
+        calibrate_model(path, calibration_faces)
     else:
         log.warning("no PublicTest faces: %s is not calibrated", path)
     atomic.write_json(out / "history.json", history)

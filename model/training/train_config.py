@@ -43,3 +43,12 @@ class TrainConfig:
     # is scored, and checkpoints are saved, with the averaged weights (so --resume
     # goes on from the average)
     ema: float = 0.0
+    # what the targets are: "fer2013" (each face's one label) or "ferplus" (the crowd's
+    # vote distribution, model.training.votes; PublicTest is then scored against it too)
+    labels: str = "fer2013"
+    # the FER+ votes file; None = ferplus_votes.csv in the data-set folder
+    votes: str | None = None
+    # faces without votes: "drop" them or keep them with their FER-2013 "label"
+    unvoted: str = "drop"
+    # with labels="ferplus": this share of each target is the FER-2013 label (one-hot)
+    label_weight: float = 0.0

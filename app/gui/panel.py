@@ -2,13 +2,15 @@
 source's own time (or its valence), with their titles.
 
 It only shows: the window hands it each result's faces and the frame's timeline
-time, and it says by `highlight` which face to mark in the picture.
+time (app.gui.timeline, painted by app.gui.widgets.TimelineView), and it says by
+`highlight` which face to mark in the picture.
 """
 
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from app.gui.widgets import ProbabilityBars, Timeline
+from app.gui.timeline import Timeline, timeline_mode
+from app.gui.widgets import ProbabilityBars, TimelineView
 from model.runtime.emotions import EMOTIONS
 
 
@@ -30,6 +32,7 @@ class SidePanel(QWidget):
         hint.setStyleSheet("color: gray")
         self.bars = ProbabilityBars()
         self.timeline = Timeline()
+        self.timeline_view = TimelineView(self.timeline)
         # the timeline's title wraps rather than being cut at the panel's width
         self.timeline_title = QLabel(self.timeline.title())
         self.timeline_title.setWordWrap(True)
@@ -43,7 +46,7 @@ class SidePanel(QWidget):
         for widget in (self.face_title, hint, self.bars):
             layout.addWidget(widget)
         layout.addLayout(header)
-        layout.addWidget(self.timeline)
+        layout.addWidget(self.timeline_view)
         layout.addStretch(1)
         self.setMinimumWidth(260)
         self.setMaximumWidth(420)
@@ -55,18 +58,32 @@ class SidePanel(QWidget):
         if mode is not None:
             self.timeline.set_mode(mode)
         self.timeline_title.setText(self.timeline.title())
+        self.timeline_view.update()
+
+    def started(self, info: dict):
+        """The source's "started" news: the timeline in that source's mode."""
+        self.reset(timeline_mode(info))
+
+    def seeked(self):
+        """The source jumped to another place (app.gui.timeline.Timeline.seeked)."""
+        self.timeline.seeked()
+        self.timeline_view.update()
 
     def set_valence(self, on: bool):
         """The timeline shows valence (on) or the emotions."""
         self.timeline.set_show_valence(on)
         self.timeline_title.setText(self.timeline.title())
+        self.timeline_view.update()
+
+    def add_marker(self, marker, frame):
+        """A marker added (app.gui.markers) at `frame`: a line on the timeline."""
+        self.timeline.add_marker(self.timeline.time_of(frame), marker["number"],
+                                 marker["text"])
+        self.timeline_view.update()
 
     def timeline_time(self, frame) -> float:
-        """The timeline's `t` for a frame (app.core.playback.Frame): its time in the
-        source, or for photos (no time axis) its number."""
-        if self.timeline.mode == "photos" or frame.time is None:
-            return float(frame.number)
-        return frame.time
+        """The timeline's `t` for a frame (app.gui.timeline.Timeline.time_of)."""
+        return self.timeline.time_of(frame)
 
     def shown_face(self, detections):
         """The selected face if it is still there, else the largest."""
@@ -87,6 +104,7 @@ class SidePanel(QWidget):
             self.face_title.setText("No face")
             self.bars.set_probabilities(None)
             self.timeline.add(None, t=t)
+            self.timeline_view.update()
             return
         which = "Selected face" if selected else "Largest face"
         reading = f"{det.label} {det.confidence * 100:.0f}%" if det.label in EMOTIONS \
@@ -96,6 +114,7 @@ class SidePanel(QWidget):
         self.face_title.setText(f"{which}: {reading}")
         self.bars.set_probabilities(det.probabilities, det.label)
         self.timeline.add(det.label, det.confidence, t=t, valence=det.valence)
+        self.timeline_view.update()
 
     def select_at(self, detections, x, y, t=None):
         """Follow the face at frame pixel (x, y); empty space: the largest again."""

@@ -72,7 +72,7 @@ class MainWindow(QMainWindow):
         self.snapshots = SnapshotWriter(snapshot_dir or settings.snapshot_dir, self)
         self.baseline = NeutralBaseline(self)
         self.markers = Markers(self.recorder, self)
-        self.playback = ReviewControl(engine, self.review, a, self.panel, self.recorder, self)
+        self.playback = ReviewControl(engine, self.review, a, self.recorder, self)
         self.options = OptionControl(a, self.sensitivity, settings, engine, self)
         self.model = ModelControl(engine, self.view, self.status, self.baseline, self)
         self.recording = RecordControl(self.recorder, a.record, engine, self.playback, self)
@@ -131,6 +131,7 @@ class MainWindow(QMainWindow):
                      lambda spec: self.cameras.sync(spec, True)):
             src.starting.connect(slot)
         src.started.connect(self.playback.started)
+        src.started.connect(self.panel.started)
         src.started.connect(self._record_from_the_start)
         src.over.connect(lambda why: self.recording.stop(why))
         src.overlay.connect(self.view.set_overlay)
@@ -141,6 +142,7 @@ class MainWindow(QMainWindow):
         self.view.clicked.connect(self._select_at)
         self.panel.highlight.connect(self.view.set_highlight)
         self.playback.message.connect(say)
+        self.playback.seeked.connect(self.panel.seeked)
         for piece in (self.snapshots, self.baseline, self.markers, self.options,
                       self.recording, src):
             piece.message.connect(lambda text, error: say(text, error=error))
@@ -194,9 +196,6 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self.frames_with_faces += bool(result.detections)
         self.latency_ms = (time.monotonic() - result.posted) * 1000.0
-        size = self.playback.camera_size_news(result)
-        if size:
-            self.show_message(size)
         self.view.set_image(result.image)
         self.baseline.feed(result)
         self.panel.show_faces(result.detections, self.panel.timeline_time(result.frame))
@@ -218,8 +217,7 @@ class MainWindow(QMainWindow):
         self.markers.ask_text(self, self.last_result, lambda: self.sources.spec)
 
     def _on_marker_added(self, marker, frame):
-        self.panel.timeline.add_marker(self.panel.timeline_time(frame), marker["number"],
-                                       marker["text"])
+        self.panel.add_marker(marker, frame)
         self.engine.add_marker(frame.time, frame.number, marker["number"], marker["text"])
 
     def measure_baseline(self):

@@ -1,9 +1,10 @@
 """The side panel: the followed face's emotions (bars) and its timeline in the
 source's own time (or its valence), with their titles.
 
-It only shows: the window hands it each result's faces and the frame's timeline
-time (app.gui.timeline, painted by app.gui.widgets.TimelineView), and it says by
-`highlight` which face to mark in the picture.
+It only shows: it takes each result shown, each marker and the source's news, works
+out which face to show and where on the timeline (app.gui.timeline, painted by
+app.gui.widgets.TimelineView), and says by `highlight` which face to mark in the
+picture.
 """
 
 from PyQt5.QtCore import Qt, pyqtSignal
@@ -23,6 +24,7 @@ class SidePanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.selected_track = None
+        self._shown = None                  # the last result shown: what a click picks in
         self.face_title = QLabel("No face")
         self.face_title.setStyleSheet("font-weight: bold")
         self.face_title.setWordWrap(True)
@@ -81,9 +83,10 @@ class SidePanel(QWidget):
                                  marker["text"])
         self.timeline_view.update()
 
-    def timeline_time(self, frame) -> float:
-        """The timeline's `t` for a frame (app.gui.timeline.Timeline.time_of)."""
-        return self.timeline.time_of(frame)
+    def show_result(self, result):
+        """A result shown: its faces' reading, at its frame's place on the timeline."""
+        self._shown = result
+        self._show_faces(result.detections, self.timeline.time_of(result.frame))
 
     def shown_face(self, detections):
         """The selected face if it is still there, else the largest."""
@@ -95,7 +98,7 @@ class SidePanel(QWidget):
     def is_selected(self, det) -> bool:
         return det is not None and det.track_id == self.selected_track
 
-    def show_faces(self, detections, t=None):
+    def _show_faces(self, detections, t):
         """The shown face's reading on the bars and the timeline at `t`."""
         det = self.shown_face(detections)
         selected = self.is_selected(det)
@@ -116,8 +119,12 @@ class SidePanel(QWidget):
         self.timeline.add(det.label, det.confidence, t=t, valence=det.valence)
         self.timeline_view.update()
 
-    def select_at(self, detections, x, y, t=None):
-        """Follow the face at frame pixel (x, y); empty space: the largest again."""
+    def select_at(self, x, y):
+        """Follow the face at frame pixel (x, y) of the result shown; empty space: the
+        largest again."""
+        if self._shown is None:
+            return
+        detections = self._shown.detections
         hit = next((d for d in detections
                     if d.box[0] <= x < d.box[0] + d.box[2] and d.box[1] <= y < d.box[1] + d.box[3]),
                    None)
@@ -125,4 +132,4 @@ class SidePanel(QWidget):
         if track != self.selected_track:
             self.timeline.clear()
         self.selected_track = track
-        self.show_faces(detections, t)
+        self._show_faces(detections, self.timeline.time_of(self._shown.frame))

@@ -1,12 +1,13 @@
 """The main window: it assembles the widgets and the pieces that drive them, and
 connects their signals; each piece speaks by signals, none calls the window.
 
-    engine (app.gui.engine) --results, news--> window --> view, side panel (panel)
+    engine (app.gui.engine) --results--> window (the view, the rates) and each
+    piece (side panel, markers, baseline, ...), which takes from it what it needs
+    sources (source_control) --starting, started--> the pieces: another source
     actions (actions) --> the pieces' slots; cameras --chosen--> window
     review_control (pause, seek, loop), option_control, model_control,
     record_control (the Record action; recorder writes the files), markers,
     the neutral baseline (baseline) --message--> status bar (status)
-    engine --results--> each piece, which takes from a result what it needs
     snapshots and recordings: written by their own workers
 
 Problems (no camera, a file that cannot be read, a model that does not load, a

@@ -82,11 +82,11 @@ def _run_evaluate(args):
 
 
 def _run_calibrate(args):
-    data, model = args.data, args.model
+    data, model, labels, votes = args.data, args.model, args.labels, args.votes
 
     from model.training.evaluate import run_calibrate
 
-    run_calibrate(data, model=model)
+    run_calibrate(data, model=model, labels=labels, votes=votes)
     return 0
 
 

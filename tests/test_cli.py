@@ -280,15 +280,17 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     assert app_defaults() == signature_defaults(run_app)
     parser, evaluate = _subparser("evaluate")
     assert sorted(_held_to(evaluate._actions, read)) == \
-        ["accurate", "confusion", "flip", "reliability", "robustness", "split"]
+        ["accurate", "confusion", "flip", "labels", "reliability", "robustness", "split",
+         "votes"]
     assert sorted(_held_to(parser._actions, app_defaults())) == \
         ["exit_after", "loop", "model", "osc", "record", "serve", "snapshots", "source",
          "stats_every"]
     _, train = _subparser("train")
     declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
     assert sorted(_held_to(train._actions, declared)) == \
-        ["augment", "batch_size", "ema", "epochs", "init", "lr", "out", "quantize", "seed",
-         "teacher", "teacher_weight", "temperature", "widen"]
+        ["augment", "batch_size", "ema", "epochs", "init", "label_weight", "labels", "lr",
+         "out", "quantize", "seed", "teacher", "teacher_weight", "temperature", "unvoted",
+         "votes", "widen"]
     pytest.importorskip("tensorflow", reason="model.training.train needs TensorFlow")
     from dataclasses import fields
 

@@ -147,3 +147,14 @@ def _subset(split, index):
     from model.training.data import Split
 
     return Split(split.x[index], split.y[index], [split.keys[i] for i in index])
+
+
+def load_scored_split(data, split: str, labels: str = "fer2013", votes=None):
+    """A FER-2013 split ("val", "test") with the labels a measurement scores against:
+    FER-2013's, or ("ferplus") the crowd's majority on the faces that have one."""
+    from model.training.data import load_dataset
+
+    faces = load_dataset(data, splits=(split,))[split]
+    if labels == "fer2013":
+        return faces
+    return majority_split(faces, load_votes(find_votes(data, votes)))

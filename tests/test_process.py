@@ -292,7 +292,7 @@ def test_chart_ticks_are_round_seconds():
 
 def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
     from app.io.charts import photo_chart
-    from app.core.draw import EMOTION_COLORS
+    from model.runtime.emotions import EMOTION_COLORS
 
     happy = [0, 0, 0, 1.0, 0, 0, 0]
     img = photo_chart([happy, [np.nan] * 7, [0.5, 0, 0, 0, 0.5, 0, 0]],

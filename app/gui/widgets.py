@@ -1,6 +1,6 @@
 """The window's custom widgets: the video view, the probability bars, the timeline.
 
-Colours come from `app.core.draw.EMOTION_COLORS` (BGR there), so a face's box in the
+Colours come from `model.runtime.emotions.EMOTION_COLORS` (BGR there), so a face's box in the
 picture, its bar and its timeline row share one colour.
 """
 
@@ -10,9 +10,8 @@ from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.core.draw import EMOTION_COLORS
 from app.io.results import marker_label
-from model.runtime.emotions import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 TIMELINE_SECONDS = 60.0
 TIMELINE_SAMPLES = 6000      # most samples the timeline keeps (a long video's are thinned)

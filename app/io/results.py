@@ -20,10 +20,9 @@ import cv2
 import numpy as np
 
 from app.io.charts import line_chart, photo_chart
-from app.core.draw import EMOTION_COLORS
 from app.io.frame_source import frame_rate
 import model.runtime.atomic as atomic
-from model.runtime.emotions import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 log = logging.getLogger(__name__)
 

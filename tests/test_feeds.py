@@ -453,7 +453,7 @@ def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
     import subprocess
     import sys
 
-    from app.core.pipeline import Detection
+    from app.nouns import Detection
 
     receiver, reader = readme_snippets()
     assert len([l for l in receiver.splitlines() if l.strip()]) == 5

@@ -10,8 +10,9 @@ import pytest
 from app.io import synthetic
 from app.core.crop import crop_box, crop_face
 from app.core.draw import draw_detections
-from app.core.pipeline import Detection, EmotionPipeline, view_for
+from app.core.pipeline import EmotionPipeline, view_for
 from app.core.track import ProbabilitySmoother, iou
+from app.nouns import Detection
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 from model.runtime.classifier import DEFAULT_MODEL
 

@@ -329,7 +329,7 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.core.pipeline import Detection
+    from app.nouns import Detection
     from app.io.results import TIMELINE_POINTS, _Stats
 
     stats = _Stats(fps=30.0)

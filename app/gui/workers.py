@@ -18,8 +18,9 @@ import cv2
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from app.core.neutral import neutral_reference
-from app.core.playback import Frame, FrameStep, Playback, PlaybackControl, describe
+from app.core.playback import FrameStep, Playback, PlaybackControl, describe
 from app.core.runstats import RateMeter
+from app.nouns import Frame
 from app.report.run_info import describe_run
 from app.gui.mailbox import Closed, LatestMailbox
 from app.gui.options import LiveOptions

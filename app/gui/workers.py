@@ -169,7 +169,7 @@ class ProcessingWorker(QObject):
         markers = self.options.take_markers()
         if self.feeds is not None:
             for marker in markers:
-                self.feeds.marker(*marker)
+                self.feeds.marker(marker)
 
     def _process(self, packet: Packet) -> Result:
         started = time.perf_counter()

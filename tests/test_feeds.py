@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 
 from tests.conftest import read_csv
 from app.cli import main
-from app.core.config import ProcessOptions
+from app.commands.options import ProcessOptions
 from app.io.feed_messages import Address, parse_address
 from app.io.feeds import Feeds
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer

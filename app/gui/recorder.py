@@ -167,7 +167,7 @@ class Recorder(QObject):
     def start(self, root, name: str, fps: float | None, input_name: str,
               extra: dict | None = None) -> Path:
         """Record into a new session folder under `root`; returns that folder. `extra`:
-        more fields for its summary.json (app.report.run_info.describe_run)."""
+        more fields for its summary.json (app.core.run_info.describe_run)."""
         self.stop()
         self.folder = session_folder(root)
         self.worker = RecorderWorker(self.folder, name, fps, input_name, extra)

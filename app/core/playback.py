@@ -38,8 +38,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from app.core.draw import draw_detections
 from app.io.frame_source import SourceError, frame_rate
 from app.io.sources import open_source

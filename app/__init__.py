@@ -14,10 +14,14 @@ __all__ = ["Detection", "EmotionPipeline", "PipelineConfig", "__version__"]
 
 def __getattr__(name):
     # loaded on first use: `emotion-detector --help` imports no OpenCV or model
-    if name in ("Detection", "EmotionPipeline"):
-        from app.core import pipeline
+    if name == "EmotionPipeline":
+        from app.core.pipeline import EmotionPipeline
 
-        return getattr(pipeline, name)
+        return EmotionPipeline
+    if name == "Detection":
+        from app.nouns import Detection
+
+        return Detection
     if name == "PipelineConfig":
         from app.core.config import PipelineConfig
 

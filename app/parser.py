@@ -2,8 +2,8 @@
 
 Every default is written once, where it is declared, and the parser takes it
 from there (with the "(default: X)" of the help): the settings dataclasses
-(app.core.config's PipelineConfig, ProcessOptions and BenchOptions, model.training.train's
-TrainConfig, kept apart from training's TensorFlow) and the functions the other
+(app.core.config's PipelineConfig, app.commands.options' ProcessOptions and
+BenchOptions, model.training.train's TrainConfig, kept apart from training's TensorFlow) and the functions the other
 commands call (app.gui.main.run_app, model.training.evaluate.run_evaluate: their
 signatures). An option's dest is its field's name, and each handler (app.cli) builds
 its dataclass from the parsed options at its top.
@@ -14,7 +14,8 @@ import dataclasses
 import inspect
 
 from app import __version__
-from app.core.config import MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
+from app.commands.options import BenchOptions, ProcessOptions
+from app.core.config import MIN_FACE_FLOOR, PipelineConfig
 from model.training.train_config import DEFAULT_DATA
 
 ACCURATE_HELP = ("for offline work: read faces with the shipped five-network ensemble "

@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.commands.fer_faces import fer_faces
 from app.io import synthetic
 from tests.conftest import read_csv
 from app.cli import main
@@ -240,7 +241,7 @@ def test_the_shipped_model_refuses_a_real_smile_as_the_baseline(fer_root, tmp_pa
     from model.runtime.classifier import EmotionClassifier
 
     classifier = EmotionClassifier.load()
-    smiles = [f for f in synthetic.fer_faces(fer_root, "happy", 6)
+    smiles = [f for f in fer_faces(fer_root, "happy", 6)
               if classifier.predict(f)[0][EMOTIONS.index("happy")] >= 0.6]
     assert smiles, "no FER smile the shipped model reads as happy"
     smile = tmp_path / "smile.png"

@@ -9,7 +9,8 @@ import pytest
 from app.commands import bench
 from app.io import synthetic
 from app.cli import main
-from app.core.pipeline import Detection, EmotionPipeline
+from app.core.pipeline import EmotionPipeline
+from app.nouns import Detection
 from model import EMOTIONS
 
 

@@ -240,7 +240,8 @@ def test_every_option_with_a_field_defaults_to_that_field():
     from dataclasses import MISSING, fields
 
     from app.parser import field_defaults
-    from app.core.config import BenchOptions, PipelineConfig, ProcessOptions
+    from app.commands.options import BenchOptions, ProcessOptions
+    from app.core.config import PipelineConfig
 
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
@@ -320,7 +321,7 @@ def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     """process and bench hand their options on as one dataclass each."""
     import app.commands.bench
     import app.commands.process
-    from app.core.config import BenchOptions, ProcessOptions
+    from app.commands.options import BenchOptions, ProcessOptions
 
     got = {}
     monkeypatch.setattr(app.commands.process, "run_process",

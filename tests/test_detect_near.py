@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
+from app.commands.fer_faces import default_faces, fer_faces
 from app.io import synthetic
 from app.core.config import DEFAULTS
 from app.core.detect import ROI_FACE, FaceDetector, load_cascade
@@ -34,7 +35,7 @@ def gray(frame):
 
 
 def fer_face(fer_root, emotion, pick):
-    faces = synthetic.fer_faces(fer_root, emotion, pick + 1)
+    faces = fer_faces(fer_root, emotion, pick + 1)
     assert len(faces) == pick + 1, f"no {pick + 1} FER-2013 {emotion} crops the cascade finds"
     return faces[pick]
 
@@ -165,7 +166,7 @@ def test_a_face_that_comes_in_beside_a_known_one_is_found_by_the_next_scan():
 def test_the_hard_clip_tilted_and_turned_faces_are_found():
     """Upright, tilted up to 30 degrees either way and turned (bench's hard clip): the
     main face found (not held) in 95% of those frames, and never lost for longer."""
-    faces, _ = synthetic.default_faces(("neutral", "happy"))
+    faces, _ = default_faces(("neutral", "happy"))
     pipe = EmotionPipeline(classifier=NoModel())
     tally = {}
     for i, (frame, truth) in enumerate(synthetic.hard_clip_frames(faces, seconds=7.8)):

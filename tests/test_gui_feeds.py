@@ -112,7 +112,7 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
         wait_for(lambda: len(osc.of("/emotion/face")) == faces, what="OSC faces")
 
         # a marker added in the window goes out on both, at the frame shown
-        marker = win.add_marker(3)
+        marker = win.add_marker(3).to_dict()
         qtbot.waitUntil(lambda: any(m["type"] == "marker" for _, m in reader.messages),
                         timeout=WAIT_MS)
         assert [m for _, m in reader.messages if m["type"] == "marker"] == [

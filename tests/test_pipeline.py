@@ -7,12 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
+from app.commands.fer_faces import fer_faces
 from app.io import synthetic
 from app.core.crop import crop_box, crop_face
-from app.core.draw import EMOTION_COLORS, draw_detections
-from app.core.pipeline import Detection, EmotionPipeline, view_for
+from app.core.draw import draw_detections
+from app.core.pipeline import EmotionPipeline, view_for
 from app.core.track import ProbabilitySmoother, iou
-from model import EMOTIONS
+from app.nouns import Detection
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 from model.runtime.classifier import DEFAULT_MODEL
 
 
@@ -23,7 +25,7 @@ def drawn():
 
 @pytest.fixture(scope="module")
 def fer(fer_root):
-    faces = [synthetic.fer_faces(fer_root, e, 1) for e in ("neutral", "happy", "surprise")]
+    faces = [fer_faces(fer_root, e, 1) for e in ("neutral", "happy", "surprise")]
     # The cascade misses about a quarter of FER crops scaled up; the picker keeps
     # the first ones it finds at three places and sizes. It must find some.
     assert all(len(f) == 1 for f in faces), "no FER crop the Haar cascade detects"
@@ -70,7 +72,7 @@ def test_crop_matches_the_fer_framing(fer_root):
     detector = EmotionPipeline().detector
     overlaps, corrs = [], []
     for emotion in ("neutral", "happy", "surprise", "sad"):
-        for face in synthetic.fer_faces(fer_root, emotion, 3):
+        for face in fer_faces(fer_root, emotion, 3):
             frame = synthetic.paste_face(synthetic.background(), face, (320, 240), 192)
             gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             box = detector.full_scan(gray)[0]

@@ -292,7 +292,7 @@ def test_chart_ticks_are_round_seconds():
 
 def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
     from app.io.charts import photo_chart
-    from app.core.draw import EMOTION_COLORS
+    from model.runtime.emotions import EMOTION_COLORS
 
     happy = [0, 0, 0, 1.0, 0, 0, 0]
     img = photo_chart([happy, [np.nan] * 7, [0.5, 0, 0, 0, 0.5, 0, 0]],
@@ -329,7 +329,7 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.core.pipeline import Detection
+    from app.nouns import Detection
     from app.io.results import TIMELINE_POINTS, _Stats
 
     stats = _Stats(fps=30.0)

@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from app.core.config import ProcessOptions
+from app.commands.options import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
 from app.io.results import ResultFiles
 from app.report import try_write_report
-from app.report.run_info import describe_run
+from app.core.run_info import describe_run
 from app.io.sources import FrameSource, SourceError, open_source
 from model.runtime.errors import UserError
 

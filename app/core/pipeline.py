@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,57 +24,13 @@ from app.core.config import DEFAULTS, PipelineConfig
 from app.core.crop import crop_faces
 from app.core.detect import TILT_ANGLES, FaceDetector
 from app.core.track import ProbabilitySmoother, Tracker, iou
-from model.runtime.emotions import EMOTIONS, valence
+from app.nouns import Detection
+from model.runtime.emotions import EMOTIONS
 from app.core.neutral_offset import corrected
 from model.runtime.classifier import EmotionClassifier
 from model.runtime.preprocess import frame_tight_crop, to_gray
 
 log = logging.getLogger(__name__)
-
-
-
-@dataclass
-class Detection:
-    """One face in one frame. `box` is (x, y, w, h) in the pixels of the frame given."""
-
-    box: tuple
-    label: str
-    confidence: float
-    probabilities: tuple
-    track_id: int
-    # this frame's own reading, unsmoothed and uncorrected (in a stream: one network's,
-    # on one view)
-    raw_probabilities: tuple = field(default=(), repr=False, compare=False)
-    held: bool = False        # not found in this frame: the last reading, held briefly
-    tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)
-    calibrated: bool = False  # read with a person's own neutral taken out (set_neutral_baseline)
-
-    def to_dict(self) -> dict:
-        """The one JSON shape of a face, in snapshots and every other JSON output.
-        "valence" (model.runtime.emotions.valence) is that of the rounded probabilities, so it
-        is exactly what a reader computes from them; None without an emotion model."""
-        x, y, w, h = (int(v) for v in self.box)
-        probabilities = {e: round(float(p), 4) for e, p in zip(EMOTIONS, self.probabilities)}
-        return {"track": int(self.track_id), "box": {"x": x, "y": y, "w": w, "h": h},
-                "tilt": round(float(self.tilt), 1), "held": bool(self.held),
-                "label": self.label, "confidence": round(float(self.confidence), 4),
-                "probabilities": probabilities,
-                "calibrated": bool(self.calibrated), "valence": self.valence}
-
-    @functools.cached_property
-    def valence(self) -> float | None:
-        """How pleasant the face looks, -1 to 1 (as in to_dict); None without a model.
-        Worked out once: the CSV, the summary, the feeds and the panel all ask."""
-        return _rounded_valence(self.label, (round(float(p), 4) for p in self.probabilities))
-
-
-def _rounded_valence(label, probabilities) -> float | None:
-    """Valence of (rounded) probabilities, rounded like them; None for a face read by
-    no emotion model (label NO_MODEL_LABEL, no probabilities)."""
-    probabilities = list(probabilities)
-    if label not in EMOTIONS or len(probabilities) != len(EMOTIONS):
-        return None
-    return round(valence(probabilities), 4)
 
 
 NO_MODEL_LABEL = "face"   # the label of a face found while no emotion model works

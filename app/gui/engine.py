@@ -174,11 +174,11 @@ class VideoEngine(QObject):
         self.options.ask_baseline(offset, track_id)
         self.reprocess()
 
-    def add_marker(self, time_s, frame: int, number: int, text: str = ""):
-        """A marker for the live feeds, sent by the processing thread (in order with
+    def add_marker(self, marker):
+        """A Marker for the live feeds, sent by the processing thread (in order with
         the frames); nothing without feeds."""
         if self._feeds is not None:
-            self.options.post_marker(time_s, int(frame), int(number), str(text))
+            self.options.post_marker(marker)
 
     def run_info(self) -> dict | None:
         """The model and settings in use, for a recording's summary (None before the

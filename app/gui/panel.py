@@ -62,7 +62,7 @@ class SidePanel(QWidget):
         self.timeline_title.setText(self.timeline.title())
 
     def timeline_time(self, frame) -> float:
-        """The timeline's `t` for a frame (app.core.playback.Frame): its time in the
+        """The timeline's `t` for a frame (app.nouns.Frame): its time in the
         source, or for photos (no time axis) its number."""
         if self.timeline.mode == "photos" or frame.time is None:
             return float(frame.number)

@@ -1,6 +1,6 @@
 """The window's custom widgets: the video view, the probability bars, the timeline.
 
-Colours come from `app.core.draw.EMOTION_COLORS` (BGR there), so a face's box in the
+Colours come from `model.runtime.emotions.EMOTION_COLORS` (BGR there), so a face's box in the
 picture, its bar and its timeline row share one colour.
 """
 
@@ -10,9 +10,8 @@ from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.core.draw import EMOTION_COLORS
-from app.io.results import marker_label
-from model.runtime.emotions import EMOTIONS
+from app.nouns import Marker
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 TIMELINE_SECONDS = 60.0
 TIMELINE_SAMPLES = 6000      # most samples the timeline keeps (a long video's are thinned)
@@ -184,7 +183,7 @@ class Timeline(QWidget):
         self.photos = int(seconds)      # photos mode: how many photos are shown
         self._clock = clock
         self.samples: list = []         # (t, emotion index or -1, confidence, valence)
-        self.markers: list = []         # (t, number, text)
+        self.markers: list = []         # (t, number, text) of each Marker drawn
         self.mode = "camera"
         self.show_valence = False
         self.now: float | None = None   # the last t given: where the source is
@@ -228,9 +227,9 @@ class Timeline(QWidget):
                 self.samples[1::2]                  # (the newest kept)
         self.update()
 
-    def add_marker(self, t: float, number: int = 0, text: str = ""):
-        """A marker at `t` (as `add`'s): a line across the timeline."""
-        self.markers.append((float(t), int(number), str(text)))
+    def add_marker(self, t: float, marker: Marker):
+        """A Marker at `t` (as `add`'s): a line across the timeline."""
+        self.markers.append((float(t), int(marker.number), str(marker.text)))
         self.update()
 
     def clear(self):
@@ -333,7 +332,7 @@ class Timeline(QWidget):
             p.setPen(text)
             p.drawText(QRectF(x + 2, 0, 80, p.fontMetrics().height()),
                        Qt.AlignLeft | Qt.AlignTop,
-                       marker_label({"number": number, "text": label}))
+                       Marker(number=number, text=label).label)
         p.end()
 
     def _paint_emotions(self, p, name_w, width, row, text):

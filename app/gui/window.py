@@ -36,6 +36,7 @@ from app.gui.source_control import SourceControl
 from app.gui.status import StatusLine
 from app.gui.widgets import ReviewBar, VideoView
 from app.io.sources import list_cameras
+from app.nouns import Marker
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class MainWindow(QMainWindow):
                                  self.panel.timeline_time(self.last_result.frame))
 
     # ------------------------------------ markers, neutral baseline, recording
-    def add_marker(self, number: int, text: str = "") -> dict | None:
+    def add_marker(self, number: int, text: str = "") -> Marker | None:
         """Mark the moment shown (keys 1..9: `number`): see app.gui.markers."""
         return self.markers.add(number, text, self.markers.moment(self.last_result))
 
@@ -218,9 +219,8 @@ class MainWindow(QMainWindow):
         self.markers.ask_text(self, self.last_result, lambda: self.sources.spec)
 
     def _on_marker_added(self, marker, frame):
-        self.panel.timeline.add_marker(self.panel.timeline_time(frame), marker["number"],
-                                       marker["text"])
-        self.engine.add_marker(frame.time, frame.number, marker["number"], marker["text"])
+        self.panel.timeline.add_marker(self.panel.timeline_time(frame), marker)
+        self.engine.add_marker(marker)
 
     def measure_baseline(self):
         """Calibrate neutral on the followed (or largest) face: app.gui.baseline."""

@@ -65,7 +65,7 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
     result["machine"]["classifier_threads"] = pipe.classifier.threads
-    with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
+    with pipe, tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
         else:
@@ -210,8 +210,8 @@ def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds
                    + ", ".join(f"{name} {a:g}-{b:g} s" for a, b, name in synthetic.HARD_EVENTS)
                    + "; a second face 3-9 s; noise sigma 5", "faces": origin}
     for name, changes in (("default", {}), ("no_hold_no_tilt", {"hold": 0.0, "tilt": False})):
-        pipe = EmotionPipeline(classifier=classifier, **changes)
-        frames = _run_clip(pipe, path, len(truths))
+        with EmotionPipeline(classifier=classifier, **changes) as pipe:
+            frames = _run_clip(pipe, path, len(truths))
         out[name] = hard_clip_scores(frames, truths)
     return out
 

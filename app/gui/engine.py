@@ -223,6 +223,9 @@ class VideoEngine(QObject):
         self.processing.results.close()
         stop_thread(self.processing_thread, self.processing, FRAME_TIMEOUT, "processing")
         stop_thread(self.loader_thread, self.loader, LOADER_TIMEOUT, "the model loader")
+        waiting = self.options.take_pipeline()   # loaded, never taken: closed unused
+        if waiting is not None:
+            waiting.close()
         if self._feeds is not None:      # after processing: no frame is sent half-closed
             self._feeds.close()
 
@@ -247,10 +250,13 @@ class VideoEngine(QObject):
     def _on_load_failed(self, message, stand_in):
         self.loading -= 1
         log.warning("model not loaded: %s", message)
+        if stand_in is not None and (self._shut or self._pipeline_kind is not None):
+            stand_in.close()                    # not needed: a pipeline is in use
+            stand_in = None
         if self._shut:
             return
         kept = self._pipeline_kind == "model"
-        if self._pipeline_kind is None and stand_in is not None:
+        if stand_in is not None:
             self.options.offer(stand_in)        # faces are still boxed meanwhile
             self._pipeline_kind = "faces"
         self.modelFailed.emit(message, kept)

@@ -2,7 +2,8 @@
 track -> draw), the pipeline usable on its own:
 
     from app import EmotionPipeline
-    faces = EmotionPipeline().process(bgr_frame, timestamp=seconds)   # [Detection]
+    with EmotionPipeline() as pipe:       # the `with` ends its reading thread
+        faces = pipe.process(bgr_frame, timestamp=seconds)   # [Detection]
 """
 
 __version__ = "0.2.0"   # the one place; setup.cfg and --version read it
@@ -14,10 +15,14 @@ __all__ = ["Detection", "EmotionPipeline", "PipelineConfig", "__version__"]
 
 def __getattr__(name):
     # loaded on first use: `emotion-detector --help` imports no OpenCV or model
-    if name in ("Detection", "EmotionPipeline"):
-        from app.core import pipeline
+    if name == "EmotionPipeline":
+        from app.core.pipeline import EmotionPipeline
 
-        return getattr(pipeline, name)
+        return EmotionPipeline
+    if name == "Detection":
+        from app.nouns import Detection
+
+        return Detection
     if name == "PipelineConfig":
         from app.core.config import PipelineConfig
 

@@ -10,7 +10,8 @@ parser, with every default taken from where it is declared, is in app.parser.
 import logging
 from pathlib import Path
 
-from app.core.config import DEFAULTS, BenchOptions, PipelineConfig, ProcessOptions
+from app.commands.options import BenchOptions, ProcessOptions
+from app.core.config import DEFAULTS, PipelineConfig
 from app.parser import (app_defaults, build_parser, evaluate_defaults, field_defaults,
                         picked, train_defaults)
 from model.runtime.errors import UserError
@@ -82,11 +83,11 @@ def _run_evaluate(args):
 
 
 def _run_calibrate(args):
-    data, model = args.data, args.model
+    data, model, labels, votes = args.data, args.model, args.labels, args.votes
 
     from model.training.evaluate import run_calibrate
 
-    run_calibrate(data, model=model)
+    run_calibrate(data, model=model, labels=labels, votes=votes)
     return 0
 
 

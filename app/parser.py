@@ -2,8 +2,8 @@
 
 Every default is written once, where it is declared, and the parser takes it
 from there (with the "(default: X)" of the help): the settings dataclasses
-(app.core.config's PipelineConfig, ProcessOptions and BenchOptions, model.training.train's
-TrainConfig, kept apart from training's TensorFlow) and the functions the other
+(app.core.config's PipelineConfig, app.commands.options' ProcessOptions and
+BenchOptions, model.training.train's TrainConfig, kept apart from training's TensorFlow) and the functions the other
 commands call (app.gui.main.run_app, model.training.evaluate.run_evaluate: their
 signatures). An option's dest is its field's name, and each handler (app.cli) builds
 its dataclass from the parsed options at its top.
@@ -14,7 +14,8 @@ import dataclasses
 import inspect
 
 from app import __version__
-from app.core.config import MIN_FACE_FLOOR, BenchOptions, PipelineConfig, ProcessOptions
+from app.commands.options import BenchOptions, ProcessOptions
+from app.core.config import MIN_FACE_FLOOR, PipelineConfig
 from model.training.train_config import DEFAULT_DATA
 
 ACCURATE_HELP = ("for offline work: read faces with the shipped five-network ensemble "
@@ -51,6 +52,12 @@ def evaluate_defaults() -> dict:
     from model.training.evaluate import run_evaluate
 
     return signature_defaults(run_evaluate)
+
+
+def calibrate_defaults() -> dict:
+    from model.training.evaluate import run_calibrate
+
+    return signature_defaults(run_calibrate)
 
 
 def app_defaults() -> dict:
@@ -346,6 +353,13 @@ def _add_evaluate(sub):
     _option(p, ["--confusion"], d, "confusion",
             "also write the confusion matrix as a PNG image here", shown="not written",
             metavar="PNG")
+    _option(p, ["--labels"], d, "labels",
+            "score against FER-2013's one label per face, or against the FER+ crowd's "
+            "majority (more than half of ten votes; those faces only), adding FER-2013's "
+            "labels, the faces where both agree and what crowd-neutral faces are read as",
+            choices=("fer2013", "ferplus"))
+    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
+            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
     _switch(p, "--no-flip", d, "flip",
             "do not average with the mirrored face (test-time flip)")
     _switch(p, "--accurate", d, "accurate", ACCURATE_HELP)
@@ -370,3 +384,10 @@ def _add_calibrate(sub):
     _add_common(p)
     _option(p, ["--data"], {"data": DEFAULT_DATA}, "data", "FER-2013 folder or fer2013.csv")
     _model_option(p, "model file to calibrate in place (default: the shipped one)")
+    d = calibrate_defaults()
+    _option(p, ["--labels"], d, "labels",
+            "fit against FER-2013's labels, or against the FER+ crowd's majority on the "
+            "faces that have one (for a model trained with train --labels ferplus)",
+            choices=("fer2013", "ferplus"))
+    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
+            shown="ferplus_votes.csv in the --data folder", metavar="CSV")

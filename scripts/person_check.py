@@ -24,7 +24,8 @@ from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from model import EMOTIONS  # noqa: E402
 from app.core.neutral_offset import corrected  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
-from model.training.data import SPLIT_NAMES, load_dataset
+from model.training.data import SPLIT_NAMES
+from model.training.votes import load_scored_split
 from model.training.train_config import DEFAULT_DATA  # noqa: E402
 
 YY, XX = np.mgrid[0:48, 0:48].astype(np.float32)
@@ -43,10 +44,13 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--model", default=None)
+    ap.add_argument("--labels", default="fer2013", choices=("fer2013", "ferplus"),
+                    help="score against FER-2013's labels or the FER+ crowd's majority "
+                         "(the faces that have one)")
     ap.add_argument("--strength", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     a = ap.parse_args()
     key = SPLIT_NAMES["PublicTest"]
-    split = load_dataset(a.data, splits=(key,))[key]
+    split = load_scored_split(a.data, key, a.labels)
     clf = EmotionClassifier.load(a.model)
     ref = np.asarray(clf.calibration.neutral_reference)
     neutral = np.where(split.y == EMOTIONS.index("neutral"))[0]

@@ -2,7 +2,7 @@
 
 The pipeline's live mode reads a tracked face with every network, face and mirror
 image, on its first frame and then with one network about one of the two a frame,
-in turn (`app.core.pipeline.view_for`); the smoother (app.core.track.ProbabilitySmoother)
+in turn (`app.core.face_reader.view_for`); the smoother (app.core.track.ProbabilitySmoother)
 turns those readings into the bars and the label shown. Each labelled face of the
 split is shown for FRAMES frames at 30 fps, as a camera and app.core.crop would give it:
 
@@ -44,11 +44,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.config import DEFAULTS  # noqa: E402
 from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
-from app.core.pipeline import view_for  # noqa: E402
+from app.core.face_reader import view_for  # noqa: E402
 from app.core.track import ProbabilitySmoother  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402
-from model.training.data import SPLIT_NAMES, load_dataset  # noqa: E402
+from model.training.data import SPLIT_NAMES  # noqa: E402
+from model.training.votes import load_scored_split  # noqa: E402
 from model.training.train_config import DEFAULT_DATA  # noqa: E402
 from model.training.robustness import SIZE, warp  # noqa: E402
 
@@ -252,6 +253,9 @@ def main():
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--split", default="PublicTest", choices=list(SPLIT_NAMES)[1:])
     ap.add_argument("--model", default=None)
+    ap.add_argument("--labels", default="fer2013", choices=("fer2013", "ferplus"),
+                    help="score against FER-2013's labels or the FER+ crowd's majority "
+                         "(the faces that have one)")
     ap.add_argument("--frames", type=int, default=90)
     ap.add_argument("--camera", default="webcam", choices=("webcam", "still"))
     ap.add_argument("--limit", type=int, default=None,
@@ -266,7 +270,7 @@ def main():
                     help="more smoother settings to compare (besides before and the defaults)")
     a = ap.parse_args()
     name = SPLIT_NAMES[a.split]
-    split = load_dataset(a.data, splits=(name,))[name]
+    split = load_scored_split(a.data, name, a.labels)
     pick = np.arange(len(split.y)) if a.limit is None else np.sort(
         np.random.default_rng(0).choice(len(split.y), a.limit, replace=False))
     x, y = split.x[pick], split.y[pick]          # the split is sorted by label
@@ -290,6 +294,7 @@ def main():
     name = "fast_tau {fast_tau}, jump {jump}, confirm {confirm}, margin {margin}, sure {sure}"
     settings.update({name.format(**s): s for s in map(parse_setting, a.smoother)})
     res = {"model": str(clf.path), "networks": clf.networks, "split": a.split,
+           "labels": a.labels,
            "faces": len(x), "unsure_faces": int(unsure.sum()), "frames": a.frames,
            "camera": a.camera, "in_turn": not a.every_view, "tau": DEFAULTS.tau,
            "raw_label_changes_per_s": round(changes_per_s(read[5:].argmax(-1)), 4),

@@ -13,6 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from app.commands.fer_faces import FER_DEFAULT, fer_faces  # noqa: E402
 from app.io import synthetic  # noqa: E402
 from app.io.webcam_clip import write_webcam_clip  # noqa: E402
 
@@ -20,14 +21,14 @@ from app.io.webcam_clip import write_webcam_clip  # noqa: E402
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("out")
-    ap.add_argument("--data", default=str(synthetic.FER_DEFAULT))
+    ap.add_argument("--data", default=str(FER_DEFAULT))
     ap.add_argument("--emotion", default="happy")
     ap.add_argument("--pick", type=int, default=0)
     ap.add_argument("--size", type=int, default=150, help="face width, pixels")
     ap.add_argument("--seconds", type=float, default=10.0)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    faces = synthetic.fer_faces(args.data, args.emotion, args.pick + 1)
+    faces = fer_faces(args.data, args.emotion, args.pick + 1)
     face = faces[args.pick] if len(faces) > args.pick else synthetic.drawn_face(160, args.emotion)
     source = "FER-2013" if len(faces) > args.pick else "drawn (FER-2013 not found)"
     fps = 30.0

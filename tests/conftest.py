@@ -219,3 +219,20 @@ def read_csv(path) -> list[dict]:
 
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+@pytest.fixture
+def make_pipeline():
+    """Builds EmotionPipelines (same arguments); each is closed, its reading thread
+    ended, when the test ends."""
+    from app.core.pipeline import EmotionPipeline
+
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(EmotionPipeline(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for pipe in made:
+        pipe.close()

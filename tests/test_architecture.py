@@ -1,5 +1,19 @@
 """The project's import graph: no cycles (late imports inside functions included),
-and the layers import only downwards (model <- app; within each, see FORBIDDEN)."""
+and the layers import only downwards (model <- app; within each, see FORBIDDEN).
+
+The layers of app, each importing only those before it:
+
+    app.nouns     the shared nouns (Detection, Frame, Marker): model.runtime.emotions only
+    app.io        reading sources, writing files, sending feeds
+    app.core      the pipeline and the playback loop that reads a source (core <- io:
+                  the playback opens io's sources; io takes no part of the pipeline)
+    app.report    the report, read back from the files
+    app.commands  process, batch, bench and their options; app.cli, app.parser
+    app.gui       the window
+
+model.training (TensorFlow, the data sets) is for the training and evaluation
+commands: neither the pipeline nor its inputs and outputs nor the report import it.
+"""
 
 import ast
 
@@ -93,10 +107,15 @@ LEAVES = ("model.runtime.emotions", "model.runtime.errors", "model.runtime.atomi
           "model.runtime.image_files")  # import nothing of the project
 # (importer's package, package it must not import): the layers import only downwards
 FORBIDDEN = (("model", "app"), ("model.runtime", "model.training"),
-             ("app.core", "app.commands"), ("app.core", "app.gui"), ("app.core", "app.cli"),
+             ("app.nouns", "app"), ("app.nouns", "model.training"),
+             ("app.io", "app.core"), ("app.io", "app.report"), ("app.io", "model.training"),
              ("app.io", "app.commands"), ("app.io", "app.gui"), ("app.io", "app.cli"),
+             ("app.core", "app.report"), ("app.core", "model.training"),
+             ("app.core", "app.commands"), ("app.core", "app.gui"), ("app.core", "app.cli"),
+             ("app.report", "model.training"),
              ("app.report", "app.commands"), ("app.report", "app.gui"), ("app.report", "app.cli"),
              ("app.commands", "app.gui"))
+NOUNS = {"Detection", "Frame", "Marker"}   # defined once, in app.nouns
 
 
 def _within(module: str, package: str) -> bool:
@@ -104,15 +123,30 @@ def _within(module: str, package: str) -> bool:
 
 
 def test_the_layers_import_only_downwards():
-    """model <- app, model.runtime <- model.training; the pipeline and its inputs and
-    outputs (app.core, app.io) <- the commands <- the window; the leaves that every
-    layer uses (the class names, the errors, atomic writes) import nothing of the project."""
+    """model <- app, model.runtime <- model.training; within app the layers of the
+    module doc; the leaves that every layer uses (the class names, the errors, atomic
+    writes) import nothing of the project."""
     graph = import_graph()
     upward = {(m, t) for m, ts in graph.items() for t in ts
               if m in LEAVES or any(_within(m, a) and _within(t, b) for a, b in FORBIDDEN)}
     assert not upward
     assert "model.runtime.errors" in graph["app.io.frame_source"]
     assert "model.runtime.errors" in graph["model.training.data"]
+    assert "app.io.sources" in graph["app.core.playback"]          # core <- io
+
+
+def test_the_nouns_are_defined_once_below_every_layer():
+    """Detection, Frame and Marker are app.nouns' classes, and every layer that names
+    one takes it from there."""
+    modules = project_modules()
+    defined = {(name, node.name) for name, path in modules.items()
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+               if isinstance(node, ast.ClassDef) and node.name in NOUNS}
+    assert defined == {("app.nouns", noun) for noun in NOUNS}
+    graph = import_graph()
+    for user in ("app.core.pipeline", "app.core.playback", "app.gui.packets",
+                 "app.gui.markers"):
+        assert "app.nouns" in graph[user], user
 
 
 def test_the_layer_checker_sees_an_upward_import():

@@ -151,7 +151,8 @@ def test_a_batch_job_is_typed_picklable_and_gets_one_core_and_no_bar(tmp_path, m
 
     import app.commands.process
     from app.commands.batch import BatchJob, run_batch
-    from app.core.config import DEFAULTS, ProcessOptions
+    from app.commands.options import ProcessOptions
+    from app.core.config import DEFAULTS
 
     options = ProcessOptions(model="m.tflite", config=DEFAULTS.with_changes(min_face=60),
                              crops=True, jobs=1)

@@ -240,7 +240,8 @@ def test_every_option_with_a_field_defaults_to_that_field():
     from dataclasses import MISSING, fields
 
     from app.parser import field_defaults
-    from app.core.config import BenchOptions, PipelineConfig, ProcessOptions
+    from app.commands.options import BenchOptions, ProcessOptions
+    from app.core.config import PipelineConfig
 
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
@@ -280,15 +281,17 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     assert app_defaults() == signature_defaults(run_app)
     parser, evaluate = _subparser("evaluate")
     assert sorted(_held_to(evaluate._actions, read)) == \
-        ["accurate", "confusion", "flip", "reliability", "robustness", "split"]
+        ["accurate", "confusion", "flip", "labels", "reliability", "robustness", "split",
+         "votes"]
     assert sorted(_held_to(parser._actions, app_defaults())) == \
         ["exit_after", "loop", "model", "osc", "record", "serve", "snapshots", "source",
          "stats_every"]
     _, train = _subparser("train")
     declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
     assert sorted(_held_to(train._actions, declared)) == \
-        ["augment", "batch_size", "ema", "epochs", "init", "lr", "out", "quantize", "seed",
-         "teacher", "teacher_weight", "temperature", "widen"]
+        ["augment", "batch_size", "ema", "epochs", "init", "label_weight", "labels", "lr",
+         "out", "quantize", "seed", "teacher", "teacher_weight", "temperature", "unvoted",
+         "votes", "widen"]
     pytest.importorskip("tensorflow", reason="model.training.train needs TensorFlow")
     from dataclasses import fields
 
@@ -318,7 +321,7 @@ def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     """process and bench hand their options on as one dataclass each."""
     import app.commands.bench
     import app.commands.process
-    from app.core.config import BenchOptions, ProcessOptions
+    from app.commands.options import BenchOptions, ProcessOptions
 
     got = {}
     monkeypatch.setattr(app.commands.process, "run_process",

@@ -16,11 +16,12 @@ from websockets.sync.client import connect
 
 from tests.conftest import read_csv
 from app.cli import main
-from app.core.config import ProcessOptions
+from app.commands.options import ProcessOptions
 from app.io.feed_messages import Address, parse_address
 from app.io.feeds import Feeds
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer
 from app.commands.process import process_input
+from app.nouns import Marker
 from model import EMOTIONS
 from model.runtime.emotions import valence
 from model.runtime.errors import UserError
@@ -223,8 +224,8 @@ def test_markers_go_out_over_osc_and_the_feed(osc):
     try:
         reader = Reader(feeds.server.url)
         wait_for(lambda: feeds.server.clients == 1, what="the client")
-        feeds.marker(12.5, 376, 3, "laughs")
-        feeds.marker(None, None, 1, "")
+        feeds.marker(Marker(12.5, 376, 3, "laughs"))
+        feeds.marker(Marker(None, None, 1, ""))
         wait_for(lambda: len(osc.of("/emotion/marker")) == 2 and len(reader.messages) == 2,
                  what="the markers")
         assert osc.of("/emotion/marker") == [(12.5, 376, 3, "laughs"), (-1.0, -1, 1, "")]
@@ -453,7 +454,7 @@ def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
     import subprocess
     import sys
 
-    from app.core.pipeline import Detection
+    from app.nouns import Detection
 
     receiver, reader = readme_snippets()
     assert len([l for l in receiver.splitlines() if l.strip()]) == 5

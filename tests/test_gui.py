@@ -16,7 +16,7 @@ from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app
-from app.core.draw import EMOTION_COLORS
+from model.runtime.emotions import EMOTION_COLORS
 from app.gui.about import about_html
 from model.runtime.model_card import card_results
 from app.gui.actions import shortcut_rows

@@ -21,6 +21,7 @@ from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.gui.actions import shortcut_rows  # noqa: E402
 from app.gui.timeline import Timeline  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
+from app.nouns import Marker  # noqa: E402
 from tests.gui_support import (  # noqa: E402
     WAIT_MS,
     camera_opener,
@@ -45,8 +46,8 @@ class FakeFeeds:
     def __init__(self):
         self.markers = []
 
-    def marker(self, time_s, frame, number, text=""):
-        self.markers.append((time_s, frame, number, text))
+    def marker(self, marker):
+        self.markers.append((marker.time, marker.frame, marker.number, marker.text))
 
     def __getattr__(self, name):
         return lambda *args, **kwargs: ""
@@ -61,8 +62,8 @@ def press(qtbot, win, key: int) -> dict:
     """Press a digit key over the picture; the frame shown then, and the marker."""
     shown = win.last_result
     qtbot.keyClick(win.view, Qt.Key_0 + key)
-    assert win.markers.last is not None and win.markers.last["number"] == key
-    return {"seq": shown.number, "marker": dict(win.markers.last)}
+    assert win.markers.last is not None and win.markers.last.number == key
+    return {"seq": shown.number, "marker": win.markers.last.to_dict()}
 
 
 def black_in_column(image, x, top, bottom) -> int:
@@ -163,7 +164,7 @@ def test_a_text_marker_is_asked_for_while_the_picture_goes_on(qtbot, tmp_path, c
     poll.start()
     win.acts.marker_text.trigger()                              # returns once answered
     assert seen["frames"] >= 10                                # frames went on meanwhile
-    marker = win.markers.last
+    marker = win.markers.last.to_dict()
     assert marker["number"] == 0 and marker["text"] == "scene change"
     assert marker["frame"] == asked_at.number                     # the moment it was asked
     assert marker["time_s"] == round(asked_at.time, 3)
@@ -191,7 +192,7 @@ def test_marker_keys_do_not_clash_with_the_camera_keys(qtbot, tmp_path):
     win.start_source(0)
     wait_frames(qtbot, win, 3)
     qtbot.keyClick(win.view, Qt.Key_2)                         # a marker, not camera 2
-    assert win.current_spec == "0" and win.markers.last["number"] == 2
+    assert win.current_spec == "0" and win.markers.last.number == 2
     qtbot.keyClick(win.view, Qt.Key_2, Qt.ControlModifier)     # camera 2, not a marker
     wait_message(qtbot, win, "camera 2")
     assert win.current_spec == "2" and win.markers.last is None   # a new source: none yet
@@ -254,7 +255,7 @@ def test_the_timeline_keeps_a_videos_whole_run_and_a_cameras_last_minute():
     for t in range(0, 101):
         video.add("happy", 0.9, t=float(t), valence=0.5)
     assert video.axis() == (0.0, 100.0) and video.samples[0][0] == 0.0
-    video.add_marker(30.0, 4)
+    video.add_marker(30.0, Marker(number=4))
     assert video.x_fraction(30.0) == pytest.approx(0.3)
     video.add("sad", 0.9, t=5.0)                               # looped back: from here
     assert [s[0] for s in video.samples] == [5.0] and video.axis() == (0.0, 5.0)
@@ -265,17 +266,17 @@ def test_the_timeline_keeps_a_videos_whole_run_and_a_cameras_last_minute():
         camera.add("happy", 0.9, t=float(t))
     assert camera.axis() == (40.0, 100.0)
     assert min(s[0] for s in camera.samples) == 40.0          # older ones are gone
-    camera.add_marker(70.0, 1)
+    camera.add_marker(70.0, Marker(number=1))
     assert camera.x_fraction(70.0) == pytest.approx(0.5)
     assert camera.x_fraction(30.0) is None
 
 
 def test_markers_csv_is_written_whole_by_result_files(tmp_path):
     files = ResultFiles(tmp_path, "x", fps=10.0, annotated=False, markers=True)
-    files.add_marker(0.0, 1)                                   # before any frame: no frame
+    files.add_marker(Marker(0.0, number=1))                    # before any frame: no frame
     for i in range(5):
         files.add(None, [], t=i / 10.0)
-    files.add_marker(0.4, 0, 'a "quoted", text')
+    files.add_marker(Marker(0.4, number=0, text='a "quoted", text'))
     files.close("x", 1.0)
     rows = read_rows(tmp_path / "markers.csv")
     assert rows == [{"time": "0.000", "frame": "", "number": "1", "text": ""},

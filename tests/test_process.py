@@ -29,7 +29,7 @@ def no_temp_files(folder):
     return not [p for p in folder.rglob(".*")]
 
 
-def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
+def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path, make_pipeline):
     video, truths = clip_truths
     out = tmp_path / "out"
     assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
@@ -44,7 +44,7 @@ def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
     rows = read_csv(out / "detections.csv")
     assert list(rows[0]) == CSV_COLUMNS
     # The same frames through a fresh pipeline give the same rows.
-    pipe = EmotionPipeline()
+    pipe = make_pipeline()
     expected = []
     with open_source(video) as src:
         for i, frame in enumerate(src):
@@ -164,10 +164,10 @@ class InterruptAfter:
         return self.source.read()
 
 
-def test_interrupt_leaves_complete_outputs(clip, tmp_path):
+def test_interrupt_leaves_complete_outputs(clip, tmp_path, make_pipeline):
     out = tmp_path / "out"
     with open_source(clip) as src:
-        result = process_source(InterruptAfter(src, 12), EmotionPipeline(), out)
+        result = process_source(InterruptAfter(src, 12), make_pipeline(), out)
     assert result["stopped"] == "interrupted"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["frames"] == 12
@@ -204,11 +204,11 @@ def test_ctrl_c_on_the_command(tmp_path):
     assert no_temp_files(out)
 
 
-def test_the_progress_bar_counts_every_frame(clip, tmp_path):
+def test_the_progress_bar_counts_every_frame(clip, tmp_path, make_pipeline):
     video = clip
     stream = io.StringIO()
     with open_source(video) as src:
-        process_source(src, EmotionPipeline(), tmp_path / "out",
+        process_source(src, make_pipeline(), tmp_path / "out",
                        progress=progress_bar(src.frame_count, stream=stream))
     text = stream.getvalue()
     assert "45/45" in text and "frame" in text
@@ -292,7 +292,7 @@ def test_chart_ticks_are_round_seconds():
 
 def test_a_folder_of_photos_gets_a_row_per_photo(tmp_path):
     from app.io.charts import photo_chart
-    from app.core.draw import EMOTION_COLORS
+    from model.runtime.emotions import EMOTION_COLORS
 
     happy = [0, 0, 0, 1.0, 0, 0, 0]
     img = photo_chart([happy, [np.nan] * 7, [0.5, 0, 0, 0, 0.5, 0, 0]],
@@ -329,7 +329,7 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.core.pipeline import Detection
+    from app.nouns import Detection
     from app.io.results import TIMELINE_POINTS, _Stats
 
     stats = _Stats(fps=30.0)

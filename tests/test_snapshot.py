@@ -12,7 +12,7 @@ import pytest
 
 from app.io import snapshot
 from app.core.draw import draw_detections
-from app.core.pipeline import Detection
+from app.nouns import Detection
 from app.io.snapshot import SnapshotError, save_snapshot
 from model import EMOTIONS
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from app.gui.timeline import TIMELINE_SAMPLES, Timeline, clock_text, timeline_mode
+from app.nouns import Marker
 from tests.conftest import REPO
 
 
@@ -44,8 +45,8 @@ def test_a_video_going_back_starts_afresh_a_camera_keeps_its_last_seconds():
     assert times(video) == [0.5]
 
     camera = timeline("camera", seconds=10.0)
-    camera.add_marker(1.0, 1)
-    camera.add_marker(5.0, 2)
+    camera.add_marker(1.0, Marker(number=1))
+    camera.add_marker(5.0, Marker(number=2))
     for t in range(0, 16):
         camera.add("happy", t=float(t))
     assert times(camera)[0] == 5.0 and times(camera)[-1] == 15.0
@@ -71,7 +72,7 @@ def test_a_long_video_is_thinned_to_every_other_sample_keeping_the_newest():
 def test_a_seek_clears_a_videos_samples_but_not_its_markers_nor_the_photos():
     video = timeline("video")
     video.add("happy", t=4.0)
-    video.add_marker(4.0, 3)
+    video.add_marker(4.0, Marker(number=3))
     video.seeked()
     assert video.samples == [] and video.markers == [(4.0, 3, "")]
     photos = timeline("photos")
@@ -83,7 +84,7 @@ def test_a_seek_clears_a_videos_samples_but_not_its_markers_nor_the_photos():
 def test_another_mode_or_source_forgets_everything():
     line = timeline("video")
     line.add("happy", t=4.0)
-    line.add_marker(4.0, 1)
+    line.add_marker(4.0, Marker(number=1))
     line.set_mode("camera")
     assert line.samples == [] and line.markers == [] and line.now is None
     with pytest.raises(ValueError):

@@ -12,7 +12,8 @@ import pytest
 
 from app.io import synthetic
 from app.cli import main
-from app.core.pipeline import NO_MODEL_LABEL, Detection
+from app.core.pipeline import NO_MODEL_LABEL
+from app.nouns import Detection
 from app.io.results import CSV_COLUMNS, ResultFiles
 from model.runtime.emotions import EMOTIONS, valence
 

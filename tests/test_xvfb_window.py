@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from app.io import synthetic
-from app.core.draw import EMOTION_COLORS
+from model.runtime.emotions import EMOTION_COLORS
 from tests.conftest import video_frames
 from tests.gui_support import clip_recipe, write_clip
 

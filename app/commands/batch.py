@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.core.config import ProcessOptions
+from app.commands.options import ProcessOptions
 from app.io.results import CSV_COLUMNS
 from app.io.sources import VIDEO_SUFFIXES
 import model.runtime.atomic as atomic

@@ -31,8 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
+from app.commands.fer_faces import default_faces
+from app.commands.options import BenchOptions, ProcessOptions
 from app.io import synthetic
-from app.core.config import BenchOptions, ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback, PlaybackControl
 from app.core.runstats import rss_mb
@@ -64,7 +65,7 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
     result["machine"]["classifier_threads"] = pipe.classifier.threads
-    with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
+    with pipe, tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
         else:
@@ -117,7 +118,7 @@ def _cpu_name() -> str:
 
 
 def _make_clip(path: Path, frames: int):
-    faces, origin = synthetic.default_faces(("neutral", "happy"))
+    faces, origin = default_faces(("neutral", "happy"))
     spec = synthetic.ClipSpec(frames=frames)
     spec = dataclasses.replace(spec, change_at=frames / spec.fps / 2)
     truths = synthetic.write_clip(path, faces, spec)
@@ -177,7 +178,7 @@ def batch_speed(folder: Path, clips: int = 4, frames: int = 300, jobs: int | Non
 
     from app.commands.batch import run_batch
 
-    faces, _ = synthetic.default_faces(("neutral", "happy"))
+    faces, _ = default_faces(("neutral", "happy"))
     inputs = []
     for i in range(clips):
         path = folder / "in" / f"clip{i}.avi"
@@ -201,7 +202,7 @@ def batch_speed(folder: Path, clips: int = 4, frames: int = 300, jobs: int | Non
 
 def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds) -> dict:
     """Detection on the hard clip, default settings vs hold and tilt search off."""
-    faces, origin = synthetic.default_faces(("neutral", "happy"))
+    faces, origin = default_faces(("neutral", "happy"))
     truths = synthetic.write_hard_clip(path, faces, seconds)
     from app.core.pipeline import EmotionPipeline
 
@@ -209,8 +210,8 @@ def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds
                    + ", ".join(f"{name} {a:g}-{b:g} s" for a, b, name in synthetic.HARD_EVENTS)
                    + "; a second face 3-9 s; noise sigma 5", "faces": origin}
     for name, changes in (("default", {}), ("no_hold_no_tilt", {"hold": 0.0, "tilt": False})):
-        pipe = EmotionPipeline(classifier=classifier, **changes)
-        frames = _run_clip(pipe, path, len(truths))
+        with EmotionPipeline(classifier=classifier, **changes) as pipe:
+            frames = _run_clip(pipe, path, len(truths))
         out[name] = hard_clip_scores(frames, truths)
     return out
 

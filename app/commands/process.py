@@ -18,12 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from app.core.config import ProcessOptions
+from app.commands.options import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
 from app.io.results import ResultFiles
 from app.report import try_write_report
-from app.report.run_info import describe_run
+from app.core.run_info import describe_run
 from app.io.sources import FrameSource, SourceError, open_source
 from model.runtime.errors import UserError
 
@@ -72,17 +72,18 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=options.config,
                                **({"in_turn": False} if options.accurate else {}))
-        extra = describe_run(pipe, options.accurate, options.crops)
-        if options.baseline is not None:
-            from app.core.neutral import measure_baseline
+        with pipe:
+            extra = describe_run(pipe, options.accurate, options.crops)
+            if options.baseline is not None:
+                from app.core.neutral import measure_baseline
 
-            offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops,
-                                                         options.force_baseline)
-            pipe.set_neutral_baseline(offset)
-        progress = progress_bar(source.frame_count) if options.show_progress else None
-        result = process_source(source, pipe, Path(output), progress=progress,
-                                crops=options.crops, annotated=options.annotated, extra=extra,
-                                feeds=feeds)
+                offset, extra["baseline"] = measure_baseline(options.baseline, pipe,
+                                                             options.crops, options.force_baseline)
+                pipe.set_neutral_baseline(offset)
+            progress = progress_bar(source.frame_count) if options.show_progress else None
+            result = process_source(source, pipe, Path(output), progress=progress,
+                                    crops=options.crops, annotated=options.annotated,
+                                    extra=extra, feeds=feeds)
     if options.report:
         try_write_report(output)
     return result

@@ -1,24 +1,15 @@
 """Draw detections onto a copy of the frame: box, label, confidence, probability bar.
 
-One colour per emotion (BGR), used for the box, the label and the bar segments,
-so the GUI's side panel can use the same colours. Sizes follow the face, so the
-drawing reads the same on a 640x480 webcam frame and an 8000x6000 photo.
+One colour per emotion (model.runtime.emotions.EMOTION_COLORS, BGR) for the box,
+the label and the bar segments, as every chart and the side panel use them. Sizes
+follow the face, so the drawing reads the same on a 640x480 webcam frame and an 8000x6000 photo.
 """
 
 import cv2
 import numpy as np
 
-from model.runtime.emotions import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
-EMOTION_COLORS = {
-    "angry": (40, 40, 220),      # red
-    "disgust": (40, 140, 40),    # green
-    "fear": (160, 60, 140),      # purple
-    "happy": (0, 200, 255),      # yellow-orange
-    "sad": (200, 120, 30),       # blue
-    "surprise": (230, 200, 0),   # cyan
-    "neutral": (170, 170, 170),  # grey
-}
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 

@@ -38,27 +38,12 @@ import threading
 import time
 from dataclasses import dataclass
 
-import numpy as np
-
 from app.core.draw import draw_detections
 from app.io.frame_source import SourceError, frame_rate
 from app.io.sources import open_source
+from app.nouns import Frame
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Frame:
-    """One frame read from a source."""
-
-    image: np.ndarray
-    number: int                 # 1, 2, ... its place in the source (see the module doc)
-    time: float | None          # the source's time, the one every output uses: seconds
-    #                             into a video ((number - 1) / fps), since a camera was
-    #                             opened; None for a still picture
-    scene: int                  # one more after each seek or loop back
-    photo: bool                 # a separate picture: nothing carries over from the last
-    captured: float             # the playback's clock when it was read
 
 
 @dataclass(frozen=True)

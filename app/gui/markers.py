@@ -1,17 +1,19 @@
 """Markers: keys 1..9 add a numbered one, Add marker… one with a short text.
 
-A marker names the moment shown (the frame's number and its time in the source,
-as captured) and goes into the recording's markers.csv (directly to the recorder,
+A marker (one app.nouns.Marker from here to every file and feed) names the moment
+shown (the frame's number and its time in the source, as captured) and goes into the recording's markers.csv (directly to the recorder,
 which keeps it in order with the frames); the rest hear of it by `added`: the side
 panel's timeline, the live feeds (through the engine's processing thread) and the
 next snapshots (`last`).
 """
 
-import datetime as dt
 import logging
+from dataclasses import replace
 
 from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtWidgets import QInputDialog
+
+from app.nouns import Marker
 
 log = logging.getLogger(__name__)
 
@@ -24,13 +26,13 @@ class Markers(QObject):
     the results shown (`shown`) and the source starting (`reset`): a marker is at
     the picture shown."""
 
-    added = pyqtSignal(object, object)   # the marker (as snapshots record it), the Frame
+    added = pyqtSignal(object, object)   # the Marker, the Frame it marks
     message = pyqtSignal(str, bool)      # text, whether it is an error
 
     def __init__(self, recorder, parent=None):
         super().__init__(parent)
         self.recorder = recorder
-        self.last: dict | None = None    # the last marker of this source; None before one
+        self.last: Marker | None = None  # the last marker of this source; None before one
         self._shown = None               # the last result shown
         self._spec = None                # the source it is from
 
@@ -49,7 +51,7 @@ class Markers(QObject):
         return (self._shown, self.recorder.last_frame if active else None,
                 self.recorder.folder if active else None)
 
-    def add(self, number: int, text: str = "", moment=None) -> dict | None:
+    def add(self, number: int, text: str = "", moment=None) -> Marker | None:
         """Mark `moment` (see `moment`; now when None) with `number` (0 for a text
         only) and `text`. Returns the marker, or None when nothing is shown."""
         result, rec_frame, rec_folder = moment or self.moment()
@@ -58,13 +60,11 @@ class Markers(QObject):
             return None
         frame = result.frame
         t = frame.time                   # None: a separate photo has no time
-        marker = {"time_s": None if t is None else round(t, 3), "frame": int(frame.number),
-                  "number": int(number), "text": str(text),
-                  "when": dt.datetime.now().astimezone().isoformat(timespec="milliseconds")}
+        marker = Marker.now(frame, number, text)
         self.last = marker
         recorded = ""
         if self.recorder.active and self.recorder.folder == rec_folder:
-            self.recorder.marker(t, number, text, frame=rec_frame)
+            self.recorder.marker(replace(marker, frame=rec_frame))
             recorded = " (recorded)"
         self.added.emit(marker, frame)
         name = f"Marker {number}" if number else f"Marker \"{text}\""
@@ -75,7 +75,7 @@ class Markers(QObject):
                  "" if not recorded else f", frame {rec_frame} of the recording")
         return marker
 
-    def ask_text(self, parent) -> dict | None:
+    def ask_text(self, parent) -> Marker | None:
         """Add marker…: asks for a short text; the marker is at the moment asked (the
         picture goes on meanwhile: the dialog runs its own event loop), refused for a
         source left meanwhile."""

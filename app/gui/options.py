@@ -22,7 +22,7 @@ class LiveOptions:
                         "mirror": False}
         self._pipeline = None          # a newly loaded pipeline waiting to be used
         self._baseline = None          # (offset, track id) waiting; offset None: clear
-        self._markers: list = []       # (time, frame number, number, text) for the feeds
+        self._markers: list = []       # the Markers waiting for the feeds
 
     def update(self, **values):
         with self._lock:
@@ -33,8 +33,11 @@ class LiveOptions:
             return dict(self._values)
 
     def offer(self, pipeline):
+        """The newest pipeline waits to be taken; one it replaces unused is closed."""
         with self._lock:
-            self._pipeline = pipeline
+            replaced, self._pipeline = self._pipeline, pipeline
+        if replaced is not None:
+            replaced.close()
 
     def take_pipeline(self):
         with self._lock:
@@ -52,9 +55,9 @@ class LiveOptions:
             asked, self._baseline = self._baseline, None
             return asked
 
-    def post_marker(self, time, frame: int, number: int, text: str):
+    def post_marker(self, marker):
         with self._lock:
-            self._markers.append((time, frame, number, text))
+            self._markers.append(marker)
 
     def take_markers(self) -> list:
         with self._lock:

@@ -1,7 +1,7 @@
 """What travels between the window's threads: a captured frame on its way to
 processing (`Packet`), a processed one on its way to the window (`Result`).
 
-Both carry the playback's `Frame` record (app.core.playback) as it was read: its
+Both carry the playback's `Frame` record (app.nouns) as it was read: its
 `number` (1 for the first) and its `time` in the source are worked out once, by the
 capture, and every later stage (processing, the window, recordings, markers,
 snapshots, the feeds, the log) reads them from there.
@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PyQt5.QtGui import QImage
 
-from app.core.playback import Frame
+from app.nouns import Frame
 
 
 @dataclass(frozen=True)

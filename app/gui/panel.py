@@ -78,9 +78,8 @@ class SidePanel(QWidget):
         self.timeline_view.update()
 
     def add_marker(self, marker, frame):
-        """A marker added (app.gui.markers) at `frame`: a line on the timeline."""
-        self.timeline.add_marker(self.timeline.time_of(frame), marker["number"],
-                                 marker["text"])
+        """A Marker added (app.gui.markers) at `frame`: a line on the timeline."""
+        self.timeline.add_marker(self.timeline.time_of(frame), marker)
         self.timeline_view.update()
 
     def show_result(self, result):

@@ -107,12 +107,12 @@ class RecorderWorker(QObject):
             with self.lock:
                 self.pending -= 1
 
-    @pyqtSlot(object, object, int, str)
-    def mark(self, t, frame, number, text):
-        """A marker, in order with the frames (the same queue): kept for markers.csv,
+    @pyqtSlot(object)
+    def mark(self, marker):
+        """A Marker, in order with the frames (the same queue): kept for markers.csv,
         written with the other files when the recording is finished."""
         if self.files is not None and self._error is None:
-            self.files.add_marker(t, number, text, frame=frame)
+            self.files.add_marker(marker)
 
     @pyqtSlot(object, float, object)
     def finish(self, stopped, paused_s, extra=None):
@@ -145,7 +145,7 @@ class Recorder(QObject):
     failed = pyqtSignal(str)
     renamed = pyqtSignal(str)           # the folder, when the one `start` named was taken
     _frame = pyqtSignal(object, object, object, float)
-    _marker = pyqtSignal(object, object, int, str)
+    _marker = pyqtSignal(object)
     _finish = pyqtSignal(object, float, object)
 
     def __init__(self, parent=None):
@@ -167,7 +167,7 @@ class Recorder(QObject):
     def start(self, root, name: str, fps: float | None, input_name: str,
               extra: dict | None = None) -> Path:
         """Record into a new session folder under `root`; returns that folder. `extra`:
-        more fields for its summary.json (app.report.run_info.describe_run)."""
+        more fields for its summary.json (app.core.run_info.describe_run)."""
         self.stop()
         self.folder = session_folder(root)
         self.worker = RecorderWorker(self.folder, name, fps, input_name, extra)
@@ -222,12 +222,12 @@ class Recorder(QObject):
         None before the first."""
         return self.frames - 1 if self.active and self.frames else None
 
-    def marker(self, t: float, number: int, text: str, frame: int | None) -> bool:
-        """Queue a marker at `t` s of the source on the recording's `frame` for
-        markers.csv; False when nothing is being recorded."""
+    def marker(self, marker) -> bool:
+        """Queue a Marker for markers.csv, its `frame` the recording's (None: the last
+        one written); False when nothing is being recorded."""
         if self.worker is None:
             return False
-        self._marker.emit(t, frame, int(number), str(text))
+        self._marker.emit(marker)
         return True
 
     def stop(self, stopped=None, wait: float = 0.0, extra: dict | None = None) -> bool:

@@ -4,6 +4,7 @@ so that both are read and tested without a window."""
 
 import time
 
+from app.nouns import Marker
 from model.runtime.emotions import EMOTIONS
 
 TIMELINE_SECONDS = 60.0
@@ -46,7 +47,7 @@ class Timeline:
         self.photos = int(seconds)      # photos mode: how many photos are shown
         self._clock = clock
         self.samples: list = []
-        self.markers: list = []
+        self.markers: list = []         # (t, number, text) of each Marker drawn
         self.mode = "camera"
         self.show_valence = False
         self.now: float | None = None   # the last t given: where the source is
@@ -62,7 +63,7 @@ class Timeline:
         self.show_valence = bool(on)
 
     def time_of(self, frame) -> float:
-        """The `t` of a frame (app.core.playback.Frame): its time in the source, or
+        """The `t` of a frame (app.nouns.Frame): its time in the source, or
         for photos (no time axis) its number."""
         if self.mode == "photos" or frame.time is None:
             return float(frame.number)
@@ -99,9 +100,9 @@ class Timeline:
             self.samples = self.samples[::2] if len(self.samples) % 2 else \
                 self.samples[1::2]                  # (the newest kept)
 
-    def add_marker(self, t: float, number: int = 0, text: str = ""):
-        """A marker at `t` (as `add`'s): a line across the timeline."""
-        self.markers.append((float(t), int(number), str(text)))
+    def add_marker(self, t: float, marker: Marker):
+        """A Marker at `t` (as `add`'s): a line across the timeline."""
+        self.markers.append((float(t), int(marker.number), str(marker.text)))
 
     def clear(self):
         """Forget the samples (another face); the markers and the time stay."""

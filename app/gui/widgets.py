@@ -1,6 +1,6 @@
 """The window's custom widgets: the video view, the probability bars, the timeline.
 
-Colours come from `app.core.draw.EMOTION_COLORS` (BGR there), so a face's box in the
+Colours come from `model.runtime.emotions.EMOTION_COLORS` (BGR there), so a face's box in the
 picture, its bar and its timeline row share one colour.
 """
 
@@ -8,10 +8,9 @@ from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.core.draw import EMOTION_COLORS
 from app.gui.timeline import clock_text
-from app.io.results import marker_label
-from model.runtime.emotions import EMOTIONS
+from app.nouns import Marker
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 VALENCE_COLOR = QColor(30, 120, 200)
 
@@ -206,7 +205,7 @@ class TimelineView(QWidget):
             p.setPen(text)
             p.drawText(QRectF(x + 2, 0, 80, p.fontMetrics().height()),
                        Qt.AlignLeft | Qt.AlignTop,
-                       marker_label({"number": number, "text": label}))
+                       Marker(number=number, text=label).label)
         p.end()
 
     def _paint_emotions(self, p, name_w, width, row, text):

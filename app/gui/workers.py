@@ -18,9 +18,10 @@ import cv2
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from app.core.neutral import neutral_reference
-from app.core.playback import Frame, FrameStep, Playback, PlaybackControl, describe
+from app.core.playback import FrameStep, Playback, PlaybackControl, describe
+from app.core.run_info import describe_run
 from app.core.runstats import RateMeter
-from app.report.run_info import describe_run
+from app.nouns import Frame
 from app.gui.mailbox import Closed, LatestMailbox
 from app.gui.options import LiveOptions
 from app.gui.packets import Packet, Result, to_qimage
@@ -101,7 +102,7 @@ class ProcessingWorker(QObject):
     resultReady = pyqtSignal()
     # a model's path, its neutral reference (None when it has none) and why not
     pipelineChanged = pyqtSignal(str, object, str)
-    runDescribed = pyqtSignal(object)        # app.report.run_info.describe_run of it
+    runDescribed = pyqtSignal(object)        # app.core.run_info.describe_run of it
     processingFailed = pyqtSignal(str)
 
     def __init__(self, frames: LatestMailbox, options: LiveOptions, feeds=None):
@@ -138,12 +139,16 @@ class ProcessingWorker(QObject):
                     self.feeds.frame(packet.frame.time, packet.frame.number, packet.source,
                                      result.detections)
                 self._deliver(result)
+        if self.pipeline is not None:
+            self.pipeline.close()
         self.thread().quit()
 
     def _use_new_pipeline(self) -> bool:
         pipeline = self.options.take_pipeline()
         if pipeline is None:
             return False
+        if self.pipeline is not None:
+            self.pipeline.close()               # its reading thread ends with it
         self.step.use(pipeline)
         self.options.take_baseline()            # measured with the model just replaced
         classifier = getattr(pipeline, "classifier", None)
@@ -168,7 +173,7 @@ class ProcessingWorker(QObject):
         markers = self.options.take_markers()
         if self.feeds is not None:
             for marker in markers:
-                self.feeds.marker(*marker)
+                self.feeds.marker(marker)
 
     def _process(self, packet: Packet) -> Result:
         started = time.perf_counter()

@@ -33,7 +33,7 @@ def entry_paths() -> tuple[Path, Path]:
 
 def icon_image(size: int = 256) -> np.ndarray:
     """The app's icon: a drawn face in a ring of the seven emotion colours (BGRA)."""
-    from app.core.draw import EMOTION_COLORS
+    from model.runtime.emotions import EMOTION_COLORS
     from app.io.synthetic import drawn_face
 
     img = np.zeros((size, size, 4), np.uint8)

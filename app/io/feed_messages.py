@@ -66,10 +66,12 @@ def frame_message(time, number: int, source: str, detections) -> dict:
             "faces": [face_json(d) for d in detections]}
 
 
-def marker_message(time, frame, number: int, text: str) -> dict:
+def marker_message(marker) -> dict:
+    """An app.nouns.Marker as the WebSocket feed sends it."""
+    time, frame = marker.time, marker.frame
     return {"type": "marker", "time": None if time is None else round(float(time), 3),
-            "frame": None if frame is None else int(frame), "number": int(number),
-            "text": str(text)}
+            "frame": None if frame is None else int(frame), "number": int(marker.number),
+            "text": str(marker.text)}
 
 
 def encode(message: dict) -> bytes:

@@ -78,9 +78,10 @@ class OscSender:
                                   float(det.confidence), *probabilities, x, y, w, h,
                                   float(valence(probabilities))])
 
-    def marker(self, time, frame, number: int, text: str):
-        self._send(OSC_MARKER, [NO_TIME if time is None else float(time),
-                                -1 if frame is None else int(frame), int(number), str(text)])
+    def marker(self, marker):
+        self._send(OSC_MARKER, [NO_TIME if marker.time is None else float(marker.time),
+                                -1 if marker.frame is None else int(marker.frame),
+                                int(marker.number), str(marker.text)])
 
     def close(self):
         if not self._closed:
@@ -140,14 +141,14 @@ class Feeds:
         except Exception:  # noqa: BLE001
             self._log_failure()
 
-    def marker(self, time_s, frame, number: int, text: str = ""):
-        """A marker the user added: `time_s` in the source, the frame it was added on,
-        its number (1..9) and text."""
+    def marker(self, marker):
+        """A marker the user added (app.nouns.Marker: its time in the source, the
+        source's frame it was added on, its number 1..9 or 0, its text)."""
         try:
             if self.osc is not None:
-                self.osc.marker(time_s, frame, number, text)
+                self.osc.marker(marker)
             if self.server is not None:
-                self.server.publish(encode(marker_message(time_s, frame, number, text)))
+                self.server.publish(encode(marker_message(marker)))
         except Exception:  # noqa: BLE001
             self._log_failure()
 

@@ -14,16 +14,16 @@ import csv
 import datetime as dt
 import logging
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from app.io.charts import line_chart, photo_chart
-from app.core.draw import EMOTION_COLORS
 from app.io.frame_source import frame_rate
 import model.runtime.atomic as atomic
-from model.runtime.emotions import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class ResultFiles:
         self._csv = csv.writer(self._fh)
         self._csv.writerow(CSV_COLUMNS)
         self.frames = 0
-        self.markers: list[dict] | None = [] if markers else None
+        self.markers: list | None = [] if markers else None   # app.nouns.Marker
         self.started = dt.datetime.now().astimezone()   # the summary's "started"
         self._closed = False
 
@@ -80,17 +80,14 @@ class ResultFiles:
         self.stats.add(self.frames, detections, name)
         self.frames += 1
 
-    def add_marker(self, t: float | None, number: int = 0, text: str = "",
-                   frame: int | None = None):
-        """A marker at `t` s of the source on `frame` (detections.csv's numbering;
-        None: the last frame added, if any), written to markers.csv at `close`."""
+    def add_marker(self, marker):
+        """A Marker on its `frame` (detections.csv's numbering; None: the last frame
+        added, if any), written to markers.csv at `close`."""
         if self.markers is None:
             raise RuntimeError("these results keep no markers (markers=False)")
-        if frame is None:
-            frame = self.frames - 1 if self.frames else None
-        self.markers.append({"time": None if t is None else round(float(t), 3),
-                             "frame": None if frame is None else int(frame),
-                             "number": int(number), "text": str(text)})
+        if marker.frame is None and self.frames:
+            marker = replace(marker, frame=self.frames - 1)
+        self.markers.append(marker)
 
     def close(self, input_name: str, wall: float, stopped=None, skipped=(),
               extra=None) -> dict:
@@ -140,15 +137,15 @@ def csv_fields(face: dict) -> list:
 
 
 def markers_csv(markers) -> str:
-    """markers.csv's text: MARKER_COLUMNS, a row per marker (dicts with those keys)."""
+    """markers.csv's text: MARKER_COLUMNS, a row per Marker."""
     import io
 
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(MARKER_COLUMNS)
     for m in markers:
-        writer.writerow([("" if m.get(k) is None else
-                          f"{m[k]:.3f}" if k == "time" else m[k]) for k in MARKER_COLUMNS])
+        writer.writerow(["" if m.time is None else f"{m.time:.3f}",
+                         "" if m.frame is None else int(m.frame), int(m.number), str(m.text)])
     return buf.getvalue()
 
 
@@ -425,14 +422,14 @@ class _Stats:
         return out
 
     def timeline_image(self, markers=()) -> np.ndarray:
-        """The chart; `markers` (dicts with "frame", "number", "text", as
-        ResultFiles.add_marker keeps them) as vertical lines at their frame."""
+        """The chart; `markers` (Markers, as ResultFiles.add_marker keeps them) as
+        vertical lines at their frame."""
         if not self.fps:                        # separate photos: a row each
             rows = np.array(self.rows, np.float32).reshape(-1, len(EMOTIONS))
             return photo_chart(rows, self.names, EMOTION_COLORS,
                                f"Mean probability of each emotion in each of "
                                f"{len(rows)} photos (mean over the faces in it)",
-                               markers=[(m["frame"] or 0, marker_label(m)) for m in markers])
+                               markers=[(m.frame or 0, m.label) for m in markers])
         with np.errstate(all="ignore"):         # a bucket with no face: a gap (NaN)
             rows = self.sums / self.counts[:, None]
         seconds = self.frames / self.fps
@@ -442,13 +439,4 @@ class _Stats:
                                   "video (mean over the faces in view)", size=(1200, 520),
                           y_range=(0.0, 1.0), colors=EMOTION_COLORS, x_span=seconds,
                           x_label="seconds into the video",
-                          markers=[((m["frame"] or 0) / self.fps, marker_label(m))
-                                   for m in markers])
-
-
-def marker_label(marker: dict) -> str:
-    """How a marker is labelled on a chart: its number, or its text (shortened)."""
-    text = marker.get("text") or ""
-    if marker.get("number"):
-        return str(marker["number"])
-    return text if len(text) <= 12 else text[:10] + ".."
+                          markers=[((m.frame or 0) / self.fps, m.label) for m in markers])

@@ -39,7 +39,7 @@ class Snapshot:
 def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
                   source: str = "", when: dt.datetime | None = None,
                   frame_number: int | None = None, source_time: float | None = None,
-                  calibration: dict | None = None, marker: dict | None = None) -> Snapshot:
+                  calibration: dict | None = None, marker=None) -> Snapshot:
     """Write `<stem>_annotated.png`, `<stem>_raw.png` and `<stem>.json` into `folder`
     (created if missing). Raises SnapshotError; never leaves partial files.
     `calibration`: a person's neutral in use, `marker`: the last marker added (see
@@ -68,13 +68,13 @@ def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
 
 def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_number=None,
                     source_time=None, calibration: dict | None = None,
-                    marker: dict | None = None) -> dict:
+                    marker=None) -> dict:
     """The JSON content: when, from what (which frame, at what time in the source:
     seconds since a camera started, or the position in a video), and every face.
 
-    "marker": the last marker added to this source before the snapshot (JSON
-    values: its time in the source "time_s", the source's frame "frame", its
-    "number" 1..9 or 0, its "text"), or None when none was.
+    "marker": the last marker (app.nouns.Marker) added to this source before the
+    snapshot (Marker.to_dict: its time in the source "time_s", the source's frame
+    "frame", its "number" 1..9 or 0, its "text", "when"), or None when none was.
 
     While a person's neutral is taken out of a face's readings (the window's
     Calibrate neutral), `calibration` (JSON values: which face it was measured on,
@@ -88,7 +88,7 @@ def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_numb
                   "source_time_s": None if source_time is None else round(source_time, 3)},
         "files": {"annotated": paths.annotated.name, "raw": paths.raw.name},
         "faces": [d.to_dict() for d in detections],
-        "marker": None if marker is None else dict(marker),
+        "marker": None if marker is None else marker.to_dict(),
     }
     if calibration:
         record["calibration"] = dict(calibration)

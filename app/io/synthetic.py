@@ -2,10 +2,10 @@
 
 A clip is a static room-like background with one face moving on a smooth path
 (and a little towards and away from the camera), sensor noise on every frame,
-and optionally a change of expression part-way. The face is a FER-2013 crop when
-the data set is at hand (only crops the Haar cascade finds are used), else a
-drawn face that the cascade finds. Every frame comes with the true face box, so
-detection rate and box accuracy can be measured.
+and optionally a change of expression part-way. The face is a drawn one that the
+Haar cascade finds, or a FER-2013 crop it finds (app.commands.fer_faces). Every
+frame comes with the true face box, so detection rate and box accuracy can be
+measured.
 """
 
 import logging
@@ -17,11 +17,8 @@ import cv2
 import numpy as np
 
 import model.runtime.atomic as atomic
-from model.training.train_config import DEFAULT_DATA
 
 log = logging.getLogger(__name__)
-
-FER_DEFAULT = (Path(__file__).resolve().parents[2] / DEFAULT_DATA).resolve()
 
 
 # ---------------------------------------------------------------------- faces
@@ -55,51 +52,6 @@ def drawn_face(size: int = 200, expression: str = "neutral") -> np.ndarray:
     else:
         cv2.line(img, (int(s * .36), my), (int(s * .64), my), 80, thick)
     return cv2.GaussianBlur(img, (0, 0), s / 120)
-
-
-def fer_faces(root, emotion: str, count: int = 1, split: str = "train",
-              detector=None, size: int = 160) -> list[np.ndarray]:
-    """The first `count` FER-2013 crops of `emotion` (name order) that the cascade
-    finds when scaled to `size` px on a plain background and on the standard
-    test background; [] when the data set is missing."""
-    folder = Path(root) / split / emotion
-    if not folder.is_dir():
-        return []
-    if detector is None:
-        from app.core.detect import FaceDetector
-        detector = FaceDetector()
-    picked = []
-    bg = background(640, 480, seed=0)
-    for path in sorted(folder.glob("*.jpg")):
-        face = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-        if face is None:
-            continue
-        if _detects(detector, face, size, bg):
-            picked.append(face)
-            if len(picked) >= count:
-                break
-    return picked
-
-
-def _detects(detector, face, size, bg) -> bool:
-    """Found by a full scan and near its own box, at a few places and sizes."""
-    for (cx, cy), scale in (((320, 240), 1.0), ((200, 180), 0.8), ((440, 300), 1.2)):
-        s = int(size * scale)
-        frame = paste_face(bg, face, (cx, cy), s)
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        truth = (cx - s // 2, cy - s // 2, s, s)
-        found = detector.full_scan(gray)
-        if not any(_iou(b, truth) > 0.5 for b in found):
-            return False
-        near = detector.near(gray, truth)
-        if near is None or _iou(near, truth) < 0.5:
-            return False
-    return True
-
-
-def _iou(a, b) -> float:
-    from app.core.track import iou
-    return iou(a, b)
 
 
 # ----------------------------------------------------------------- composing
@@ -209,23 +161,6 @@ def write_clip(path, faces, spec: ClipSpec = ClipSpec()) -> list[Truth]:
         finally:
             writer.release()
     return truths
-
-
-def default_faces(expressions=("neutral", "happy"), fer_root=FER_DEFAULT,
-                  size: int = 160) -> tuple[list[np.ndarray], str]:
-    """Faces for a test clip: FER-2013 crops when available, else drawn ones.
-
-    Returns (faces, description of where they came from)."""
-    faces = []
-    for emotion in expressions:
-        found = fer_faces(fer_root, emotion, 1, size=size) if fer_root else []
-        if not found:
-            break
-        faces.append(found[0])
-    if len(faces) == len(expressions):
-        return faces, f"FER-2013 train crops ({', '.join(expressions)}) from {fer_root}"
-    return ([drawn_face(size, e) for e in expressions],
-            f"drawn faces ({', '.join(expressions)}); FER-2013 not found at {fer_root}")
 
 
 # ------------------------------------------------------------ the hard clip

@@ -8,8 +8,7 @@ import io
 
 import numpy as np
 
-from app.core.draw import EMOTION_COLORS
-from model.runtime.emotions import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 MAX_POINTS = 400          # time slices per face: finer than a printed page shows
 DPI = 110

@@ -1,4 +1,5 @@
-"""The seven FER-2013 classes, in its index order, and what is read off them.
+"""The seven FER-2013 classes, in its index order, their colours, and what is read
+off them.
 
 A leaf module (it imports nothing of the project), so every layer can import it
 without a cycle; `model` re-exports it.
@@ -6,6 +7,16 @@ without a cycle; `model` re-exports it.
 
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 48   # the network's face: INPUT_SIZE x INPUT_SIZE grayscale
+# one colour per emotion (BGR, as OpenCV draws): the boxes, every chart, the window
+EMOTION_COLORS = {
+    "angry": (40, 40, 220),      # red
+    "disgust": (40, 140, 40),    # green
+    "fear": (160, 60, 140),      # purple
+    "happy": (0, 200, 255),      # yellow-orange
+    "sad": (200, 120, 30),       # blue
+    "surprise": (230, 200, 0),   # cyan
+    "neutral": (170, 170, 170),  # grey
+}
 
 _HAPPY = EMOTIONS.index("happy")
 _NEGATIVE = tuple(EMOTIONS.index(e) for e in ("sad", "angry", "fear", "disgust"))

@@ -17,7 +17,8 @@ import model.runtime.calibration as calibration
 from model.runtime.emotions import EMOTIONS
 from model.runtime.classifier import EmotionClassifier, load_classifier
 from model.training.confusion_image import matrix_image
-from model.training.data import SPLIT_NAMES, is_labelled_folder, load_dataset, load_labelled_folder
+from model.training.data import (SPLIT_NAMES, Split, is_labelled_folder, load_dataset,
+                                 load_labelled_folder)
 from model.runtime.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -89,20 +90,58 @@ def evaluate_model(classifier, split) -> dict:
     NLL, mean confidence, the reliability bins), plus the sample count."""
     if len(split) == 0:
         raise DataError("no faces to evaluate on")
-    probs = predict_probs(classifier, split.x)
-    result = metrics(split.y, np.argmax(probs, axis=1))
-    return {"samples": len(split), **result,
-            "calibration": calibration.calibration_metrics(probs, split.y)}
+    return scores(predict_probs(classifier, split.x), split.y)
+
+
+def scores(probs, labels) -> dict:
+    """evaluate_model's figures from probabilities already computed."""
+    return {"samples": len(labels), **metrics(labels, np.argmax(probs, axis=1)),
+            "calibration": calibration.calibration_metrics(probs, labels)}
+
+
+def crowd_scores(probs, split, votes) -> tuple[dict, np.ndarray, np.ndarray]:
+    """Against the FER+ crowd: (figures, the index of the faces with a majority in
+    `split`, their majority emotion).
+
+    The figures beside scores() on the majority faces: FER-2013's own labels on all
+    faces, the faces where those labels and the majority agree, the crowd's share of
+    the model's pick (all voted faces), and what crowd-neutral faces are read as."""
+    from model.training import votes as crowd
+
+    counts = votes.lookup(split.keys)
+    major = crowd.majority(counts)
+    keep = np.flatnonzero(major != crowd.NO_MAJORITY)
+    if len(keep) == 0:
+        raise DataError("no face has a majority of the crowd's votes")
+    picks = probs.argmax(axis=1)
+    voted = np.flatnonzero(counts.sum(axis=1) > 0)
+    agree = keep[major[keep] == split.y[keep]]
+    neutral = keep[major[keep] == EMOTIONS.index("neutral")]
+    fer = metrics(split.y, picks)
+    read_as = np.bincount(picks[neutral], minlength=len(EMOTIONS)) / max(len(neutral), 1)
+    return {
+        "fer2013_labels": {"samples": len(split), "accuracy": fer["accuracy"],
+                           "macro_f1": fer["macro_f1"]},
+        "labels_agree": {"samples": len(agree),
+                         "accuracy": float(np.mean(picks[agree] == split.y[agree]))
+                         if len(agree) else None},
+        "crowd_share_of_pick": float(crowd.distribution(counts[voted])[
+            np.arange(len(voted)), picks[voted]].mean()),
+        "crowd_neutral_read_as": {e: round(float(v), 4) for e, v in zip(EMOTIONS, read_as)},
+    }, keep, major[keep]
 
 
 def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
                  flip: bool = True, accurate: bool = False,
-                 robustness: bool = False, reliability=None) -> dict:
+                 robustness: bool = False, reliability=None,
+                 labels: str = "fer2013", votes=None) -> dict:
     """`evaluate` command: JSON on stdout; the confusion matrix and reliability
     diagram PNGs only if asked for.
 
     `data` is FER-2013 (then `split` picks PublicTest or PrivateTest) or any folder
-    of `<emotion>/` face crops (then every image in it is scored)."""
+    of `<emotion>/` face crops (then every image in it is scored). `labels="ferplus"`
+    scores against the crowd's majority (FER+ votes, `votes` or beside the data) on
+    the faces that have one, and adds crowd_scores()'s figures."""
     t0 = time.perf_counter()
     png = Path(confusion) if confusion else None
     for path in (png, reliability):
@@ -112,11 +151,19 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         from model.training.reliability_plot import check_matplotlib
 
         check_matplotlib()
+    votes = _crowd_votes(data, votes) if labels == "ferplus" else None
     clf = load_classifier(model, accurate=accurate, flip=flip)
     faces, name, skipped = _load_faces(data, split)
-    result = {"model": str(clf.path), "data": str(data), "split": name,
+    if len(faces) == 0:
+        raise DataError("no faces to evaluate on")
+    probs = predict_probs(clf, faces.x)
+    crowd = {}
+    if votes is not None:
+        crowd, keep, majority = crowd_scores(probs, faces, votes)
+        faces, probs = Split(faces.x[keep], majority, [faces.keys[i] for i in keep]), probs[keep]
+    result = {"model": str(clf.path), "data": str(data), "split": name, "scored_against": labels,
               "flip": clf.flip, "accurate": accurate, "five_crops": clf.five_crops,
-              **evaluate_model(clf, faces), "skipped": skipped}
+              **scores(probs, faces.y), **crowd, "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:
         from model.training.robustness import robustness as measure, table
@@ -145,6 +192,16 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
     return result
 
 
+def _crowd_votes(data, votes):
+    """The FER+ votes, checked before any work: they need FER-2013's own files."""
+    from model.training import votes as crowd
+
+    if is_labelled_folder(data):
+        raise DataError(f"--labels ferplus needs the FER-2013 folder or fer2013.csv, not "
+                        f"a folder of your own crops ({data})")
+    return crowd.load_votes(crowd.find_votes(data, votes))
+
+
 def _load_faces(data, split: str):
     """(Split, its name, skipped count) from FER-2013 or a labelled folder of crops."""
     if is_labelled_folder(data):
@@ -167,7 +224,10 @@ def _ms_per_face(clf, faces, repeats: int = 50) -> float:
     return 1000 * float(np.median(times))
 
 
-def calibrate_model(path, split, split_name: str = "PublicTest") -> dict:
+CROWD_CALIBRATION = "PublicTest's FER+ majority faces"
+
+
+def calibrate_model(path, split, split_name: str = "FER-2013 PublicTest") -> dict:
     """Fit the temperature and the neutral reference of the .tflite or .json model at
     `path` on a data.Split (PublicTest: never the split accuracy is reported on) and
     write them into the file; returns the figures before and after."""
@@ -179,7 +239,7 @@ def calibrate_model(path, split, split_name: str = "PublicTest") -> dict:
         raise DataError(f"cannot calibrate {path}: no {split_name} faces to fit on")
     raw = EmotionClassifier.load(path, calibrated=False)
     probs = predict_probs(raw, split.x)
-    fitted = calibration.fit(probs, split.y, f"FER-2013 {split_name}, {len(split)} faces")
+    fitted = calibration.fit(probs, split.y, f"{split_name}, {len(split)} faces")
     write = calibration.write_tflite if path.suffix.lower() == ".tflite" \
         else calibration.write_ensemble
     write(path, fitted)
@@ -195,13 +255,21 @@ def calibrate_model(path, split, split_name: str = "PublicTest") -> dict:
             "after": {k: v for k, v in after.items() if k != "bins"}}
 
 
-def run_calibrate(data, model=None) -> dict:
-    """`calibrate` command: fit on FER-2013 PublicTest, write into the model file,
+def run_calibrate(data, model=None, labels: str = "fer2013", votes=None) -> dict:
+    """`calibrate` command: fit on FER-2013 PublicTest (against its labels, or on the
+    faces where the FER+ crowd has a majority, against it), write into the model file,
     print the figures as JSON."""
     from model.runtime.classifier import DEFAULT_MODEL
 
+    crowd_votes = _crowd_votes(data, votes) if labels == "ferplus" else None
     key = SPLIT_NAMES["PublicTest"]
     split = load_dataset(data, splits=(key,))[key]
-    result = calibrate_model(model or DEFAULT_MODEL, split)
+    if crowd_votes is None:
+        result = calibrate_model(model or DEFAULT_MODEL, split)
+    else:
+        from model.training.votes import majority_split
+
+        result = calibrate_model(model or DEFAULT_MODEL, majority_split(split, crowd_votes),
+                                 CROWD_CALIBRATION)
     print(json.dumps(result, indent=2))
     return result

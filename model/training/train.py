@@ -118,8 +118,6 @@ def use_crowd(cfg: TrainConfig, data):
     """With labels="ferplus": training faces get the crowd's vote distribution as
     targets (`data.targets`), PublicTest is scored against it (`data.val_targets`) and
     calibrated on its majority faces (`data.calibration`)."""
-    data.targets = data.val_targets = None
-    data.calibration = data["val"]
     if cfg.labels == "fer2013":
         return data
     if cfg.labels != "ferplus":
@@ -262,11 +260,12 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     path = export_tflite(best, out / TFLITE, calib)
     # the percentages the app shows must mean what they say: a temperature fitted on
     # PublicTest goes into the exported file (model.runtime.calibration); labels do not change
-    from model.training.evaluate import calibrate_model
+    from model.training.evaluate import CROWD_CALIBRATION, calibrate_model
 
-    calibration_faces = data["val"] if data.calibration is None else data.calibration
+    crowd = data.calibration is not None
+    calibration_faces = data.calibration if crowd else data["val"]
     if len(calibration_faces):
-        calibrate_model(path, calibration_faces)
+        calibrate_model(path, calibration_faces, *([CROWD_CALIBRATION] if crowd else []))
     else:
         log.warning("no PublicTest faces: %s is not calibrated", path)
     atomic.write_json(out / "history.json", history)

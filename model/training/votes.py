@@ -115,8 +115,6 @@ def crowd_targets(split, votes: Votes, unvoted: str = "drop"):
 
     `unvoted="label"` keeps the faces the crowd did not vote on (mostly not faces, in
     FER+'s words) with their FER-2013 label as the target instead of leaving them out."""
-    from model.training.data import Split
-
     if len(split.keys) != len(split):
         raise DataError("these faces have no file names or rows to find their votes by")
     targets = distribution(votes.lookup(split.keys))
@@ -147,3 +145,14 @@ def _subset(split, index):
     from model.training.data import Split
 
     return Split(split.x[index], split.y[index], [split.keys[i] for i in index])
+
+
+def load_scored_split(data, split: str, labels: str = "fer2013", votes=None):
+    """A FER-2013 split ("val", "test") with the labels a measurement scores against:
+    FER-2013's, or ("ferplus") the crowd's majority on the faces that have one."""
+    from model.training.data import load_dataset
+
+    faces = load_dataset(data, splits=(split,))[split]
+    if labels == "fer2013":
+        return faces
+    return majority_split(faces, load_votes(find_votes(data, votes)))

@@ -51,10 +51,9 @@ THREADS = 2   # each network's, unless asked otherwise (`load`)
 class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
-    `five_crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
-    corners, resized back to 48), at six times the cost: up to a point more accurate
-    with networks trained on labels alone; the shipped network, distilled from
-    teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
+    `five_crops` (`--accurate`) also averages five 44-pixel crops (centre and corners,
+    resized back to 48), at six times the cost, a little more accurate
+    (assets/MODEL_CARD.md).
     """
 
     def __init__(self, backend=None, path: Path | None = None, flip: bool = True,
@@ -68,7 +67,8 @@ class EmotionClassifier:
         self._backend = backend
         self.path = path
         self.flip = flip
-        self.five_crops = five_crops
+        # a .json model list may ask for the crops itself (the shipped --accurate file)
+        self.five_crops = five_crops or getattr(backend, "five_crops", False)
         if calibration is None:
             calibration = getattr(backend, "calibration", NONE)
         self.calibration = calibration   # applied to every reading (model.runtime.calibration)
@@ -292,7 +292,7 @@ class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
     def __init__(self, path: Path, threads: int | None):
-        names, self.calibration = _read_ensemble(path)
+        names, self.calibration, self.five_crops = _read_ensemble(path)
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
     def run(self, x: np.ndarray, network=None) -> np.ndarray:
@@ -301,7 +301,9 @@ class _EnsembleBackend:
         return np.mean([member.run(x) for member in self.members], axis=0)
 
 
-def _read_ensemble(path: Path) -> tuple[list, Calibration]:
+def _read_ensemble(path: Path) -> tuple[list, Calibration, bool]:
+    """The file names, calibration and `"five_crops"` (read each face on five crops too:
+    one network's --accurate, calibrated for those readings) of a .json model list."""
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -316,4 +318,7 @@ def _read_ensemble(path: Path) -> tuple[list, Calibration]:
             if "calibration" in spec else NONE
     except ValueError as exc:
         raise ModelError(f"cannot read model {path}: {exc}") from exc
-    return names, calibration
+    five_crops = spec.get("five_crops", False)
+    if not isinstance(five_crops, bool):
+        raise ModelError(f'cannot read model {path}: "five_crops" must be true or false')
+    return names, calibration, five_crops

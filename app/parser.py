@@ -18,14 +18,14 @@ from app.commands.options import BenchOptions, ProcessOptions
 from app.core.config import MIN_FACE_FLOOR, PipelineConfig
 from model.training.train_config import DEFAULT_DATA
 
-ACCURATE_HELP = ("for offline work: read faces with the shipped five-network ensemble "
-                 "(assets/emotion_accurate.json) instead of the one network, more accurate "
-                 "at about four times the classifying time; with --model, average five "
-                 "44-pixel crops of each face instead (they help networks trained on labels "
-                 "alone; figures in assets/MODEL_CARD.md)")
+ACCURATE_HELP = ("for offline work: read each face on five 44-pixel crops besides the whole "
+                 "face and their mirror images (the shipped network through "
+                 "assets/emotion_accurate.json, calibrated for it; with --model, that "
+                 "model), a little more accurate at about six times the classifying time "
+                 "(figures in assets/MODEL_CARD.md)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
-    "; in a video every frame is read by every network on the face and its mirror "
-    "image, instead of one of them in turn)")
+    "; in a video every frame is read on all of those views, instead of one view in "
+    "turn)")
 
 
 # ------------------------------------------------------------------ defaults

@@ -134,11 +134,14 @@ def test_the_shipped_models_carry_a_sharpening_temperature_and_a_neutral_referen
 
 
 def test_shipped_model_is_calibrated_on_privatetest(fer_root):
-    """The issue's bar: ECE <= 0.03 and the mean confidence within 3 points of the
-    accuracy on PrivateTest, with the temperature fitted on PublicTest."""
-    from model.training.data import load_dataset
+    """The bar: ECE <= 0.03 and the mean confidence within 3 points of the accuracy on
+    PrivateTest, against the crowd's majority (what the models learnt), with the
+    temperature fitted on PublicTest."""
+    from model.training.votes import load_scored_split
 
-    split = load_dataset(fer_root, splits=("test",))["test"]
+    if not (fer_root / "ferplus_votes.csv").is_file():
+        pytest.skip(f"the FER+ votes (ferplus_votes.csv) are not in {fer_root}")
+    split = load_scored_split(fer_root, "test", "ferplus")
     for model in (DEFAULT_MODEL, ACCURATE_MODEL):
         result = evaluate_model(EmotionClassifier.load(model), split)
         cal = result["calibration"]

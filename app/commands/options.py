@@ -19,7 +19,7 @@ class ProcessOptions:
     model: str | None = None      # emotion model file; None: the shipped one
     config: PipelineConfig = DEFAULTS
     crops: bool = False           # every picture is a face crop: classify it whole
-    accurate: bool = False        # the five-network ensemble, or five crops with `model`
+    accurate: bool = False        # five crops of each face too (load_classifier)
     annotated: bool = True        # write the annotated video or images, not only the data
     report: bool = True           # report.html for people (app.report), and a batch's index
     baseline: str | None = None   # photos or a clip of the person's neutral face

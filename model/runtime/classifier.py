@@ -42,7 +42,7 @@ def _assets() -> Path:
 
 ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
-# `--accurate` without --model: five networks, the default among them (for offline work)
+# `--accurate` without --model: the default network on five crops, calibrated for them
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 THREADS = 2   # each network's, unless asked otherwise (`load`)
@@ -124,9 +124,9 @@ class EmotionClassifier:
 def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClassifier:
     """The classifier `process` and `evaluate` use; `accurate` is their --accurate.
 
-    Without a model of the user's, --accurate means the shipped five-network ensemble
-    (the distilled default gains nothing from crops); with one, its five extra crops
-    (they help networks trained on labels alone). Both: assets/MODEL_CARD.md."""
+    --accurate reads each face on five extra crops: the shipped network through its own
+    file (emotion_accurate.json, calibrated for those readings), or the user's model.
+    Figures: assets/MODEL_CARD.md."""
     if accurate and model is None:
         return EmotionClassifier.load(ACCURATE_MODEL, **kwargs)
     return EmotionClassifier.load(model, five_crops=accurate, **kwargs)

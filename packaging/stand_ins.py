@@ -61,7 +61,7 @@ def stand_in(binaries, workdir, log=print):
     files = [(dest, source) for dest, source, kind in binaries
              if kind != "SYMLINK" and ".so" in PurePosixPath(dest).name]
     imports = {}
-    for dest, source in files:
+    for _dest, source in files:
         for symbol, kind in _symbols(source, "undefined").items():
             imports.setdefault(symbol, kind)
     out = []

@@ -4,7 +4,8 @@ The figure the README quotes. `fer` is not a dependency; install it next to the
 project in a throw-away venv that can see the project's packages, e.g.:
 
     python3 -m venv /tmp/fervenv
-    echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/fervenv/lib/python3.11/site-packages/project.pth
+    echo "$PWD/.venv/lib/python3.11/site-packages" \
+        > /tmp/fervenv/lib/python3.11/site-packages/project.pth
     /tmp/fervenv/bin/pip install --no-deps fer requests pillow pandas tqdm "setuptools<81"
     PYTHONPATH=$PWD /tmp/fervenv/bin/python scripts/compare_fer.py clip.avi [MODEL]
 
@@ -28,7 +29,7 @@ from app.core.playback import Playback  # noqa: E402
 def compare(clip, model=None) -> dict:
     """Median and p90 ms a frame, faces found and label changes, for `fer` and this app,
     on the same decoded frames (each given its time in the clip)."""
-    from fer.fer import FER   # not a dependency: see the module doc
+    from fer.fer import FER  # not a dependency: see the module doc
 
     from app.core.pipeline import EmotionPipeline
 

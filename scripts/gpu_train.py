@@ -43,8 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
 
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
 from model.runtime.errors import DataError, UserError  # noqa: E402
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
 
 log = logging.getLogger(__name__)
 

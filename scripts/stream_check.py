@@ -49,9 +49,9 @@ from app.core.track import ProbabilitySmoother  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402
 from model.training.data import SPLIT_NAMES  # noqa: E402
-from model.training.votes import load_scored_split  # noqa: E402
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
 from model.training.robustness import SIZE, warp  # noqa: E402
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.votes import load_scored_split  # noqa: E402
 
 FPS = 30.0
 # the two-speed smoother as it was before issue 34: a jump on any lead of 0.15

@@ -8,10 +8,10 @@ import numpy as np
 from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
-from app.io import synthetic
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
+from app.io import synthetic
 from app.io.sources import CameraSource, open_source
 from tests.fakes import FakeCamera
 

@@ -7,15 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app.commands.fer_faces import fer_faces
-from app.io import synthetic
-from tests.conftest import read_csv
 from app.cli import main
+from app.commands.fer_faces import fer_faces
 from app.core.pipeline import EmotionPipeline
-from model.runtime.errors import ModelError
+from app.io import synthetic
 from model import EMOTIONS
 from model.runtime.calibration import NONE, Calibration
+from model.runtime.errors import ModelError
 from model.runtime.preprocess import frame_tight_crop
+from tests.conftest import read_csv
 
 # This person's neutral face reads "sad 40%"; their smile reads happy. The model's
 # mean reading of neutral faces in general leans neutral (63%).

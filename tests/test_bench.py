@@ -6,10 +6,10 @@ import logging
 
 import pytest
 
-from app.commands import bench
-from app.io import synthetic
 from app.cli import main
+from app.commands import bench
 from app.core.pipeline import EmotionPipeline
+from app.io import synthetic
 from app.nouns import Detection
 from model import EMOTIONS
 

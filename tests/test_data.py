@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from model.runtime.errors import DataError
 from model import EMOTIONS
 from model.runtime.classifier import EmotionClassifier
-from model.training.data import check_layout, load_dataset
+from model.runtime.errors import DataError
 from model.runtime.preprocess import to_gray48, to_network_input
+from model.training.data import check_layout, load_dataset
 from tests.conftest import TINY_COUNTS, tiny_faces, write_tiny_csv, write_tiny_folder
 
 

@@ -14,17 +14,17 @@ from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from websockets.sync.client import connect
 
-from tests.conftest import read_csv
 from app.cli import main
 from app.commands.options import ProcessOptions
+from app.commands.process import process_input
 from app.io.feed_messages import Address, parse_address
 from app.io.feeds import Feeds
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer
-from app.commands.process import process_input
 from app.nouns import Marker
 from model import EMOTIONS
 from model.runtime.emotions import valence
 from model.runtime.errors import UserError
+from tests.conftest import read_csv
 
 WAIT = 30.0   # s: generous for a busy machine; a hang still fails
 
@@ -192,7 +192,7 @@ def test_process_sends_osc_for_every_face_and_frame(clip, tmp_path, osc):
              len(osc.of("/emotion/frame")) >= 0.95 * 45, what="the OSC messages")
 
     frames = osc.of("/emotion/frame")
-    for t, number, faces in frames:
+    for t, number, _faces in frames:
         assert isinstance(number, int) and 1 <= number <= 45
         assert t == pytest.approx((number - 1) / 30.0, abs=1e-4)
     by_number = {number: faces for _, number, faces in frames}
@@ -457,8 +457,8 @@ def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
     from app.nouns import Detection
 
     receiver, reader = readme_snippets()
-    assert len([l for l in receiver.splitlines() if l.strip()]) == 5
-    assert len([l for l in reader.splitlines() if l.strip()]) == 5
+    assert len([line for line in receiver.splitlines() if line.strip()]) == 5
+    assert len([line for line in reader.splitlines() if line.strip()]) == 5
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     osc_port = probe.getsockname()[1]

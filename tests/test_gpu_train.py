@@ -27,8 +27,8 @@ pytest.importorskip("tensorflow",
 
 import keras  # noqa: E402
 
-from model.training.augment import CameraEffects  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.training.augment import CameraEffects  # noqa: E402
 from model.training.network import build_model  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("gpu_train", SCRIPT)

@@ -17,9 +17,9 @@ pytest.importorskip("pytestqt")
 from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
-from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.gui.actions import shortcut_rows  # noqa: E402
 from app.gui.widgets import Timeline  # noqa: E402
+from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from app.nouns import Marker  # noqa: E402
 from tests.gui_support import (  # noqa: E402

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, describe
+from app.io import synthetic
 from app.io.sources import CameraSource, FrameSource, SourceError, open_source
 from tests.conftest import REPO
 from tests.fakes import FakeCamera

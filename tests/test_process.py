@@ -13,13 +13,13 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
-from app.core.pipeline import EmotionPipeline
 from app.commands.process import process_source, progress_bar
+from app.core.pipeline import EmotionPipeline
+from app.core.track import iou
+from app.io import synthetic
 from app.io.results import CSV_COLUMNS
 from app.io.sources import open_source
-from app.core.track import iou
 from model import EMOTIONS
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
 from tests.conftest import REPO, read_csv, video_frames, video_with_sound
@@ -329,8 +329,8 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.nouns import Detection
     from app.io.results import TIMELINE_POINTS, _Stats
+    from app.nouns import Detection
 
     stats = _Stats(fps=30.0)
     rng = np.random.default_rng(0)

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
+from app.io import synthetic
 from app.report.data import Track, binned, read_output
 from app.report.frames import find_video, read_frames
 from app.report.limits import card_accuracy

@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import snapshot
 from app.core.draw import draw_detections
-from app.nouns import Detection
+from app.io import snapshot
 from app.io.snapshot import SnapshotError, save_snapshot
+from app.nouns import Detection
 from model import EMOTIONS
 
 WHEN = dt.datetime(2024, 5, 17, 14, 3, 9, 250000, tzinfo=dt.timezone.utc)

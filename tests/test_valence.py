@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
 from app.core.pipeline import NO_MODEL_LABEL
-from app.nouns import Detection
+from app.io import synthetic
 from app.io.results import CSV_COLUMNS, ResultFiles
+from app.nouns import Detection
 from model.runtime.emotions import EMOTIONS, valence
 
 

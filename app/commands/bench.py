@@ -1,7 +1,8 @@
 """`bench`: how fast and how steady the pipeline is, as JSON on stdout.
 
 Per-stage median and p90 milliseconds (decode, detect, track: matching boxes to
-known faces, crop, classify, smooth: probabilities over time, draw) and the end-to-end rate on a video - by default a generated
+known faces, crop, classify, smooth: probabilities over time, draw) and the end-to-end
+rate on a video - by default a generated
 640x480 clip with one face that moves and changes expression half-way; start-up
 cost (importing the inference path vs TensorFlow, each in a fresh interpreter);
 per-face classification time; label flips per second per track with and without
@@ -33,16 +34,16 @@ import numpy as np
 
 from app.commands.fer_faces import default_faces
 from app.commands.options import BenchOptions, ProcessOptions
-from app.io import synthetic
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback, PlaybackControl
 from app.core.runstats import rss_mb
-from app.io.frame_source import SourceError, frame_rate
-from app.io.sources import open_source
 from app.core.track import iou
 from app.frozen import is_frozen
-from model.runtime.errors import UserError
+from app.io import synthetic
+from app.io.frame_source import SourceError, frame_rate
+from app.io.sources import open_source
 from model.runtime.emotions import EMOTIONS
+from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -280,8 +281,8 @@ def steadiness(frames, truths, fps: float) -> dict:
                       if truths[i].segment != truths[i - 1].segment}) if truths else []
     out = {"flips_per_s_smoothed": _r(_flips(frames, changes, smoothed=True), 3),
            "flips_per_s_raw": _r(_flips(frames, changes, smoothed=False), 3),
-           "note": "mean over tracks; frames less than %.1f s after a change of expression "
-                   "are left out" % STEADY_SKIP_S}
+           "note": f"mean over tracks; frames less than {STEADY_SKIP_S:.1f} s after a change "
+                   "of expression are left out"}
     if changes and truths:
         out["change_latency_s"] = _change_latency(frames, truths, changes[0])
     return out

@@ -21,10 +21,10 @@ from pathlib import Path
 from app.commands.options import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
-from app.io.results import ResultFiles
-from app.report import try_write_report
 from app.core.run_info import describe_run
+from app.io.results import ResultFiles
 from app.io.sources import FrameSource, SourceError, open_source
+from app.report import try_write_report
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)

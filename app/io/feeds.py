@@ -27,7 +27,14 @@ model: label "face", probabilities 0).
 import logging
 
 from app.io.feed_messages import (  # noqa: F401 (face_json: what a face looks like in them)
-    NO_TIME, Address, encode, face_json, frame_message, marker_message, parse_address)
+    NO_TIME,
+    Address,
+    encode,
+    face_json,
+    frame_message,
+    marker_message,
+    parse_address,
+)
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer  # noqa: F401 (QUEUE_SIZE: its bound)
 from model.runtime.emotions import EMOTIONS, valence
 from model.runtime.errors import UserError

@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import model.runtime.atomic as atomic
 from app.io.charts import line_chart, photo_chart
 from app.io.frame_source import frame_rate
-import model.runtime.atomic as atomic
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 log = logging.getLogger(__name__)

@@ -93,7 +93,7 @@ def paste_face(frame: np.ndarray, face: np.ndarray, centre, size: int) -> np.nda
 
 # ---------------------------------------------------------------------- clips
 
-@dataclass
+@dataclass(frozen=True)
 class ClipSpec:
     """What a generated clip shows. `faces`: one gray face per expression segment."""
 

@@ -159,8 +159,8 @@ def tflite_calibration(data: bytes, path) -> Calibration:
 
 def write_tflite(path: Path, calibration: Calibration):
     """Put `calibration` into the .tflite file's metadata (replacing any), atomically."""
-    from ai_edge_litert import schema_py_generated as schema
     import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(Path(path).read_bytes()), 0)
     buffer = schema.BufferT()

@@ -14,12 +14,17 @@ import numpy as np
 
 import model.runtime.atomic as atomic
 import model.runtime.calibration as calibration
-from model.runtime.emotions import EMOTIONS
 from model.runtime.classifier import EmotionClassifier, load_classifier
-from model.training.confusion_image import matrix_image
-from model.training.data import (SPLIT_NAMES, Split, is_labelled_folder, load_dataset,
-                                 load_labelled_folder)
+from model.runtime.emotions import EMOTIONS
 from model.runtime.errors import DataError
+from model.training.confusion_image import matrix_image
+from model.training.data import (
+    SPLIT_NAMES,
+    Split,
+    is_labelled_folder,
+    load_dataset,
+    load_labelled_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +171,8 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
               **scores(probs, faces.y), **crowd, "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:
-        from model.training.robustness import robustness as measure, table
+        from model.training.robustness import robustness as measure
+        from model.training.robustness import table
 
         result["robustness"] = measure(lambda f: predict_labels(clf, f), faces.x, faces.y)
         log.info("robustness of %s on %s (seed %d):\n%s", clf.path.name, name,

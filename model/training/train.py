@@ -29,14 +29,14 @@ tf, keras = import_tensorflow()  # the one-line error when the train extra is mi
 
 import model.runtime.atomic as atomic  # noqa: E402
 from model.runtime.emotions import EMOTIONS, INPUT_SIZE  # noqa: E402
-from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
-from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
-from model.training.curves import save_curves  # noqa: E402
-from model.training.data import load_dataset  # noqa: E402
 from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
+from model.training.curves import save_curves  # noqa: E402
+from model.training.data import load_dataset  # noqa: E402
 from model.training.network import compile_for_training  # noqa: E402
 from model.training.schedule import warmup_cosine  # noqa: E402
+from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -256,7 +256,8 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     best = keras.models.load_model(out / BEST)
     rng = np.random.default_rng(cfg.seed)
     calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
-        if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
+        if cfg.quantize and len(data["train"]) >= 500 \
+        else (data["train"].x if cfg.quantize else None)
     path = export_tflite(best, out / TFLITE, calib)
     # the percentages the app shows must mean what they say: a temperature fitted on
     # PublicTest goes into the exported file (model.runtime.calibration); labels do not change

@@ -115,8 +115,6 @@ def crowd_targets(split, votes: Votes, unvoted: str = "drop"):
 
     `unvoted="label"` keeps the faces the crowd did not vote on (mostly not faces, in
     FER+'s words) with their FER-2013 label as the target instead of leaving them out."""
-    from model.training.data import Split
-
     if len(split.keys) != len(split):
         raise DataError("these faces have no file names or rows to find their votes by")
     targets = distribution(votes.lookup(split.keys))

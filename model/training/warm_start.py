@@ -7,11 +7,16 @@ computes (Net2WiderNet, Chen et al. 2016), so a bigger student can start from a
 smaller one's knowledge instead of from random weights.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from model.runtime.errors import DataError
-from model.training.network import build_model
 from model.runtime.preprocess import to_network_input
+from model.training.network import build_model
+
+if TYPE_CHECKING:
+    import keras  # imported where it is used: TensorFlow takes seconds to load
 
 
 def keras_from_tflite(path, faces) -> "keras.Model":
@@ -83,7 +88,7 @@ def _tflite_layers(path):
 
 
 def widen(model, factor: float, seed: int = 0) -> "keras.Model":
-    """`model` (model.training.network's layout) with every stage `factor` times wider, same outputs.
+    """`model` (model.training.network's layout), every stage `factor` times wider, same outputs.
 
     A new channel copies a random old one (kernel and batch norm). The next layer's
     weights from a copied channel are shared among its copies with random shares

@@ -25,6 +25,7 @@ model: label "face", probabilities 0).
 """
 
 import logging
+from collections.abc import Sequence
 
 from app.io.feed_messages import (  # noqa: F401 (face_json: what a face looks like in them)
     NO_TIME,
@@ -36,6 +37,7 @@ from app.io.feed_messages import (  # noqa: F401 (face_json: what a face looks l
     parse_address,
 )
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer  # noqa: F401 (QUEUE_SIZE: its bound)
+from app.nouns import Detection, Marker
 from model.runtime.emotions import EMOTIONS, valence
 from model.runtime.errors import UserError
 
@@ -53,7 +55,7 @@ class OscSender:
     socket is non-blocking; a datagram the system cannot take now is dropped) and
     never raises: failures are counted, and the first one logged."""
 
-    def __init__(self, address: Address):
+    def __init__(self, address: Address) -> None:
         from pythonosc.udp_client import SimpleUDPClient
 
         self.address = address
@@ -64,7 +66,7 @@ class OscSender:
         self.failed = 0
         self._closed = False
 
-    def _send(self, path: str, args: list):
+    def _send(self, path: str, args: list[float | int | str]) -> None:
         if self._closed:
             return
         try:
@@ -75,7 +77,7 @@ class OscSender:
                 log.warning("OSC to %s: a message was not sent (%s); later failures are "
                             "counted, not logged", self.address, exc)
 
-    def frame(self, time, number: int, detections):
+    def frame(self, time: float | None, number: int, detections: Sequence[Detection]) -> None:
         t = NO_TIME if time is None else float(time)
         self._send(OSC_FRAME, [t, int(number), len(detections)])
         for det in detections:
@@ -85,12 +87,12 @@ class OscSender:
                                   float(det.confidence), *probabilities, x, y, w, h,
                                   float(valence(probabilities))])
 
-    def marker(self, marker):
+    def marker(self, marker: Marker) -> None:
         self._send(OSC_MARKER, [NO_TIME if marker.time is None else float(marker.time),
                                 -1 if marker.frame is None else int(marker.frame),
                                 int(marker.number), str(marker.text)])
 
-    def close(self):
+    def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._client.close()
@@ -104,7 +106,8 @@ class Feeds:
     `frame` and `marker` never raise and never wait: a feed's failure must not stop
     the pipeline or the window."""
 
-    def __init__(self, osc: OscSender | None = None, server: FeedServer | None = None):
+    def __init__(self, osc: OscSender | None = None,
+                 server: FeedServer | None = None) -> None:
         self.osc = osc
         self.server = server
         self.frames = 0          # frames handed to the feeds
@@ -136,7 +139,8 @@ class Feeds:
             log.info("WebSocket feed on %s", server.url)
         return feeds
 
-    def frame(self, time, number: int, source: str, detections):
+    def frame(self, time: float | None, number: int, source: str,
+              detections: Sequence[Detection]) -> None:
         """One processed frame: `time` in the source (s; None: a separate photo),
         `number` (1 for the first), the source's name, its detections."""
         self.frames += 1
@@ -148,7 +152,7 @@ class Feeds:
         except Exception:  # noqa: BLE001
             self._log_failure()
 
-    def marker(self, marker):
+    def marker(self, marker: Marker) -> None:
         """A marker the user added (app.nouns.Marker: its time in the source, the
         source's frame it was added on, its number 1..9 or 0, its text)."""
         try:
@@ -159,7 +163,7 @@ class Feeds:
         except Exception:  # noqa: BLE001
             self._log_failure()
 
-    def _log_failure(self):
+    def _log_failure(self) -> None:
         if not self._failed:
             self._failed = True
             log.exception("sending the readings failed (further failures not logged)")
@@ -174,7 +178,7 @@ class Feeds:
             parts.append(f"feed {self.server.url} \u00b7 {n} client{'s' if n != 1 else ''}")
         return " \u00b7 ".join(parts)
 
-    def close(self):
+    def close(self) -> None:
         """Stop sending; close the server's connections and its thread."""
         if self.osc is not None:
             self.osc.close()

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from app.core.draw import draw_detections
-from app.io import snapshot
 from app.io.snapshot import SnapshotError, save_snapshot
 from app.nouns import Detection
 from model import EMOTIONS
+from model.runtime import atomic
 
 WHEN = dt.datetime(2024, 5, 17, 14, 3, 9, 250000, tzinfo=dt.timezone.utc)
 
@@ -118,7 +118,7 @@ def test_disk_full_leaves_nothing(tmp_path, frame, detections, monkeypatch, fail
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
-    monkeypatch.setattr(snapshot.atomic.os, "fsync", fsync)
+    monkeypatch.setattr(atomic.os, "fsync", fsync)   # the writes snapshot makes
     with pytest.raises(SnapshotError, match=f"cannot save snapshot in {tmp_path}: "
                                             "the disk is full"):
         save(tmp_path, frame, detections)
@@ -135,7 +135,7 @@ def test_write_refused_midway_leaves_nothing(tmp_path, frame, detections, monkey
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(snapshot.atomic.os, "replace", replace)
+    monkeypatch.setattr(atomic.os, "replace", replace)
     with pytest.raises(SnapshotError, match="permission denied"):
         save(tmp_path, frame, detections)
     assert os.listdir(tmp_path) == []

@@ -27,16 +27,17 @@ model: label "face", probabilities 0).
 import logging
 from collections.abc import Sequence
 
-from app.io.feed_messages import (  # noqa: F401 (face_json: what a face looks like in them)
+from app.io.feed_messages import (
     NO_TIME,
     Address,
     encode,
-    face_json,
     frame_message,
     marker_message,
     parse_address,
 )
-from app.io.websocket_feed import QUEUE_SIZE, FeedServer  # noqa: F401 (QUEUE_SIZE: its bound)
+from app.io.feed_messages import face_json as face_json  # what a face looks like in them
+from app.io.websocket_feed import QUEUE_SIZE as QUEUE_SIZE  # the server's per-client bound
+from app.io.websocket_feed import FeedServer
 from app.nouns import Detection, Marker
 from model.runtime.emotions import EMOTIONS, valence
 from model.runtime.errors import UserError

@@ -64,7 +64,7 @@ def launcher_command() -> str:
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(main))}"
 
 
-def linux_only(platform: str = sys.platform):
+def linux_only(platform: str = sys.platform) -> None:
     """The menu entry is a freedesktop.org file: Linux (and BSD) desktops read it."""
     if platform in ("win32", "darwin", "cygwin"):
         raise UserError("--install-desktop-entry is for Linux desktops; on Windows or "

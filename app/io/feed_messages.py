@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypedDict
 
-from app.nouns import Detection, Marker
+from app.nouns import Detection, FaceJSON, Marker
 from model.runtime.errors import UserError
 
 NO_TIME = -1.0              # OSC's time of a frame that has none (a separate photo)
@@ -64,7 +64,7 @@ class FrameMessage(TypedDict):
     time: float | None
     frame: int
     source: str
-    faces: list[dict[str, object]]
+    faces: list[FaceJSON]
 
 
 class MarkerMessage(TypedDict):
@@ -75,7 +75,7 @@ class MarkerMessage(TypedDict):
     text: str
 
 
-def face_json(det: Detection) -> dict[str, object]:
+def face_json(det: Detection) -> FaceJSON:
     """A face as in the snapshot JSON (with its valence: None without an emotion model)."""
     return det.to_dict()
 

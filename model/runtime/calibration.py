@@ -77,7 +77,8 @@ class Calibration:
         return softmax(log_probs(probs) / self.temperature)
 
     def to_json(self) -> CalibrationJSON:
-        out: CalibrationJSON = {"temperature": round(float(self.temperature), 5), "fitted_on": self.fitted_on}
+        out: CalibrationJSON = {"temperature": round(float(self.temperature), 5),
+                                "fitted_on": self.fitted_on}
         if self.neutral_reference is not None:
             out["neutral_reference"] = [round(float(v), 5) for v in self.neutral_reference]
         return out

@@ -40,7 +40,7 @@ def _run_train(args):
 
     check_layout(data)  # a wrong --data fails now, not after importing TensorFlow
     out.mkdir(parents=True, exist_ok=True)
-    quiet = contextlib.nullcontext()
+    quiet: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if not verbose:  # TensorFlow's start-up and converter chatter goes to a file
         quiet_tensorflow()
         quiet = native_stderr_to(out / "tensorflow.log")

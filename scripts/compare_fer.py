@@ -40,13 +40,17 @@ def compare(clip, model=None) -> dict:
         times, found, labels = [], 0, []
         for frame in frames:
             t = time.perf_counter()
-            out = fer.detect_emotions(frame.image) if name == "fer" else \
-                pipe.process(frame.image, timestamp=frame.time)
+            if name == "fer":
+                theirs = fer.detect_emotions(frame.image)   # [{"emotions": {name: p}, ...}]
+                label = max(theirs[0]["emotions"], key=theirs[0]["emotions"].get) \
+                    if theirs else None
+            else:
+                ours = pipe.process(frame.image, timestamp=frame.time)
+                label = ours[0].label if ours else None
             times.append((time.perf_counter() - t) * 1000)
-            found += bool(out)
-            if out:
-                labels.append(max(out[0]["emotions"], key=out[0]["emotions"].get)
-                              if name == "fer" else out[0].label)
+            found += label is not None
+            if label is not None:
+                labels.append(label)
         res[name] = {"median_ms": round(float(np.median(times[5:])), 2),
                      "p90_ms": round(float(np.percentile(times[5:], 90)), 2),
                      "frames": len(frames), "frames_with_face": found,

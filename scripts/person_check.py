@@ -61,7 +61,7 @@ def main():
         read = np.bincount(probs[neutral].argmax(1), minlength=len(EMOTIONS)) / len(neutral)
         print(f"{name}: its neutral faces read " + ", ".join(
             f"{EMOTIONS[i]} {read[i]:.0%}" for i in np.argsort(-read)[:3]))
-        scores = {s: [] for s in a.strength}
+        scores: dict[float, list[float]] = {s: [] for s in a.strength}
         accepted = 0
         for _ in range(20):
             base = rng.choice(neutral, 30, replace=False)

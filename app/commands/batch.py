@@ -92,7 +92,7 @@ def process_one(job: BatchJob) -> dict:
     from app.commands.process import process_input
 
     start = time.perf_counter()
-    out = {"input": str(job.input), "folder": str(job.folder),
+    out: dict[str, object] = {"input": str(job.input), "folder": str(job.folder),
            "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
         result = process_input(job.input, job.folder, job.options)

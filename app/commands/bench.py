@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -207,10 +208,12 @@ def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds
     truths = synthetic.write_hard_clip(path, faces, seconds)
     from app.core.pipeline import EmotionPipeline
 
-    out = {"clip": f"640x480, {len(truths)} frames at 30 fps: "
+    out: dict[str, Any] = {"clip": f"640x480, {len(truths)} frames at 30 fps: "
                    + ", ".join(f"{name} {a:g}-{b:g} s" for a, b, name in synthetic.HARD_EVENTS)
                    + "; a second face 3-9 s; noise sigma 5", "faces": origin}
-    for name, changes in (("default", {}), ("no_hold_no_tilt", {"hold": 0.0, "tilt": False})):
+    settings: dict[str, dict[str, Any]] = {"default": {},
+                                           "no_hold_no_tilt": {"hold": 0.0, "tilt": False}}
+    for name, changes in settings.items():
         pipe = EmotionPipeline(classifier=classifier, **changes)
         frames = _run_clip(pipe, path, len(truths))
         out[name] = hard_clip_scores(frames, truths)
@@ -222,7 +225,8 @@ def hard_clip_scores(frames, truths) -> dict:
     (a box on neither face; those the hold or the tilt search made counted apart),
     identity switches of the main face, the second face's
     share of frames found while wholly in view, and the end-to-end speed."""
-    events, ids, false, false_kept, second = {}, [], 0, 0, [0, 0]
+    events: dict[str, dict[str, int]] = {}     # per challenge: frames found, held, missed
+    ids, false, false_kept, second = [], 0, 0, [0, 0]
     for f in frames:
         truth = truths[f["index"]]
         on_main = [d for d in f["detections"] if iou(d.box, truth.main) > 0.3]

@@ -148,9 +148,9 @@ def _add_frame(files: ResultFiles, step: FrameStep, source, frame, annotated: bo
     detections = step.detect(frame.image, photo=still, timestamp=frame.time or 0.0)
     if not detections and still and looks_like_crop(frame.image):
         files.stats.crop_like += 1
-    annotated = draw_detections(frame.image, detections) if annotated else None
+    picture = draw_detections(frame.image, detections) if annotated else None
     with _interrupts_deferred():    # a frame goes into every output or none
-        files.add(annotated, detections, frame.time, _image_path(source) if still else None)
+        files.add(picture, detections, frame.time, _image_path(source) if still else None)
     return detections
 
 

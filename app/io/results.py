@@ -82,14 +82,16 @@ class ResultFiles:
         self.started = dt.datetime.now().astimezone()   # the summary's "started"
         self._closed = False
 
-    def add(self, annotated: np.ndarray, detections: Sequence[Detection],
+    def add(self, annotated: np.ndarray | None, detections: Sequence[Detection],
             t: float | None = None, image_path: str | Path | None = None) -> None:
-        """One frame: its faces into the CSV, the picture into the video or images."""
+        """One frame: its faces into the CSV, the picture into the video or images
+        (None: not drawn, as the results were opened with annotated=False)."""
         name = Path(image_path).name if image_path else ""
         for det in detections:
             self._csv.writerow([self.frames, "" if t is None else f"{t:.3f}", name,
                                 *csv_fields(det.to_dict())])
-        self.sink.write(annotated, image_path)
+        if annotated is not None:
+            self.sink.write(annotated, image_path)
         self.stats.add(self.frames, detections, name)
         self.frames += 1
 

@@ -14,14 +14,14 @@ import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
+from typing import Any
 
 from model.runtime.errors import MissingExtraError
 
 INSTALL_HINT = "install the training extra: pip install -e '.[train]'"
 
 
-def import_tensorflow() -> tuple[ModuleType, ModuleType]:
+def import_tensorflow() -> tuple[Any, Any]:   # (neither ships type information)
     """(tensorflow, keras), or MissingExtraError in one line when they are not installed."""
     try:
         import keras

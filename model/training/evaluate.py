@@ -162,7 +162,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
     if len(faces) == 0:
         raise DataError("no faces to evaluate on")
     probs = predict_probs(clf, faces.x)
-    crowd = {}
+    crowd: dict = {}
     if votes is not None:
         crowd, keep, majority = crowd_scores(probs, faces, votes)
         faces, probs = Split(faces.x[keep], majority, [faces.keys[i] for i in keep]), probs[keep]

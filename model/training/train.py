@@ -20,12 +20,15 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from model.runtime.tensorflow_setup import import_tensorflow
 
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
+# Keras' callback base (Keras has no type information: Any to mypy, by this name)
+Callback: Any = keras.callbacks.Callback
 
 import model.runtime.atomic as atomic  # noqa: E402
 from model.runtime.emotions import EMOTIONS, INPUT_SIZE  # noqa: E402
@@ -95,7 +98,7 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
         range(0, len(faces), step), desc="teacher", unit="batch", file=sys.stderr,
         mininterval=0.5 if sys.stderr.isatty() else 30.0)])
     with atomic.atomic_path(cache, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, teacher=cfg.teacher, probs=probs)
+        np.savez_compressed(tmp, teacher=str(cfg.teacher), probs=probs)   # (set: it was loaded)
     return probs
 
 
@@ -287,7 +290,7 @@ def _load_state(out: Path):
     return state
 
 
-class EpochProgress(keras.callbacks.Callback):
+class EpochProgress(Callback):
     """A tqdm bar per epoch on stderr: batches done, loss and accuracy so far, time left.
 
     Keras' own bar needs a terminal and prints on stdout, which carries the result."""
@@ -295,7 +298,7 @@ class EpochProgress(keras.callbacks.Callback):
     def __init__(self, epochs: int):
         super().__init__()
         self.epochs = epochs
-        self.bar = None
+        self.bar: Any = None   # a tqdm bar (untyped), from the first epoch on
 
     def on_epoch_begin(self, epoch, logs=None):
         from tqdm import tqdm
@@ -318,7 +321,7 @@ class EpochProgress(keras.callbacks.Callback):
             self.bar.close()
 
 
-class _Checkpoint(keras.callbacks.Callback):
+class _Checkpoint(Callback):
     """Saves last/best models and the state file at the end of every epoch.
 
     Not BackupAndRestore + ModelCheckpoint + CSVLogger: --resume needs the epoch, the

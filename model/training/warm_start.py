@@ -30,7 +30,8 @@ def keras_from_tflite(path, faces) -> "keras.Model":
     import keras
 
     layers = _tflite_layers(path)
-    stages, in_stage = [], False  # (filters, convolutions); a pool or the dense ends a stage
+    stages: list[list[int]] = []
+    in_stage = False  # (filters, convolutions); a pool or the dense ends a stage
     for kind, w, _ in layers:
         if kind == "conv" and in_stage:
             stages[-1][1] += 1
@@ -97,7 +98,8 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
     import keras
 
     rng = np.random.default_rng(seed)
-    stages, convs = [], [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    stages: list[list[int]] = []   # (filters, convolutions)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     for layer in convs:
         stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
         if len(stages) < stage:

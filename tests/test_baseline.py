@@ -114,7 +114,7 @@ def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_pa
     from app.core.neutral import measure_baseline
 
     clip = tmp_path / "neutral.avi"
-    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
     for _ in range(12):
         out.write(frame_with("neutral"))
     out.release()
@@ -180,7 +180,7 @@ def test_with_crops_the_baseline_and_the_input_are_read_whole(person, tmp_path):
 
 
 def clip(path, expressions):
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
     for e in expressions:
         out.write(frame_with(e))
     out.release()

@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from dataclasses import MISSING as MISSING_
+from typing import Any
 
 import pytest
 
@@ -323,7 +324,7 @@ def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     import app.commands.process
     from app.commands.options import BenchOptions, ProcessOptions
 
-    got = {}
+    got: dict[str, Any] = {}
     monkeypatch.setattr(app.commands.process, "run_process",
                         lambda path, out, options: got.setdefault("process", options) and 0)
     monkeypatch.setattr(app.commands.bench, "run_bench",

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import cast
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from app.core.pipeline import EmotionPipeline
 from app.core.track import iou
 from app.io import synthetic
 from app.io.results import CSV_COLUMNS
-from app.io.sources import open_source
+from app.io.sources import FrameSource, open_source
 from model import EMOTIONS
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
 from tests.conftest import REPO, read_csv, video_frames, video_with_sound
@@ -102,6 +103,7 @@ def test_single_image_in_a_non_ascii_path(tmp_path):
     assert main(["process", str(image), "-o", str(out), "--no-progress"]) == 0
     annotated = cv2.imdecode(np.fromfile(out / "annotated" / "visage été.png", np.uint8),
                              cv2.IMREAD_COLOR)
+    assert annotated is not None
     assert annotated.shape == frame.shape and not np.array_equal(annotated, frame)
     assert len(read_csv(out / "detections.csv")) == 1
 
@@ -167,7 +169,9 @@ class InterruptAfter:
 def test_interrupt_leaves_complete_outputs(clip, tmp_path):
     out = tmp_path / "out"
     with open_source(clip) as src:
-        result = process_source(InterruptAfter(src, 12), EmotionPipeline(), out)
+        # (a stand-in with a source's attributes, not a FrameSource subclass)
+        interrupting = cast(FrameSource, InterruptAfter(src, 12))
+        result = process_source(interrupting, EmotionPipeline(), out)
     assert result["stopped"] == "interrupted"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["frames"] == 12
@@ -345,10 +349,10 @@ def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
                                 tuple(p), 1)])
         means.append(p)
     assert len(stats.counts) <= 2 * TIMELINE_POINTS and stats.bucket > 1
-    means = np.array(means)
+    table = np.array(means)
     b = stats.bucket
     for k in (0, 5, len(stats.counts) - 1):             # each bucket: the mean of its frames
-        chunk = means[k * b:(k + 1) * b]
+        chunk = table[k * b:(k + 1) * b]
         expected = np.nanmean(chunk, axis=0)
         np.testing.assert_allclose(stats.sums[k] / stats.counts[k], expected, rtol=1e-5)
     assert stats.timeline_image().shape == (520, 1200, 3)

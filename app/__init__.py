@@ -2,7 +2,8 @@
 track -> draw), the pipeline usable on its own:
 
     from app import EmotionPipeline
-    faces = EmotionPipeline().process(bgr_frame, timestamp=seconds)   # [Detection]
+    with EmotionPipeline() as pipe:       # the `with` ends its reading thread
+        faces = pipe.process(bgr_frame, timestamp=seconds)   # [Detection]
 """
 
 __version__ = "0.2.0"   # the one place; setup.cfg and --version read it

@@ -4,7 +4,7 @@
 `model.runtime.emotions`); the project's modules import it from there, programs from here:
 
     from model import EMOTIONS, EmotionClassifier
-    probs = EmotionClassifier.load().predict(faces)   # uint8 (N, 48, 48) -> (N, 7)
+    probs = EmotionClassifier().predict(faces)   # uint8 (N, 48, 48) -> (N, 7)
 """
 
 from model.runtime.emotions import EMOTIONS, INPUT_SIZE, valence

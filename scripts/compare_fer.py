@@ -34,7 +34,11 @@ def compare(clip, model=None) -> dict:
     from app.core.pipeline import EmotionPipeline
 
     frames = list(Playback(clip))
-    fer, pipe = FER(mtcnn=False), EmotionPipeline(model)
+    with EmotionPipeline(model) as pipe:
+        return _compare(frames, FER(mtcnn=False), pipe)
+
+
+def _compare(frames, fer, pipe) -> dict:
     res = {}
     for name in ("fer", "ours"):
         times, found, labels = [], 0, []

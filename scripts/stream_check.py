@@ -2,7 +2,7 @@
 
 The pipeline's live mode reads a tracked face with every network, face and mirror
 image, on its first frame and then with one network about one of the two a frame,
-in turn (`app.core.pipeline.view_for`); the smoother (app.core.track.ProbabilitySmoother)
+in turn (`app.core.face_reader.view_for`); the smoother (app.core.track.ProbabilitySmoother)
 turns those readings into the bars and the label shown. Each labelled face of the
 split is shown for FRAMES frames at 30 fps, as a camera and app.core.crop would give it:
 
@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.config import DEFAULTS  # noqa: E402
 from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
-from app.core.pipeline import view_for  # noqa: E402
+from app.core.face_reader import view_for  # noqa: E402
 from app.core.track import ProbabilitySmoother  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402

@@ -230,3 +230,20 @@ def read_image(path, flags: int = 1):
     image = cv2.imread(str(path), flags)
     assert image is not None, f"cannot read {path}"
     return image
+
+
+@pytest.fixture
+def make_pipeline():
+    """Builds EmotionPipelines (same arguments); each is closed, its reading thread
+    ended, when the test ends."""
+    from app.core.pipeline import EmotionPipeline
+
+    made = []
+
+    def make(*args, **kwargs):
+        made.append(EmotionPipeline(*args, **kwargs))
+        return made[-1]
+
+    yield make
+    for pipe in made:
+        pipe.close()

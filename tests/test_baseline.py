@@ -9,7 +9,6 @@ import pytest
 
 from app.cli import main
 from app.commands.fer_faces import fer_faces
-from app.core.pipeline import EmotionPipeline
 from app.io import synthetic
 from model import EMOTIONS
 from model.runtime.calibration import NONE, Calibration
@@ -110,7 +109,7 @@ def test_a_neutral_that_reads_sad_reads_neutral_with_the_baseline_and_a_smile_st
     assert summary["baseline"]["source"] == str(baseline) and summary["baseline"]["faces"] == 1
 
 
-def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_path):
+def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_path, make_pipeline):
     from app.core.neutral import measure_baseline
 
     clip = tmp_path / "neutral.avi"
@@ -118,7 +117,7 @@ def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_pa
     for _ in range(12):
         out.write(frame_with("neutral"))
     out.release()
-    pipe = EmotionPipeline(classifier=PersonClassifier())
+    pipe = make_pipeline(classifier=PersonClassifier())
     offset, info = measure_baseline(clip, pipe)
     assert info["faces"] == 12
     np.testing.assert_allclose(offset, np.log(LEANING_NEUTRAL) - np.array(REFERENCE), atol=1e-4)
@@ -135,17 +134,17 @@ def test_a_baseline_without_a_face_is_an_error_that_names_it(person, tmp_path, c
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
-def test_a_model_without_a_neutral_reference_says_how_to_add_one(tmp_path):
+def test_a_model_without_a_neutral_reference_says_how_to_add_one(tmp_path, make_pipeline):
     from app.core.neutral import measure_baseline
 
-    pipe = EmotionPipeline(classifier=PersonClassifier(reference=None))
+    pipe = make_pipeline(classifier=PersonClassifier(reference=None))
     with pytest.raises(ModelError, match="no neutral reference.*calibrate --model"):
         measure_baseline(photo(tmp_path / "n.png", "neutral"), pipe)
 
 
-def test_one_calibrated_face_passes_its_correction_on_only_when_it_is_gone():
+def test_one_calibrated_face_passes_its_correction_on_only_when_it_is_gone(make_pipeline):
     frame = frame_with("neutral")
-    pipe = EmotionPipeline(classifier=PersonClassifier())
+    pipe = make_pipeline(classifier=PersonClassifier())
     first = pipe.process(frame, 0.0)[0]
     assert first.label == "sad" and not first.calibrated
     pipe.set_neutral_baseline(np.log(LEANING_NEUTRAL) - np.array(REFERENCE), first.track_id)
@@ -220,7 +219,7 @@ def test_a_baseline_clip_of_a_person_talking_and_smiling_is_refused(person, tmp_
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
-def test_a_baseline_photo_with_two_faces_is_refused(person, tmp_path):
+def test_a_baseline_photo_with_two_faces_is_refused(person, tmp_path, make_pipeline):
     from app.core.neutral import measure_baseline
     from app.core.neutral_check import NotNeutral
 
@@ -228,7 +227,7 @@ def test_a_baseline_photo_with_two_faces_is_refused(person, tmp_path):
                                synthetic.drawn_face(160, "neutral"), (470, 240), 160)
     path = tmp_path / "two.png"
     assert cv2.imwrite(str(path), two)
-    pipe = EmotionPipeline(classifier=PersonClassifier())
+    pipe = make_pipeline(classifier=PersonClassifier())
     assert len(pipe.process(two, 0.0)) == 2            # both faces are found
     with pytest.raises(NotNeutral, match=f"--baseline {path}: two faces of about the same"):
         measure_baseline(path, pipe)

@@ -8,7 +8,6 @@ import pytest
 
 from app.cli import main
 from app.commands import bench
-from app.core.pipeline import EmotionPipeline
 from app.io import synthetic
 from app.nouns import Detection
 from model import EMOTIONS
@@ -59,11 +58,11 @@ def test_detection_rate_against_truth():
     assert bench.detection_rate(frames, None)["rate"] == 0.75
 
 
-def test_soak_reports_memory(tmp_path):
+def test_soak_reports_memory(tmp_path, make_pipeline):
     video = tmp_path / "c.avi"
     synthetic.write_clip(video, [synthetic.drawn_face(120)],
                          synthetic.ClipSpec(frames=20, width=320, height=240, face_size=100))
-    result = bench.soak(EmotionPipeline(), video, 50)       # loops the 20-frame clip
+    result = bench.soak(make_pipeline(), video, 50)       # loops the 20-frame clip
     assert result["frames"] == 50
     assert result["rss_start_mb"] > 10 and result["rss_end_mb"] > 10
     assert result["growth_mb"] == pytest.approx(result["rss_end_mb"] - result["rss_start_mb"],
@@ -129,10 +128,10 @@ def test_hard_clip_scores_count_found_held_missed_false_and_switches():
     assert out["end_to_end_ms"]["median"] == 3.0
 
 
-def test_the_hard_clip_is_found_better_with_hold_and_tilt(tmp_path):
+def test_the_hard_clip_is_found_better_with_hold_and_tilt(tmp_path, make_pipeline):
     """On the generated hard clip, the tilt search and the hold find the face in more
     frames than the plain upright search, add no false boxes and keep one identity."""
-    pipe = EmotionPipeline()
+    pipe = make_pipeline()
     out = bench.hard_clip(tmp_path / "hard.avi", pipe.classifier)
     on, off = out["default"], out["no_hold_no_tilt"]
     assert on["main_face"]["per_challenge"]["tilt"]["missed"] < \

@@ -11,7 +11,7 @@ from app.commands.fer_faces import default_faces, fer_faces
 from app.io import synthetic
 from app.core.config import DEFAULTS
 from app.core.detect import ROI_FACE, FaceDetector, load_cascade
-from app.core.pipeline import EmotionPipeline, NoModel
+from app.core.face_reader import NoModel
 from app.core.track import iou
 from app.io.webcam_clip import webcam_frames
 
@@ -84,9 +84,10 @@ def test_fer_webcam_faces_are_followed_near_their_last_box(fer_root, emotion, pi
     check_followed(*follow_near(fer_face(fer_root, emotion, pick), size, seed))
 
 
-def test_the_pipeline_finds_a_webcam_face_in_every_frame_without_false_ones(fer_root):
+def test_the_pipeline_finds_a_webcam_face_in_every_frame_without_false_ones(fer_root,
+                                                                            make_pipeline):
     face = fer_face(fer_root, "neutral", 0)
-    pipe = EmotionPipeline(classifier=NoModel())
+    pipe = make_pipeline(classifier=NoModel())
     found = 0
     for i, (frame, truth) in enumerate(webcam_frames(face, FRAMES, size=130, seed=4)):
         dets = pipe.process(frame, timestamp=i / 30)
@@ -144,10 +145,10 @@ def test_blanking_makes_no_false_face_on_a_picture_without_one(width, height, se
                 assert any(iou(box, p) > 0.5 for p in plain), (box, known)
 
 
-def test_a_face_that_comes_in_beside_a_known_one_is_found_by_the_next_scan():
+def test_a_face_that_comes_in_beside_a_known_one_is_found_by_the_next_scan(make_pipeline):
     drawn = [synthetic.drawn_face(160, "neutral"), synthetic.drawn_face(160, "happy")]
     bg = synthetic.background()
-    pipe = EmotionPipeline(classifier=NoModel())
+    pipe = make_pipeline(classifier=NoModel())
     arrives, first_seen = 10, None
     for i in range(arrives + DEFAULTS.rescan_interval + 5):
         frame = synthetic.paste_face(bg, drawn[0], (180 + i, 240), 150)
@@ -163,11 +164,11 @@ def test_a_face_that_comes_in_beside_a_known_one_is_found_by_the_next_scan():
     assert len(on_b) == 1 and on_b[0].track_id != on_a[0].track_id
 
 
-def test_the_hard_clip_tilted_and_turned_faces_are_found():
+def test_the_hard_clip_tilted_and_turned_faces_are_found(make_pipeline):
     """Upright, tilted up to 30 degrees either way and turned (bench's hard clip): the
     main face found (not held) in 95% of those frames, and never lost for longer."""
     faces, _ = default_faces(("neutral", "happy"))
-    pipe = EmotionPipeline(classifier=NoModel())
+    pipe = make_pipeline(classifier=NoModel())
     tally = {}
     for i, (frame, truth) in enumerate(synthetic.hard_clip_frames(faces, seconds=7.8)):
         dets = pipe.process(frame, timestamp=truth.time)

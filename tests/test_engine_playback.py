@@ -56,6 +56,9 @@ class LoggingPipeline:
         with self.lock:
             self.log.append(("reset",))
 
+    def close(self):
+        pass
+
     def process(self, frame, timestamp=None):
         index = int(frame[0, 0, 0])
         if self.hold_from is not None and index >= self.hold_from \

@@ -39,9 +39,7 @@ def test_any_size_and_colour_gives_a_framed_48_pixel_face():
     np.testing.assert_array_equal(frame_tight_crop(bgr, border=0), to_gray48(bgr))
 
 
-def test_classify_whole_reads_the_framed_face_and_boxes_the_whole_picture():
-    from app.core.pipeline import EmotionPipeline
-
+def test_classify_whole_reads_the_framed_face_and_boxes_the_whole_picture(make_pipeline):
     class Recorder:
         path, flip, crops, networks = None, False, False, 1
 
@@ -53,7 +51,7 @@ def test_classify_whole_reads_the_framed_face_and_boxes_the_whole_picture():
 
     inner = _face()
     clf = Recorder()
-    (det,) = EmotionPipeline(classifier=clf).classify_whole(cv2.cvtColor(inner, cv2.COLOR_GRAY2BGR))
+    (det,) = make_pipeline(classifier=clf).classify_whole(cv2.cvtColor(inner, cv2.COLOR_GRAY2BGR))
     np.testing.assert_array_equal(clf.faces[0], _expected(inner))
     assert det.box == (0, 0, *inner.shape[::-1]) and det.label == "happy"
 

@@ -169,7 +169,7 @@ def test_the_selected_face_of_a_still_picture_is_calibrated_at_once(qtbot, tmp_p
     qtbot.waitUntil(lambda: reads(win, "sad", False) and not win.engine.running,
                     timeout=WAIT_MS)
     x, y, w, h = shown(win).box
-    win._select_at(x + w // 2, y + h // 2)
+    win.panel.select_at(x + w // 2, y + h // 2)
     assert win.panel.face_title.text().startswith("Selected face: sad")
 
     win.acts.measure_baseline.trigger()

@@ -42,7 +42,7 @@ def test_after_a_seek_while_paused_the_status_says_where_the_picture_is(qtbot, t
     wait_frames(qtbot, win, 5)
     win.acts.pause.trigger()                                  # P
     wait_message(qtbot, win, "Paused at")
-    win.playback.seek(30)                                     # 0:01, still paused
+    win.review_control.seek(30)                               # 0:01, still paused
     qtbot.waitUntil(lambda: win.last_result.number == 31, timeout=WAIT_MS)
     wait_message(qtbot, win, "Paused at 0:01 / 0:05")
     win.acts.next.trigger()                                   # Right: a second on
@@ -89,8 +89,8 @@ def test_a_recording_with_a_pause(qtbot, tmp_path, clip):
     wait_frames(qtbot, win, 20)
     assert "paused" not in win.status.rec_label.text()
     win.acts.record.trigger()                                 # stop
-    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
-    folder, summary = win.recording.last
+    qtbot.waitUntil(lambda: win.record_control.last is not None, timeout=WAIT_MS)
+    folder, summary = win.record_control.last
     on_disk = json.loads((Path(folder) / "summary.json").read_text())
     assert on_disk == summary
     # the video holds what the summary says: its frames, at the clip's rate

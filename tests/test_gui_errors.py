@@ -167,6 +167,9 @@ def test_processing_error_is_shown_and_the_picture_goes_on(qtbot, tmp_path, clip
         def reset(self):
             pass
 
+        def close(self):
+            pass
+
         def process(self, frame, timestamp=None):
             raise ValueError("boom")
 

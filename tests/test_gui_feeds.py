@@ -5,13 +5,11 @@ the status bar says where the feed is and how many clients it has, a marker goes
 out on both, and closing the window closes the feeds; `--serve` on a port in use stops the app before its
 window opens; the app from the command line feeds a client at the clip's rate."""
 
-import json
 import os
 import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -112,7 +110,7 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
         wait_for(lambda: len(osc.of("/emotion/face")) == faces, what="OSC faces")
 
         # a marker added in the window goes out on both, at the frame shown
-        marker = win.add_marker(3).to_dict()
+        marker = win.markers.add(3).to_dict()
         qtbot.waitUntil(lambda: any(m["type"] == "marker" for _, m in reader.messages),
                         timeout=WAIT_MS)
         assert [m for _, m in reader.messages if m["type"] == "marker"] == [

@@ -68,10 +68,10 @@ def test_record_button_writes_a_session_folder(qtbot, tmp_path, clip, monkeypatc
     qtbot.waitUntil(lambda: win.status.rec_label.text().startswith("\u25cf REC"), timeout=WAIT_MS)
     win.acts.record.trigger()                                 # stop
     assert not win.recorder.active
-    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.record_control.last is not None, timeout=WAIT_MS)
     folder = tmp_path / "snapshots"
     sessions = list(folder.glob("session_*"))
-    assert len(sessions) == 1 and str(sessions[0]) == win.recording.last[0]
+    assert len(sessions) == 1 and str(sessions[0]) == win.record_control.last[0]
     summary, rows = _check_recording(sessions[0], "clip_annotated.mp4")
     assert summary["frames"] >= 20 and summary["status"] == "complete"
     assert on_gui_thread == [False, False]
@@ -97,9 +97,9 @@ def test_two_recordings_started_in_one_second_get_a_folder_each(qtbot, tmp_path,
         win.acts.record.trigger()
         wait_frames(qtbot, win, 5)
         win.acts.record.trigger()
-        qtbot.waitUntil(lambda: win.recording.last is not None
-                        and win.recording.last[0] not in folders, timeout=WAIT_MS)
-        folders.append(win.recording.last[0])
+        qtbot.waitUntil(lambda: win.record_control.last is not None
+                        and win.record_control.last[0] not in folders, timeout=WAIT_MS)
+        folders.append(win.record_control.last[0])
     first = tmp_path / "rec" / "session_20261206_120000"
     assert folders == [str(first), str(first.with_name(first.name + "_2"))]
     wait_message(qtbot, win, "Recording saved in", "session_20261206_120000_2")
@@ -126,7 +126,7 @@ def test_a_camera_unplugged_mid_recording_leaves_consistent_files(qtbot, tmp_pat
     win.start_source(0)
     wait_message(qtbot, win, "stopped giving frames")
     assert not win.recorder.active and not win.acts.record.isChecked()
-    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.record_control.last is not None, timeout=WAIT_MS)
     summary, rows = _check_recording(next((tmp_path / "rec").glob("session_*")),
                                      "camera 0_annotated.mp4")
     assert summary["status"] == "failed" and "stopped giving frames" in summary["error"]
@@ -199,7 +199,7 @@ def test_a_disk_slower_than_the_camera_skips_frames_and_says_so(qtbot, tmp_path,
                     timeout=WAIT_MS)
     wait_frames(qtbot, win, 30)                              # the view did not freeze
     win.acts.record.trigger()
-    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: win.record_control.last is not None, timeout=WAIT_MS)
     assert "frames not recorded (the disk was too slow)" in win.status.message.text()
-    summary, _ = _check_recording(Path(win.recording.last[0]), "clip_annotated.mp4")
+    summary, _ = _check_recording(Path(win.record_control.last[0]), "clip_annotated.mp4")
     assert summary["frames"] == win.recorder.frames          # every frame queued is there

@@ -22,7 +22,7 @@ def test_pause_seek_and_loop_a_video(qtbot, tmp_path, clip):
     wait_frames(qtbot, win, 5)
     win.acts.pause.trigger()                                  # P
     assert win.acts.pause.isChecked() and win.review.play.isChecked()
-    win.playback.seek(90)                                     # the seek bar, while paused
+    win.review_control.seek(90)                               # the seek bar, while paused
     qtbot.waitUntil(lambda: win.last_result.number == 91, timeout=WAIT_MS)
     with qtbot.assertNotEmitted(win.engine.position, wait=500):
         pass                                                  # nothing new while paused

@@ -18,7 +18,7 @@ from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
 from app.gui.actions import shortcut_rows  # noqa: E402
-from app.gui.widgets import Timeline  # noqa: E402
+from app.gui.timeline import Timeline  # noqa: E402
 from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from app.nouns import Marker  # noqa: E402
@@ -84,8 +84,8 @@ def test_keys_1_to_9_mark_the_recording_the_panel_the_feeds_and_the_plot(qtbot, 
     assert second["seq"] > first["seq"]
     wait_frames(qtbot, win, 5)
     win.acts.record.trigger()                                   # stop: the files are written
-    qtbot.waitUntil(lambda: win.recording.last is not None, timeout=WAIT_MS)
-    folder, summary = win.recording.last
+    qtbot.waitUntil(lambda: win.record_control.last is not None, timeout=WAIT_MS)
+    folder, summary = win.record_control.last
     folder = Path(folder)
     assert folder.parent == tmp_path / "rec"
 
@@ -209,14 +209,14 @@ def test_a_videos_timeline_runs_from_0_00_to_where_it_is(qtbot, tmp_path, clip):
     win.start_source(clip)
     wait_frames(qtbot, win, 20, faces=True)
     win.acts.pause.trigger()
-    win.playback.seek(30)                                      # 1.0 s, shown while paused
+    win.review_control.seek(30)                                # 1.0 s, shown while paused
     qtbot.waitUntil(lambda: win.last_result.number == 31, timeout=WAIT_MS)
     now = win.last_result.time
     assert win.panel.timeline.mode == "video" and now == pytest.approx(1.0)
     assert win.panel.timeline.axis() == (0.0, pytest.approx(now))
     labels = win.panel.timeline.axis_labels()
     assert labels[0] == (0.0, "0:00") and labels[-1][0] == 1.0
-    win.playback.seek(120)                                              # 4.0 s
+    win.review_control.seek(120)                                        # 4.0 s
     qtbot.waitUntil(lambda: win.last_result.number == 121, timeout=WAIT_MS)
     assert win.panel.timeline.axis() == (0.0, pytest.approx(4.0))
     assert win.panel.timeline.axis_labels()[-1] == (1.0, "0:04")

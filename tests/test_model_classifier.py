@@ -12,6 +12,7 @@ import pytest
 from model.runtime.errors import ModelError
 from model import EMOTIONS
 from model.runtime import classifier
+from model.runtime.calibration import NONE
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from tests.conftest import tiny_faces
 
@@ -28,6 +29,15 @@ def shipped():
 
 def test_the_shipped_model_loads_from_assets(shipped):
     assert shipped.path == DEFAULT_MODEL and shipped.flip
+
+
+def test_the_classifier_made_without_arguments_is_the_shipped_model(shipped, faces):
+    """`EmotionClassifier()`, like `EmotionPipeline()`: the shipped model as `load()`
+    gives it, its file's calibration included."""
+    plain = EmotionClassifier()
+    assert plain.path == DEFAULT_MODEL and plain.flip and plain.threads == 2
+    assert plain.calibration == shipped.calibration != NONE
+    np.testing.assert_array_equal(plain.predict(faces), shipped.predict(faces))
 
 
 def test_predict_gives_one_probability_row_per_face(shipped, faces):
@@ -314,12 +324,10 @@ def test_threads_none_times_the_network_and_builds_it_for_what_it_measured(
     np.testing.assert_allclose(auto.predict(faces), shipped.predict(faces), atol=1e-5)
 
 
-def test_the_pipeline_lets_the_classifier_choose_its_threads(monkeypatch):
-    from app.core.pipeline import EmotionPipeline
-
+def test_the_pipeline_lets_the_classifier_choose_its_threads(monkeypatch, make_pipeline):
     monkeypatch.setattr(classifier, "_time_one", lambda *a: 6.0)
     monkeypatch.setattr(classifier, "usable_cores", lambda: 2)
-    assert EmotionPipeline().classifier.threads == 2
+    assert make_pipeline().classifier.threads == 2
 
 
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")

@@ -11,7 +11,7 @@ from app.commands.fer_faces import fer_faces
 from app.io import synthetic
 from app.core.crop import crop_box, crop_face
 from app.core.draw import draw_detections
-from app.core.pipeline import EmotionPipeline, view_for
+from app.core.face_reader import view_for
 from app.core.track import ProbabilitySmoother, iou
 from app.nouns import Detection
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
@@ -43,8 +43,8 @@ def found_rate(results):
     return np.mean([any(iou(d.box, t.box) > 0.5 for d in dets) for t, dets in results])
 
 
-def test_detections_land_on_the_face(drawn):
-    pipe = EmotionPipeline()
+def test_detections_land_on_the_face(drawn, make_pipeline):
+    pipe = make_pipeline()
     results = run_clip(pipe, drawn[:1], synthetic.ClipSpec(frames=90))
     assert found_rate(results) >= 0.98
     for truth, dets in results:
@@ -57,9 +57,9 @@ def test_detections_land_on_the_face(drawn):
     assert set(scans) >= {"detect", "track", "crop", "classify", "smooth"}
 
 
-def test_fer_faces_are_found_and_keep_their_track(fer):
+def test_fer_faces_are_found_and_keep_their_track(fer, make_pipeline):
     """Real FER-2013 faces scaled up into a room, moving: found in >= 98% of frames."""
-    pipe = EmotionPipeline()
+    pipe = make_pipeline()
     spec = synthetic.ClipSpec(frames=120, change_at=2.0, seed=3)
     results = run_clip(pipe, fer[:2], spec)
     assert found_rate(results) >= 0.98
@@ -67,9 +67,9 @@ def test_fer_faces_are_found_and_keep_their_track(fer):
     assert ids == {1}
 
 
-def test_crop_matches_the_fer_framing(fer_root):
+def test_crop_matches_the_fer_framing(fer_root, make_pipeline):
     """Upscaled FER faces, detected and cropped, come back framed as FER framed them."""
-    detector = EmotionPipeline().detector
+    detector = make_pipeline().detector
     overlaps, corrs = [], []
     for emotion in ("neutral", "happy", "surprise", "sad"):
         for face in fer_faces(fer_root, emotion, 3):
@@ -84,17 +84,17 @@ def test_crop_matches_the_fer_framing(fer_root):
     assert np.median(corrs) > 0.75      # pixel for pixel; alignment varies by a few px
 
 
-def test_track_id_stays_while_the_face_moves_fast(drawn):
-    pipe = EmotionPipeline()
+def test_track_id_stays_while_the_face_moves_fast(drawn, make_pipeline):
+    pipe = make_pipeline()
     spec = synthetic.ClipSpec(frames=120, motion=1.6, fps=30)   # ~10 px per frame
     results = run_clip(pipe, drawn[:1], spec)
     assert found_rate(results) >= 0.98
     assert {d.track_id for _, dets in results for d in dets} == {1}
 
 
-def test_two_faces_two_steady_ids(drawn):
+def test_two_faces_two_steady_ids(drawn, make_pipeline):
     bg = synthetic.background()
-    pipe = EmotionPipeline()
+    pipe = make_pipeline()
     seen = []
     for i in range(40):                          # they approach, never overlap
         frame = synthetic.paste_face(bg, drawn[0], (150 + 2 * i, 220), 140)
@@ -105,8 +105,8 @@ def test_two_faces_two_steady_ids(drawn):
     assert len(set(seen[0])) == 2
 
 
-def test_batch_classification_once_per_frame(drawn):
-    pipe = EmotionPipeline()
+def test_batch_classification_once_per_frame(drawn, make_pipeline):
+    pipe = make_pipeline()
     calls = []
     real = pipe.classifier.predict
     pipe.classifier.predict = lambda faces, **kw: calls.append(len(faces)) or real(faces, **kw)
@@ -144,8 +144,8 @@ def ensemble_of(folder, networks: int):
              (None, True)]),                        # the shipped network: face, mirror in turn
 ])
 def test_a_stream_asks_the_networks_and_views_in_turn(drawn, tmp_path, networks, changes,
-                                                      expected):
-    pipe = EmotionPipeline(ensemble_of(tmp_path, networks), **changes)
+                                                      expected, make_pipeline):
+    pipe = make_pipeline(ensemble_of(tmp_path, networks), **changes)
     assert pipe.classifier.networks == networks and pipe.classifier.flip
     asked, real = [], pipe.classifier.predict
     pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
@@ -156,9 +156,9 @@ def test_a_stream_asks_the_networks_and_views_in_turn(drawn, tmp_path, networks,
     assert asked == expected
 
 
-def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn, tmp_path):
+def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn, tmp_path, make_pipeline):
     # three networks, so that "everything" and "the next one in turn" differ
-    pipe = EmotionPipeline(ensemble_of(tmp_path, 3), rescan_interval=1)  # found at once
+    pipe = make_pipeline(ensemble_of(tmp_path, 3), rescan_interval=1)  # found at once
     asked, real = [], pipe.classifier.predict
     pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
         asked.append((len(faces), network, mirrored))
@@ -172,8 +172,8 @@ def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn, tmp_path):
     assert sorted(asked, key=str) == [(1, 2, False), (1, None, None)]
 
 
-def test_reset_forgets_tracks(drawn):
-    pipe = EmotionPipeline()
+def test_reset_forgets_tracks(drawn, make_pipeline):
+    pipe = make_pipeline()
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
     ids = [pipe.process(frame, i / 30)[0].track_id for i in range(3)]
     frame2 = synthetic.paste_face(synthetic.background(), drawn[0], (200, 200), 120)
@@ -183,21 +183,21 @@ def test_reset_forgets_tracks(drawn):
     assert pipe.tracker.tracks.keys() == {1}
 
 
-def test_huge_image_boxes_in_original_pixels(drawn):
+def test_huge_image_boxes_in_original_pixels(drawn, make_pipeline):
     frame = np.full((6000, 8000, 3), 120, np.uint8)
     frame = synthetic.paste_face(frame, drawn[0], (5000, 2500), 1400)
-    dets = EmotionPipeline().process(frame)
+    dets = make_pipeline().process(frame)
     assert len(dets) == 1
     assert iou(dets[0].box, (4300, 1800, 1400, 1400)) > 0.6
 
 
 @pytest.mark.parametrize("shape", [(10, 10, 3), (48, 48), (1, 1, 3)])
-def test_tiny_frames_give_no_faces(shape):
-    assert EmotionPipeline().process(np.full(shape, 100, np.uint8)) == []
+def test_tiny_frames_give_no_faces(shape, make_pipeline):
+    assert make_pipeline().process(np.full(shape, 100, np.uint8)) == []
 
 
-def test_sensitivity_and_min_face_settings():
-    pipe = EmotionPipeline(sensitivity=0.0)
+def test_sensitivity_and_min_face_settings(make_pipeline):
+    pipe = make_pipeline(sensitivity=0.0)
     strict = pipe.detector.min_neighbors
     pipe.sensitivity = 1.0
     assert pipe.detector.min_neighbors < strict and pipe.sensitivity == 1.0
@@ -207,10 +207,10 @@ def test_sensitivity_and_min_face_settings():
     assert pipe.detector.scan_scale((480, 640)) == pytest.approx(0.25)
 
 
-def test_small_faces_below_min_face_are_ignored(drawn):
+def test_small_faces_below_min_face_are_ignored(drawn, make_pipeline):
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 90)
-    assert len(EmotionPipeline(min_face=48).process(frame)) == 1
-    assert EmotionPipeline(min_face=140).process(frame) == []
+    assert len(make_pipeline(min_face=48).process(frame)) == 1
+    assert make_pipeline(min_face=140).process(frame) == []
 
 
 # ------------------------------------------------------------------ smoothing
@@ -295,7 +295,7 @@ class ScriptedClassifier:
         return out
 
 
-def test_every_detection_is_labelled_with_the_top_of_its_own_bars(drawn):
+def test_every_detection_is_labelled_with_the_top_of_its_own_bars(drawn, make_pipeline):
     """Readings wandering around a happy/neutral tie, through the whole pipeline."""
     rng = np.random.default_rng(7)
     rows = []
@@ -305,7 +305,7 @@ def test_every_detection_is_labelled_with_the_top_of_its_own_bars(drawn):
         p = np.clip(p, 0.01, None)
         rows.append(p / p.sum())
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
-    pipe = EmotionPipeline(classifier=ScriptedClassifier(rows))
+    pipe = make_pipeline(classifier=ScriptedClassifier(rows))
     shown = [pipe.process(frame, i / 30)[0] for i in range(90)]
     for d in shown:
         assert d.label == EMOTIONS[int(np.argmax(d.probabilities))]
@@ -313,11 +313,11 @@ def test_every_detection_is_labelled_with_the_top_of_its_own_bars(drawn):
     assert {d.label for d in shown} <= {"happy", "neutral"}
 
 
-def test_smoothing_can_be_switched_off(drawn):
+def test_smoothing_can_be_switched_off(drawn, make_pipeline):
     happy = [.05, .02, .05, .70, .08, .05, .05]
     sad = [.05, .02, .05, .08, .70, .05, .05]
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (320, 240), 160)
-    pipe = EmotionPipeline(classifier=ScriptedClassifier([happy, sad]))
+    pipe = make_pipeline(classifier=ScriptedClassifier([happy, sad]))
     assert pipe.smoothing is True
     smoothed = [pipe.process(frame, i / 30)[0] for i in range(6)]
     assert [d.label for d in smoothed] == ["happy"] * 6      # one-frame blips held back
@@ -376,10 +376,10 @@ def test_crop_at_the_frame_edge_keeps_proportions():
 HAPPY = [.05, .02, .05, .70, .08, .05, .05]
 
 
-def test_a_face_lost_for_a_moment_is_held_then_dropped(drawn):
+def test_a_face_lost_for_a_moment_is_held_then_dropped(drawn, make_pipeline):
     bg = synthetic.background()
     clf = ScriptedClassifier([HAPPY])
-    pipe = EmotionPipeline(classifier=clf)
+    pipe = make_pipeline(classifier=clf)
     t = 0.0
     for i in range(6):                            # seen, moving right 3 px a frame
         t = i / 30
@@ -400,14 +400,14 @@ def test_a_face_lost_for_a_moment_is_held_then_dropped(drawn):
     assert [d.track_id for d in back] == [seen.track_id] and not back[0].held
 
 
-def test_no_hold_when_switched_off_or_for_a_one_frame_face(drawn):
+def test_no_hold_when_switched_off_or_for_a_one_frame_face(drawn, make_pipeline):
     bg = synthetic.background()
     frame = synthetic.paste_face(bg, drawn[0], (320, 240), 160)
-    off = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
+    off = make_pipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
     for i in range(5):
         off.process(frame, i / 30)
     assert off.process(bg, 5 / 30) == []
-    once = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]))
+    once = make_pipeline(classifier=ScriptedClassifier([HAPPY]))
     assert len(once.process(frame, 0.0)) == 1
     assert once.process(bg, 1 / 30) == []         # seen once: maybe a false box; not held
 
@@ -416,10 +416,10 @@ def _tilted(bg, face, angle, centre=(320, 240), size=160):
     return synthetic.paste_face_posed(bg, face, centre, size, angle)
 
 
-def test_a_tilted_head_is_found_and_cut_upright(drawn):
+def test_a_tilted_head_is_found_and_cut_upright(drawn, make_pipeline):
     bg = synthetic.background()
-    pipe = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
-    plain = EmotionPipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0, tilt=False)
+    pipe = make_pipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0)
+    plain = make_pipeline(classifier=ScriptedClassifier([HAPPY]), hold=0.0, tilt=False)
     found, plain_found = [], []
     angles = list(range(0, 36)) + [35] * 10       # 0 -> 35 degrees, then stays there
     for i, angle in enumerate(angles):

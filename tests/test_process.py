@@ -30,7 +30,7 @@ def no_temp_files(folder):
     return not [p for p in folder.rglob(".*")]
 
 
-def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
+def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path, make_pipeline):
     video, truths = clip_truths
     out = tmp_path / "out"
     assert main(["process", str(video), "-o", str(out), "--no-progress"]) == 0
@@ -45,7 +45,7 @@ def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path):
     rows = read_csv(out / "detections.csv")
     assert list(rows[0]) == CSV_COLUMNS
     # The same frames through a fresh pipeline give the same rows.
-    pipe = EmotionPipeline()
+    pipe = make_pipeline()
     expected = []
     with open_source(video) as src:
         for i, frame in enumerate(src):
@@ -166,12 +166,12 @@ class InterruptAfter:
         return self.source.read()
 
 
-def test_interrupt_leaves_complete_outputs(clip, tmp_path):
+def test_interrupt_leaves_complete_outputs(clip, tmp_path, make_pipeline):
     out = tmp_path / "out"
     with open_source(clip) as src:
         # (a stand-in with a source's attributes, not a FrameSource subclass)
         interrupting = cast(FrameSource, InterruptAfter(src, 12))
-        result = process_source(interrupting, EmotionPipeline(), out)
+        result = process_source(interrupting, make_pipeline(), out)
     assert result["stopped"] == "interrupted"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["frames"] == 12
@@ -208,11 +208,11 @@ def test_ctrl_c_on_the_command(tmp_path):
     assert no_temp_files(out)
 
 
-def test_the_progress_bar_counts_every_frame(clip, tmp_path):
+def test_the_progress_bar_counts_every_frame(clip, tmp_path, make_pipeline):
     video = clip
     stream = io.StringIO()
     with open_source(video) as src:
-        process_source(src, EmotionPipeline(), tmp_path / "out",
+        process_source(src, make_pipeline(), tmp_path / "out",
                        progress=progress_bar(src.frame_count, stream=stream))
     text = stream.getvalue()
     assert "45/45" in text and "frame" in text

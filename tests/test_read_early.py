@@ -1,5 +1,5 @@
 """A known face is read at the box where it is expected while the detector looks for
-it (EmotionPipeline._read_early), and read again at the box found when it was not
+it (FaceReader.read_early), and read again at the box found when it was not
 there. Real frames: a drawn face pasted on a generated background."""
 
 import threading
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.core.crop import crop_face
-from app.core.pipeline import EARLY_IOU, EmotionPipeline
+from app.core.face_reader import EARLY_IOU
 from app.core.track import iou
 from app.io import synthetic
 from model.runtime.preprocess import to_gray
@@ -35,9 +35,9 @@ def face():
     return synthetic.drawn_face(160, "happy")
 
 
-def test_a_known_face_is_read_once_a_frame_beside_the_detection(face):
+def test_a_known_face_is_read_once_a_frame_beside_the_detection(face, make_pipeline):
     bg, clf = synthetic.background(), RecordingClassifier()
-    pipe = EmotionPipeline(classifier=clf)
+    pipe = make_pipeline(classifier=clf)
     for i in range(10):
         frame = synthetic.paste_face(bg, face, (300 + 2 * i, 240), 160)
         dets = pipe.process(frame, i / 30)
@@ -48,9 +48,9 @@ def test_a_known_face_is_read_once_a_frame_beside_the_detection(face):
     assert all(name.startswith("read-faces") for name in threads[1:])
 
 
-def test_a_face_found_away_from_where_it_was_expected_is_read_again_at_its_box(face):
+def test_a_face_found_away_from_where_it_was_expected_is_read_again_at_its_box(face, make_pipeline):
     bg, clf = synthetic.background(), RecordingClassifier()
-    pipe = EmotionPipeline(classifier=clf)
+    pipe = make_pipeline(classifier=clf)
     for i in range(5):                                       # still at (300, 240)
         dets = pipe.process(synthetic.paste_face(bg, face, (300, 240), 160), i / 30)
     before = dets[0].box
@@ -64,5 +64,5 @@ def test_a_face_found_away_from_where_it_was_expected_is_read_again_at_its_box(f
     assert early_thread.startswith("read-faces")
     assert late_thread == threading.current_thread().name
     # the early reading was of the old place, the one used of the face where it was found
-    assert np.array_equal(late[0], crop_face(to_gray(jumped), dets[0].box, pipe.margin))
-    assert np.array_equal(early[0], crop_face(to_gray(jumped), expected, pipe.margin))
+    assert np.array_equal(late[0], crop_face(to_gray(jumped), dets[0].box, pipe.reader.margin))
+    assert np.array_equal(early[0], crop_face(to_gray(jumped), expected, pipe.reader.margin))

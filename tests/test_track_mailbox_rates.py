@@ -1,11 +1,11 @@
 """The small parts the pipeline and the window lean on: the tracker's identities
-through a short occlusion, the one-slot mailbox, and the rate meter."""
+through a short occlusion, the one-slot mailbox, the rate meter and a frame's laps."""
 
 import threading
 
 import pytest
 
-from app.core.runstats import RateMeter
+from app.core.runstats import Laps, RateMeter
 from app.core.track import Tracker
 from app.gui.mailbox import Closed, LatestMailbox
 
@@ -92,3 +92,13 @@ def test_the_rate_meter_counts_events_per_second_over_its_window():
     meter.reset()
     meter.tick(now=20.0)
     assert meter.rate(now=20.0) == 0.0            # one event is no rate yet
+
+
+def test_laps_time_each_stage_from_the_end_of_the_one_before():
+    ticks = iter([10.0, 10.002, 10.005, 10.0125])
+    lap = Laps(clock=lambda: next(ticks))
+    lap("gray")
+    lap("detect")
+    lap("smooth")
+    assert lap.ms() == pytest.approx({"gray": 2.0, "detect": 3.0, "smooth": 7.5,
+                                      "total": 12.5})

@@ -111,7 +111,7 @@ def test_process_writes_valence_in_the_csv_and_the_mean_per_track(two_faces, tmp
 def timeline_pixels(win) -> np.ndarray:
     from tests.gui_support import widget_pixels
 
-    return widget_pixels(win.panel.timeline)                                 # BGR
+    return widget_pixels(win.panel.timeline_view)                            # BGR
 
 
 def valence_rows(win) -> np.ndarray:
@@ -149,7 +149,7 @@ def test_the_side_panel_shows_valence_instead_of_the_emotions(qtbot, tmp_path):
     assert win.panel.timeline.show_valence and "Valence" in win.panel.timeline_title.text()
     qtbot.waitUntil(lambda: len(valence_rows(win)) > 20, timeout=WAIT_MS)
     # the line is where the face's valence is on a -1..1 scale (top +1, bottom -1)
-    height = win.panel.timeline.height() - 16
+    height = win.panel.timeline_view.height() - 16
     expected = (1 - (det.valence + 1) / 2) * (height - 8) + 4
     assert abs(np.median(valence_rows(win)) - expected) < 0.08 * height
 

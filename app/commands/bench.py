@@ -67,7 +67,7 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
     result["machine"]["classifier_threads"] = pipe.classifier.threads
-    with tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
+    with pipe, tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
         else:
@@ -214,8 +214,8 @@ def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds
     settings: dict[str, dict[str, Any]] = {"default": {},
                                            "no_hold_no_tilt": {"hold": 0.0, "tilt": False}}
     for name, changes in settings.items():
-        pipe = EmotionPipeline(classifier=classifier, **changes)
-        frames = _run_clip(pipe, path, len(truths))
+        with EmotionPipeline(classifier=classifier, **changes) as pipe:
+            frames = _run_clip(pipe, path, len(truths))
         out[name] = hard_clip_scores(frames, truths)
     return out
 

@@ -72,17 +72,18 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         # offline work can afford every network on every frame (see view_for)
         pipe = EmotionPipeline(classifier=classifier, config=options.config,
                                **({"in_turn": False} if options.accurate else {}))
-        extra = describe_run(pipe, options.accurate, options.crops)
-        if options.baseline is not None:
-            from app.core.neutral import measure_baseline
+        with pipe:
+            extra = describe_run(pipe, options.accurate, options.crops)
+            if options.baseline is not None:
+                from app.core.neutral import measure_baseline
 
-            offset, extra["baseline"] = measure_baseline(options.baseline, pipe, options.crops,
-                                                         options.force_baseline)
-            pipe.set_neutral_baseline(offset)
-        progress = progress_bar(source.frame_count) if options.show_progress else None
-        result = process_source(source, pipe, Path(output), progress=progress,
-                                crops=options.crops, annotated=options.annotated, extra=extra,
-                                feeds=feeds)
+                offset, extra["baseline"] = measure_baseline(options.baseline, pipe,
+                                                             options.crops, options.force_baseline)
+                pipe.set_neutral_baseline(offset)
+            progress = progress_bar(source.frame_count) if options.show_progress else None
+            result = process_source(source, pipe, Path(output), progress=progress,
+                                    crops=options.crops, annotated=options.annotated,
+                                    extra=extra, feeds=feeds)
     if options.report:
         try_write_report(output)
     return result

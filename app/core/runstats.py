@@ -1,4 +1,5 @@
-"""Rates and memory for the status bar and the long-run log (plain Python)."""
+"""Rates and memory for the status bar and the long-run log, and a frame's stage
+timings (plain Python)."""
 
 import collections
 import os
@@ -36,6 +37,24 @@ class RateMeter:
     def _trim(self, now: float):
         while self._times and now - self._times[0] > self.window:
             self._times.popleft()
+
+
+class Laps:
+    """Milliseconds of a frame's stages, each timed from the end of the one before:
+    call it with a stage's name as the stage ends; `ms()` adds the "total"."""
+
+    def __init__(self, clock=time.perf_counter):
+        self._clock = clock
+        self._start = self._last = clock()
+        self._ms: dict[str, float] = {}
+
+    def __call__(self, stage: str):
+        now = self._clock()
+        self._ms[stage] = (now - self._last) * 1000.0
+        self._last = now
+
+    def ms(self) -> dict[str, float]:
+        return {**self._ms, "total": (self._last - self._start) * 1000.0}
 
 
 def rss_mb() -> float:

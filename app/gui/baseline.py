@@ -7,8 +7,10 @@ taken out of that face's readings for the rest of the session (passed on to the 
 new face when it is gone: a new source, a seek). A still picture (a photo, a paused
 video) is measured at once, from the reading shown.
 
-A QObject with its own countdown timer: it hears the frames and the model from the
-window, and speaks only by signals (`message`, `prompt`, `apply`, `changed`).
+A QObject with its own countdown timer: it hears the frames, the source starting
+and the model, asks the side panel which face it follows and the review control
+whether the picture is still, and speaks only by signals (`message`, `prompt`,
+`apply`, `changed`).
 """
 
 import datetime as dt
@@ -19,6 +21,7 @@ import time
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from app.core.neutral_check import NotNeutral, checked_offset
+from app.gui.source_control import source_label
 from model.runtime.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -33,15 +36,20 @@ NEEDS_MODEL = ("Calibrate neutral needs an emotion model: load one with File > L
 
 class NeutralBaseline(QObject):
     """The countdown, the measurement, and the baseline in use (`record`: what
-    snapshots record of it; None while none is set)."""
+    snapshots record of it; None while none is set). `panel`: the side panel (the
+    face measured is the one it shows); `review_control`: says whether the picture
+    is still."""
 
     message = pyqtSignal(str, bool)          # text, whether it is an error
     prompt = pyqtSignal(str)                 # what the person is asked, on the picture
     apply = pyqtSignal(object, object)       # offset (None: clear), track id: to the engine
     changed = pyqtSignal(bool)               # whether a baseline is set
 
-    def __init__(self, parent=None):
+    def __init__(self, panel, review_control, parent=None):
         super().__init__(parent)
+        self.panel, self.review_control = panel, review_control
+        self._shown = None                   # the last result shown
+        self._source = source_label(None)    # how the running source is named
         self.reference = None                # the model's neutral reference
         self.why_none = NEEDS_MODEL          # why there is none
         self.record: dict | None = None
@@ -65,35 +73,48 @@ class NeutralBaseline(QObject):
                    "neutral (N) again"
         return note
 
-    def measure(self, result, det, which: str, still: bool, source: str):
-        """Start measuring face `det` of `result` ("selected" or "largest"); at once
-        from its reading when the picture is `still`."""
-        if self.counting:
-            self.message.emit("Already calibrating: keep a neutral face", False)
+    def starting(self, spec):
+        """Source `spec` is starting: a countdown on the old one ends."""
+        self.stop()
+        self._source = source_label(spec)
+
+    def measure(self):
+        """Start measuring the face the panel shows (the selected or the largest) in
+        the picture shown; at once from its reading when the picture is still."""
+        result = self._shown
+        det = self.panel.shown_face(result.detections) if result is not None else None
+        if not self._can_measure(det):
             return
-        if det is None or det.held:
-            self.message.emit("Calibrate neutral: no face in the picture; start a camera "
-                              "and look into it", True)
-            return
-        if det.label not in EMOTIONS:
-            self.message.emit(NEEDS_MODEL, True)
-            return
-        if self.reference is None:
-            self.message.emit(self.why_none if self.why_none == NEEDS_MODEL
-                              else f"Calibrate neutral: {self.why_none}", True)
-            return
-        if still:
-            self._set(det.track_id, which, [det.raw_probabilities], result, source,
+        which = "selected" if self.panel.is_selected(det) else "largest"
+        if self.review_control.still:
+            self._set(det.track_id, which, [det.raw_probabilities], result, self._source,
                       "this picture's reading", sequence=False)
             return
         self._countdown = {"track": det.track_id, "epoch": result.track_epoch,
-                           "which": which, "readings": [], "source": source,
+                           "which": which, "readings": [], "source": self._source,
                            "ends": time.monotonic() + NEUTRAL_SECONDS, "shown": None}
         self._timer.start()
         self._tick()
 
+    def _can_measure(self, det) -> bool:
+        """Whether face `det` can be measured now; if not, says why."""
+        if self.counting:
+            self.message.emit("Already calibrating: keep a neutral face", False)
+        elif det is None or det.held:
+            self.message.emit("Calibrate neutral: no face in the picture; start a camera "
+                              "and look into it", True)
+        elif det.label not in EMOTIONS:
+            self.message.emit(NEEDS_MODEL, True)
+        elif self.reference is None:
+            self.message.emit(self.why_none if self.why_none == NEEDS_MODEL
+                              else f"Calibrate neutral: {self.why_none}", True)
+        else:
+            return True
+        return False
+
     def feed(self, result):
         """A frame shown: while counting down, its face's reading (uncorrected)."""
+        self._shown = result
         n = self._countdown
         if n is None:
             return

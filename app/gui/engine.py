@@ -20,7 +20,7 @@ import logging
 import time
 from dataclasses import replace
 
-from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal
+from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 
 from app.core.runstats import RateMeter
 from app.gui.loader import ModelLoader
@@ -174,9 +174,11 @@ class VideoEngine(QObject):
         self.options.ask_baseline(offset, track_id)
         self.reprocess()
 
+    @pyqtSlot(object)
     def add_marker(self, marker):
-        """A Marker for the live feeds, sent by the processing thread (in order with
-        the frames); nothing without feeds."""
+        """A Marker added (app.gui.markers; it carries its frame's number and time, so
+        the Frame that `added` also sends is not needed) for the live feeds, sent by
+        the processing thread (in order with the frames); nothing without feeds."""
         if self._feeds is not None:
             self.options.post_marker(marker)
 
@@ -223,6 +225,9 @@ class VideoEngine(QObject):
         self.processing.results.close()
         stop_thread(self.processing_thread, self.processing, FRAME_TIMEOUT, "processing")
         stop_thread(self.loader_thread, self.loader, LOADER_TIMEOUT, "the model loader")
+        waiting = self.options.take_pipeline()   # loaded, never taken: closed unused
+        if waiting is not None:
+            waiting.close()
         if self._feeds is not None:      # after processing: no frame is sent half-closed
             self._feeds.close()
 
@@ -247,10 +252,13 @@ class VideoEngine(QObject):
     def _on_load_failed(self, message, stand_in):
         self.loading -= 1
         log.warning("model not loaded: %s", message)
+        if stand_in is not None and (self._shut or self._pipeline_kind is not None):
+            stand_in.close()                    # not needed: a pipeline is in use
+            stand_in = None
         if self._shut:
             return
         kept = self._pipeline_kind == "model"
-        if self._pipeline_kind is None and stand_in is not None:
+        if stand_in is not None:
             self.options.offer(stand_in)        # faces are still boxed meanwhile
             self._pipeline_kind = "faces"
         self.modelFailed.emit(message, kept)

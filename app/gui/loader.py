@@ -30,7 +30,8 @@ class ModelLoader(QObject):
 
 def faces_only_pipeline(options):
     """Boxes without emotions, for while no model works (None if even that fails)."""
-    from app.core.pipeline import EmotionPipeline, NoModel
+    from app.core.face_reader import NoModel
+    from app.core.pipeline import EmotionPipeline
 
     try:
         return EmotionPipeline(classifier=NoModel(), smoothing=options["smoothing"],

@@ -22,7 +22,9 @@ MARKER_TEXT_LENGTH = 80        # the most characters of a marker's text
 
 
 class Markers(QObject):
-    """The markers of the running source; `recorder`: the window's Recorder."""
+    """The markers of the running source; `recorder`: the window's Recorder. It hears
+    the results shown (`shown`) and the source starting (`reset`): a marker is at
+    the picture shown."""
 
     added = pyqtSignal(object, object)   # the Marker, the Frame it marks
     message = pyqtSignal(str, bool)      # text, whether it is an error
@@ -31,22 +33,28 @@ class Markers(QObject):
         super().__init__(parent)
         self.recorder = recorder
         self.last: Marker | None = None  # the last marker of this source; None before one
+        self._shown = None               # the last result shown
+        self._spec = None                # the source it is from
 
-    def reset(self):
-        """Another source: no marker yet."""
+    def reset(self, spec=None):
+        """Source `spec` is starting: no marker yet."""
         self.last = None
+        self._spec = spec
 
-    def moment(self, result):
+    def shown(self, result):
+        self._shown = result
+
+    def moment(self):
         """What a marker added now refers to: the result shown, the recording's number
         for the last frame queued, and the recording's folder."""
         active = self.recorder.active
-        return (result, self.recorder.last_frame if active else None,
+        return (self._shown, self.recorder.last_frame if active else None,
                 self.recorder.folder if active else None)
 
-    def add(self, number: int, text: str, moment) -> Marker | None:
-        """Mark `moment` (see `moment`) with `number` (0 for a text only) and `text`.
-        Returns the marker, or None when nothing is shown."""
-        result, rec_frame, rec_folder = moment
+    def add(self, number: int, text: str = "", moment=None) -> Marker | None:
+        """Mark `moment` (see `moment`; now when None) with `number` (0 for a text
+        only) and `text`. Returns the marker, or None when nothing is shown."""
+        result, rec_frame, rec_folder = moment or self.moment()
         if result is None:
             self.message.emit("Nothing to mark yet: no picture", True)
             return None
@@ -67,20 +75,20 @@ class Markers(QObject):
                  "" if not recorded else f", frame {rec_frame} of the recording")
         return marker
 
-    def ask_text(self, parent, result, spec_now) -> Marker | None:
+    def ask_text(self, parent) -> Marker | None:
         """Add marker…: asks for a short text; the marker is at the moment asked (the
-        picture goes on meanwhile: the dialog runs its own event loop). `spec_now()`:
-        the source then, to refuse a marker for a source left meanwhile."""
-        moment = self.moment(result)
-        if result is None:
+        picture goes on meanwhile: the dialog runs its own event loop), refused for a
+        source left meanwhile."""
+        moment = self.moment()
+        if moment[0] is None:
             self.message.emit("Nothing to mark yet: no picture", True)
             return None
-        spec = spec_now()
+        spec = self._spec
         text, ok = QInputDialog.getText(parent, "Add marker", "A short text for this moment:")
         text = " ".join(text.split())[:MARKER_TEXT_LENGTH]
         if not ok or not text:
             return None
-        if spec_now() != spec:
+        if self._spec != spec:
             self.message.emit("Marker not added: the source changed meanwhile", True)
             return None
         return self.add(0, text, moment)

@@ -33,8 +33,11 @@ class LiveOptions:
             return dict(self._values)
 
     def offer(self, pipeline):
+        """The newest pipeline waits to be taken; one it replaces unused is closed."""
         with self._lock:
-            self._pipeline = pipeline
+            replaced, self._pipeline = self._pipeline, pipeline
+        if replaced is not None:
+            replaced.close()
 
     def take_pipeline(self):
         with self._lock:

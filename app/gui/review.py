@@ -2,39 +2,30 @@
 the running source is (its "started" news).
 
 It drives the engine and the review bar under the picture, tells the recorder when
-the video is paused (no frames come then), and says by `message` where the
-picture is after a seek or a photo step while paused.
+the video is paused (no frames come then), says by `seeked` that the source jumped
+(the side panel's timeline starts afresh), and by `message` where the picture is
+after a seek or a photo step while paused, and what size a camera really gives.
 """
 
 from PyQt5.QtCore import QObject, pyqtSignal
 
 
-def timeline_mode(info: dict) -> str:
-    """The side panel timeline's mode for a source's "started" news: "camera",
-    "video" (a file with a frame rate) or "photos" (a folder of photos, an image)."""
-    if info.get("live"):
-        return "camera"
-    if info.get("photos") or not info.get("fps"):
-        return "photos" if info.get("photos") or (info.get("frames") or 0) <= 1 \
-            else "camera"
-    return "video"
-
-
 class ReviewControl(QObject):
     """Pause, seek and loop of the running source; `info`: its "started" news (name,
-    live, fps, frames, photos), {} until it came."""
+    live, fps, frames, photos), {} until it came; `bar`: the ReviewBar it drives."""
 
     message = pyqtSignal(str)
+    seeked = pyqtSignal()
 
-    def __init__(self, engine, review, actions, panel, recorder, parent=None):
+    def __init__(self, engine, bar, actions, recorder, parent=None):
         super().__init__(parent)
-        self.engine, self.review, self.acts = engine, review, actions
-        self.panel, self.recorder = panel, recorder
+        self.engine, self.bar, self.acts = engine, bar, actions
+        self.recorder = recorder
         self.info: dict = {}
         self._step_to = None             # the number of the frame a seek asked for
-        review.seekRequested.connect(self.seek)
-        review.pauseRequested.connect(actions.pause.setChecked)
-        review.loopRequested.connect(actions.loop.setChecked)
+        bar.seekRequested.connect(self.seek)
+        bar.pauseRequested.connect(actions.pause.setChecked)
+        bar.loopRequested.connect(actions.loop.setChecked)
 
     def reset(self):
         """Another source is opening."""
@@ -42,14 +33,13 @@ class ReviewControl(QObject):
         self._step_to = None
 
     def started(self, info: dict):
-        """The source opened: the review bar for a file, the timeline's mode."""
+        """The source opened: the review bar for a file."""
         self.info = dict(info)
-        self.panel.reset(timeline_mode(info))
         if info.get("live"):
-            self.review.hide()
+            self.bar.hide()
             return
         self.acts.pause.setChecked(False)
-        self.review.show_for(info.get("frames"), info.get("fps"), info.get("photos", False),
+        self.bar.show_for(info.get("frames"), info.get("fps"), info.get("photos", False),
                              self.acts.loop.isChecked())
 
     @property
@@ -63,11 +53,9 @@ class ReviewControl(QObject):
                 or bool(self.info.get("photos")))
 
     def seek(self, index: int):
-        """Show frame (or picture) `index` of the file playing; a video's timeline
-        restarts (photos keep theirs: a column per photo shown)."""
+        """Show frame (or picture) `index` of the file playing."""
         if self.engine.running and not self.info.get("live"):
-            if self.panel.timeline.mode != "photos":
-                self.panel.timeline.clear()
+            self.seeked.emit()
             self._step_to = index + 1        # frames are numbered from 1
             self.engine.seek(index)
 
@@ -77,33 +65,31 @@ class ReviewControl(QObject):
             return
         self.engine.pause(on)
         self.recorder.set_paused(on)
-        self.review.play.blockSignals(True)
-        self.review.play.setChecked(on)
-        self.review.play.blockSignals(False)
-        self.message.emit(f"Paused at {self.review.position_text()}" if on else
+        self.bar.show_paused(on)
+        self.message.emit(f"Paused at {self.bar.position_text()}" if on else
                           f"Playing {self.info.get('name', '')}")
 
     def set_loop(self, on: bool):
         self.engine.set_loop(on)
-        self.review.loop.blockSignals(True)
-        self.review.loop.setChecked(on)
-        self.review.loop.blockSignals(False)
+        self.bar.show_loop(on)
 
     def shown(self, result):
-        """A picture is shown: after a seek or a photo step while paused, say where."""
+        """A picture is shown: a camera's first says its size; after a seek or a photo
+        step while paused, say where."""
+        self._say_camera_size(result)
         if self._step_to is None or result.number != self._step_to:
             return
         self._step_to = None
-        where = self.review.position_text(result.number - 1)
+        where = self.bar.position_text(result.number - 1)
         if self.info.get("photos"):
             self.message.emit(f"Photo {where} of {self.info.get('name')}")
         elif self.acts.pause.isChecked():
             self.message.emit(f"Paused at {where}")
 
-    def camera_size_news(self, result) -> str | None:
-        """The first frame of a camera: the size it really gives, to be said."""
+    def _say_camera_size(self, result):
+        """The first frame of a camera: the size it really gives."""
         if not self.info.get("live") or "size" in self.info:
-            return None
+            return
         h, w = result.raw.shape[:2]
         self.info["size"] = (w, h)
-        return f"Showing {self.info.get('name')} at {w}x{h}"
+        self.message.emit(f"Showing {self.info.get('name')} at {w}x{h}")

@@ -13,6 +13,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 from PyQt5.QtWidgets import QFileDialog
 
+from app.gui.source_control import source_label
 from app.gui.threads import start_worker, stop_thread
 from app.io.snapshot import SnapshotError, save_snapshot
 
@@ -36,10 +37,12 @@ class SnapshotWorker(QObject):
 
 
 class SnapshotWriter(QObject):
-    """The window's handle: `take(result, ...)` queues a snapshot of a shown result into
-    `folder`; news arrives as `saved(request, paths)` / `failed(request, reason)` and
-    as a line for the status bar (`message`). A failed request is kept (`unsaved`) and
-    saved into the next folder chosen (`set_folder`)."""
+    """The window's handle: `take()` queues a snapshot of the result shown (heard by
+    `shown`) into `folder`, with the source (heard by `starting`), `baseline`'s record
+    (app.gui.baseline) and the last of `markers` (app.gui.markers); news arrives as
+    `saved(request, paths)` / `failed(request, reason)` and as a line for the status
+    bar (`message`). A failed request is kept (`unsaved`) and saved into the next
+    folder chosen (`set_folder`)."""
 
     saved = pyqtSignal(object, object)
     failed = pyqtSignal(object, str)
@@ -47,9 +50,12 @@ class SnapshotWriter(QObject):
     folderChanged = pyqtSignal(str)          # another folder was chosen (to remember)
     _request = pyqtSignal(object)
 
-    def __init__(self, folder, parent=None):
+    def __init__(self, folder, baseline, markers, parent=None):
         super().__init__(parent)
         self.folder = Path(folder)
+        self.baseline, self.markers = baseline, markers
+        self._shown = None                   # the last result shown
+        self._source = source_label(None)    # how the running source is named
         self.last = None                     # the paths of the last snapshot saved
         self.unsaved = None                  # the request of a snapshot that failed
         self.worker = SnapshotWorker()
@@ -58,16 +64,24 @@ class SnapshotWriter(QObject):
         self.worker.failed.connect(self._on_failed)
         self.worker_thread = start_worker(self.worker, "snapshots")
 
-    def take(self, result, source: str, baseline=None, marker=None) -> bool:
-        """Save `result` (what is shown; None: nothing yet) with what is known of it:
-        the source, its frame's number and time, the neutral baseline and the last marker."""
+    def starting(self, spec):
+        self._source = source_label(spec)
+
+    def shown(self, result):
+        self._shown = result
+
+    def take(self) -> bool:
+        """Save the result shown (False: nothing yet) with what is known of it: the
+        source, its frame's number and time, the neutral baseline and the last marker."""
+        result = self._shown
         if result is None:
             self.message.emit("Nothing to save yet: no picture", True)
             return False
         self.save(folder=self.folder, raw=result.raw, annotated=result.annotated,
-                  detections=result.detections, source=source,
+                  detections=result.detections, source=self._source,
                   when=dt.datetime.now().astimezone(), frame_number=result.number,
-                  source_time=result.time, calibration=baseline, marker=marker)
+                  source_time=result.time, calibration=self.baseline.record,
+                  marker=self.markers.last)
         self.message.emit("Saving the snapshot…", False)
         return True
 

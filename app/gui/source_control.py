@@ -56,10 +56,6 @@ class SourceControl(QObject):
         engine.sourceEvent.connect(self._on_news)
         self.fill_recent()
 
-    @property
-    def label(self) -> str:
-        return source_label(self.spec)
-
     def start(self, spec):
         """Open a camera index or a file path (replacing the current source)."""
         spec = str(spec).strip()

@@ -4,17 +4,14 @@ Colours come from `model.runtime.emotions.EMOTION_COLORS` (BGR there), so a face
 picture, its bar and its timeline row share one colour.
 """
 
-import time
-
 from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
+from app.gui.timeline import clock_text
 from app.nouns import Marker
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
-TIMELINE_SECONDS = 60.0
-TIMELINE_SAMPLES = 6000      # most samples the timeline keeps (a long video's are thinned)
 VALENCE_COLOR = QColor(30, 120, 200)
 
 
@@ -162,141 +159,16 @@ class ProbabilityBars(QWidget):
         p.end()
 
 
-class Timeline(QWidget):
-    """One face's emotion in the source's own time: a row per emotion, each sample a
-    mark in its label's row and colour (faint when unsure); or, with `show_valence`,
-    its valence (model.runtime.emotions.valence) as a line from -1 to 1. Markers are
-    vertical lines labelled with their number (or text).
+class TimelineView(QWidget):
+    """Paints `timeline` (app.gui.timeline.Timeline): a row per emotion, each sample
+    a mark in its label's row and colour (faint when unsure), or its valence as a
+    line from -1 to 1; markers are vertical lines labelled with their number (or
+    text). Whoever changes the timeline calls `update`."""
 
-    `mode` says what `t` is and what the axis shows (`axis`, `axis_labels`):
-    "video": the position in the video; from 0:00 to where it is (a seek or loop
-    back starts it afresh). "camera": seconds since the camera started; the last
-    `seconds`. "photos": the photo's number; no time axis, a column per photo shown
-    (the last `photos` of them).
-    """
-
-    MODES = ("camera", "video", "photos")
-
-    def __init__(self, seconds: float = TIMELINE_SECONDS, clock=time.monotonic, parent=None):
+    def __init__(self, timeline, parent=None):
         super().__init__(parent)
-        self.seconds = seconds
-        self.photos = int(seconds)      # photos mode: how many photos are shown
-        self._clock = clock
-        self.samples: list = []         # (t, emotion index or -1, confidence, valence)
-        self.markers: list = []         # (t, number, text) of each Marker drawn
-        self.mode = "camera"
-        self.show_valence = False
-        self.now: float | None = None   # the last t given: where the source is
+        self.timeline = timeline
         self.setMinimumSize(220, 7 * 16 + 20)
-
-    def set_mode(self, mode: str):
-        if mode not in self.MODES:
-            raise ValueError(f"unknown timeline mode {mode!r}")
-        if mode != self.mode:
-            self.mode = mode
-            self.reset()
-
-    def set_show_valence(self, on: bool):
-        self.show_valence = bool(on)
-        self.update()
-
-    def add(self, label: str | None, confidence: float = 0.0, t: float | None = None,
-            valence: float | None = None):
-        """Record the shown face's label (and valence) at `t` (see `mode`; the clock
-        when None); None marks a moment with no face. A second reading at the same
-        `t` (the same frame or photo read again) replaces the first."""
-        t = self._clock() if t is None else float(t)
-        idx = EMOTIONS.index(label) if label in EMOTIONS else -1
-        sample = (t, idx, float(confidence), None if valence is None else float(valence))
-        last = self.samples[-1][0] if self.samples else None
-        if last is not None and t == last:
-            self.samples[-1] = sample
-        else:
-            if self.mode == "video" and last is not None and t < last:
-                self.samples.clear()            # a seek or loop back: from here afresh
-            self.samples.append(sample)
-        self.now = t
-        if self.mode == "camera":
-            while self.samples and t - self.samples[0][0] > self.seconds:
-                self.samples.pop(0)
-            self.markers = [m for m in self.markers if t - m[0] <= self.seconds]
-        elif self.mode == "photos":
-            del self.samples[:-self.photos]
-        elif len(self.samples) > TIMELINE_SAMPLES:  # a long video: every other one
-            self.samples = self.samples[::2] if len(self.samples) % 2 else \
-                self.samples[1::2]                  # (the newest kept)
-        self.update()
-
-    def add_marker(self, t: float, marker: Marker):
-        """A Marker at `t` (as `add`'s): a line across the timeline."""
-        self.markers.append((float(t), int(marker.number), str(marker.text)))
-        self.update()
-
-    def clear(self):
-        """Forget the samples (another face); the markers and the time stay."""
-        self.samples.clear()
-        self.update()
-
-    def reset(self):
-        """Forget everything (another source)."""
-        self.samples.clear()
-        self.markers.clear()
-        self.now = None
-        self.update()
-
-    def axis(self) -> tuple[float, float] | None:
-        """(start, end) of the time axis, in `t`'s seconds; None for photos (no time)."""
-        if self.mode == "photos":
-            return None
-        now = self.now if self.now is not None else \
-            (0.0 if self.mode == "video" else self._clock())
-        if self.mode == "video":
-            return 0.0, max(0.0, now)
-        return now - self.seconds, now
-
-    def axis_labels(self) -> list[tuple[float, str]]:
-        """(fraction of the width, text) under the timeline; none for photos."""
-        axis = self.axis()
-        if axis is None:
-            return []
-        if self.mode == "video":
-            start, end = axis
-            return [(0.0, _clock(start)), (0.5, _clock((start + end) / 2)),
-                    (1.0, _clock(end))]
-        return [(0.0, f"-{self.seconds:.0f} s"), (0.5, f"-{self.seconds / 2:.0f} s"),
-                (1.0, "now")]
-
-    def title(self) -> str:
-        """What the panel says above the timeline."""
-        what = "Valence" if self.show_valence else "Emotion"
-        return {"video": f"{what} since the start of the video",
-                "camera": f"{what} over the last minute",
-                "photos": f"{what} in each photo shown"}[self.mode]
-
-    def x_fraction(self, t: float) -> float | None:
-        """Where `t` is across the timeline (0 left, 1 right); None when outside it
-        (or, for photos, not among the photos shown)."""
-        axis = self.axis()
-        if axis is None:                        # photos: the last column of that photo
-            times = [s[0] for s in self.samples]
-            if t not in times:
-                return None
-            return self._column(len(times) - 1 - times[::-1].index(t))
-        start, end = axis
-        if t < start - 1e-9 or t > end + 1e-9:
-            return None
-        return (t - start) / (end - start) if end > start else 1.0
-
-    def _column(self, index: int) -> float:
-        """Photos: the middle of the `index`th column (a few photos: narrow columns
-        from the left)."""
-        return (index + 0.5) / max(len(self.samples), 10)
-
-    def sample_fractions(self) -> list:
-        """Where each sample is across the timeline (x_fraction; by column for photos)."""
-        if self.mode == "photos":
-            return [self._column(i) for i in range(len(self.samples))]
-        return [self.x_fraction(s[0]) for s in self.samples]
 
     def paintEvent(self, event):
         p = QPainter(self)
@@ -306,24 +178,25 @@ class Timeline(QWidget):
         height = rows * row
         width = max(10, self.width() - name_w - 4)
         text = self.palette().windowText().color()
+        line = self.timeline
         p.setPen(text)
         p.fillRect(QRectF(name_w, 0, width, height), QColor(128, 128, 128, 40))
-        for frac, label in self.axis_labels():
+        for frac, label in line.axis_labels():
             align = Qt.AlignLeft if frac == 0 else Qt.AlignRight if frac == 1 \
                 else Qt.AlignHCenter
             p.drawText(QRectF(name_w, height, width, bottom), align, label)
-        if self.mode == "photos":
+        if line.mode == "photos":
             p.drawText(QRectF(name_w, height, width, bottom), Qt.AlignLeft,
                        "one column per photo")
-        if self.show_valence:
+        if line.show_valence:
             self._paint_valence(p, name_w, width, height, text)
         else:
             self._paint_emotions(p, name_w, width, row, text)
         pen = QPen(text)
         pen.setWidth(1)
         pen.setStyle(Qt.DashLine)
-        for t, number, label in self.markers:
-            frac = self.x_fraction(t)
+        for t, number, label in line.markers:
+            frac = line.x_fraction(t)
             if frac is None:
                 continue
             x = name_w + width * frac
@@ -339,15 +212,13 @@ class Timeline(QWidget):
         for i, emotion in enumerate(EMOTIONS):
             p.drawText(QRectF(0, i * row, name_w, row), Qt.AlignVCenter | Qt.AlignLeft,
                        emotion)
-        axis = self.axis()
-        if axis is None:
-            step = width / max(len(self.samples), 10)
-        else:   # marks at least 1 px wide, about a tenth of a second each
-            step = max(1.0, width / max(1.0, (axis[1] - axis[0]) * 10))
-        for (t, idx, conf, _), frac in zip(self.samples, self.sample_fractions()):
+        line = self.timeline
+        step = line.mark_width(width)
+        centred = line.mode == "photos"          # a photo's mark is its column
+        for (t, idx, conf, _), frac in zip(line.samples, line.sample_fractions()):
             if idx < 0 or frac is None:
                 continue
-            x = name_w + width * frac - (step / 2 if axis is None else 0)
+            x = name_w + width * frac - (step / 2 if centred else 0)
             color = emotion_qcolor(EMOTIONS[idx])
             color.setAlphaF(0.35 + 0.65 * max(0.0, min(1.0, conf)))
             p.fillRect(QRectF(x, idx * row + 2, step, row - 4), color)
@@ -366,7 +237,8 @@ class Timeline(QWidget):
         p.setPen(pen)
         p.setRenderHint(QPainter.Antialiasing)
         last = None
-        for (t, _, _, v), frac in zip(self.samples, self.sample_fractions()):
+        line = self.timeline
+        for (t, _, _, v), frac in zip(line.samples, line.sample_fractions()):
             if v is None or frac is None:
                 last = None                      # no face: a gap
                 continue
@@ -442,14 +314,18 @@ class ReviewBar(QWidget):
         self.next.setVisible(photos)
         self.play.setVisible(not photos)
         self.loop.setVisible(not photos)
-        self.play.blockSignals(True)
-        self.play.setChecked(False)
-        self.play.blockSignals(False)
-        self.loop.blockSignals(True)
-        self.loop.setChecked(loop)
-        self.loop.blockSignals(False)
+        self.show_paused(False)
+        self.show_loop(loop)
         self.set_position(1)
         self.setVisible(self.frames > 1)
+
+    def show_paused(self, on: bool):
+        """Show the video paused (or playing) as decided elsewhere: no request back."""
+        _check_quietly(self.play, on)
+
+    def show_loop(self, on: bool):
+        """Show Loop on or off as decided elsewhere: no request back."""
+        _check_quietly(self.loop, on)
 
     def set_position(self, number: int):
         """The frame (or picture) just read, numbered from 1 as the capture counts them."""
@@ -465,7 +341,7 @@ class ReviewBar(QWidget):
         index = self.index if index is None else index
         if self.photos or not self.fps:
             return f"{index + 1} / {self.frames}"
-        return f"{_clock(index / self.fps)} / {_clock(self.frames / self.fps)}"
+        return f"{clock_text(index / self.fps)} / {clock_text(self.frames / self.fps)}"
 
     def step(self, direction: int):
         """The previous or next picture (or a second back or on, in a video)."""
@@ -474,6 +350,8 @@ class ReviewBar(QWidget):
         self.seekRequested.emit(target)
 
 
-def _clock(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d}"
+
+def _check_quietly(button, on: bool):
+    button.blockSignals(True)
+    button.setChecked(on)
+    button.blockSignals(False)

@@ -1,9 +1,12 @@
 """The main window: it assembles the widgets and the pieces that drive them, and
 connects their signals; each piece speaks by signals, none calls the window.
 
-    engine (app.gui.engine) --results, news--> window --> view, side panel (panel)
+    engine (app.gui.engine) --results--> window (the view, the rates) and each
+    piece (side panel, markers, baseline, ...), which takes from it what it needs
+    sources (source_control) --starting, started--> the pieces: another source
     actions (actions) --> the pieces' slots; cameras --chosen--> window
-    review (pause, seek, loop), options, model_control, recording, markers,
+    review_control (pause, seek, loop), option_control, model_control,
+    record_control (the Record action; recorder writes the files), markers,
     the neutral baseline (baseline) --message--> status bar (status)
     snapshots and recordings: written by their own workers
 
@@ -14,7 +17,6 @@ picture, never in a blocking dialog, and the window keeps working.
 
 import logging
 import time
-from pathlib import Path
 
 from PyQt5.QtCore import QSize, Qt, QTimer
 from PyQt5.QtWidgets import QMainWindow, QMessageBox, QSplitter, QVBoxLayout, QWidget
@@ -28,15 +30,14 @@ from app.gui.markers import Markers
 from app.gui.model_control import ModelControl
 from app.gui.option_control import OptionControl
 from app.gui.panel import SidePanel
+from app.gui.record_control import RecordControl
 from app.gui.recorder import FINISH_TIMEOUT, Recorder
-from app.gui.recording import RecordControl
 from app.gui.review import ReviewControl
 from app.gui.snapshot_writer import SnapshotWriter
 from app.gui.source_control import SourceControl
 from app.gui.status import StatusLine
 from app.gui.widgets import ReviewBar, VideoView
 from app.io.sources import list_cameras
-from app.nouns import Marker
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +51,6 @@ class MainWindow(QMainWindow):
                  stats_every: float = 0.0, record_dir=None):
         super().__init__()
         self.engine, self.settings = engine, settings
-        # --record DIR: record every source from its start; else Record goes to the
-        # snapshot folder
-        self.record_dir = Path(record_dir) if record_dir else None
         self.last_result = None
         self.latency_ms = 0.0
         self.frames_shown = self.frames_with_faces = 0
@@ -70,13 +68,16 @@ class MainWindow(QMainWindow):
         self.sensitivity = a.build_toolbar(self.addToolBar("Controls"), self.cameras.box)
         self.status = StatusLine(self.statusBar())
         self.recorder = Recorder(self)
-        self.snapshots = SnapshotWriter(snapshot_dir or settings.snapshot_dir, self)
-        self.baseline = NeutralBaseline(self)
+        self.review_control = ReviewControl(engine, self.review, a, self.recorder, self)
+        self.baseline = NeutralBaseline(self.panel, self.review_control, self)
         self.markers = Markers(self.recorder, self)
-        self.playback = ReviewControl(engine, self.review, a, self.panel, self.recorder, self)
-        self.options = OptionControl(a, self.sensitivity, settings, engine, self)
+        self.snapshots = SnapshotWriter(snapshot_dir or settings.snapshot_dir,
+                                        self.baseline, self.markers, self)
+        self.option_control = OptionControl(a, self.sensitivity, settings, engine, self)
         self.model = ModelControl(engine, self.view, self.status, self.baseline, self)
-        self.recording = RecordControl(self.recorder, a.record, engine, self.playback, self)
+        self.record_control = RecordControl(self.recorder, a.record, engine,
+                                            self.review_control, self.snapshots,
+                                            record_dir, self)
         self.sources = SourceControl(engine, settings, self.recent_menu, a, self)
         a.loop.setChecked(engine.loop)
         self._layout()
@@ -116,40 +117,52 @@ class MainWindow(QMainWindow):
                 (a.shipped_model, lambda: self.model.load(None)), (a.quit, self.close),
                 (a.fullscreen, self.set_fullscreen), (a.shortcuts, self.show_shortcuts),
                 (a.about, self.show_about), (a.refresh, self.cameras.refresh),
-                (a.pause, self.playback.set_paused), (a.loop, self.playback.set_loop),
+                (a.pause, self.review_control.set_paused),
+                (a.loop, self.review_control.set_loop),
                 (a.prev, lambda: self.review.step(-1)), (a.next, lambda: self.review.step(+1)),
-                (a.record, self.set_recording), (a.measure_baseline, self.measure_baseline),
+                (a.record, self.record_control.set_recording),
+                (a.measure_baseline, self.baseline.measure),
                 (a.clear_baseline, self.baseline.clear), (a.valence, self.panel.set_valence),
-                (a.marker_text, self.add_text_marker)):
+                (a.marker_text, lambda: self.markers.ask_text(self))):
             (act.toggled if act.isCheckable() else act.triggered).connect(slot)
         for act in a.markers:
-            act.triggered.connect(lambda _=False, n=act.data(): self.add_marker(n))
+            act.triggered.connect(lambda _=False, n=act.data(): self.markers.add(n))
         self.cameras.chosen.connect(self.start_source)
-        self.options.cameraSizeChanged.connect(self._reopen_camera)
-        src = self.sources
-        for slot in (lambda: self.recording.stop(), self.baseline.stop, self.playback.reset,
-                     lambda: self.panel.reset(), self.markers.reset,
-                     lambda spec: self.cameras.sync(spec, True)):
-            src.starting.connect(slot)
-        src.started.connect(self.playback.started)
-        src.started.connect(self._record_from_the_start)
-        src.over.connect(lambda why: self.recording.stop(why))
-        src.overlay.connect(self.view.set_overlay)
-        src.title.connect(lambda name: self.setWindowTitle(f"{name} - {TITLE}"))
-        e.resultReady.connect(self._on_result)
+        self.option_control.cameraSizeChanged.connect(self._reopen_camera)
+        self._connect_source()
+        for slot in (self._on_result, self.baseline.feed, self.panel.show_result,
+                     self.review_control.shown, self.record_control.shown, self.markers.shown,
+                     self.snapshots.shown):
+            e.resultReady.connect(slot)
         e.processingFailed.connect(lambda text: say(text, error=True))
         e.position.connect(self.review.set_position)
-        self.view.clicked.connect(self._select_at)
+        self.view.clicked.connect(self.panel.select_at)
         self.panel.highlight.connect(self.view.set_highlight)
-        self.playback.message.connect(say)
-        for piece in (self.snapshots, self.baseline, self.markers, self.options,
-                      self.recording, src):
+        self.review_control.message.connect(say)
+        self.review_control.seeked.connect(self.panel.seeked)
+        for piece in (self.snapshots, self.baseline, self.markers, self.option_control,
+                      self.record_control, self.sources):
             piece.message.connect(lambda text, error: say(text, error=error))
         self.baseline.prompt.connect(self.view.set_prompt)
         self.baseline.apply.connect(e.set_neutral_baseline)
         self.baseline.changed.connect(a.clear_baseline.setEnabled)
-        self.markers.added.connect(self._on_marker_added)
+        self.markers.added.connect(self.panel.add_marker)
+        self.markers.added.connect(e.add_marker)
         self.snapshots.folderChanged.connect(lambda f: setattr(self.settings, "snapshot_dir", f))
+
+    def _connect_source(self):
+        """The source's news: every piece starts afresh, then hears what it is."""
+        src = self.sources
+        for slot in (self.record_control.starting, self.baseline.starting,
+                     self.review_control.reset, lambda: self.panel.reset(), self.markers.reset,
+                     self.snapshots.starting, lambda spec: self.cameras.sync(spec, True)):
+            src.starting.connect(slot)
+        for slot in (self.review_control.started, self.panel.started,
+                     self.record_control.started):
+            src.started.connect(slot)
+        src.over.connect(lambda why: self.record_control.stop(why))
+        src.overlay.connect(self.view.set_overlay)
+        src.title.connect(lambda name: self.setWindowTitle(f"{name} - {TITLE}"))
 
     def sizeHint(self):
         return QSize(1100, 700)
@@ -167,11 +180,6 @@ class MainWindow(QMainWindow):
         """A running camera opens again at once at the resolution chosen."""
         if self.current_spec and self.current_spec.isdigit():
             self.start_source(self.current_spec)
-
-    def _record_from_the_start(self, info):
-        """--record: every source is recorded from its start."""
-        if self.record_dir is not None and not self.recorder.active:
-            self.acts.record.setChecked(True)
 
     # drag and drop: a video, an image or a folder dropped on the window opens it
     def dragEnterEvent(self, event):
@@ -195,53 +203,12 @@ class MainWindow(QMainWindow):
         self.frames_shown += 1
         self.frames_with_faces += bool(result.detections)
         self.latency_ms = (time.monotonic() - result.posted) * 1000.0
-        size = self.playback.camera_size_news(result)
-        if size:
-            self.show_message(size)
         self.view.set_image(result.image)
-        self.baseline.feed(result)
-        self.panel.show_faces(result.detections, self.panel.timeline_time(result.frame))
-        self.playback.shown(result)
-        if self.recorder.active:
-            self.recorder.add(result.annotated, result.detections, result.time, result.work_s)
-
-    def _select_at(self, x, y):
-        if self.last_result is not None:
-            self.panel.select_at(self.last_result.detections, x, y,
-                                 self.panel.timeline_time(self.last_result.frame))
-
-    # ------------------------------------ markers, neutral baseline, recording
-    def add_marker(self, number: int, text: str = "") -> Marker | None:
-        """Mark the moment shown (keys 1..9: `number`): see app.gui.markers."""
-        return self.markers.add(number, text, self.markers.moment(self.last_result))
-
-    def add_text_marker(self):
-        self.markers.ask_text(self, self.last_result, lambda: self.sources.spec)
-
-    def _on_marker_added(self, marker, frame):
-        self.panel.timeline.add_marker(self.panel.timeline_time(frame), marker)
-        self.engine.add_marker(marker)
-
-    def measure_baseline(self):
-        """Calibrate neutral on the followed (or largest) face: app.gui.baseline."""
-        result = self.last_result
-        det = self.panel.shown_face(result.detections) if result is not None else None
-        which = "selected" if self.panel.is_selected(det) else "largest"
-        self.baseline.measure(result, det, which, self.playback.still,
-                              self.sources.label)
-
-    def set_recording(self, on: bool):
-        if on:
-            self.recording.start(self.record_dir or self.snapshots.folder,
-                                 self.sources.label)
-        else:
-            self.recording.stop()
 
     # ------------------------------------------------------------- snapshots
     def take_snapshot(self) -> bool:
         """Save the picture now shown, in the snapshot thread; False if there is none."""
-        return self.snapshots.take(self.last_result, self.sources.label,
-                                   self.baseline.record, self.markers.last)
+        return self.snapshots.take()
 
     # ------------------------------------------------------ view, help, status
     def set_fullscreen(self, on: bool):
@@ -293,7 +260,7 @@ class MainWindow(QMainWindow):
             self.settings.geometry = self.saveGeometry()
             self.settings.sync()
             self.engine.shutdown()
-            self.recording.stop(wait=FINISH_TIMEOUT)
+            self.record_control.stop(wait=FINISH_TIMEOUT)
             self.snapshots.stop()
             self.cameras.stop()
             log.info("stopped in %.2f s", time.monotonic() - started)

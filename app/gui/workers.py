@@ -139,12 +139,16 @@ class ProcessingWorker(QObject):
                     self.feeds.frame(packet.frame.time, packet.frame.number, packet.source,
                                      result.detections)
                 self._deliver(result)
+        if self.pipeline is not None:
+            self.pipeline.close()
         self.thread().quit()
 
     def _use_new_pipeline(self) -> bool:
         pipeline = self.options.take_pipeline()
         if pipeline is None:
             return False
+        if self.pipeline is not None:
+            self.pipeline.close()               # its reading thread ends with it
         self.step.use(pipeline)
         self.options.take_baseline()            # measured with the model just replaced
         classifier = getattr(pipeline, "classifier", None)

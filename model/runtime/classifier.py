@@ -45,27 +45,36 @@ DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see asse
 # `--accurate` without --model: five networks, the default among them (for offline work)
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
+THREADS = 2   # each network's, unless asked otherwise (`load`)
 
 
 class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
-    `five_crops` (`--accurate` with a --model) also averages five 44-pixel crops (centre and
-    corners, resized back to 48), at six times the cost: up to a point more accurate
-    with networks trained on labels alone; the shipped network, distilled from
-    teachers that used these crops, gains nothing from them (assets/MODEL_CARD.md).
+    `five_crops` (`--accurate`) also averages five 44-pixel crops (centre and corners,
+    resized back to 48), at six times the cost, a little more accurate
+    (assets/MODEL_CARD.md).
     """
 
-    def __init__(self, backend, path: Path, flip: bool = True, five_crops: bool = False,
-                 calibration: Calibration = NONE):
+    def __init__(self, backend=None, path: Path | None = None, flip: bool = True,
+                 five_crops: bool = False, calibration: Calibration | None = None):
+        """`EmotionClassifier()` is the shipped model: `backend` None loads the file at
+        `path` (None: the shipped one) as `load` does by default. `calibration` None:
+        the one the backend carries (its model file's), if any."""
+        if backend is None:
+            path = Path(path) if path else DEFAULT_MODEL
+            backend = _load_backend(path, THREADS)
         self._backend = backend
         self.path = path
         self.flip = flip
-        self.five_crops = five_crops
+        # a .json model list may ask for the crops itself (the shipped --accurate file)
+        self.five_crops = five_crops or getattr(backend, "five_crops", False)
+        if calibration is None:
+            calibration = getattr(backend, "calibration", NONE)
         self.calibration = calibration   # applied to every reading (model.runtime.calibration)
 
     @classmethod
-    def load(cls, path=None, flip: bool = True, threads: int | None = 2,
+    def load(cls, path=None, flip: bool = True, threads: int | None = THREADS,
              five_crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
 
@@ -73,10 +82,10 @@ class EmotionClassifier:
         `calibrated` False: the network's own probabilities, without the calibration
         the file carries (for fitting one)."""
         path = Path(path) if path else DEFAULT_MODEL
-        backend = _load_backend(path, threads)
-        calibration = getattr(backend, "calibration", NONE) if calibrated else NONE
-        log.debug("loaded model %s (temperature %.3f)", path, calibration.temperature)
-        return cls(backend, path, flip, five_crops, calibration)
+        loaded = cls(_load_backend(path, threads), path, flip, five_crops,
+                     None if calibrated else NONE)
+        log.debug("loaded model %s (temperature %.3f)", path, loaded.calibration.temperature)
+        return loaded
 
     @property
     def threads(self) -> int | None:
@@ -93,7 +102,7 @@ class EmotionClassifier:
                 mirrored: bool | None = None) -> np.ndarray:
         """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1.
 
-        A stream can take the views in turn (see app.core.pipeline.view_for): `network`
+        A stream can take the views in turn (see app.core.face_reader.view_for): `network`
         asks only that one of an ensemble's networks (index modulo `networks`),
         `mirrored` True / False only the mirror image / only the face instead of
         their average."""
@@ -283,7 +292,7 @@ class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
     def __init__(self, path: Path, threads: int | None):
-        names, self.calibration = _read_ensemble(path)
+        names, self.calibration, self.five_crops = _read_ensemble(path)
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
     def run(self, x: np.ndarray, network=None) -> np.ndarray:
@@ -292,7 +301,9 @@ class _EnsembleBackend:
         return np.mean([member.run(x) for member in self.members], axis=0)
 
 
-def _read_ensemble(path: Path) -> tuple[list, Calibration]:
+def _read_ensemble(path: Path) -> tuple[list, Calibration, bool]:
+    """The file names, calibration and `"five_crops"` (read each face on five crops too:
+    one network's --accurate, calibrated for those readings) of a .json model list."""
     try:
         spec = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -307,4 +318,7 @@ def _read_ensemble(path: Path) -> tuple[list, Calibration]:
             if "calibration" in spec else NONE
     except ValueError as exc:
         raise ModelError(f"cannot read model {path}: {exc}") from exc
-    return names, calibration
+    five_crops = spec.get("five_crops", False)
+    if not isinstance(five_crops, bool):
+        raise ModelError(f'cannot read model {path}: "five_crops" must be true or false')
+    return names, calibration, five_crops

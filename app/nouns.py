@@ -17,6 +17,9 @@ import numpy as np
 
 from model.runtime.emotions import EMOTIONS, valence
 
+# a face's box in a frame's pixels: (x, y, w, h)
+Box = tuple[int, int, int, int]
+
 
 class BoxJSON(TypedDict):
     x: int

@@ -16,12 +16,12 @@ from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app
-from model.runtime.emotions import EMOTION_COLORS
 from app.gui.about import about_html
-from model.runtime.model_card import card_results
 from app.gui.actions import shortcut_rows
 from app.gui.settings import Settings
 from model import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS
+from model.runtime.model_card import card_results
 from tests.gui_support import (
     WAIT_MS,
     open_window,

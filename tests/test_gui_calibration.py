@@ -15,8 +15,8 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app.gui.baseline as baseline_module
-from app.gui.actions import shortcut_rows
 from app.core.pipeline import EmotionPipeline
+from app.gui.actions import shortcut_rows
 from model import EMOTIONS
 from model.runtime.calibration import Calibration
 from tests.fakes import face_frames

@@ -17,10 +17,10 @@ from PyQt5.QtCore import QSettings
 from websockets.sync.client import connect
 
 from app.cli import main
-from app.io.feeds import QUEUE_SIZE, Feeds, face_json
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
+from app.io.feeds import QUEUE_SIZE, Feeds, face_json
 from tests.gui_support import WAIT_MS, wait_message, wait_model, write_clip
 from tests.test_feeds import OscReceiver, Reader, _fill, feed_threads, wait_for
 

@@ -5,8 +5,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from tests.gui_support import (  # noqa: E402
-    WAIT_MS, open_window, wait_frames, write_clip, write_photos)
+from tests.gui_support import WAIT_MS, open_window, wait_frames, write_clip, write_photos  # noqa: E402
 
 
 @pytest.fixture()

@@ -286,7 +286,7 @@ def test_photos_flat_out_go_through_the_folder(photos):
 def test_a_video_ends_and_is_closed_before_play_returns(clip):
     opener = Opener()
     playback = Playback(clip[0], opener=opener)
-    started: list[object] = []
+    started: list[FrameSource] = []
     ending = playback.play(lambda frame: None, started=started.append)
     assert ending == Ending("ended", "clip.avi: end of video (12 frames)")
     assert started == opener.opened and opener.opened[0]._closed

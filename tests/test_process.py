@@ -22,7 +22,7 @@ from app.io import synthetic
 from app.io.results import CSV_COLUMNS
 from app.io.sources import FrameSource, open_source
 from model import EMOTIONS
-from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
 from tests.conftest import REPO, read_csv, video_frames, video_with_sound
 
 
@@ -56,7 +56,8 @@ def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path, make_p
     assert got == expected
     assert len(got) >= 44                                   # the face, in ~every frame
     for r in rows:
-        assert iou(tuple(int(r[k]) for k in "xywh"), truths[int(r["frame"])].box) > 0.5
+        x, y, w, h = (int(r[k]) for k in "xywh")
+        assert iou((x, y, w, h), truths[int(r["frame"])].box) > 0.5
         assert float(r["time"]) == pytest.approx(int(r["frame"]) / 30.0, abs=1e-3)
         assert sum(float(r[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
         # the label is the top of the probabilities of its row, its confidence that one
@@ -235,7 +236,8 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
     cfg = built[-1].config
     assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
-    assert built[-1].classifier.five_crops is False and built[-1].in_turn is True
+    # (process loads the model file: an EmotionClassifier)
+    assert cast(EmotionClassifier, built[-1].classifier).five_crops is False and built[-1].in_turn is True
     assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
     # and they act: no face as large as 400 pixels is in the clip
     assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",
@@ -244,12 +246,12 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
                  "--accurate"]) == 0  # the shipped five-network ensemble, every frame
-    clf = built[-1].classifier
+    clf = cast(EmotionClassifier, built[-1].classifier)
     assert (clf.path, clf.networks, clf.five_crops) == (ACCURATE_MODEL, 5, False)
     assert built[-1].in_turn is False
     assert main(["process", str(video), "-o", str(tmp_path / "d"), "--no-progress",
                  "--accurate", "--model", str(DEFAULT_MODEL)]) == 0  # a model's crops
-    clf = built[-1].classifier
+    clf = cast(EmotionClassifier, built[-1].classifier)
     assert (clf.path, clf.networks, clf.five_crops) == (DEFAULT_MODEL, 1, True)
 
 

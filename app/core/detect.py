@@ -12,6 +12,7 @@ or less. Boxes always come back in the pixels of the frame given.
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -55,14 +56,23 @@ def load_cascade(path: str | Path | None = None) -> cv2.CascadeClassifier:
     return cascade
 
 
+class Cascade(Protocol):
+    """What searches an image for faces (cv2.CascadeClassifier)."""
+
+    def detectMultiScale(self, image: np.ndarray, scaleFactor: float = ...,
+                         minNeighbors: int = ..., flags: int = ...,
+                         minSize: tuple[int, int] = ...,
+                         maxSize: tuple[int, int] = ...) -> Sequence[Sequence[int]]: ...
+
+
 class FaceDetector:
     """Haar-cascade face finder; `sensitivity` 0..1 trades false faces for missed ones."""
 
     def __init__(self, sensitivity: float = DEFAULTS.sensitivity,
                  min_face: int = DEFAULTS.min_face, max_scan_side: int = DEFAULTS.max_scan_side,
                  roi_margin: float = 0.4,
-                 cascade: cv2.CascadeClassifier | None = None) -> None:
-        self.cascade = cascade if cascade is not None else load_cascade()
+                 cascade: Cascade | None = None) -> None:
+        self.cascade: Cascade = cascade if cascade is not None else load_cascade()
         self.sensitivity = sensitivity
         self.min_face = min_face
         self.max_scan_side = max_scan_side

@@ -5,13 +5,26 @@ frame is scanned, downscaled and with those faces blanked, only when that cannot
 be trusted to find every face.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Protocol
 
 import numpy as np
 
-from app.core.detect import TILT_ANGLES, FaceDetector
+from app.core.detect import TILT_ANGLES
 from app.core.track import Track, iou
 from app.nouns import Box
+
+
+class Detector(Protocol):
+    """What finds faces (app.core.detect.FaceDetector)."""
+
+    sensitivity: float
+    min_face: int
+
+    def full_scan(self, gray: np.ndarray, known: Sequence[Box] = ()) -> list[Box]: ...
+    def near(self, gray: np.ndarray, box: Box) -> Box | None: ...
+    def near_rotated(self, gray: np.ndarray, box: Box,
+                     angles: Iterable[float] = TILT_ANGLES) -> tuple[Box, float] | None: ...
 
 
 class FaceFinder:
@@ -24,7 +37,7 @@ class FaceFinder:
     TILT_ANGLES, while it is fresh (lost for at most `hold` s, or 0.2 s).
     """
 
-    def __init__(self, detector: FaceDetector, rescan_interval: int, hold: float,
+    def __init__(self, detector: Detector, rescan_interval: int, hold: float,
                  tilt: bool) -> None:
         self.detector = detector
         self.rescan_interval = rescan_interval
@@ -48,7 +61,7 @@ class FaceFinder:
         return self.detector.min_face
 
     @min_face.setter
-    def min_face(self, value: int) -> None:
+    def min_face(self, value: float) -> None:
         self.detector.min_face = int(value)
         self.rescan()
 

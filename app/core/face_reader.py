@@ -9,13 +9,15 @@ batch; in a smoothed stream, one network on one view a frame, in turn (`view_for
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from app.core.crop import crop_faces
 from app.core.track import Track, iou
 from app.nouns import Box
-from model.runtime.classifier import EmotionClassifier
+from model.runtime.calibration import NONE, Calibration
 from model.runtime.emotions import EMOTIONS
 
 # A reading taken early at a face's expected box is kept when the face is found there:
@@ -31,6 +33,22 @@ Early = tuple[list[int], list[Box], list[float], Future[Reading]]
 View = tuple[int | None, bool | None]
 
 
+class Classifier(Protocol):
+    """What reads faces (model.runtime.classifier.EmotionClassifier, `NoModel`)."""
+
+    @property
+    def path(self) -> str | Path | None: ...
+    @property
+    def flip(self) -> bool: ...
+    @property
+    def networks(self) -> int: ...
+    @property
+    def calibration(self) -> Calibration: ...
+
+    def predict(self, faces: np.ndarray, network: int | None = None,
+                mirrored: bool | None = None) -> np.ndarray: ...
+
+
 class NoModel:
     """Stands in for the classifier when no model loads: faces are still found and
     boxed (no probabilities), so the picture stays useful."""
@@ -38,6 +56,7 @@ class NoModel:
     path = None
     flip = False
     networks = 1
+    calibration = NONE          # no neutral reference: no person's calibration
 
     def predict(self, faces: np.ndarray, network: int | None = None,
                 mirrored: bool | None = None) -> np.ndarray:
@@ -49,7 +68,7 @@ class FaceReader:
     and `read`): the frame's number when a stream takes the views in turn, None to
     ask every view. `close()` ends its thread."""
 
-    def __init__(self, classifier: EmotionClassifier | NoModel, margin: float) -> None:
+    def __init__(self, classifier: Classifier, margin: float) -> None:
         self.classifier = classifier
         self.margin = margin
         # reads known faces beside detection; its thread starts on first use

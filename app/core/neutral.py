@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.core.face_reader import NoModel
+from app.core.face_reader import Classifier
 from app.core.neutral_check import NotNeutral, Seen, checked_offset
 from app.core.neutral_offset import person_offset
 from app.io.sources import SourceError, open_source
 from app.nouns import Box
-from model.runtime.classifier import EmotionClassifier
 from model.runtime.errors import ModelError, UserError
 from model.runtime.preprocess import to_gray
 
@@ -31,10 +30,8 @@ if TYPE_CHECKING:   # the pipeline is the caller's, built before
 log = logging.getLogger(__name__)
 
 
-def neutral_reference(classifier: EmotionClassifier | NoModel) -> np.ndarray:
+def neutral_reference(classifier: Classifier) -> np.ndarray:
     """The model's mean reading of neutral faces; a clear error for a model without one."""
-    if isinstance(classifier, NoModel):
-        raise ModelError("no emotion model is loaded, which a person's calibration needs")
     reference = getattr(classifier.calibration, "neutral_reference", None)
     if reference is None:
         raise ModelError(f"{classifier.path} carries no neutral reference, which a person's "

@@ -19,7 +19,7 @@ import numpy.typing as npt
 from app.core.config import DEFAULTS, PipelineConfig
 from app.core.detect import FaceDetector
 from app.core.face_finder import FaceFinder
-from app.core.face_reader import FaceReader, NoModel
+from app.core.face_reader import Classifier, FaceReader
 from app.core.held_faces import held_faces
 from app.core.neutral_correction import NeutralCorrection
 from app.core.runstats import Laps
@@ -48,7 +48,7 @@ class EmotionPipeline:
     """
 
     def __init__(self, model_path: str | Path | None = None,
-                 classifier: EmotionClassifier | NoModel | None = None,
+                 classifier: Classifier | None = None,
                  config: PipelineConfig | None = None, threads: int | None = None,
                  **changes: float | bool) -> None:
         self.config = cfg = (config or DEFAULTS).with_changes(**changes)

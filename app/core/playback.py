@@ -39,12 +39,11 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Literal, Protocol, TypedDict
 
 import numpy as np
 
 from app.core.draw import draw_detections
-from app.core.pipeline import EmotionPipeline
 from app.io.frame_source import FrameSource, SourceError, frame_rate
 from app.io.sources import open_source
 from app.nouns import Detection, Frame
@@ -306,6 +305,14 @@ class Playback:
 _NO_SCENE = object()
 
 
+class StepPipeline(Protocol):
+    """What FrameStep runs a frame through (app.core.pipeline.EmotionPipeline)."""
+
+    def reset(self) -> None: ...
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> list[Detection]: ...
+    def classify_whole(self, frame: np.ndarray) -> list[Detection]: ...
+
+
 class FrameStep:
     """A frame through the pipeline: faces start afresh when the scene changes (the
     caller's key: a new source, a seek, a loop back, a flipped view) or for a photo;
@@ -318,7 +325,7 @@ class FrameStep:
     within one epoch).
     """
 
-    def __init__(self, pipeline: EmotionPipeline | None = None, crops: bool = False,
+    def __init__(self, pipeline: StepPipeline | None = None, crops: bool = False,
                  on_error: Callable[[str], object] | None = None) -> None:
         self.pipeline = pipeline
         self.crops = crops
@@ -327,7 +334,7 @@ class FrameStep:
         self._scene: object = _NO_SCENE
         self._failing = False
 
-    def use(self, pipeline: EmotionPipeline | None) -> None:
+    def use(self, pipeline: StepPipeline | None) -> None:
         """Another pipeline from the next frame on (its faces start afresh)."""
         self.pipeline, self._scene = pipeline, _NO_SCENE
         self.epoch += 1

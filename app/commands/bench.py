@@ -57,16 +57,19 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     """`bench`: print the JSON report; `options.video` None = the generated clip;
     `options.hard_seconds` 0 leaves out the hard clip."""
     from app.core.pipeline import EmotionPipeline
+    from model.runtime.classifier import EmotionClassifier
 
     count = options.frames
     if count < 1:
         raise UserError(f"--frames must be at least 1, got {count}")
     result = {"machine": _machine()}
     t0 = time.perf_counter()
-    pipe = EmotionPipeline(model_path=options.model)
+    # threads None: chosen as the pipeline would (by the network's speed on this CPU)
+    classifier = EmotionClassifier.load(options.model, threads=None)
+    pipe = EmotionPipeline(classifier=classifier)
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
-    result["machine"]["classifier_threads"] = pipe.classifier.threads
+    result["machine"]["classifier_threads"] = classifier.threads
     with pipe, tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
@@ -392,7 +395,7 @@ def soak(pipe, video: Path, frames: int) -> dict:
         for frame in itertools.islice(playing, max(0, frames)):
             # one scene: the faces are not looked for afresh at a loop back
             draw_detections(frame.image, step.detect(frame.image, "soak", timestamp=t))
-            t += 1.0 / frame_rate(playback.source.fps)
+            t += 1.0 / frame_rate(playback.open().fps)   # (open while it plays)
             done += 1
             if done % 1000 == 0:
                 peak = max(peak, rss_mb())

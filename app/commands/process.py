@@ -70,8 +70,9 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         classifier = load_classifier(options.model, accurate=options.accurate,
                                      threads=options.threads)
         # offline work can afford every network on every frame (see view_for)
-        pipe = EmotionPipeline(classifier=classifier, config=options.config,
-                               **({"in_turn": False} if options.accurate else {}))
+        config = options.config.with_changes(in_turn=False) if options.accurate \
+            else options.config
+        pipe = EmotionPipeline(classifier=classifier, config=config)
         with pipe:
             extra = describe_run(pipe, options.accurate, options.crops)
             if options.baseline is not None:

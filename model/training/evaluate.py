@@ -158,6 +158,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         check_matplotlib()
     votes = _crowd_votes(data, votes) if labels == "ferplus" else None
     clf = load_classifier(model, accurate=accurate, flip=flip)
+    model_name = clf.path.name if clf.path is not None else "the model"
     faces, name, skipped = _load_faces(data, split)
     if len(faces) == 0:
         raise DataError("no faces to evaluate on")
@@ -175,10 +176,10 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         from model.training.robustness import table
 
         result["robustness"] = measure(lambda f: predict_labels(clf, f), faces.x, faces.y)
-        log.info("robustness of %s on %s (seed %d):\n%s", clf.path.name, name,
+        log.info("robustness of %s on %s (seed %d):\n%s", model_name, name,
                  result["robustness"]["seed"], table(result["robustness"]))
     if png:
-        title = f"{clf.path.name} on {name}: accuracy {result['accuracy']:.4f}"
+        title = f"{model_name} on {name}: accuracy {result['accuracy']:.4f}"
         atomic.write_png(png, matrix_image(result["confusion_matrix"], EMOTIONS, title))
         result["confusion_png"] = str(png)
     cal = result["calibration"]
@@ -186,7 +187,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         from model.training.reliability_plot import save_reliability
 
         save_reliability(cal["bins"], Path(reliability),
-                         f"{clf.path.name} on {name}: ECE {cal['ece']:.3f}")
+                         f"{model_name} on {name}: ECE {cal['ece']:.3f}")
         result["reliability_png"] = str(reliability)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces); mean confidence %.4f, "

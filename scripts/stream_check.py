@@ -44,8 +44,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.config import DEFAULTS  # noqa: E402
-from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from app.core.face_reader import view_for  # noqa: E402
+from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from app.core.track import ProbabilitySmoother  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402

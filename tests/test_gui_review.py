@@ -66,12 +66,13 @@ def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
     win = open_window(qtbot, tmp_path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(clip))])
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter.setAccepted(False)
     win.dragEnterEvent(enter)
     assert enter.isAccepted()
-    win.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton,
-                             Qt.NoModifier))
+    win.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
     qtbot.waitUntil(lambda: win.last_result is not None and win.last_result.source == "clip.avi",
                     timeout=WAIT_MS)
     other = write_clip(tmp_path / "other.avi", frames=30)
@@ -83,7 +84,8 @@ def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
     assert win.current_spec == str(clip)
     empty = QMimeData()
     empty.setText("not a file")
-    refused = QDragEnterEvent(QPoint(1, 1), Qt.CopyAction, empty, Qt.LeftButton, Qt.NoModifier)
+    refused = QDragEnterEvent(QPoint(1, 1), Qt.DropAction.CopyAction, empty,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     refused.setAccepted(False)
     win.dragEnterEvent(refused)
     assert not refused.isAccepted()

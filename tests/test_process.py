@@ -237,7 +237,8 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     cfg = built[-1].config
     assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
     # (process loads the model file: an EmotionClassifier)
-    assert cast(EmotionClassifier, built[-1].classifier).five_crops is False and built[-1].in_turn is True
+    loaded = cast(EmotionClassifier, built[-1].classifier)
+    assert loaded.five_crops is False and built[-1].in_turn is True
     assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
     # and they act: no face as large as 400 pixels is in the clip
     assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",

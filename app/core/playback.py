@@ -182,7 +182,7 @@ class Playback:
         return self.source
 
     def _open(self) -> FrameSource:
-        if self.spec is None:   # only a given source, never one opened here, can be missing
+        if self.spec is None:   # a given source (no spec) is never opened here
             raise ValueError("Playback needs a spec or a source")
         return self._opener(self.spec)
 

@@ -87,7 +87,8 @@ class NeutralBaseline(QObject):
         the picture shown; at once from its reading when the picture is still."""
         result = self._shown
         det = self.panel.shown_face(result.detections) if result is not None else None
-        if result is None or not self._can_measure(det):
+        # (no result: no face, which _can_measure says)
+        if not self._can_measure(det) or result is None:
             return
         which = "selected" if self.panel.is_selected(det) else "largest"
         if self.review_control.still:

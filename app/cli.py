@@ -12,8 +12,14 @@ from pathlib import Path
 
 from app.commands.options import BenchOptions, ProcessOptions
 from app.core.config import DEFAULTS, PipelineConfig
-from app.parser import (app_defaults, build_parser, evaluate_defaults, field_defaults,
-                        picked, train_defaults)
+from app.parser import (
+    app_defaults,
+    build_parser,
+    evaluate_defaults,
+    field_defaults,
+    picked,
+    train_defaults,
+)
 from model.runtime.errors import UserError
 
 log = logging.getLogger("emotion_detector")
@@ -29,12 +35,12 @@ def _run_train(args):
     resume, verbose = args.resume, args.verbose
     data, out = cfg_fields["data"], Path(cfg_fields["out"])
 
-    from model.training.data import check_layout
     from model.runtime.tensorflow_setup import native_stderr_to, quiet_tensorflow
+    from model.training.data import check_layout
 
     check_layout(data)  # a wrong --data fails now, not after importing TensorFlow
     out.mkdir(parents=True, exist_ok=True)
-    quiet = contextlib.nullcontext()
+    quiet: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
     if not verbose:  # TensorFlow's start-up and converter chatter goes to a file
         quiet_tensorflow()
         quiet = native_stderr_to(out / "tensorflow.log")
@@ -73,8 +79,8 @@ def _run_evaluate(args):
     kwargs = picked(evaluate_defaults(), args)      # data, split, model, confusion, ...
     verbose = args.verbose
 
-    from model.training.evaluate import run_evaluate
     from model.runtime.tensorflow_setup import quiet_tensorflow
+    from model.training.evaluate import run_evaluate
 
     if not verbose:  # TensorFlow is imported only for a .keras model
         quiet_tensorflow()

@@ -63,7 +63,7 @@ def report(exc_type, exc, tb, where: str = "") -> Path | None:
 
 
 # the boxes shown (a parentless widget lives while Python holds it)
-_boxes = []
+_boxes: list[object] = []
 
 
 def _message_box(message: str, path: Path):

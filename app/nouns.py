@@ -11,10 +11,45 @@ app.io.results.markers_csv, app.io.feed_messages.marker_message).
 import datetime as dt
 import functools
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 
 from model.runtime.emotions import EMOTIONS, valence
+
+# a face's box in a frame's pixels: (x, y, w, h)
+Box = tuple[int, int, int, int]
+
+
+class BoxJSON(TypedDict):
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+class FaceJSON(TypedDict):
+    """Detection.to_dict: a face in the snapshots, the feeds and detections.csv."""
+
+    track: int
+    box: BoxJSON
+    tilt: float
+    held: bool
+    label: str
+    confidence: float
+    probabilities: dict[str, float]     # emotion -> probability, in EMOTIONS' order
+    calibrated: bool
+    valence: float | None
+
+
+class MarkerJSON(TypedDict):
+    """Marker.to_dict: a marker in a snapshot."""
+
+    time_s: float | None
+    frame: int | None
+    number: int
+    text: str
+    when: str
 
 
 @dataclass
@@ -33,7 +68,7 @@ class Detection:
     tilt: float = 0.0         # head tilt (degrees, counter-clockwise in the picture)
     calibrated: bool = False  # read with a person's own neutral taken out (set_neutral_baseline)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> FaceJSON:
         """The one JSON shape of a face, in snapshots and every other JSON output.
         "valence" (model.runtime.emotions.valence) is that of the rounded probabilities, so it
         is exactly what a reader computes from them; None without an emotion model."""
@@ -92,7 +127,7 @@ class Marker:
         return cls(frame.time, int(frame.number), int(number), str(text),
                    dt.datetime.now().astimezone().isoformat(timespec="milliseconds"))
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> MarkerJSON:
         """Its JSON shape in a snapshot ("time_s" rounded to the millisecond)."""
         return {"time_s": None if self.time is None else round(self.time, 3),
                 "frame": self.frame, "number": self.number, "text": self.text,

@@ -3,7 +3,8 @@
 Every default is written once, where it is declared, and the parser takes it
 from there (with the "(default: X)" of the help): the settings dataclasses
 (app.core.config's PipelineConfig, app.commands.options' ProcessOptions and
-BenchOptions, model.training.train's TrainConfig, kept apart from training's TensorFlow) and the functions the other
+BenchOptions, model.training.train's TrainConfig, kept apart from training's
+TensorFlow) and the functions the other
 commands call (app.gui.main.run_app, model.training.evaluate.run_evaluate: their
 signatures). An option's dest is its field's name, and each handler (app.cli) builds
 its dataclass from the parsed options at its top.
@@ -61,7 +62,7 @@ def calibrate_defaults() -> dict:
 
 
 def app_defaults() -> dict:
-    from app.gui.main import run_app      # no Qt at import: that comes in run_app
+    from app.gui.main import run_app  # no Qt at import: that comes in run_app
 
     return signature_defaults(run_app)
 

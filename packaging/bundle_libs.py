@@ -52,8 +52,9 @@ def share_ffmpeg(binaries, workdir, log=print):
         if dest.startswith("cv2/") and dest.endswith(".so") and kind == "EXTENSION":
             swaps = {n: theirs.get(_ffmpeg_key(n)) for n in needed(source) if _ffmpeg_key(n)}
             if swaps and all(swaps.values()):
-                source = _patched(source, swaps, Path(workdir), "$ORIGIN/../av.libs")
-                log(f"bundle_libs: {dest} uses PyAV's FFmpeg: {' '.join(swaps.values())}")
+                ours = {n: lib for n, lib in swaps.items() if lib}    # (all are)
+                source = _patched(source, ours, Path(workdir), "$ORIGIN/../av.libs")
+                log(f"bundle_libs: {dest} uses PyAV's FFmpeg: {' '.join(ours.values())}")
             elif swaps:
                 log(f"bundle_libs: FFmpeg versions differ, OpenCV keeps its own: {swaps}")
         out.append((dest, source, kind))
@@ -85,7 +86,7 @@ def prune(binaries, log=print):
     if not sys.platform.startswith("linux"):
         return binaries
     files = [e for e in binaries if e[2] != "SYMLINK"]
-    by_name = {}
+    by_name: dict[str, list[tuple[str, str]]] = {}
     for dest, source, _ in files:
         if _prunable(dest):
             by_name.setdefault(PurePosixPath(dest).name, []).append((dest, source))

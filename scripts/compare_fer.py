@@ -4,7 +4,8 @@ The figure the README quotes. `fer` is not a dependency; install it next to the
 project in a throw-away venv that can see the project's packages, e.g.:
 
     python3 -m venv /tmp/fervenv
-    echo "$PWD/.venv/lib/python3.11/site-packages" > /tmp/fervenv/lib/python3.11/site-packages/project.pth
+    echo "$PWD/.venv/lib/python3.11/site-packages" \
+        > /tmp/fervenv/lib/python3.11/site-packages/project.pth
     /tmp/fervenv/bin/pip install --no-deps fer requests pillow pandas tqdm "setuptools<81"
     PYTHONPATH=$PWD /tmp/fervenv/bin/python scripts/compare_fer.py clip.avi [MODEL]
 
@@ -28,7 +29,7 @@ from app.core.playback import Playback  # noqa: E402
 def compare(clip, model=None) -> dict:
     """Median and p90 ms a frame, faces found and label changes, for `fer` and this app,
     on the same decoded frames (each given its time in the clip)."""
-    from fer.fer import FER   # not a dependency: see the module doc
+    from fer.fer import FER  # not a dependency: see the module doc
 
     from app.core.pipeline import EmotionPipeline
 
@@ -43,13 +44,17 @@ def _compare(frames, fer, pipe) -> dict:
         times, found, labels = [], 0, []
         for frame in frames:
             t = time.perf_counter()
-            out = fer.detect_emotions(frame.image) if name == "fer" else \
-                pipe.process(frame.image, timestamp=frame.time)
+            if name == "fer":
+                theirs = fer.detect_emotions(frame.image)   # [{"emotions": {name: p}, ...}]
+                label = max(theirs[0]["emotions"], key=theirs[0]["emotions"].get) \
+                    if theirs else None
+            else:
+                ours = pipe.process(frame.image, timestamp=frame.time)
+                label = ours[0].label if ours else None
             times.append((time.perf_counter() - t) * 1000)
-            found += bool(out)
-            if out:
-                labels.append(max(out[0]["emotions"], key=out[0]["emotions"].get)
-                              if name == "fer" else out[0].label)
+            found += label is not None
+            if label is not None:
+                labels.append(label)
         res[name] = {"median_ms": round(float(np.median(times[5:])), 2),
                      "p90_ms": round(float(np.percentile(times[5:], 90)), 2),
                      "frames": len(frames), "frames_with_face": found,

@@ -43,8 +43,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the checkout's packages
 
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
 from model.runtime.errors import DataError, UserError  # noqa: E402
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def _decompress_faces(blob: np.ndarray, count: int) -> np.ndarray:
     return np.frombuffer(lzma.decompress(blob.tobytes()), np.uint8).reshape(count, 48, 48)
 
 
-def pack(data: str, path: str = PACK, teacher: str | None = None, work: str = "runs/gpu",
+def pack(data: str, path: str | Path = PACK, teacher: str | None = None, work: str = "runs/gpu",
          teacher_weight: float = 0.7, temperature: float = 2.0) -> Path:
     """Write the faces and targets that `run` trains on (here, where TensorFlow is)."""
     import model.runtime.atomic as atomic
@@ -139,7 +139,7 @@ def probe(batch_size: int = 64, steps: int = 40) -> float:
     return ms
 
 
-def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft",
+def run(pack_path: str, out: str | Path, seed: int, until: float, targets: str = "soft",
         ema: float = 0.99, lr: float = 1e-3, batch_size: int = 64, warmup: int = 2,
         max_epochs: int = 300, label_smoothing: float = 0.1, limit: int = 0,
         stages=None) -> dict:
@@ -190,7 +190,7 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
             if epoch + 1 == warmup:
                 history["epochs"] = min(max_epochs, epoch + 1 + max(int((until - now) / took), 1))
             # every epoch: a call cut off at its time limit still brings back a whole history
-            atomic.write_json(out / f"s{seed}.history.json", history)
+            atomic.write_json(weights.with_name(f"s{seed}.history.json"), history)
             stop = epoch + 1 >= history["epochs"] or now + took > until + 30
             if stop or epoch < warmup + 2 or (epoch + 1) % 10 == 0:  # the history has every epoch
                 print(f"seed {seed} epoch {epoch + 1}/{history['epochs']}: val {val:.4f} "
@@ -208,7 +208,7 @@ def run(pack_path: str, out: str, seed: int, until: float, targets: str = "soft"
     return history
 
 
-def adopt(weights: str, out: str, data: str, seed: int = 1) -> Path:
+def adopt(weights: str, out: str | Path, data: str, seed: int = 1) -> Path:
     """GPU-trained weights -> best.keras and emotion_cnn.tflite in `out`, as `train` writes them."""
     from model.training.data import load_dataset
     from model.training.network import build_model

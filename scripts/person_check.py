@@ -21,12 +21,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
-from model import EMOTIONS  # noqa: E402
 from app.core.neutral_offset import corrected  # noqa: E402
+from model import EMOTIONS  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.training.data import SPLIT_NAMES
-from model.training.votes import load_scored_split
 from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.votes import load_scored_split
 
 YY, XX = np.mgrid[0:48, 0:48].astype(np.float32)
 MOUTH_DOWN = 3 * np.exp(-((YY - 37) / 5) ** 2) * ((XX - 24) / 12) ** 2 * (np.abs(XX - 24) < 16)
@@ -61,7 +61,7 @@ def main():
         read = np.bincount(probs[neutral].argmax(1), minlength=len(EMOTIONS)) / len(neutral)
         print(f"{name}: its neutral faces read " + ", ".join(
             f"{EMOTIONS[i]} {read[i]:.0%}" for i in np.argsort(-read)[:3]))
-        scores = {s: [] for s in a.strength}
+        scores: dict[float, list[float]] = {s: [] for s in a.strength}
         accepted = 0
         for _ in range(20):
             base = rng.choice(neutral, 30, replace=False)

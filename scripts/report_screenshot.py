@@ -13,8 +13,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.io import synthetic  # noqa: E402
 from app.cli import main  # noqa: E402
+from app.io import synthetic  # noqa: E402
 
 WIDTH, HEIGHT = 860, 1500     # px of the page shown; the screenshot is its top
 

@@ -36,6 +36,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -43,15 +44,15 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.core.config import DEFAULTS  # noqa: E402
-from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from app.core.face_reader import view_for  # noqa: E402
+from app.core.neutral_check import NotNeutral, checked_offset  # noqa: E402
 from app.core.track import ProbabilitySmoother  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402
 from model.training.data import SPLIT_NAMES  # noqa: E402
-from model.training.votes import load_scored_split  # noqa: E402
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
 from model.training.robustness import SIZE, warp  # noqa: E402
+from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.votes import load_scored_split  # noqa: E402
 
 FPS = 30.0
 # the two-speed smoother as it was before issue 34: a jump on any lead of 0.15
@@ -189,7 +190,7 @@ def score(read, labels, clean, setting, mixed_read=None, other=None) -> dict:
     shown, wrong = smoothed(read, setting)
     steady = shown[5:]
     unsure = clean.max(axis=1) < 0.6
-    out = {"label_changes_per_s": round(changes_per_s(steady), 4),
+    out: dict[str, Any] = {"label_changes_per_s": round(changes_per_s(steady), 4),
            "label_changes_per_s_unsure_faces": round(changes_per_s(steady[:, unsure]), 4),
            "labels_of_0_3_s_or_less_per_s": round(short_labels_per_s(steady), 4),
            "labels_of_0_3_s_or_less_per_s_unsure_faces":
@@ -221,7 +222,7 @@ def score(read, labels, clean, setting, mixed_read=None, other=None) -> dict:
 def neutral_checks(read, talk, mixed, labels) -> dict:
     """How Calibrate neutral's check (app.core.neutral_check) judges 3-s countdowns of these
     streams: the share refused, per kind of stream and the face's own label."""
-    def refused(stream, faces) -> float:
+    def refused(stream, faces) -> float | None:
         out = []
         for i in faces:
             try:
@@ -286,7 +287,7 @@ def main():
         mixed_read = readings(clf, x, a.frames, a.camera, then=x[other],
                               in_turn=not a.every_view) if a.switch else None
         if a.cache:
-            np.savez(a.cache, read=read, mixed=mixed_read if a.switch else read[:0])
+            np.savez(a.cache, read=read, mixed=mixed_read if mixed_read is not None else read[:0])
     settings = {"before (issue 34)": BEFORE,
                 "defaults": {"fast_tau": DEFAULTS.fast_tau, "jump": DEFAULTS.jump,
                              "confirm": DEFAULTS.confirm, "margin": DEFAULTS.label_margin,

@@ -1,6 +1,7 @@
 """Pytest-wide settings and shared fixtures (helpers: append yours below, keep others')."""
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,7 +34,7 @@ TINY_COUNTS = {"train": 4, "val": 3, "test": 2}
 TINY_PREFIX = {"train": "Training", "val": "PublicTest", "test": "PrivateTest"}
 
 
-def tiny_faces(split: str, per_class: int = None, seed: int = 0):
+def tiny_faces(split: str, per_class: int | None = None, seed: int = 0):
     """uint8 faces (N, 48, 48) and labels, class-major; each class its own pattern."""
     import numpy as np
 
@@ -102,8 +103,8 @@ def tiny_config(data, out, **overrides):
     """A TrainConfig for the tiny network: seconds per epoch instead of minutes."""
     from model.training.train import TrainConfig
 
-    settings = dict(data=str(data), out=str(out), epochs=1, batch_size=8,
-                    stages=[list(s) for s in TINY_STAGES], quantize=False)
+    settings: dict[str, Any] = dict(data=str(data), out=str(out), epochs=1, batch_size=8,
+                                    stages=[list(s) for s in TINY_STAGES], quantize=False)
     settings.update(overrides)
     return TrainConfig(**settings)
 
@@ -219,6 +220,16 @@ def read_csv(path) -> list[dict]:
 
     with open(path, newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
+
+
+def read_image(path, flags: int = 1):
+    """cv2.imread (flags 1: BGR), failing the test at once when the file cannot be read
+    (instead of handing on None)."""
+    import cv2
+
+    image = cv2.imread(str(path), flags)
+    assert image is not None, f"cannot read {path}"
+    return image
 
 
 @pytest.fixture

@@ -29,6 +29,19 @@ def face_frames(count: int = 30, width: int = 640, height: int = 480, seed: int 
     return frames
 
 
+class _CameraFactory:
+    """FakeCamera.factory's capture_factory: `make(index)` for each camera opened."""
+
+    def __init__(self, make):
+        self.make = make
+        self.cameras = []
+
+    def __call__(self, index):
+        cam = self.make(index)
+        self.cameras.append(cam)
+        return cam
+
+
 class FakeCamera:
     """Behaves like an opened (or not) cv2.VideoCapture.
 
@@ -55,21 +68,14 @@ class FakeCamera:
         self.reads = 0          # read() calls
         self.served = 0         # frames handed out
         self.released = False
-        self.size = None        # (w, h) asked for with set(); frames are resized to it
+        self.size: tuple[int, int] | None = None   # (w, h) asked for with set(); frames
+        #                                              are resized to it
         self._unblock = threading.Event()
 
     @classmethod
     def factory(cls, **options):
         """A capture_factory: index -> FakeCamera(**options); `.cameras` lists those made."""
-        made = []
-
-        def make(index):
-            cam = cls(index=index, **options)
-            made.append(cam)
-            return cam
-
-        make.cameras = made
-        return make
+        return _CameraFactory(lambda index: cls(index=index, **options))
 
     def isOpened(self):  # noqa: N802 - the cv2.VideoCapture name
         return self.opens and not self.released

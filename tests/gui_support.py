@@ -8,10 +8,10 @@ import numpy as np
 from PyQt5.QtCore import QSettings
 from PyQt5.QtWidgets import QApplication
 
-from app.io import synthetic
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
+from app.io import synthetic
 from app.io.sources import CameraSource, open_source
 from tests.fakes import FakeCamera
 
@@ -59,28 +59,32 @@ def camera_opener(cameras=None, stall_timeout=1.0, **fake):
     """A source opener: digit specs open a CameraSource over FakeCamera(**fake)
     (or over cameras[index] options when `cameras` maps index -> options);
     anything else opens for real. `.made` lists the fake captures made."""
-    made = []
+    return _CameraOpener(cameras, stall_timeout, fake)
 
-    def factory_for(index):
-        options = dict(fake)
-        if cameras is not None:
-            options = cameras.get(int(index), {"opens": False})
-        factory = FakeCamera.factory(**options)
-        return factory
 
-    def opener(spec, **size):
+class _CameraOpener:
+    """camera_opener's opener: a callable that keeps the fake captures it made."""
+
+    def __init__(self, cameras, stall_timeout, fake):
+        self.cameras, self.stall_timeout, self.fake = cameras, stall_timeout, fake
+        self.made = []
+
+    def factory_for(self, index):
+        options = dict(self.fake)
+        if self.cameras is not None:
+            options = self.cameras.get(int(index), {"opens": False})
+        return FakeCamera.factory(**options)
+
+    def __call__(self, spec, **size):
         if str(spec).isdigit():
-            factory = factory_for(spec)
+            factory = self.factory_for(spec)
             try:
                 return CameraSource(int(spec), capture_factory=factory,
-                                    stall_timeout=stall_timeout, start_timeout=5.0,
+                                    stall_timeout=self.stall_timeout, start_timeout=5.0,
                                     retry_delay=0.01, **size)
             finally:
-                made.extend(factory.cameras)
+                self.made.extend(factory.cameras)
         return open_source(spec)
-
-    opener.made = made
-    return opener
 
 
 def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_factory=None,
@@ -90,7 +94,7 @@ def open_window(qtbot, tmp_path, opener=open_source, model_path=None, pipeline_f
     Snapshots go to tmp_path/snapshots unless `snapshot_dir` is given (None: the
     folder from the settings, as without --snapshots)."""
     settings = Settings(QSettings(str(settings_file or tmp_path / "settings.ini"),
-                                  QSettings.IniFormat))
+                                  QSettings.Format.IniFormat))
     engine = VideoEngine(model_path=model_path, opener=opener, loop=loop,
                          pipeline_factory=pipeline_factory, feeds=feeds)
     window = MainWindow(engine, settings,

@@ -88,7 +88,8 @@ def find_cycle(graph: dict):
 
 def test_the_import_graph_has_no_cycle():
     graph = import_graph()
-    assert len(graph) > 20 and graph["app.core.pipeline"] >= {"app.core.detect", "model.runtime.classifier"}
+    assert len(graph) > 20 and graph["app.core.pipeline"] >= {"app.core.detect",
+                                                              "model.runtime.classifier"}
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle)
 

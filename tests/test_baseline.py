@@ -7,14 +7,14 @@ import cv2
 import numpy as np
 import pytest
 
+from app.cli import main
 from app.commands.fer_faces import fer_faces
 from app.io import synthetic
-from tests.conftest import read_csv
-from app.cli import main
-from model.runtime.errors import ModelError
 from model import EMOTIONS
 from model.runtime.calibration import NONE, Calibration
+from model.runtime.errors import ModelError
 from model.runtime.preprocess import frame_tight_crop
+from tests.conftest import read_csv
 
 # This person's neutral face reads "sad 40%"; their smile reads happy. The model's
 # mean reading of neutral faces in general leans neutral (63%).
@@ -113,7 +113,7 @@ def test_a_clip_as_baseline_reads_its_largest_face_in_every_frame(person, tmp_pa
     from app.core.neutral import measure_baseline
 
     clip = tmp_path / "neutral.avi"
-    out = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    out = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
     for _ in range(12):
         out.write(frame_with("neutral"))
     out.release()
@@ -179,7 +179,7 @@ def test_with_crops_the_baseline_and_the_input_are_read_whole(person, tmp_path):
 
 
 def clip(path, expressions):
-    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
     for e in expressions:
         out.write(frame_with(e))
     out.release()

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from app.io import synthetic
 from app.cli import main
+from app.io import synthetic
 from tests.conftest import REPO, read_csv
 
 

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from app.cli import main
 from app.commands import bench
 from app.io import synthetic
-from app.cli import main
 from app.nouns import Detection
 from model import EMOTIONS
 

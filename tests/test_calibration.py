@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.runtime.errors import ModelError
 from model import EMOTIONS
 from model.runtime import calibration
 from model.runtime.calibration import Calibration
 from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
+from model.runtime.errors import ModelError
 from model.training.data import Split
 from model.training.evaluate import calibrate_model, evaluate_model, run_evaluate
 

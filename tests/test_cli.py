@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 from dataclasses import MISSING as MISSING_
+from typing import Any
 
 import pytest
 
@@ -239,9 +240,9 @@ def _held_to(actions, defaults: dict) -> list:
 def test_every_option_with_a_field_defaults_to_that_field():
     from dataclasses import MISSING, fields
 
-    from app.parser import field_defaults
     from app.commands.options import BenchOptions, ProcessOptions
     from app.core.config import PipelineConfig
+    from app.parser import field_defaults
 
     _, process = _subparser("process")
     assert sorted(_held_to(process._actions, {**field_defaults(ProcessOptions),
@@ -268,8 +269,8 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     defaults (no TensorFlow for --help); the parser holds to them."""
     import inspect
 
-    from app.parser import app_defaults, evaluate_defaults, train_defaults
     from app.gui.main import run_app
+    from app.parser import app_defaults, evaluate_defaults, train_defaults
     from model.training.evaluate import run_evaluate
 
     def signature_defaults(func):
@@ -323,11 +324,11 @@ def test_the_handlers_pass_dataclasses_on(monkeypatch, tmp_path):
     import app.commands.process
     from app.commands.options import BenchOptions, ProcessOptions
 
-    got = {}
+    got: dict[str, Any] = {}
     monkeypatch.setattr(app.commands.process, "run_process",
                         lambda path, out, options: got.setdefault("process", options) and 0)
-    monkeypatch.setattr(app.commands.bench, "run_bench", lambda options: got.setdefault("bench", options)
-                        and 0)
+    monkeypatch.setattr(app.commands.bench, "run_bench",
+                        lambda options: got.setdefault("bench", options) and 0)
     clip = tmp_path / "a.avi"
     clip.write_bytes(b"x")
     assert main(["process", str(clip), "-o", str(tmp_path / "o"), "--no-video", "--crops",

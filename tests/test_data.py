@@ -6,12 +6,18 @@ import cv2
 import numpy as np
 import pytest
 
-from model.runtime.errors import DataError
 from model import EMOTIONS
 from model.runtime.classifier import EmotionClassifier
-from model.training.data import check_layout, load_dataset
+from model.runtime.errors import DataError
 from model.runtime.preprocess import to_gray48, to_network_input
-from tests.conftest import TINY_COUNTS, tiny_faces, write_tiny_csv, write_tiny_folder
+from model.training.data import check_layout, load_dataset
+from tests.conftest import (
+    TINY_COUNTS,
+    read_image,
+    tiny_faces,
+    write_tiny_csv,
+    write_tiny_folder,
+)
 
 
 def test_folder_layout_gives_every_split_with_its_labels(tiny_folder):
@@ -144,7 +150,7 @@ def test_training_and_the_app_turn_a_face_file_into_the_same_network_input(tmp_p
     loaded = load_dataset(root, splits=("val",))["val"]
     happy = loaded.x[loaded.y == EMOTIONS.index("happy")]
     # the app: a BGR frame (what cv2.VideoCapture / imread give) -> to_gray48
-    app_faces = np.stack([to_gray48(cv2.imread(str(f), cv2.IMREAD_COLOR)) for f in files])
+    app_faces = np.stack([to_gray48(read_image(f, cv2.IMREAD_COLOR)) for f in files])
     np.testing.assert_array_equal(happy, app_faces)
 
     class Spy:  # records what the classifier feeds the network

@@ -3,17 +3,20 @@ first), the full scans that blank the faces already found, and the tilt search,
 on generated webcam-like frames. No timings here (speed is what `bench` reports);
 where the quick path matters, the cascade's calls are counted."""
 
+from typing import cast
+
 import cv2
 import numpy as np
 import pytest
 
 from app.commands.fer_faces import default_faces, fer_faces
-from app.io import synthetic
 from app.core.config import DEFAULTS
-from app.core.detect import ROI_FACE, FaceDetector, load_cascade
+from app.core.detect import ROI_FACE, Cascade, FaceDetector, load_cascade
 from app.core.face_reader import NoModel
 from app.core.track import iou
+from app.io import synthetic
 from app.io.webcam_clip import webcam_frames
+from app.nouns import Box
 
 FRAMES = 90
 
@@ -45,11 +48,13 @@ def follow_near(face, size, seed):
     else tilted, as the pipeline does): the box per frame (None once lost) against the
     truth, and the cascade's calls."""
     counting = CountingCascade()
-    detector = FaceDetector(cascade=counting)
+    # (its detectMultiScale hands on whatever it is asked, as keywords)
+    detector = FaceDetector(cascade=cast(Cascade, counting))
     frames = list(webcam_frames(face, FRAMES, size=size, seed=seed))
     first = [b for b in detector.full_scan(gray(frames[0][0])) if iou(b, frames[0][1]) > 0.5]
     assert len(first) == 1, "the full scan does not find the face on the first frame"
-    box, out, calls = first[0], [], []
+    box: Box | None = first[0]
+    out, calls = [], []
     for frame, truth in frames[1:]:
         before = len(counting.asked)
         if box is not None:
@@ -169,8 +174,8 @@ def test_the_hard_clip_tilted_and_turned_faces_are_found(make_pipeline):
     main face found (not held) in 95% of those frames, and never lost for longer."""
     faces, _ = default_faces(("neutral", "happy"))
     pipe = make_pipeline(classifier=NoModel())
-    tally = {}
-    for i, (frame, truth) in enumerate(synthetic.hard_clip_frames(faces, seconds=7.8)):
+    tally: dict[str, dict[str, int]] = {}
+    for frame, truth in synthetic.hard_clip_frames(faces, seconds=7.8):
         dets = pipe.process(frame, timestamp=truth.time)
         if truth.event not in ("upright", "tilt", "turn"):
             continue

@@ -21,14 +21,15 @@ class NumberedVideo(FrameSource):
     def __init__(self, frames: int, fps: float, opened: int = 1):
         super().__init__()
         self.name, self.fps, self.frame_count = "numbered", fps, frames
+        self.total = frames     # (frame_count may be None for a source in general)
         self.opened = opened
         self._next = 0
 
     def seek(self, frame: int):
-        self._next = self.frames_read = min(max(0, frame), self.frame_count - 1)
+        self._next = self.frames_read = min(max(0, frame), self.total - 1)
 
     def read(self):
-        if self._closed or self._next >= self.frame_count:
+        if self._closed or self._next >= self.total:
             return None
         frame = np.full((24, 32, 3), self._next, np.uint8)
         frame[..., 1] = self.opened
@@ -42,7 +43,8 @@ class LoggingPipeline:
     order. With `hold_from`, the first frame numbered that or more is held (`holding`
     is set) until `release` is set."""
 
-    smoothing, sensitivity, timings = True, 0.5, {}
+    smoothing, sensitivity = True, 0.5
+    timings: dict[str, float] = {}
 
     def __init__(self, hold_from=None):
         self.log = []
@@ -74,7 +76,7 @@ class LoggingPipeline:
     def processed(self) -> list:
         return [e[1] for e in self.events() if e[0] == "frame"]
 
-    def reset_before(self, position: int) -> bool:
+    def reset_before(self, position: int | None) -> bool:
         """Whether a reset came between log entry `position` (a frame) and the frame
         processed before it."""
         events = self.events()[:position]

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
-from model.runtime.errors import DataError, ModelError
 from model import EMOTIONS
+from model.runtime.errors import DataError, ModelError
 from model.training.data import Split
 from model.training.evaluate import evaluate_model, metrics, run_evaluate
-from tests.conftest import TINY_COUNTS, write_tiny_csv
+from tests.conftest import TINY_COUNTS, read_image, write_tiny_csv
 
 
 def test_metrics_match_numbers_worked_out_by_hand():
@@ -161,9 +161,10 @@ def test_evaluate_scores_a_labelled_folder_of_crops_of_any_size(tiny_run, tmp_pa
     assert result["samples"] == int(keep.sum()) and result["split"] == "mine"
     assert result["per_class"]["disgust"]["support"] == 0
     # the same figures as classifying the files by hand (read back, resized to 48)
-    order = sorted(range(int(keep.sum())), key=lambda i: (EMOTIONS[labels[keep][i]], f"face{i}.png"))
-    read = np.stack([to_gray48(cv2.imread(str(tmp_path / "mine" / EMOTIONS[labels[keep][i]]
-                                              / f"face{i}.png"))) for i in order])
+    order = sorted(range(int(keep.sum())),
+                   key=lambda i: (EMOTIONS[labels[keep][i]], f"face{i}.png"))
+    read = np.stack([to_gray48(read_image(tmp_path / "mine" / EMOTIONS[labels[keep][i]]
+                                          / f"face{i}.png")) for i in order])
     expected = EmotionClassifier.load(model).predict(read).argmax(axis=1)
     assert result["accuracy"] == pytest.approx(float(np.mean(expected == labels[keep][order])))
     assert "confusion_png" not in result

@@ -5,7 +5,7 @@ import numpy as np
 
 from app.core.detect import TILT_ANGLES
 from app.core.face_finder import FaceFinder
-from app.core.track import Track
+from app.core.track import ProbabilitySmoother, Track
 
 GRAY = np.zeros((240, 320), np.uint8)
 BOX, TURNED = (100, 60, 80, 80), (104, 62, 80, 80)
@@ -33,7 +33,8 @@ class ScriptedDetector:
 
 
 def track(confirmed=False, last_seen=0.0, angle=0.0) -> Track:
-    return Track(1, BOX, last_seen, smoother=None, confirmed=confirmed, angle=angle)
+    return Track(1, BOX, last_seen, smoother=ProbabilitySmoother(), confirmed=confirmed,
+                 angle=angle)
 
 
 def scans(finder, tracks, frames, lose=False) -> list:

@@ -8,8 +8,10 @@ import numpy as np
 
 from app.core.face_reader import FaceReader, view_for
 from app.core.pipeline import EmotionPipeline
-from app.core.track import Track
+from app.core.track import ProbabilitySmoother, Track
 from app.io import synthetic
+from app.nouns import Detection
+from model.runtime.calibration import NONE
 
 IMAGE = np.random.default_rng(0).integers(0, 256, (240, 320), dtype=np.uint8)
 BOX, OTHER = (100, 60, 80, 80), (10, 10, 60, 60)
@@ -18,6 +20,8 @@ BOX, OTHER = (100, 60, 80, 80), (10, 10, 60, 60)
 class RecordingClassifier:
     """Reads every face of its n-th call as n (all seven bars), and records each call:
     (thread, faces, network, mirrored)."""
+
+    path, calibration = None, NONE
 
     def __init__(self, networks=1, flip=False):
         self.networks, self.flip = networks, flip
@@ -29,7 +33,8 @@ class RecordingClassifier:
 
 
 def track(id_=1, box=BOX, shown=True, missed=0) -> Track:
-    return Track(id_, box, 0.0, smoother=None, missed=missed, shown="read" if shown else None)
+    return Track(id_, box, 0.0, smoother=ProbabilitySmoother(), missed=missed,
+                 shown=Detection(box, "neutral", 1.0, (), id_) if shown else None)
 
 
 def test_a_face_read_and_seen_last_frame_is_read_early_in_the_readers_thread():

@@ -8,23 +8,25 @@ import logging
 import socket
 import threading
 import time
+from typing import Any
 
 import pytest
 from pythonosc.dispatcher import Dispatcher
 from pythonosc.osc_server import ThreadingOSCUDPServer
 from websockets.sync.client import connect
+from websockets.typing import Origin
 
-from tests.conftest import read_csv
 from app.cli import main
 from app.commands.options import ProcessOptions
+from app.commands.process import process_input
 from app.io.feed_messages import Address, parse_address
 from app.io.feeds import Feeds
 from app.io.websocket_feed import QUEUE_SIZE, FeedServer
-from app.commands.process import process_input
 from app.nouns import Marker
 from model import EMOTIONS
 from model.runtime.emotions import valence
 from model.runtime.errors import UserError
+from tests.conftest import read_csv
 
 WAIT = 30.0   # s: generous for a busy machine; a hang still fails
 
@@ -42,7 +44,7 @@ class OscReceiver:
     """A python-osc server on an ephemeral loopback port, keeping every message."""
 
     def __init__(self):
-        self.messages = []
+        self.messages: list[tuple[object, ...]] = []
         dispatcher = Dispatcher()
         dispatcher.set_default_handler(lambda address, *args:
                                        self.messages.append((address, args)))
@@ -192,11 +194,11 @@ def test_process_sends_osc_for_every_face_and_frame(clip, tmp_path, osc):
              len(osc.of("/emotion/frame")) >= 0.95 * 45, what="the OSC messages")
 
     frames = osc.of("/emotion/frame")
-    for t, number, faces in frames:
+    for t, number, _faces in frames:
         assert isinstance(number, int) and 1 <= number <= 45
         assert t == pytest.approx((number - 1) / 30.0, abs=1e-4)
     by_number = {number: faces for _, number, faces in frames}
-    faces_per_frame = {}
+    faces_per_frame: dict[int, int] = {}
     for r in rows:
         faces_per_frame[int(r["frame"]) + 1] = faces_per_frame.get(int(r["frame"]) + 1, 0) + 1
     for number, faces in by_number.items():
@@ -265,7 +267,7 @@ def test_process_feeds_every_frame_and_a_stuck_client_holds_nothing_up(clip, tmp
             reader = Reader(server.url)
             wait_for(lambda: server.clients == 2, what="the reader")
 
-            done = {}
+            done: dict[str, object] = {}
             worker = threading.Thread(target=lambda: done.setdefault(
                 "result", process_input(clip, tmp_path / "out",
                                         ProcessOptions(show_progress=False), feeds=feeds)))
@@ -399,8 +401,9 @@ def test_a_feed_that_fails_never_stops_the_frames(caplog):
         reader = Reader(feeds.server.url)
         wait_for(lambda: feeds.server.clients == 1, what="the client")
         with caplog.at_level(logging.ERROR):
-            feeds.frame(0.0, 1, "clip", [Broken()])          # logged, not raised
-            feeds.frame(0.0, 2, "clip", [Broken()])
+            broken: list[Any] = [Broken()]   # not a Detection, on purpose
+            feeds.frame(0.0, 1, "clip", broken)              # logged, not raised
+            feeds.frame(0.0, 2, "clip", broken)
         assert caplog.text.count("sending the readings failed") == 1
         feeds.frame(0.1, 3, "clip", [])
         wait_for(lambda: len(reader.messages) == 1, what="the next frame")
@@ -418,18 +421,18 @@ def test_only_programs_and_pages_from_this_computer_may_read_the_feed():
 
     server = FeedServer(Address("127.0.0.1", 0)).start()
     try:
-        for origin in ("https://example.com", "http://localhost.example.com",
-                       "http://127.0.0.1.example.com:8000"):
+        for origin in map(Origin, ("https://example.com", "http://localhost.example.com",
+                                   "http://127.0.0.1.example.com:8000")):
             with pytest.raises(InvalidStatus) as refused:
                 connect(server.url, origin=origin, open_timeout=WAIT)
             assert refused.value.response.status_code == 403
-        for origin in (None, "null", "http://localhost:8000", "http://127.0.0.1:5500",
-                       "http://[::1]:8080"):
-            with connect(server.url, origin=origin, open_timeout=WAIT) as ws:
-                wait_for(lambda: server.clients == 1, what=f"{origin} to be let in")
+        for allowed in (None, *map(Origin, ("null", "http://localhost:8000",
+                                            "http://127.0.0.1:5500", "http://[::1]:8080"))):
+            with connect(server.url, origin=allowed, open_timeout=WAIT) as ws:
+                wait_for(lambda: server.clients == 1, what=f"{allowed} to be let in")
                 server.publish(b'{"type":"frame","frame":1}')
                 assert json.loads(ws.recv(timeout=WAIT)) == {"type": "frame", "frame": 1}
-            wait_for(lambda: server.clients == 0, what=f"{origin} to leave")
+            wait_for(lambda: server.clients == 0, what=f"{allowed} to leave")
     finally:
         server.close()
 
@@ -457,8 +460,8 @@ def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
     from app.nouns import Detection
 
     receiver, reader = readme_snippets()
-    assert len([l for l in receiver.splitlines() if l.strip()]) == 5
-    assert len([l for l in reader.splitlines() if l.strip()]) == 5
+    assert len([line for line in receiver.splitlines() if line.strip()]) == 5
+    assert len([line for line in reader.splitlines() if line.strip()]) == 5
     probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     probe.bind(("127.0.0.1", 0))
     osc_port = probe.getsockname()[1]

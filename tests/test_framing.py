@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from model import EMOTIONS
-from model.training.data import load_labelled_folder
 from model.runtime.preprocess import FRAME_BORDER, frame_tight_crop, to_gray48
+from model.training.data import load_labelled_folder
 
 
 def _face(side=48 - 2 * FRAME_BORDER, seed=0):
@@ -92,4 +92,5 @@ def test_framing_reads_tight_crops_of_public_test_faces_better(fer_root, fractio
 
     as_is = correct(np.stack([to_gray48(c) for c in crops]))
     framed = correct(np.stack([frame_tight_crop(c) for c in crops]))
-    assert framed > as_is, f"{fraction:.0%} crops of {len(val)} faces: framed {framed}, as is {as_is}"
+    assert framed > as_is, \
+        f"{fraction:.0%} crops of {len(val)} faces: framed {framed}, as is {as_is}"

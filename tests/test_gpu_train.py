@@ -27,11 +27,12 @@ pytest.importorskip("tensorflow",
 
 import keras  # noqa: E402
 
-from model.training.augment import CameraEffects  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.training.augment import CameraEffects  # noqa: E402
 from model.training.network import build_model  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("gpu_train", SCRIPT)
+assert _spec is not None and _spec.loader is not None, SCRIPT
 gpu_train = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(gpu_train)
 

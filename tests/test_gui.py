@@ -16,12 +16,12 @@ from PyQt5.QtCore import QPoint, QSettings, Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app
-from model.runtime.emotions import EMOTION_COLORS
 from app.gui.about import about_html
-from model.runtime.model_card import card_results
 from app.gui.actions import shortcut_rows
 from app.gui.settings import Settings
 from model import EMOTIONS
+from model.runtime.emotions import EMOTION_COLORS
+from model.runtime.model_card import card_results
 from tests.gui_support import (
     WAIT_MS,
     open_window,
@@ -122,7 +122,7 @@ def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
 
     button = next(b for b in win.findChildren(QToolButton)
                   if b.defaultAction() is win.acts.snapshot)
-    qtbot.mouseClick(button, Qt.LeftButton)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)  # saved off
     first = win.snapshots.last                                                # the GUI thread
     assert first.record.parent == folder
@@ -135,7 +135,7 @@ def test_snapshot_button_and_space_key_write_three_files(qtbot, tmp_path, clip):
     assert str(first.annotated) in win.status.message.text()
 
     win.view.setFocus()
-    qtbot.keyClick(win.view, Qt.Key_Space)
+    qtbot.keyClick(win.view, Qt.Key.Key_Space)
     qtbot.waitUntil(lambda: win.snapshots.last != first, timeout=WAIT_MS)
     second = win.snapshots.last
     _check_snapshot(second, win)
@@ -159,7 +159,7 @@ def test_snapshot_folder_not_writable_keeps_the_picture(qtbot, tmp_path, clip):
     qtbot.waitUntil(lambda: win.snapshots.last is not None, timeout=WAIT_MS)
     assert win.snapshots.unsaved is None and win.snapshots.last.record.parent == good
     _check_snapshot(win.snapshots.last, win)
-    assert Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat)) \
+    assert Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)) \
         .snapshot_dir == good
 
 
@@ -220,7 +220,7 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     win.close()
     assert threads_stopped(win)
 
-    stored = Settings(QSettings(str(ini), QSettings.IniFormat))
+    stored = Settings(QSettings(str(ini), QSettings.Format.IniFormat))
     assert (stored.source, stored.mirror, stored.smoothing, stored.sensitivity,
             stored.snapshot_dir) == (str(clip), True, False, 0.8, tmp_path / "elsewhere")
     again = open_window(qtbot, tmp_path, settings_file=ini, snapshot_dir=None)
@@ -242,9 +242,9 @@ def test_shortcuts_are_in_the_menus(qtbot, tmp_path):
     assert menu_actions["More &sensitive"] == "+"
     assert menu_actions["&Less sensitive"] == "-"
     before = win.sensitivity.value()
-    qtbot.keyClick(win.view, Qt.Key_Minus)
+    qtbot.keyClick(win.view, Qt.Key.Key_Minus)
     assert win.sensitivity.value() == before - 10
-    qtbot.keyClick(win.view, Qt.Key_M)
+    qtbot.keyClick(win.view, Qt.Key.Key_M)
     assert win.acts.mirror.isChecked()
 
 
@@ -270,8 +270,8 @@ def test_old_frames_are_dropped_not_queued(qtbot, tmp_path, long_clip):
     from app.core.pipeline import EmotionPipeline
 
     lag = []      # how many captured frames newer than the one processing starts on
-    seq_of = {}   # id(frame) -> capture number (ids are unique among live frames)
-    holder = {}
+    seq_of: dict[int, int] = {}   # id(frame) -> capture number (ids are unique among live frames)
+    holder: dict[str, int] = {}
 
     class SlowPipeline(EmotionPipeline):
         def process(self, frame, timestamp=None):
@@ -340,12 +340,12 @@ def test_clicking_a_face_selects_it_for_the_side_panel(qtbot, tmp_path, long_cli
     scale = rect.width() / 640
     x, y, w, h = det.box
     centre = rect.topLeft() + QPoint(int((x + w / 2) * scale), int((y + h / 2) * scale))
-    qtbot.mouseClick(win.view, Qt.LeftButton, pos=centre)
+    qtbot.mouseClick(win.view, Qt.MouseButton.LeftButton, pos=centre)
     assert win.panel.selected_track == det.track_id
     assert win.panel.face_title.text().startswith(f"Selected face: {det.label}")
     assert win.view.highlight == tuple(det.box)          # marked in the picture too
     # a click on empty space (a corner of the picture) goes back to the largest face
-    qtbot.mouseClick(win.view, Qt.LeftButton, pos=rect.topLeft() + QPoint(3, 3))
+    qtbot.mouseClick(win.view, Qt.MouseButton.LeftButton, pos=rect.topLeft() + QPoint(3, 3))
     assert win.panel.selected_track is None and win.view.highlight is None
     assert win.panel.face_title.text().startswith("Largest face")
 
@@ -368,9 +368,10 @@ def test_title_help_about_and_full_screen(qtbot, tmp_path, clip):
     assert f"PublicTest {card['PublicTest']}, PrivateTest {card['PrivateTest']}" in about
     assert f"</b> {app.__version__}<br>" in about     # the one version, also from a checkout
     win.acts.fullscreen.trigger()
-    qtbot.waitUntil(lambda: bool(win.windowState() & Qt.WindowFullScreen), timeout=WAIT_MS)
+    full = Qt.WindowState.WindowFullScreen
+    qtbot.waitUntil(lambda: bool(win.windowState() & full), timeout=WAIT_MS)
     win.acts.fullscreen.trigger()
-    qtbot.waitUntil(lambda: not win.windowState() & Qt.WindowFullScreen, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: not win.windowState() & full, timeout=WAIT_MS)
     menus = [a.text() for a in win.menuBar().actions()]
     assert menus[-1] == "&Help"
 

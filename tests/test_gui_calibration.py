@@ -15,8 +15,8 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtWidgets import QToolButton
 
 import app.gui.baseline as baseline_module
-from app.gui.actions import shortcut_rows
 from app.core.pipeline import EmotionPipeline
+from app.gui.actions import shortcut_rows
 from model import EMOTIONS
 from model.runtime.calibration import Calibration
 from tests.fakes import face_frames
@@ -33,6 +33,7 @@ from tests.gui_support import (
 
 RESTING = (.1, .05, .1, .05, .4, .05, .25)                 # the person at rest: sad 40%
 NEUTRAL = (.05, .02, .05, .1, .12, .03, .63)                # the model's neutral in general
+NEUTRAL_LOG = tuple(np.log(NEUTRAL))                        # as a model file carries it
 COUNTDOWN = 1.0                                             # s (3 in the app)
 
 
@@ -44,7 +45,7 @@ class RestingFaceModel:
     crops = False
     networks = 1
 
-    def __init__(self, path="resting.tflite", reference=tuple(np.log(NEUTRAL))):
+    def __init__(self, path="resting.tflite", reference=NEUTRAL_LOG):
         self.path = path
         self.calibration = Calibration(1.0, neutral_reference=reference)
 
@@ -52,7 +53,7 @@ class RestingFaceModel:
         return np.tile(np.asarray(RESTING, np.float32), (len(faces), 1))
 
 
-def factory(reference=tuple(np.log(NEUTRAL))):
+def factory(reference=NEUTRAL_LOG):
     def make(path, smoothing, sensitivity):
         return EmotionPipeline(classifier=RestingFaceModel(path or "resting.tflite", reference),
                                smoothing=smoothing, sensitivity=sensitivity)
@@ -111,7 +112,7 @@ def test_calibrate_neutral_counts_down_then_reads_the_face_as_neutral(qtbot, tmp
     face = shown(win)
     plain = prompt_strip(win)
 
-    qtbot.keyClick(win.view, Qt.Key_N)
+    qtbot.keyClick(win.view, Qt.Key.Key_N)
     # the countdown: on the picture and in the status bar, nothing corrected yet
     assert win.view.prompt == f"Keep a neutral face… {COUNTDOWN:.0f}"
     text = win.status.message.text()
@@ -152,7 +153,7 @@ def test_calibrate_neutral_counts_down_then_reads_the_face_as_neutral(qtbot, tmp
     assert reads(win, "neutral", True)
     assert win.baseline.record is not None and win.acts.clear_baseline.isEnabled()
 
-    qtbot.keyClick(win.view, Qt.Key_N, Qt.ShiftModifier)
+    qtbot.keyClick(win.view, Qt.Key.Key_N, Qt.ShiftModifier)
     assert win.baseline.record is None and not win.acts.clear_baseline.isEnabled()
     assert "cleared" in win.status.message.text()
     qtbot.waitUntil(lambda: reads(win, "sad", False), timeout=WAIT_MS)
@@ -224,7 +225,7 @@ def test_a_face_lost_during_the_countdown_stops_it(qtbot, tmp_path, monkeypatch)
     win.acts.measure_baseline.trigger()
     assert win.view.prompt == "Keep a neutral face… 30"
     win.acts.mirror.trigger()           # a flipped view starts the faces afresh
-    text = wait_message(qtbot, win, "Calibration stopped", "face was lost")
+    wait_message(qtbot, win, "Calibration stopped", "face was lost")
     assert win.status.is_error and win.view.prompt == "" and not win.baseline.counting
     assert win.baseline.record is None and not win.engine.processing.pipeline.calibrated
 
@@ -294,7 +295,7 @@ def scripted_window(qtbot, tmp_path, rows, **options):
 ])
 def test_calibrate_neutral_refuses_a_face_that_was_not_at_rest(qtbot, tmp_path, rows, says):
     win = scripted_window(qtbot, tmp_path, rows)
-    qtbot.keyClick(win.view, Qt.Key_N)
+    qtbot.keyClick(win.view, Qt.Key.Key_N)
     assert win.view.prompt.startswith("Keep a neutral face")
     text = wait_message(qtbot, win, "Calibration not done", says)
     assert "try again" in text and win.status.is_error

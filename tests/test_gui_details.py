@@ -114,7 +114,7 @@ def test_a_recording_with_a_pause(qtbot, tmp_path, clip):
 def fits(label) -> bool:
     """The label's whole text fits in it (wrapped at its width when it wraps)."""
     area = label.contentsRect()
-    flags = Qt.TextWordWrap if label.wordWrap() else 0
+    flags = Qt.TextFlag.TextWordWrap if label.wordWrap() else 0
     needed = label.fontMetrics().boundingRect(QRect(0, 0, area.width(), 100000), flags,
                                               label.text())
     return needed.width() <= area.width() and needed.height() <= area.height()

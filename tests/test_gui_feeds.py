@@ -2,8 +2,9 @@
 WebSocket client gets the JSON of every frame the processing thread reads while a
 clip plays, OSC gets the same frames, a client that never reads holds nothing up,
 the status bar says where the feed is and how many clients it has, a marker goes
-out on both, and closing the window closes the feeds; `--serve` on a port in use stops the app before its
-window opens; the app from the command line feeds a client at the clip's rate."""
+out on both, and closing the window closes the feeds; `--serve` on a port in use
+stops the app before its window opens; the app from the command line feeds a client
+at the clip's rate."""
 
 import os
 import re
@@ -17,10 +18,10 @@ from PyQt5.QtCore import QSettings
 from websockets.sync.client import connect
 
 from app.cli import main
-from app.io.feeds import QUEUE_SIZE, Feeds, face_json
 from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
+from app.io.feeds import QUEUE_SIZE, Feeds, face_json
 from tests.gui_support import WAIT_MS, wait_message, wait_model, write_clip
 from tests.test_feeds import OscReceiver, Reader, _fill, feed_threads, wait_for
 
@@ -43,7 +44,7 @@ def osc():
 
 def open_feed_window(qtbot, tmp_path, feeds):
     """A shown MainWindow whose engine sends to `feeds` (as run_app builds it)."""
-    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.IniFormat))
+    settings = Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
     engine = VideoEngine(feeds=feeds)
     window = MainWindow(engine, settings, snapshot_dir=tmp_path / "snapshots",
                         camera_lister=lambda: [])
@@ -166,7 +167,7 @@ def test_the_app_feeds_a_client_at_the_clips_rate(tmp_path, clip):
                 break
         assert found, "".join(lines)
         reader = Reader(found.group(1))
-        rest = threading.Thread(target=lambda: lines.extend(app.stderr), daemon=True)
+        rest = threading.Thread(target=lambda: lines.extend(app.stderr or ()), daemon=True)
         rest.start()
         assert app.wait(60) == 0, "".join(lines)
         rest.join(10)

@@ -5,8 +5,7 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from tests.gui_support import (  # noqa: E402
-    WAIT_MS, open_window, wait_frames, write_clip, write_photos)
+from tests.gui_support import WAIT_MS, open_window, wait_frames, write_clip, write_photos  # noqa: E402
 
 
 @pytest.fixture()
@@ -67,12 +66,13 @@ def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
     win = open_window(qtbot, tmp_path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(clip))])
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton, Qt.NoModifier)
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     enter.setAccepted(False)
     win.dragEnterEvent(enter)
     assert enter.isAccepted()
-    win.dropEvent(QDropEvent(QPoint(10, 10), Qt.CopyAction, mime, Qt.LeftButton,
-                             Qt.NoModifier))
+    win.dropEvent(QDropEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime,
+                             Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier))
     qtbot.waitUntil(lambda: win.last_result is not None and win.last_result.source == "clip.avi",
                     timeout=WAIT_MS)
     other = write_clip(tmp_path / "other.avi", frames=30)
@@ -84,7 +84,8 @@ def test_dropping_a_file_opens_it_and_recent_lists_it(qtbot, tmp_path, clip):
     assert win.current_spec == str(clip)
     empty = QMimeData()
     empty.setText("not a file")
-    refused = QDragEnterEvent(QPoint(1, 1), Qt.CopyAction, empty, Qt.LeftButton, Qt.NoModifier)
+    refused = QDragEnterEvent(QPoint(1, 1), Qt.DropAction.CopyAction, empty,
+                              Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     refused.setAccepted(False)
     win.dragEnterEvent(refused)
     assert not refused.isAccepted()

@@ -17,9 +17,9 @@ pytest.importorskip("pytestqt")
 from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
-from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.gui.actions import shortcut_rows  # noqa: E402
 from app.gui.timeline import Timeline  # noqa: E402
+from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from app.nouns import Marker  # noqa: E402
 from tests.gui_support import (  # noqa: E402
@@ -61,7 +61,7 @@ def clip(tmp_path):
 def press(qtbot, win, key: int) -> dict:
     """Press a digit key over the picture; the frame shown then, and the marker."""
     shown = win.last_result
-    qtbot.keyClick(win.view, Qt.Key_0 + key)
+    qtbot.keyClick(win.view, Qt.Key.Key_0 + key)
     assert win.markers.last is not None and win.markers.last.number == key
     return {"seq": shown.number, "marker": win.markers.last.to_dict()}
 
@@ -145,22 +145,24 @@ def test_a_text_marker_is_asked_for_while_the_picture_goes_on(qtbot, tmp_path, c
     wait_frames(qtbot, win, 10, faces=True)
     press(qtbot, win, 3)
     asked_at = win.last_result
-    seen = {}
+    seen: dict[str, int] = {}
+    waited = [0]            # ms the dialog has been polled
 
     def answer():          # runs in the dialog's own event loop
         dialog = QApplication.activeModalWidget()
         if not isinstance(dialog, QInputDialog):
             return
         seen.setdefault("start", win.frames_shown)
-        if win.frames_shown >= seen["start"] + 10 or poll.elapsed > 15000:
+        if win.frames_shown >= seen["start"] + 10 or waited[0] > 15000:
             poll.stop()
             seen["frames"] = win.frames_shown - seen["start"]
             dialog.setTextValue("  scene   change ")
             dialog.accept()
-        poll.elapsed += poll.interval()
+        waited[0] += poll.interval()
 
-    poll = QTimer(interval=20, timeout=answer)
-    poll.elapsed = 0
+    poll = QTimer()
+    poll.setInterval(20)
+    poll.timeout.connect(answer)
     poll.start()
     win.acts.marker_text.trigger()                              # returns once answered
     assert seen["frames"] >= 10                                # frames went on meanwhile
@@ -191,9 +193,10 @@ def test_marker_keys_do_not_clash_with_the_camera_keys(qtbot, tmp_path):
 
     win.start_source(0)
     wait_frames(qtbot, win, 3)
-    qtbot.keyClick(win.view, Qt.Key_2)                         # a marker, not camera 2
+    qtbot.keyClick(win.view, Qt.Key.Key_2)                         # a marker, not camera 2
     assert win.current_spec == "0" and win.markers.last.number == 2
-    qtbot.keyClick(win.view, Qt.Key_2, Qt.ControlModifier)     # camera 2, not a marker
+    qtbot.keyClick(win.view, Qt.Key.Key_2,
+                   Qt.KeyboardModifier.ControlModifier)          # camera 2, not a marker
     wait_message(qtbot, win, "camera 2")
     assert win.current_spec == "2" and win.markers.last is None   # a new source: none yet
     assert win.panel.timeline.markers == []

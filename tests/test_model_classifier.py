@@ -9,11 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.runtime.errors import ModelError
 from model import EMOTIONS
 from model.runtime import classifier
 from model.runtime.calibration import NONE
-from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
+from model.runtime.classifier import (
+    ACCURATE_MODEL,
+    DEFAULT_MODEL,
+    EmotionClassifier,
+    load_classifier,
+)
+from model.runtime.errors import ModelError
 from tests.conftest import tiny_faces
 
 
@@ -312,8 +317,12 @@ def test_threads_none_times_the_network_and_builds_it_for_what_it_measured(
         monkeypatch, faces, shipped, measured, threads):
     built = []
     real = classifier._interpreter
-    monkeypatch.setattr(classifier, "_interpreter",
-                        lambda *a: built.append(a[2]) or real(*a))
+
+    def interpreter(*a):
+        built.append(a[2])
+        return real(*a)
+
+    monkeypatch.setattr(classifier, "_interpreter", interpreter)
     monkeypatch.setattr(classifier, "_time_one", lambda *a: measured)
     monkeypatch.setattr(classifier, "usable_cores", lambda: 2)
     auto = EmotionClassifier.load(threads=None)

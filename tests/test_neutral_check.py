@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from app.core.neutral_check import NotNeutral, Seen, checked_offset
-from model import EMOTIONS
 from app.core.neutral_offset import person_offset
+from model import EMOTIONS
 from model.runtime.errors import UserError
 
 REFERENCE = np.log([.05, .02, .05, .10, .12, .03, .63])

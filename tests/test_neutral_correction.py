@@ -5,23 +5,28 @@ import numpy as np
 
 from app.core.neutral_correction import NeutralCorrection
 from app.core.neutral_offset import corrected
-from app.core.track import Track
+from app.core.track import ProbabilitySmoother, Track
+from app.nouns import Detection
 
 OFFSET = np.log([0.05, 0.05, 0.05, 0.05, 0.4, 0.05, 0.35]) - np.log(1 / 7)   # leans sad
 READING = np.array([0.05, 0.02, 0.03, 0.3, 0.4, 0.05, 0.15], np.float32)
 
 
-class CountingSmoother:
+class CountingSmoother(ProbabilitySmoother):
+    resets = 0      # (the smoother's own constructor resets it once first)
+
     def __init__(self):
+        super().__init__()
         self.resets = 0
 
     def reset(self):
+        super().reset()
         self.resets += 1
 
 
 def tracks(*boxes) -> list:
     """Tracks 1, 2, ... at `boxes`, each already shown (not new)."""
-    return [Track(i, box, 0.0, CountingSmoother(), shown="read")
+    return [Track(i, box, 0.0, CountingSmoother(), shown=Detection(box, "neutral", 1.0, (), i))
             for i, box in enumerate(boxes, 1)]
 
 
@@ -58,7 +63,8 @@ def test_a_correction_for_one_face_applies_to_it_alone():
 def test_the_correction_of_a_face_gone_passes_to_the_largest_new_face():
     fix, (kept, gone) = NeutralCorrection(), tracks((0, 0, 50, 50), (60, 0, 50, 50))
     fix.set(OFFSET, 2, [kept, gone])
-    small, large = (Track(3, (0, 0, 40, 40), 0.0, None), Track(4, (60, 0, 90, 90), 0.0, None))
+    small, large = (Track(3, (0, 0, 40, 40), 0.0, ProbabilitySmoother()),
+                    Track(4, (60, 0, 90, 90), 0.0, ProbabilitySmoother()))
     pairs = [(kept, kept.box), (small, small.box), (large, large.box)]
     fix.hand_on([kept, gone, small, large], pairs)            # still in view: kept by it
     assert not small.calibrated and not large.calibrated
@@ -69,6 +75,6 @@ def test_the_correction_of_a_face_gone_passes_to_the_largest_new_face():
 def test_a_correction_for_every_face_is_handed_to_nobody():
     fix, faces = NeutralCorrection(), tracks((0, 0, 50, 50))
     fix.set(OFFSET, None, faces)
-    new = Track(2, (60, 0, 90, 90), 0.0, None)
+    new = Track(2, (60, 0, 90, 90), 0.0, ProbabilitySmoother())
     fix.hand_on(faces + [new], [(new, new.box)])
     assert not new.calibrated

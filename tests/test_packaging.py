@@ -205,6 +205,7 @@ def test_the_wheel_in_a_fresh_venv_runs_the_command_from_another_folder(wheel, t
     assert run.returncode == 0, run.stderr[-3000:]
     summary = json.loads((elsewhere / "out" / "summary.json").read_text())
     assert summary["frames"] == 20 and summary["faces"] >= 18
-    where = subprocess.run([str(py), "-c", "import model.runtime.classifier as c; print(c.DEFAULT_MODEL)"],
+    where = subprocess.run([str(py), "-c",
+                            "import model.runtime.classifier as c; print(c.DEFAULT_MODEL)"],
                            capture_output=True, text=True, cwd=elsewhere, env=env, timeout=60)
     assert Path(where.stdout.strip()).is_relative_to(target)     # the venv's, not the checkout's

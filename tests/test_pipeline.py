@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 
 from app.commands.fer_faces import fer_faces
-from app.io import synthetic
 from app.core.crop import crop_box, crop_face
 from app.core.draw import draw_detections
 from app.core.face_reader import view_for
 from app.core.track import ProbabilitySmoother, iou
+from app.io import synthetic
 from app.nouns import Detection
-from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 from model.runtime.classifier import DEFAULT_MODEL
+from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_detections_land_on_the_face(drawn, make_pipeline):
     pipe = make_pipeline()
     results = run_clip(pipe, drawn[:1], synthetic.ClipSpec(frames=90))
     assert found_rate(results) >= 0.98
-    for truth, dets in results:
+    for _, dets in results:
         assert len(dets) <= 1                       # no false faces on the background
         for d in dets:
             assert d.label in EMOTIONS and len(d.probabilities) == 7
@@ -109,7 +109,12 @@ def test_batch_classification_once_per_frame(drawn, make_pipeline):
     pipe = make_pipeline()
     calls = []
     real = pipe.classifier.predict
-    pipe.classifier.predict = lambda faces, **kw: calls.append(len(faces)) or real(faces, **kw)
+
+    def predict(faces, **kw):
+        calls.append(len(faces))
+        return real(faces, **kw)
+
+    pipe.classifier.predict = predict
     frame = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
     frame = synthetic.paste_face(frame, drawn[1], (470, 240), 150)
     assert len(pipe.process(frame, 0.0)) == 2
@@ -148,8 +153,12 @@ def test_a_stream_asks_the_networks_and_views_in_turn(drawn, tmp_path, networks,
     pipe = make_pipeline(ensemble_of(tmp_path, networks), **changes)
     assert pipe.classifier.networks == networks and pipe.classifier.flip
     asked, real = [], pipe.classifier.predict
-    pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
-        asked.append((network, mirrored)) or real(faces, network=network, mirrored=mirrored))
+
+    def predict(faces, network=None, mirrored=None):
+        asked.append((network, mirrored))
+        return real(faces, network=network, mirrored=mirrored)
+
+    pipe.classifier.predict = predict
     frame = synthetic.paste_face(synthetic.background(), drawn[1], (320, 240), 160)
     dets = [pipe.process(frame, i / 30) for i in range(6)]
     assert all(len(d) == 1 and not d[0].held for d in dets)
@@ -160,9 +169,12 @@ def test_a_new_face_is_read_by_everything_beside_a_known_one(drawn, tmp_path, ma
     # three networks, so that "everything" and "the next one in turn" differ
     pipe = make_pipeline(ensemble_of(tmp_path, 3), rescan_interval=1)  # found at once
     asked, real = [], pipe.classifier.predict
-    pipe.classifier.predict = lambda faces, network=None, mirrored=None: (
+
+    def predict(faces, network=None, mirrored=None):
         asked.append((len(faces), network, mirrored))
-        or real(faces, network=network, mirrored=mirrored))
+        return real(faces, network=network, mirrored=mirrored)
+
+    pipe.classifier.predict = predict
     one = synthetic.paste_face(synthetic.background(), drawn[0], (170, 240), 150)
     two = synthetic.paste_face(one, drawn[1], (470, 240), 150)
     pipe.process(one, 0.0)

@@ -3,8 +3,8 @@
 import cv2
 import pytest
 
-from app.io.desktop_entry import linux_only
 from app.io.cameras import camera_backend
+from app.io.desktop_entry import linux_only
 from model.runtime.errors import UserError
 
 

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, describe
+from app.io import synthetic
 from app.io.sources import CameraSource, FrameSource, SourceError, open_source
 from tests.conftest import REPO
 from tests.fakes import FakeCamera
@@ -51,7 +51,7 @@ class FakeClock:
 
     def __init__(self, start: float = 100.0):
         self.now = start
-        self.slept = []
+        self.slept: list[float] = []
 
     def __call__(self) -> float:
         return self.now
@@ -80,7 +80,8 @@ def same(a, b) -> bool:
 
 def in_thread(playback: Playback, **kwargs):
     """Play in a thread; (queue of frames, the thread, {"ending": ...} once done)."""
-    frames, done = queue.Queue(), {}
+    frames: queue.Queue[object] = queue.Queue()
+    done: dict[str, object] = {}
 
     def run():
         done["ending"] = playback.play(frames.put, **kwargs)
@@ -285,7 +286,7 @@ def test_photos_flat_out_go_through_the_folder(photos):
 def test_a_video_ends_and_is_closed_before_play_returns(clip):
     opener = Opener()
     playback = Playback(clip[0], opener=opener)
-    started = []
+    started: list[FrameSource] = []
     ending = playback.play(lambda frame: None, started=started.append)
     assert ending == Ending("ended", "clip.avi: end of video (12 frames)")
     assert started == opener.opened and opener.opened[0]._closed
@@ -297,7 +298,7 @@ def test_a_video_that_breaks_off_fails_with_its_reason(clip, tmp_path):
     data = clip[0].read_bytes()
     cut = tmp_path / "cut.avi"
     cut.write_bytes(data[: len(data) * 2 // 3])
-    got = []
+    got: list[object] = []
     ending = Playback(cut).play(got.append)
     assert ending.kind == "failed" and "cut.avi: the video breaks off after" in ending.message
     assert 0 < len(got) < 12
@@ -308,7 +309,7 @@ def test_a_video_that_breaks_off_fails_with_its_reason(clip, tmp_path):
 def test_a_file_that_is_no_video_fails_and_is_never_started(tmp_path):
     bad = tmp_path / "notes.avi"
     bad.write_bytes(b"not a video")
-    started = []
+    started: list[object] = []
     ending = Playback(bad).play(lambda f: None, started=started.append)
     assert ending.kind == "failed" and "notes.avi: not a video" in ending.message
     assert started == []
@@ -343,7 +344,8 @@ def test_a_stop_ends_it_closed_and_a_stop_before_opening_starts_nothing(clip):
         Ending("stopped")
     assert opener.opened[0]._closed and opener.opened[0].frames_read == 2
 
-    control, started = PlaybackControl(), []
+    control = PlaybackControl()
+    started: list[object] = []
     control.stop()
     ending = Playback(clip[0], opener=opener, control=control).play(print, started.append)
     assert ending == Ending("stopped") and started == [] and opener.opened[-1]._closed
@@ -421,7 +423,7 @@ def test_a_seek_and_a_loop_reach_the_pipeline_as_resets(clip):
 
 def test_the_drawn_frame_and_a_failing_pipeline():
     pipe = LoggingPipeline()
-    errors = []
+    errors: list[object] = []
     step = FrameStep(pipe, on_error=errors.append)
     detections, drawn = step(image(1), 0)
     assert detections == [] and drawn is not None

@@ -19,7 +19,7 @@ NETWORK_EVENTS = {"socket.__new__", "socket.connect", "socket.bind", "socket.sen
                   "socket.sendmsg", "socket.getaddrinfo", "socket.gethostbyname",
                   "socket.gethostbyaddr", "socket.getnameinfo", "urllib.Request",
                   "http.client.connect"}
-_seen = []
+_seen: list[tuple[str, str]] = []
 _watching = [False]
 
 
@@ -34,7 +34,8 @@ def network_watch(monkeypatch):
     and makes connections fail loudly (so a hidden retry loop cannot succeed)."""
     if _audit not in getattr(sys, "_privacy_hooks", []):
         sys.addaudithook(_audit)   # hooks cannot be removed; it only records while watching
-        sys._privacy_hooks = [_audit]
+        # kept on sys, which outlives this module (a hook cannot be removed)
+        sys._privacy_hooks = [_audit]  # type: ignore[attr-defined]
 
     def refuse(*args, **kwargs):
         _seen.append(("connect", repr(args)[:200]))

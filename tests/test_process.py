@@ -8,20 +8,21 @@ import signal
 import subprocess
 import sys
 import time
+from typing import cast
 
 import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
-from app.core.pipeline import EmotionPipeline
 from app.commands.process import process_source, progress_bar
-from app.io.results import CSV_COLUMNS
-from app.io.sources import open_source
+from app.core.pipeline import EmotionPipeline
 from app.core.track import iou
+from app.io import synthetic
+from app.io.results import CSV_COLUMNS
+from app.io.sources import FrameSource, open_source
 from model import EMOTIONS
-from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL
+from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier
 from tests.conftest import REPO, read_csv, video_frames, video_with_sound
 
 
@@ -55,7 +56,8 @@ def test_video_writes_every_output_and_csv_matches(clip_truths, tmp_path, make_p
     assert got == expected
     assert len(got) >= 44                                   # the face, in ~every frame
     for r in rows:
-        assert iou(tuple(int(r[k]) for k in "xywh"), truths[int(r["frame"])].box) > 0.5
+        x, y, w, h = (int(r[k]) for k in "xywh")
+        assert iou((x, y, w, h), truths[int(r["frame"])].box) > 0.5
         assert float(r["time"]) == pytest.approx(int(r["frame"]) / 30.0, abs=1e-3)
         assert sum(float(r[e]) for e in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
         # the label is the top of the probabilities of its row, its confidence that one
@@ -102,6 +104,7 @@ def test_single_image_in_a_non_ascii_path(tmp_path):
     assert main(["process", str(image), "-o", str(out), "--no-progress"]) == 0
     annotated = cv2.imdecode(np.fromfile(out / "annotated" / "visage été.png", np.uint8),
                              cv2.IMREAD_COLOR)
+    assert annotated is not None
     assert annotated.shape == frame.shape and not np.array_equal(annotated, frame)
     assert len(read_csv(out / "detections.csv")) == 1
 
@@ -167,7 +170,9 @@ class InterruptAfter:
 def test_interrupt_leaves_complete_outputs(clip, tmp_path, make_pipeline):
     out = tmp_path / "out"
     with open_source(clip) as src:
-        result = process_source(InterruptAfter(src, 12), make_pipeline(), out)
+        # (a stand-in with a source's attributes, not a FrameSource subclass)
+        interrupting = cast(FrameSource, InterruptAfter(src, 12))
+        result = process_source(interrupting, make_pipeline(), out)
     assert result["stopped"] == "interrupted"
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"] == "interrupted" and summary["frames"] == 12
@@ -231,7 +236,9 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
                  "--no-smoothing", "--sensitivity", "0.8", "--min-face", "60"]) == 0
     cfg = built[-1].config
     assert (cfg.smoothing, cfg.sensitivity, cfg.min_face) == (False, 0.8, 60)
-    assert built[-1].classifier.five_crops is False and built[-1].in_turn is True
+    # (process loads the model file: an EmotionClassifier)
+    loaded = cast(EmotionClassifier, built[-1].classifier)
+    assert loaded.five_crops is False and built[-1].in_turn is True
     assert built[-1].detector.min_face == 60 and built[-1].smoothing is False
     # and they act: no face as large as 400 pixels is in the clip
     assert main(["process", str(video), "-o", str(tmp_path / "b"), "--no-progress",
@@ -240,12 +247,12 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
                  "--accurate"]) == 0  # the shipped five-network ensemble, every frame
-    clf = built[-1].classifier
+    clf = cast(EmotionClassifier, built[-1].classifier)
     assert (clf.path, clf.networks, clf.five_crops) == (ACCURATE_MODEL, 5, False)
     assert built[-1].in_turn is False
     assert main(["process", str(video), "-o", str(tmp_path / "d"), "--no-progress",
                  "--accurate", "--model", str(DEFAULT_MODEL)]) == 0  # a model's crops
-    clf = built[-1].classifier
+    clf = cast(EmotionClassifier, built[-1].classifier)
     assert (clf.path, clf.networks, clf.five_crops) == (DEFAULT_MODEL, 1, True)
 
 
@@ -329,8 +336,8 @@ def test_the_annotated_video_is_an_mp4_with_the_sources_sound(tmp_path, name, co
 
 
 def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
-    from app.nouns import Detection
     from app.io.results import TIMELINE_POINTS, _Stats
+    from app.nouns import Detection
 
     stats = _Stats(fps=30.0)
     rng = np.random.default_rng(0)
@@ -345,10 +352,10 @@ def test_the_timeline_keeps_a_bounded_summary_of_a_long_video():
                                 tuple(p), 1)])
         means.append(p)
     assert len(stats.counts) <= 2 * TIMELINE_POINTS and stats.bucket > 1
-    means = np.array(means)
+    table = np.array(means)
     b = stats.bucket
     for k in (0, 5, len(stats.counts) - 1):             # each bucket: the mean of its frames
-        chunk = means[k * b:(k + 1) * b]
+        chunk = table[k * b:(k + 1) * b]
         expected = np.nanmean(chunk, axis=0)
         np.testing.assert_allclose(stats.sums[k] / stats.counts[k], expected, rtol=1e-5)
     assert stats.timeline_image().shape == (520, 1200, 3)

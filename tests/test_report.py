@@ -8,13 +8,14 @@ import logging
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
+from app.io import synthetic
 from app.report.data import Track, binned, read_output
 from app.report.frames import find_video, read_frames
 from app.report.limits import card_accuracy
@@ -132,7 +133,7 @@ def render(report: Path) -> dict:
     from playwright.sync_api import sync_playwright
 
     url = report.resolve().as_uri()
-    seen = {"problems": [], "requests": []}
+    seen: dict[str, Any] = {"problems": [], "requests": []}
 
     def refuse(route):
         if route.request.url == url:
@@ -333,7 +334,7 @@ def test_the_accuracy_is_read_from_the_model_card(tmp_path):
     assert card_accuracy("net.tflite", card) == "61.25%"
     assert card_accuracy("other.tflite", card) is None
     assert card_accuracy("net.tflite", tmp_path / "missing.md") is None
-    assert re.fullmatch(r"\d\d\.\d\d%", card_accuracy("emotion_cnn.tflite"))
+    assert re.fullmatch(r"\d\d\.\d\d%", card_accuracy("emotion_cnn.tflite") or "")
 
 
 def test_the_timeline_breaks_where_a_face_was_gone():

@@ -12,7 +12,7 @@ from app.gui.settings import Settings  # noqa: E402
 
 def _settings(path, text):
     path.write_text(text)
-    return Settings(QSettings(str(path), QSettings.IniFormat))
+    return Settings(QSettings(str(path), QSettings.Format.IniFormat))
 
 
 def test_corrupt_stored_values_fall_back_to_the_defaults(tmp_path):

@@ -6,8 +6,13 @@ import re
 import numpy as np
 import pytest
 
+from model.runtime.classifier import (
+    ACCURATE_MODEL,
+    DEFAULT_MODEL,
+    EmotionClassifier,
+    load_classifier,
+)
 from model.runtime.model_card import card_results
-from model.runtime.classifier import ACCURATE_MODEL, DEFAULT_MODEL, EmotionClassifier, load_classifier
 from model.training.data import load_dataset
 from model.training.evaluate import predict_labels
 from model.training.votes import VOTES_FILE, load_votes, majority_split

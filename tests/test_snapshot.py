@@ -6,15 +6,14 @@ import errno
 import json
 import os
 
-import cv2
 import numpy as np
 import pytest
 
-from app.io import snapshot
 from app.core.draw import draw_detections
-from app.nouns import Detection
 from app.io.snapshot import SnapshotError, save_snapshot
+from app.nouns import Detection
 from model import EMOTIONS
+from tests.conftest import read_image
 
 WHEN = dt.datetime(2024, 5, 17, 14, 3, 9, 250000, tzinfo=dt.timezone.utc)
 
@@ -46,8 +45,8 @@ def test_three_files_with_their_content(tmp_path, frame, detections):
     assert paths.record.name == "emotion_20240517_140309_250.json"
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in (paths.annotated, paths.raw,
                                                                   paths.record))
-    assert np.array_equal(cv2.imread(str(paths.raw)), frame)          # PNG: exact
-    assert np.array_equal(cv2.imread(str(paths.annotated)), draw_detections(frame, detections))
+    assert np.array_equal(read_image(paths.raw), frame)          # PNG: exact
+    assert np.array_equal(read_image(paths.annotated), draw_detections(frame, detections))
     record = json.loads(paths.record.read_text())
     assert record["time"] == "2024-05-17T14:03:09.250+00:00"
     assert record["source"] == "/videos/clip.avi"
@@ -118,7 +117,7 @@ def test_disk_full_leaves_nothing(tmp_path, frame, detections, monkeypatch, fail
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_fsync(fd)
 
-    monkeypatch.setattr(snapshot.atomic.os, "fsync", fsync)
+    monkeypatch.setattr(os, "fsync", fsync)   # (model.runtime.atomic's writes)
     with pytest.raises(SnapshotError, match=f"cannot save snapshot in {tmp_path}: "
                                             "the disk is full"):
         save(tmp_path, frame, detections)
@@ -135,7 +134,7 @@ def test_write_refused_midway_leaves_nothing(tmp_path, frame, detections, monkey
             raise PermissionError(errno.EACCES, "Permission denied")
         return real_replace(src, dst)
 
-    monkeypatch.setattr(snapshot.atomic.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(SnapshotError, match="permission denied"):
         save(tmp_path, frame, detections)
     assert os.listdir(tmp_path) == []

@@ -43,6 +43,7 @@ def test_camera_gives_frames_and_closes_idempotently():
 def test_digit_string_means_camera():
     factory = FakeCamera.factory()
     cam = open_source("1", capture_factory=factory)
+    assert isinstance(cam, CameraSource)
     assert cam.index == 1 and factory.cameras[0].index == 1
     cam.close()
 

@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from app.gui.mailbox import Closed, LatestMailbox
 from app.core.runstats import Laps, RateMeter
 from app.core.track import Tracker
+from app.gui.mailbox import Closed, LatestMailbox
 
 FACE = (100, 100, 80, 80)
 

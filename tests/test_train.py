@@ -11,11 +11,11 @@ pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install
 
 import keras  # noqa: E402
 
-from model.runtime.errors import DataError  # noqa: E402
-from model.training import train as train_module  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
-from model.training.data import load_dataset  # noqa: E402
+from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training import train as train_module  # noqa: E402
+from model.training.data import load_dataset  # noqa: E402
 from model.training.train import make_datasets, train  # noqa: E402
 from tests.conftest import TINY_COUNTS, tiny_config  # noqa: E402
 
@@ -155,7 +155,8 @@ def test_temperature_flattens_and_keeps_the_order():
 
     p = np.array([[0.7, 0.2, 0.1, 0, 0, 0, 0]], np.float32)
     warm = soften(p, 2.0)
-    assert warm[0, 0] < 0.7 and warm[0, 2] > 0.1 and list(np.argsort(warm[0])) == list(np.argsort(p[0]))
+    assert warm[0, 0] < 0.7 and warm[0, 2] > 0.1 \
+        and list(np.argsort(warm[0])) == list(np.argsort(p[0]))
     np.testing.assert_allclose(soften(p, 1.0), p, atol=1e-6)
 
 
@@ -166,8 +167,9 @@ def test_a_student_starts_from_the_init_network(tiny_run, tmp_path):
     train(student)
     # learning rate 0: the student's weights are the init network's (batch-norm
     # statistics aside, which move without a learning rate)
+    student = tmp_path / "student" / "last.keras"
     for layer_a, layer_b in zip(keras.models.load_model(out / "best.keras").layers,
-                                keras.models.load_model(tmp_path / "student" / "last.keras").layers):
+                                keras.models.load_model(student).layers):
         if layer_a.name.startswith("conv") or layer_a.name == "emotion":
             for a, b in zip(layer_a.get_weights(), layer_b.get_weights()):
                 np.testing.assert_array_equal(a, b)
@@ -218,7 +220,8 @@ def test_the_weight_average_is_what_is_scored_and_saved(tiny_run, tmp_path):
         run = tiny_config(cfg.data, tmp_path / f"ema{ema}", epochs=3, warmup_epochs=0,
                           lr=0.01, init=str(out / "best.keras"), ema=ema)
         train(run)
-        assert json.loads((tmp_path / f"ema{ema}" / "state.json").read_text())["config"]["ema"] == ema
+        state = json.loads((tmp_path / f"ema{ema}" / "state.json").read_text())
+        assert state["config"]["ema"] == ema
         start, saved = (keras.models.load_model(p).trainable_weights
                         for p in (out / "best.keras", tmp_path / f"ema{ema}" / "last.keras"))
         moved[ema] = sum(float(np.abs(np.asarray(a) - np.asarray(b)).sum())

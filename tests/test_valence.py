@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from app.io import synthetic
 from app.cli import main
 from app.core.pipeline import NO_MODEL_LABEL
-from app.nouns import Detection
+from app.io import synthetic
 from app.io.results import CSV_COLUMNS, ResultFiles
+from app.nouns import Detection
 from model.runtime.emotions import EMOTIONS, valence
 
 
@@ -78,7 +78,7 @@ def two_faces(tmp_path_factory):
     """A 30-frame clip with a happy drawn face on the left and a sad one on the right."""
     path = tmp_path_factory.mktemp("in") / "two faces.avi"
     bg = synthetic.background(640, 480)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30, (640, 480))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), 30, (640, 480))
     for _ in range(30):
         frame = synthetic.paste_face(bg.copy(), synthetic.drawn_face(140, "happy"),
                                      (160, 240), 140)
@@ -144,7 +144,7 @@ def test_the_side_panel_shows_valence_instead_of_the_emotions(qtbot, tmp_path):
     assert "Emotion" in win.panel.timeline_title.text() and not win.panel.timeline.show_valence
     assert len(valence_rows(win)) == 0                        # emotions: no valence line
 
-    qtbot.keyClick(win.view, Qt.Key_V)                         # View > Valence timeline
+    qtbot.keyClick(win.view, Qt.Key.Key_V)                         # View > Valence timeline
     assert win.acts.valence.isChecked() and win.panel.valence_button.isChecked()
     assert win.panel.timeline.show_valence and "Valence" in win.panel.timeline_title.text()
     qtbot.waitUntil(lambda: len(valence_rows(win)) > 20, timeout=WAIT_MS)

@@ -10,8 +10,7 @@ from model import EMOTIONS
 from model.runtime.errors import DataError
 from model.training import votes as crowd
 from model.training.data import load_dataset
-from tests.conftest import TINY_COUNTS, TINY_PREFIX, tiny_faces, write_tiny_csv, \
-    write_tiny_folder
+from tests.conftest import TINY_COUNTS, TINY_PREFIX, tiny_faces, write_tiny_csv, write_tiny_folder
 
 COLUMNS = ",".join(crowd.VOTE_COLUMNS)
 

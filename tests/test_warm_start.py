@@ -9,11 +9,11 @@ pytest.importorskip("tensorflow", reason="training needs TensorFlow (pip install
 
 import keras  # noqa: E402
 
-from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
+from model.runtime.errors import DataError  # noqa: E402
+from model.runtime.preprocess import to_network_input  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
 from model.training.export import export_tflite  # noqa: E402
-from model.runtime.preprocess import to_network_input  # noqa: E402
 from model.training.train import train  # noqa: E402
 from model.training.warm_start import keras_from_tflite, widen  # noqa: E402
 from tests.conftest import TINY_STAGES, tiny_config  # noqa: E402

@@ -96,7 +96,10 @@ def window_geometry(display: str, title: str):
 INK = ((0, 0, 0), (255, 255, 255), (40, 40, 40))
 
 
-def annotation_pixels(bgr: np.ndarray, tol: int, palette=tuple(EMOTION_COLORS.values())) -> int:
+EMOTION_PALETTE = tuple(EMOTION_COLORS.values())
+
+
+def annotation_pixels(bgr: np.ndarray, tol: int, palette=EMOTION_PALETTE) -> int:
     """Pixels in one of the `palette` colours (by default the emotion colours)."""
     diff = np.abs(bgr[:, :, None, :].astype(np.int16)
                   - np.array(list(palette), np.int16)[None, None])

@@ -3,7 +3,8 @@
 Each input goes through the same function, `process_one`, in a pool of worker
 processes (`--jobs`, each pipeline single-threaded inside), with one job in this
 process, or with `--scheduler ADDRESS` on a Dask distributed cluster, through the
-`concurrent.futures` executor its client offers: one code path for all three. A finished input (its summary.json says "complete") is skipped on
+`concurrent.futures` executor its client offers: one code path for all three. A
+finished input (its summary.json says "complete") is skipped on
 the next run; a half-done one is done again; a folder that holds something else
 is never overwritten without `--overwrite`. One bad input is reported and skipped,
 the batch goes on, and the combined `detections.csv` (the input's name in the
@@ -21,10 +22,10 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import model.runtime.atomic as atomic
 from app.commands.options import ProcessOptions
 from app.io.results import CSV_COLUMNS
 from app.io.sources import VIDEO_SUFFIXES
-import model.runtime.atomic as atomic
 from model.runtime.errors import MissingExtraError, UserError
 from model.runtime.image_files import IMAGE_SUFFIXES
 
@@ -91,7 +92,7 @@ def process_one(job: BatchJob) -> dict:
     from app.commands.process import process_input
 
     start = time.perf_counter()
-    out = {"input": str(job.input), "folder": str(job.folder),
+    out: dict[str, object] = {"input": str(job.input), "folder": str(job.folder),
            "worker": f"{socket.gethostname()}:{os.getpid()}"}
     try:
         result = process_input(job.input, job.folder, job.options)

@@ -1,7 +1,8 @@
 """`bench`: how fast and how steady the pipeline is, as JSON on stdout.
 
 Per-stage median and p90 milliseconds (decode, detect, track: matching boxes to
-known faces, crop, classify, smooth: probabilities over time, draw) and the end-to-end rate on a video - by default a generated
+known faces, crop, classify, smooth: probabilities over time, draw) and the end-to-end
+rate on a video - by default a generated
 640x480 clip with one face that moves and changes expression half-way; start-up
 cost (importing the inference path vs TensorFlow, each in a fresh interpreter);
 per-face classification time; label flips per second per track with and without
@@ -28,21 +29,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from app.commands.fer_faces import default_faces
 from app.commands.options import BenchOptions, ProcessOptions
-from app.io import synthetic
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback, PlaybackControl
 from app.core.runstats import rss_mb
-from app.io.frame_source import SourceError, frame_rate
-from app.io.sources import open_source
 from app.core.track import iou
 from app.frozen import is_frozen
-from model.runtime.errors import UserError
+from app.io import synthetic
+from app.io.frame_source import SourceError, frame_rate
+from app.io.sources import open_source
 from model.runtime.emotions import EMOTIONS
+from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +57,19 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
     """`bench`: print the JSON report; `options.video` None = the generated clip;
     `options.hard_seconds` 0 leaves out the hard clip."""
     from app.core.pipeline import EmotionPipeline
+    from model.runtime.classifier import EmotionClassifier
 
     count = options.frames
     if count < 1:
         raise UserError(f"--frames must be at least 1, got {count}")
     result = {"machine": _machine()}
     t0 = time.perf_counter()
-    pipe = EmotionPipeline(model_path=options.model)
+    # threads None: chosen as the pipeline would (by the network's speed on this CPU)
+    classifier = EmotionClassifier.load(options.model, threads=None)
+    pipe = EmotionPipeline(classifier=classifier)
     result["startup"] = {"pipeline_construct_ms": _r((time.perf_counter() - t0) * 1000)}
     # chosen by the network's speed on this CPU (model.runtime.classifier.auto_threads)
-    result["machine"]["classifier_threads"] = pipe.classifier.threads
+    result["machine"]["classifier_threads"] = classifier.threads
     with pipe, tempfile.TemporaryDirectory(prefix="emotion-bench-") as tmp:
         if options.video:
             video, truths, clip = Path(options.video), None, {"video": str(options.video)}
@@ -206,10 +211,12 @@ def hard_clip(path: Path, classifier, seconds: float = BenchOptions.hard_seconds
     truths = synthetic.write_hard_clip(path, faces, seconds)
     from app.core.pipeline import EmotionPipeline
 
-    out = {"clip": f"640x480, {len(truths)} frames at 30 fps: "
+    out: dict[str, Any] = {"clip": f"640x480, {len(truths)} frames at 30 fps: "
                    + ", ".join(f"{name} {a:g}-{b:g} s" for a, b, name in synthetic.HARD_EVENTS)
                    + "; a second face 3-9 s; noise sigma 5", "faces": origin}
-    for name, changes in (("default", {}), ("no_hold_no_tilt", {"hold": 0.0, "tilt": False})):
+    settings: dict[str, dict[str, Any]] = {"default": {},
+                                           "no_hold_no_tilt": {"hold": 0.0, "tilt": False}}
+    for name, changes in settings.items():
         with EmotionPipeline(classifier=classifier, **changes) as pipe:
             frames = _run_clip(pipe, path, len(truths))
         out[name] = hard_clip_scores(frames, truths)
@@ -221,7 +228,8 @@ def hard_clip_scores(frames, truths) -> dict:
     (a box on neither face; those the hold or the tilt search made counted apart),
     identity switches of the main face, the second face's
     share of frames found while wholly in view, and the end-to-end speed."""
-    events, ids, false, false_kept, second = {}, [], 0, 0, [0, 0]
+    events: dict[str, dict[str, int]] = {}     # per challenge: frames found, held, missed
+    ids, false, false_kept, second = [], 0, 0, [0, 0]
     for f in frames:
         truth = truths[f["index"]]
         on_main = [d for d in f["detections"] if iou(d.box, truth.main) > 0.3]
@@ -280,8 +288,8 @@ def steadiness(frames, truths, fps: float) -> dict:
                       if truths[i].segment != truths[i - 1].segment}) if truths else []
     out = {"flips_per_s_smoothed": _r(_flips(frames, changes, smoothed=True), 3),
            "flips_per_s_raw": _r(_flips(frames, changes, smoothed=False), 3),
-           "note": "mean over tracks; frames less than %.1f s after a change of expression "
-                   "are left out" % STEADY_SKIP_S}
+           "note": f"mean over tracks; frames less than {STEADY_SKIP_S:.1f} s after a change "
+                   "of expression are left out"}
     if changes and truths:
         out["change_latency_s"] = _change_latency(frames, truths, changes[0])
     return out
@@ -387,7 +395,7 @@ def soak(pipe, video: Path, frames: int) -> dict:
         for frame in itertools.islice(playing, max(0, frames)):
             # one scene: the faces are not looked for afresh at a loop back
             draw_detections(frame.image, step.detect(frame.image, "soak", timestamp=t))
-            t += 1.0 / frame_rate(playback.source.fps)
+            t += 1.0 / frame_rate(playback.open().fps)   # (open while it plays)
             done += 1
             if done % 1000 == 0:
                 peak = max(peak, rss_mb())

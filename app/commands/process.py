@@ -21,10 +21,10 @@ from pathlib import Path
 from app.commands.options import ProcessOptions
 from app.core.draw import draw_detections
 from app.core.playback import FrameStep, Playback
-from app.io.results import ResultFiles
-from app.report import try_write_report
 from app.core.run_info import describe_run
+from app.io.results import ResultFiles
 from app.io.sources import FrameSource, SourceError, open_source
+from app.report import try_write_report
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -70,8 +70,9 @@ def process_input(input_path, output, options: ProcessOptions = ProcessOptions()
         classifier = load_classifier(options.model, accurate=options.accurate,
                                      threads=options.threads)
         # offline work can afford every network on every frame (see view_for)
-        pipe = EmotionPipeline(classifier=classifier, config=options.config,
-                               **({"in_turn": False} if options.accurate else {}))
+        config = options.config.with_changes(in_turn=False) if options.accurate \
+            else options.config
+        pipe = EmotionPipeline(classifier=classifier, config=config)
         with pipe:
             extra = describe_run(pipe, options.accurate, options.crops)
             if options.baseline is not None:
@@ -149,9 +150,9 @@ def _add_frame(files: ResultFiles, step: FrameStep, source, frame, annotated: bo
     detections = step.detect(frame.image, photo=still, timestamp=frame.time or 0.0)
     if not detections and still and looks_like_crop(frame.image):
         files.stats.crop_like += 1
-    annotated = draw_detections(frame.image, detections) if annotated else None
+    picture = draw_detections(frame.image, detections) if annotated else None
     with _interrupts_deferred():    # a frame goes into every output or none
-        files.add(annotated, detections, frame.time, _image_path(source) if still else None)
+        files.add(picture, detections, frame.time, _image_path(source) if still else None)
     return detections
 
 

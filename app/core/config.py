@@ -8,6 +8,7 @@ pipeline takes one; the command line takes its options' defaults (and the
 """
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from app.core.crop import FER_MARGIN
 
@@ -32,7 +33,8 @@ class PipelineConfig:
     tilt: bool = True             # look for tilted heads near a known face
     in_turn: bool = True          # smoothed stream: one network and view (face or mirror) a frame
 
-    def with_changes(self, **changes) -> "PipelineConfig":
+    # Any: each field has its own type, which replace() leaves to the dataclass
+    def with_changes(self, **changes: Any) -> "PipelineConfig":
         """A copy with some fields changed (unknown names are a TypeError)."""
         return replace(self, **changes).checked()
 

@@ -7,15 +7,18 @@ outside the frame are filled by repeating the edge, so a face at the border keep
 its proportions instead of being stretched.
 """
 
+from collections.abc import Sequence
+
 import cv2
 import numpy as np
 
+from app.nouns import Box
 from model.runtime.preprocess import to_gray48
 
 FER_MARGIN = 0.02
 
 
-def crop_box(box, margin: float = FER_MARGIN) -> tuple[int, int, int, int]:
+def crop_box(box: Box, margin: float = FER_MARGIN) -> Box:
     """The square crop (x, y, side, side) around a face box, grown by `margin` per side."""
     x, y, w, h = box
     side = max(w, h) * (1 + 2 * margin)
@@ -24,7 +27,7 @@ def crop_box(box, margin: float = FER_MARGIN) -> tuple[int, int, int, int]:
     return int(round(cx - s / 2)), int(round(cy - s / 2)), s, s
 
 
-def crop_face(gray: np.ndarray, box, margin: float = FER_MARGIN) -> np.ndarray:
+def crop_face(gray: np.ndarray, box: Box, margin: float = FER_MARGIN) -> np.ndarray:
     """uint8 (48, 48) face crop from a grayscale (or BGR) frame."""
     x, y, w, h = crop_box(box, margin)
     H, W = gray.shape[:2]
@@ -38,19 +41,20 @@ def crop_face(gray: np.ndarray, box, margin: float = FER_MARGIN) -> np.ndarray:
     return to_gray48(patch)
 
 
-def crop_tilted(gray: np.ndarray, box, angle: float, margin: float = FER_MARGIN) -> np.ndarray:
+def crop_tilted(gray: np.ndarray, box: Box, angle: float, margin: float = FER_MARGIN) -> np.ndarray:
     """uint8 (48, 48) crop of a head tilted by `angle` degrees (counter-clockwise in
     the picture), turned upright."""
     x, y, side, _ = crop_box(box, margin)
     cx, cy = x + side / 2, y + side / 2
     m = cv2.getRotationMatrix2D((cx, cy), -angle, 1.0)   # turn at full size, then
-    m[:, 2] += (side / 2 - cx, side / 2 - cy)            # shrink as crop_face does
+    m[:, 2] += np.array((side / 2 - cx, side / 2 - cy))  # shrink as crop_face does
     patch = cv2.warpAffine(gray, m, (side, side), flags=cv2.INTER_LINEAR,
                            borderMode=cv2.BORDER_REPLICATE)
     return to_gray48(patch)
 
 
-def crop_faces(gray: np.ndarray, boxes, margin: float = FER_MARGIN, angles=None) -> np.ndarray:
+def crop_faces(gray: np.ndarray, boxes: Sequence[Box], margin: float = FER_MARGIN,
+               angles: Sequence[float] | None = None) -> np.ndarray:
     """All faces of a frame as one uint8 (N, 48, 48) batch; `angles`: tilt per face."""
     if not boxes:
         return np.zeros((0, 48, 48), np.uint8)

@@ -10,12 +10,15 @@ or less. Boxes always come back in the pixels of the frame given.
 """
 
 import logging
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
 
 from app.core.config import DEFAULTS, MIN_FACE_FLOOR
+from app.nouns import Box
 from model.runtime.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -40,16 +43,26 @@ TILT_ANGLES = (15.0, -15.0, 30.0, -30.0)
 
 
 def cascade_path() -> Path:
-    return Path(cv2.data.haarcascades) / CASCADE_FILE
+    # cv2's stubs leave out its cv2.data module
+    return Path(cv2.data.haarcascades) / CASCADE_FILE  # type: ignore[attr-defined]
 
 
-def load_cascade(path=None) -> cv2.CascadeClassifier:
-    path = Path(path) if path else cascade_path()
-    cascade = cv2.CascadeClassifier(str(path)) if path.is_file() else None
+def load_cascade(path: str | Path | None = None) -> cv2.CascadeClassifier:
+    file = Path(path) if path else cascade_path()
+    cascade = cv2.CascadeClassifier(str(file)) if file.is_file() else None
     if cascade is None or cascade.empty():
-        raise ModelError(f"cannot load the face detector {path} (is opencv-python "
+        raise ModelError(f"cannot load the face detector {file} (is opencv-python "
                          "installed completely?)")
     return cascade
+
+
+class Cascade(Protocol):
+    """What searches an image for faces (cv2.CascadeClassifier)."""
+
+    def detectMultiScale(self, image: np.ndarray, scaleFactor: float = ...,
+                         minNeighbors: int = ..., flags: int = ...,
+                         minSize: tuple[int, int] = ...,
+                         maxSize: tuple[int, int] = ...) -> Sequence[Sequence[int]]: ...
 
 
 class FaceDetector:
@@ -57,8 +70,9 @@ class FaceDetector:
 
     def __init__(self, sensitivity: float = DEFAULTS.sensitivity,
                  min_face: int = DEFAULTS.min_face, max_scan_side: int = DEFAULTS.max_scan_side,
-                 roi_margin: float = 0.4, cascade=None):
-        self.cascade = cascade if cascade is not None else load_cascade()
+                 roi_margin: float = 0.4,
+                 cascade: Cascade | None = None) -> None:
+        self.cascade: Cascade = cascade if cascade is not None else load_cascade()
         self.sensitivity = sensitivity
         self.min_face = min_face
         self.max_scan_side = max_scan_side
@@ -69,19 +83,19 @@ class FaceDetector:
         return self._sensitivity
 
     @sensitivity.setter
-    def sensitivity(self, value: float):
+    def sensitivity(self, value: float) -> None:
         value = float(np.clip(value, 0.0, 1.0))
         self._sensitivity = value
         # 0 -> strict (7 neighbours, coarse pyramid); 1 -> lenient (2, fine pyramid).
         self.min_neighbors = int(round(7 - 5 * value))
         self.scale_factor = 1.2 - 0.1 * value
 
-    def scan_scale(self, shape) -> float:
+    def scan_scale(self, shape: tuple[int, ...]) -> float:
         """Downscale for a full scan: min_face -> 24 px, longest side <= max_scan_side."""
         longest = max(shape[:2])
         return min(1.0, WINDOW / max(self.min_face, WINDOW), self.max_scan_side / longest)
 
-    def full_scan(self, gray: np.ndarray, known=()) -> list[tuple[int, int, int, int]]:
+    def full_scan(self, gray: np.ndarray, known: Sequence[Box] = ()) -> list[Box]:
         """All faces in a grayscale frame, as (x, y, w, h) in that frame's pixels,
         but those in the `known` boxes (faces already found in it), which are blanked."""
         scale = self.scan_scale(gray.shape)
@@ -96,7 +110,7 @@ class FaceDetector:
             minSize=(WINDOW, WINDOW))
         return [_scale_box(b, 1.0 / scale) for b in found]
 
-    def near(self, gray: np.ndarray, box) -> tuple[int, int, int, int] | None:
+    def near(self, gray: np.ndarray, box: Box) -> Box | None:
         """The face closest to `box` within a margin around it, or None if gone."""
         x, y, w, h = box
         m = self.roi_margin
@@ -110,7 +124,7 @@ class FaceDetector:
         if scale != 1.0:
             interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             roi = cv2.resize(roi, None, fx=scale, fy=scale, interpolation=interp)
-        found = ()
+        found: Sequence[Sequence[int]] = ()
         for search in NEAR_SEARCHES:                   # cheapest first
             found = self._search(roi, search)
             if len(found):
@@ -123,7 +137,8 @@ class FaceDetector:
         return bx + x0, by + y0, bw, bh
 
 
-    def near_rotated(self, gray: np.ndarray, box, angles=TILT_ANGLES):
+    def near_rotated(self, gray: np.ndarray, box: Box,
+                     angles: Iterable[float] = TILT_ANGLES) -> tuple[Box, float] | None:
         """A tilted face near `box`: (box, tilt) for the first head tilt in `angles`
         (degrees, counter-clockwise in the picture) at which the region, turned back
         by it, shows an upright face; None if none does.
@@ -137,7 +152,7 @@ class FaceDetector:
         cx, cy = x + w / 2, y + h / 2
         scale = ROI_FACE / max(w, 1)
         side = int(round(max(w, h) * (1 + 2 * self.roi_margin) * scale))
-        turned = {}
+        turned: dict[float, np.ndarray] = {}
         # each search at every tilt before the next, wider one: the cheap search at
         # the right tilt costs less than the wide one at the first tilt tried
         for search, angle in ((s, a) for s in NEAR_SEARCHES for a in angles):
@@ -157,7 +172,8 @@ class FaceDetector:
                     int(round(s))), float(angle)
         return None
 
-    def _search(self, roi: np.ndarray, search) -> np.ndarray:
+    def _search(self, roi: np.ndarray,
+                search: tuple[float, float, float]) -> Sequence[Sequence[int]]:
         """Faces in a region whose known face is ROI_FACE wide, for one of NEAR_SEARCHES."""
         step, lo, hi = search
         lo, hi = max(WINDOW, int(ROI_FACE * lo)), int(ROI_FACE * hi)
@@ -166,10 +182,10 @@ class FaceDetector:
             minSize=(lo, lo), maxSize=(hi, hi))
 
 
-def _blanked(gray: np.ndarray, boxes) -> np.ndarray:
+def _blanked(gray: np.ndarray, boxes: Iterable[Box]) -> np.ndarray:
     """A copy of `gray` with each box, grown by KNOWN_FACE_MARGIN a side, filled with
     its own mean: no face left there, and no strong edge for the cascade to take for one."""
-    out = gray.copy()
+    out: np.ndarray = gray.copy()
     for x, y, w, h in boxes:
         mx, my = int(w * KNOWN_FACE_MARGIN), int(h * KNOWN_FACE_MARGIN)
         patch = out[max(0, y - my):max(0, y + h + my), max(0, x - mx):max(0, x + w + mx)]
@@ -181,11 +197,11 @@ def _blanked(gray: np.ndarray, boxes) -> np.ndarray:
 def _rotation(cx: float, cy: float, angle: float, scale: float, side: int) -> np.ndarray:
     """The affine map that turns the frame by `angle` degrees about (cx, cy), scales
     it by `scale` and puts (cx, cy) at the centre of a `side`-pixel square."""
-    m = cv2.getRotationMatrix2D((cx, cy), angle, scale)
-    m[:, 2] += (side / 2 - cx, side / 2 - cy)
+    m: np.ndarray = cv2.getRotationMatrix2D((cx, cy), angle, scale)
+    m[:, 2] += np.array((side / 2 - cx, side / 2 - cy))
     return m
 
 
-def _scale_box(box, factor: float) -> tuple[int, int, int, int]:
+def _scale_box(box: Sequence[float], factor: float) -> Box:
     x, y, w, h = (float(v) * factor for v in box)
     return int(round(x)), int(round(y)), int(round(w)), int(round(h))

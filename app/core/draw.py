@@ -5,17 +5,22 @@ the label and the bar segments, as every chart and the side panel use them. Size
 follow the face, so the drawing reads the same on a 640x480 webcam frame and an 8000x6000 photo.
 """
 
+from collections.abc import Iterable, Sequence
+
 import cv2
 import numpy as np
 
+from app.nouns import Detection
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
+
+Color = tuple[int, int, int]    # BGR
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
-def draw_detections(frame: np.ndarray, detections) -> np.ndarray:
+def draw_detections(frame: np.ndarray, detections: Iterable[Detection]) -> np.ndarray:
     """A new BGR frame with every detection drawn; `frame` is left untouched."""
-    out = np.array(frame, dtype=np.uint8, copy=True)
+    out: np.ndarray = np.array(frame, dtype=np.uint8, copy=True)
     if out.ndim == 2:
         out = cv2.cvtColor(out, cv2.COLOR_GRAY2BGR)
     for det in detections:
@@ -23,7 +28,7 @@ def draw_detections(frame: np.ndarray, detections) -> np.ndarray:
     return out
 
 
-def _draw_one(img, det):
+def _draw_one(img: np.ndarray, det: Detection) -> None:
     x, y, w, h = (int(v) for v in det.box)
     color = EMOTION_COLORS.get(det.label, (255, 255, 255))
     unit = max(1, int(round(w / 100)))               # line thickness follows the face
@@ -45,7 +50,8 @@ def _draw_one(img, det):
     _draw_bar(img, det.probabilities, x, bar_y, w, max(4, 6 * unit))
 
 
-def _dashed_rectangle(img, p0, p1, color, thickness, dash):
+def _dashed_rectangle(img: np.ndarray, p0: tuple[int, int], p1: tuple[int, int], color: Color,
+                      thickness: int, dash: int) -> None:
     (x0, y0), (x1, y1) = p0, p1
     for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)),
                  ((x0, y1), (x0, y0))):
@@ -57,7 +63,8 @@ def _dashed_rectangle(img, p0, p1, color, thickness, dash):
                      color, thickness, cv2.LINE_AA)
 
 
-def _draw_bar(img, probs, x, y, w, height):
+def _draw_bar(img: np.ndarray, probs: Sequence[float], x: int, y: int, w: int,
+              height: int) -> None:
     """A stacked bar: one segment per emotion, as wide as its probability."""
     H, W = img.shape[:2]
     if y + height >= H:
@@ -73,6 +80,6 @@ def _draw_bar(img, probs, x, y, w, height):
     cv2.rectangle(img, (x, y), (x + w, y + height), (40, 40, 40), 1)
 
 
-def _ink(color) -> tuple:
+def _ink(color: Color) -> Color:
     b, g, r = color
     return (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)

@@ -5,8 +5,26 @@ frame is scanned, downscaled and with those faces blanked, only when that cannot
 be trusted to find every face.
 """
 
+from collections.abc import Iterable, Sequence
+from typing import Protocol
+
+import numpy as np
+
 from app.core.detect import TILT_ANGLES
-from app.core.track import iou
+from app.core.track import Track, iou
+from app.nouns import Box
+
+
+class Detector(Protocol):
+    """What finds faces (app.core.detect.FaceDetector)."""
+
+    sensitivity: float
+    min_face: int
+
+    def full_scan(self, gray: np.ndarray, known: Sequence[Box] = ()) -> list[Box]: ...
+    def near(self, gray: np.ndarray, box: Box) -> Box | None: ...
+    def near_rotated(self, gray: np.ndarray, box: Box,
+                     angles: Iterable[float] = TILT_ANGLES) -> tuple[Box, float] | None: ...
 
 
 class FaceFinder:
@@ -19,7 +37,8 @@ class FaceFinder:
     TILT_ANGLES, while it is fresh (lost for at most `hold` s, or 0.2 s).
     """
 
-    def __init__(self, detector, rescan_interval: int, hold: float, tilt: bool):
+    def __init__(self, detector: Detector, rescan_interval: int, hold: float,
+                 tilt: bool) -> None:
         self.detector = detector
         self.rescan_interval = rescan_interval
         self.hold = hold
@@ -33,7 +52,7 @@ class FaceFinder:
         return self.detector.sensitivity
 
     @sensitivity.setter
-    def sensitivity(self, value: float):
+    def sensitivity(self, value: float) -> None:
         self.detector.sensitivity = value
         self.rescan()
 
@@ -42,19 +61,21 @@ class FaceFinder:
         return self.detector.min_face
 
     @min_face.setter
-    def min_face(self, value: int):
+    def min_face(self, value: float) -> None:
         self.detector.min_face = int(value)
         self.rescan()
 
-    def rescan(self):
+    def rescan(self) -> None:
         """Scan the whole of the next frame (new source, new detector settings)."""
         self._rescan = True
         self._since_scan = 0
 
-    def find(self, gray, tracks, t):
+    def find(self, gray: np.ndarray, tracks: Iterable[Track],
+             t: float) -> tuple[list[Box], dict[int, Box], dict[int, float]]:
         """(boxes from a full scan, {track id: box found near that track's last box},
         {track id: tilt angle where it was found tilted}) in a gray frame at time `t`."""
-        claimed, angles = {}, {}
+        claimed: dict[int, Box] = {}
+        angles: dict[int, float] = {}
         just_lost = missing = False
         for tr in list(tracks):
             box, angle = self._near(gray, tr, t)
@@ -68,7 +89,7 @@ class FaceFinder:
         self._since_scan += 1
         interval = 2 if (missing or not claimed) else self.rescan_interval
         self.scanned = self._rescan or just_lost or self._since_scan >= interval
-        boxes = []
+        boxes: list[Box] = []
         if self.scanned:
             # the faces just found near their last box are blanked: it looks for others
             boxes = self.detector.full_scan(gray, known=list(claimed.values()))
@@ -76,7 +97,7 @@ class FaceFinder:
             self._rescan = False
         return boxes, claimed, angles
 
-    def _near(self, gray, track, t):
+    def _near(self, gray: np.ndarray, track: Track, t: float) -> tuple[Box | None, float]:
         """(box, tilt) of `track`'s face near where it should be now, or (None, 0).
 
         Upright first (or at the tilt it was last found at), then turned: a head

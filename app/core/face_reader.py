@@ -7,18 +7,46 @@ batch; in a smoothed stream, one network on one view a frame, in turn (`view_for
 """
 
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
 from app.core.crop import crop_faces
-from app.core.track import iou
+from app.core.track import Track, iou
+from app.nouns import Box
+from model.runtime.calibration import NONE, Calibration
 from model.runtime.emotions import EMOTIONS
 
 # A reading taken early at a face's expected box is kept when the face is found there:
 # the boxes overlap by this much (intersection over union) at the same tilt. The box a
 # known face is found at moves by a few pixels a frame, well inside this.
 EARLY_IOU = 0.7
+
+# (probabilities, crop ms, classify ms)
+Reading = tuple[np.ndarray, float, float]
+# what `read_early` started: (track ids, boxes, tilts, the reading's future)
+Early = tuple[list[int], list[Box], list[float], Future[Reading]]
+# (network, mirrored) asked of a face (see `view_for`)
+View = tuple[int | None, bool | None]
+
+
+class Classifier(Protocol):
+    """What reads faces (model.runtime.classifier.EmotionClassifier, `NoModel`)."""
+
+    @property
+    def path(self) -> str | Path | None: ...
+    @property
+    def flip(self) -> bool: ...
+    @property
+    def networks(self) -> int: ...
+    @property
+    def calibration(self) -> Calibration: ...
+
+    def predict(self, faces: np.ndarray, network: int | None = None,
+                mirrored: bool | None = None) -> np.ndarray: ...
 
 
 class NoModel:
@@ -28,8 +56,10 @@ class NoModel:
     path = None
     flip = False
     networks = 1
+    calibration = NONE          # no neutral reference: no person's calibration
 
-    def predict(self, faces):
+    def predict(self, faces: np.ndarray, network: int | None = None,
+                mirrored: bool | None = None) -> np.ndarray:
         return np.zeros((len(faces), len(EMOTIONS)), np.float32)
 
 
@@ -38,27 +68,29 @@ class FaceReader:
     and `read`): the frame's number when a stream takes the views in turn, None to
     ask every view. `close()` ends its thread."""
 
-    def __init__(self, classifier, margin: float):
+    def __init__(self, classifier: Classifier, margin: float) -> None:
         self.classifier = classifier
         self.margin = margin
         # reads known faces beside detection; its thread starts on first use
         self._beside = ThreadPoolExecutor(1, thread_name_prefix="read-faces")
 
-    def close(self):
+    def close(self) -> None:
         self._beside.shutdown()
 
-    def read_early(self, frame, tracks, t, turn):
+    def read_early(self, frame: np.ndarray, tracks: Iterable[Track], t: float,
+                   turn: int | None) -> Early | None:
         """Start reading the tracks read and seen last frame at the boxes where they
         are expected at `t`, in the reader's thread: (track ids, boxes, tilts, future
         of (probabilities, crop ms, classify ms)), for `read`; None if none."""
-        tracks = [tr for tr in tracks if tr.shown is not None and tr.missed == 0]
-        if not tracks:
+        read = [tr for tr in tracks if tr.shown is not None and tr.missed == 0]
+        if not read:
             return None
-        boxes, tilts = [tr.predicted(t) for tr in tracks], [tr.angle for tr in tracks]
-        return ([tr.id for tr in tracks], boxes, tilts,
-                self._beside.submit(self._crop_and_classify, frame, boxes, tilts, tracks, turn))
+        boxes, tilts = [tr.predicted(t) for tr in read], [tr.angle for tr in read]
+        return ([tr.id for tr in read], boxes, tilts,
+                self._beside.submit(self._crop_and_classify, frame, boxes, tilts, read, turn))
 
-    def read(self, gray, pairs, early, turn):
+    def read(self, gray: np.ndarray, pairs: Sequence[tuple[Track, Box]], early: Early | None,
+             turn: int | None) -> Reading:
         """(probabilities of each (track, box) pair, crop ms, classify ms): the early
         reading where the face was found where it was expected (EARLY_IOU, same tilt),
         read now at the box found otherwise."""
@@ -84,7 +116,9 @@ class FaceReader:
             crop_ms, classify_ms = crop_ms + more_crop, classify_ms + more_classify
         return out, crop_ms, classify_ms
 
-    def _crop_and_classify(self, image, boxes, tilts, tracks, turn):
+    def _crop_and_classify(self, image: np.ndarray, boxes: Sequence[Box],
+                           tilts: Sequence[float], tracks: Sequence[Track],
+                           turn: int | None) -> Reading:
         """The faces' probabilities, crop ms and classify ms; `image`: the frame, gray
         or as given (a crop is turned gray itself: the early reading needs no wait for
         the whole frame's gray)."""
@@ -94,7 +128,8 @@ class FaceReader:
         probs = self._classify(faces, tracks, turn)
         return probs, (t1 - t0) * 1000.0, (time.perf_counter() - t1) * 1000.0
 
-    def _classify(self, faces, tracks, turn) -> np.ndarray:
+    def _classify(self, faces: np.ndarray, tracks: Sequence[Track],
+                  turn: int | None) -> np.ndarray:
         """Each face's probabilities; taking turns, one network and one view (face or
         mirror image) a frame (see `view_for`): a batch per frame, two on a frame where
         a new face appears."""
@@ -112,7 +147,7 @@ class FaceReader:
         return out
 
 
-def view_for(frame: int, first: bool, networks: int, flip: bool) -> tuple:
+def view_for(frame: int, first: bool, networks: int, flip: bool) -> View:
     """(network, mirrored) that read a tracked face on this frame; None: all of them.
 
     A face's first reading asks every network, face and mirror image. After that

@@ -1,10 +1,15 @@
 """Faces held briefly after they are lost: a face missed for a frame or two (a blink,
 a turn of the head, motion blur) keeps its box and label instead of flickering away."""
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from app.core.track import Track
+from app.nouns import Box, Detection
 
-def held_faces(tracks, pairs, t: float, hold: float, shape) -> list:
+
+def held_faces(tracks: Iterable[Track], pairs: Sequence[tuple[Track, Box]], t: float,
+               hold: float, shape: tuple[int, ...]) -> list[Detection]:
     """The faces of `tracks` not in this frame's (track, box) `pairs` and lost for at
     most `hold` s at time `t`: their last reading, box moved on and kept at least half
     inside a frame of `shape`, marked held. Only confirmed faces are held."""

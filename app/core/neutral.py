@@ -10,20 +10,27 @@ refused with the reason, unless forced.
 """
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.core.face_reader import Classifier
 from app.core.neutral_check import NotNeutral, Seen, checked_offset
-from app.io.sources import SourceError, open_source
-from model.runtime.errors import ModelError, UserError
 from app.core.neutral_offset import person_offset
+from app.io.sources import SourceError, open_source
+from app.nouns import Box
+from model.runtime.errors import ModelError, UserError
 from model.runtime.preprocess import to_gray
+
+if TYPE_CHECKING:   # the pipeline is the caller's, built before
+    from app.core.pipeline import EmotionPipeline
 
 log = logging.getLogger(__name__)
 
 
-def neutral_reference(classifier) -> np.ndarray:
+def neutral_reference(classifier: Classifier) -> np.ndarray:
     """The model's mean reading of neutral faces; a clear error for a model without one."""
     reference = getattr(classifier.calibration, "neutral_reference", None)
     if reference is None:
@@ -33,8 +40,8 @@ def neutral_reference(classifier) -> np.ndarray:
     return np.asarray(reference)
 
 
-def measure_baseline(path, pipe, crops: bool = False,
-                     force: bool = False) -> tuple[np.ndarray, dict]:
+def measure_baseline(path: str | Path, pipe: "EmotionPipeline", crops: bool = False,
+                     force: bool = False) -> tuple[np.ndarray, dict[str, Any]]:
     """(offset, what was measured) from a neutral photo, folder of photos or clip.
 
     `pipe`: an EmotionPipeline; it is reset and used unsmoothed, one picture at a
@@ -60,7 +67,8 @@ def measure_baseline(path, pipe, crops: bool = False,
     return offset, info
 
 
-def _largest_face_readings(path: Path, pipe, crops: bool) -> tuple[list, Seen, bool]:
+def _largest_face_readings(path: Path, pipe: "EmotionPipeline",
+                           crops: bool) -> tuple[list[tuple[float, ...]], Seen, bool]:
     """The model's reading of the largest face in every picture of `path`, what else
     was seen (app.core.neutral_check.Seen), and whether the pictures are a clip."""
     smoothing = pipe.smoothing
@@ -90,11 +98,11 @@ def _largest_face_readings(path: Path, pipe, crops: bool) -> tuple[list, Seen, b
 SAME_SIZE = 0.6
 
 
-def _area(box) -> float:
+def _area(box: Box) -> float:
     return float(box[2] * box[3])
 
 
-def _face_brightness(frame, box) -> float:
+def _face_brightness(frame: np.ndarray, box: Sequence[float]) -> float:
     x, y, w, h = (int(v) for v in box)
     gray = to_gray(frame)
     patch = gray[max(0, y):y + h, max(0, x):x + w]

@@ -18,6 +18,7 @@ readings of the baseline (the model's own, uncorrected) are checked first, in
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from app.core.neutral_offset import person_offset
 from model.runtime.emotions import EMOTIONS
@@ -52,11 +53,12 @@ class NotNeutral(UserError):
 class Seen:
     """What a baseline showed besides the readings (None: not known)."""
 
-    brightness: tuple | None = None   # mean grey level of the face, per reading
+    brightness: tuple[float, ...] | None = None   # mean grey level of the face, per reading
     second_faces: int = 0             # readings with a second face as large as the first
 
 
-def checked_offset(readings, reference, sequence: bool, seen: Seen = Seen()) -> np.ndarray:
+def checked_offset(readings: npt.ArrayLike, reference: npt.ArrayLike, sequence: bool,
+                   seen: Seen = Seen()) -> np.ndarray:
     """The person's offset (app.core.neutral_offset.person_offset) from their neutral
     readings ((N, 7) uncorrected probabilities), or NotNeutral saying why not.
     `sequence`: the readings follow one another in time (a clip, a countdown), so
@@ -71,7 +73,7 @@ def checked_offset(readings, reference, sequence: bool, seen: Seen = Seen()) -> 
     return person_offset(probs, reference)
 
 
-def _check_the_picture(probs, seen: Seen):
+def _check_the_picture(probs: np.ndarray, seen: Seen) -> None:
     n = len(probs)
     if seen.second_faces > n / 2:
         raise NotNeutral(f"two faces of about the same size in {seen.second_faces} of {n} "
@@ -82,7 +84,7 @@ def _check_the_picture(probs, seen: Seen):
                          f"{np.median(seen.brightness):.0f} of 255): light it and try again")
 
 
-def _check_the_expression(probs):
+def _check_the_expression(probs: np.ndarray) -> None:
     n, tops, conf = len(probs), probs.argmax(1), probs.max(1)
     for index, emotion in enumerate(EMOTIONS):
         if emotion == "neutral":
@@ -96,7 +98,7 @@ def _check_the_expression(probs):
                              "a resting face: keep a relaxed face and try again")
 
 
-def _check_it_stayed(probs):
+def _check_it_stayed(probs: np.ndarray) -> None:
     if len(probs) < MIN_SEQUENCE:
         return
     pair = (probs[1:] + probs[:-1]) / 2

@@ -10,20 +10,23 @@ import functools
 import logging
 import threading
 import time
+from pathlib import Path
+from types import TracebackType
 
 import numpy as np
+import numpy.typing as npt
 
 from app.core.config import DEFAULTS, PipelineConfig
 from app.core.detect import FaceDetector
 from app.core.face_finder import FaceFinder
-from app.core.face_reader import FaceReader
+from app.core.face_reader import Classifier, FaceReader
 from app.core.held_faces import held_faces
 from app.core.neutral_correction import NeutralCorrection
 from app.core.runstats import Laps
-from app.core.track import ProbabilitySmoother, Tracker
-from app.nouns import Detection
-from model.runtime.emotions import EMOTIONS
+from app.core.track import ProbabilitySmoother, Track, Tracker
+from app.nouns import Box, Detection
 from model.runtime.classifier import EmotionClassifier
+from model.runtime.emotions import EMOTIONS
 from model.runtime.preprocess import frame_tight_crop, to_gray
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,10 @@ class EmotionPipeline:
     block) to end the thread that reads faces beside detection.
     """
 
-    def __init__(self, model_path=None, classifier=None, config: PipelineConfig | None = None,
-                 threads: int | None = None, **changes):
+    def __init__(self, model_path: str | Path | None = None,
+                 classifier: Classifier | None = None,
+                 config: PipelineConfig | None = None, threads: int | None = None,
+                 **changes: float | bool) -> None:
         self.config = cfg = (config or DEFAULTS).with_changes(**changes)
         self.detector = FaceDetector(sensitivity=cfg.sensitivity, min_face=cfg.min_face,
                                      max_scan_side=cfg.max_scan_side)
@@ -62,22 +67,35 @@ class EmotionPipeline:
         self.frames = 0
         self._lock = threading.Lock()
 
-    def close(self):
+    def close(self) -> None:
         self.reader.close()         # waits for a reading under way
 
-    def __enter__(self):
+    def __enter__(self) -> "EmotionPipeline":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 trace: TracebackType | None) -> None:
         self.close()
 
     # settings the GUI changes while running (FaceFinder: the next frame is scanned whole)
-    sensitivity = property(lambda self: self.finder.sensitivity,
-                           lambda self, value: setattr(self.finder, "sensitivity", value))
-    min_face = property(lambda self: self.finder.min_face,
-                        lambda self, value: setattr(self.finder, "min_face", value))
+    @property
+    def sensitivity(self) -> float:
+        return self.finder.sensitivity
 
-    def set_neutral_baseline(self, offset, track_id: int | None = None):
+    @sensitivity.setter
+    def sensitivity(self, value: float) -> None:
+        self.finder.sensitivity = value
+
+    @property
+    def min_face(self) -> int:
+        return self.finder.min_face
+
+    @min_face.setter
+    def min_face(self, value: int) -> None:
+        self.finder.min_face = value
+
+    def set_neutral_baseline(self, offset: npt.ArrayLike | None,
+                             track_id: int | None = None) -> None:
         """Take a person's neutral lean out of their readings from now on (NeutralCorrection):
         of every face (`track_id` None) or of the tracked face `track_id`; None: clear it."""
         with self._lock:
@@ -88,7 +106,7 @@ class EmotionPipeline:
         """A person's correction is set (for every face, or handed from face to face)."""
         return self.correction.active
 
-    def reset(self):
+    def reset(self) -> None:
         """Forget all faces (new source, new image)."""
         with self._lock:
             self.tracker.reset()
@@ -136,7 +154,7 @@ class EmotionPipeline:
                             "full_scan": float(self.finder.scanned)}
             return detections
 
-    def _detection(self, track, box, probs, t) -> Detection:
+    def _detection(self, track: Track, box: Box, probs: np.ndarray, t: float) -> Detection:
         """`track`'s face at `box`, read `probs`: corrected, smoothed and labelled with
         the top of the bars shown; a box without emotion when no model read it."""
         shown, calibrated, label = probs, False, NO_MODEL_LABEL
@@ -145,10 +163,12 @@ class EmotionPipeline:
             smoothed, _ = track.smoother.update(reading, t)
             shown = smoothed if self.smoothing else reading
             label = EMOTIONS[int(np.argmax(shown))]
-        track.shown = Detection(box=tuple(int(v) for v in box), label=label,
+        x, y, w, h = (int(v) for v in box)
+        shown_face = Detection(box=(x, y, w, h), label=label,
                                 confidence=float(np.max(shown)),
                                 probabilities=tuple(float(v) for v in shown), track_id=track.id,
                                 raw_probabilities=tuple(float(v) for v in probs),
                                 tilt=track.angle, calibrated=calibrated)
-        return track.shown
+        track.shown = shown_face
+        return shown_face
 

@@ -34,30 +34,51 @@ seek to n the next one yielded is n + 1.
 
 import contextlib
 import logging
+import os
 import threading
 import time
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Literal, Protocol, TypedDict
+
+import numpy as np
 
 from app.core.draw import draw_detections
-from app.io.frame_source import SourceError, frame_rate
+from app.io.frame_source import FrameSource, SourceError, frame_rate
 from app.io.sources import open_source
-from app.nouns import Frame
+from app.nouns import Detection, Frame
 
 log = logging.getLogger(__name__)
+
+
+# what `open_source` opens: a camera's index, a file's or folder's path
+SourceSpec = int | str | os.PathLike[str]
+
+EndingKind = Literal["still", "ended", "failed", "stopped"]
 
 
 @dataclass(frozen=True)
 class Ending:
     """How a playback ended: "still", "ended", "failed" or "stopped", and a line."""
 
-    kind: str
+    kind: EndingKind
     message: str = ""
 
 
 STOPPED = Ending("stopped")
 
 
-def describe(source) -> dict:
+class SourceInfo(TypedDict):
+    """describe(): an opened source, as the window shows it."""
+
+    name: str
+    live: bool
+    fps: float | None
+    frames: int | None
+    photos: bool
+
+
+def describe(source: FrameSource) -> SourceInfo:
     """What the window shows of an opened source (its "started" news)."""
     return {"name": source.name, "live": bool(getattr(source, "is_live", False)),
             "fps": source.fps, "frames": source.frame_count,
@@ -67,14 +88,14 @@ def describe(source) -> dict:
 class PlaybackControl:
     """What is asked of a running playback (stop, pause, seek, loop), from any thread."""
 
-    def __init__(self, loop: bool = False):
+    def __init__(self, loop: bool = False) -> None:
         self._cond = threading.Condition()
         self._stopped = False
         self._paused = False
         self._seek_to: int | None = None
         self._loop = bool(loop)
 
-    def stop(self):
+    def stop(self) -> None:
         with self._cond:
             self._stopped = True
             self._cond.notify_all()
@@ -83,7 +104,7 @@ class PlaybackControl:
     def stopped(self) -> bool:
         return self._stopped
 
-    def pause(self, on: bool = True):
+    def pause(self, on: bool = True) -> None:
         with self._cond:
             self._paused = bool(on)
             self._cond.notify_all()
@@ -92,7 +113,7 @@ class PlaybackControl:
     def paused(self) -> bool:
         return self._paused
 
-    def seek(self, frame: int):
+    def seek(self, frame: int) -> None:
         """Go to frame (or picture) number `frame`, 0-based; the newest ask wins."""
         with self._cond:
             self._seek_to = max(0, int(frame))
@@ -103,7 +124,7 @@ class PlaybackControl:
             seek, self._seek_to = self._seek_to, None
             return seek
 
-    def set_loop(self, on: bool):
+    def set_loop(self, on: bool) -> None:
         self._loop = bool(on)
 
     @property
@@ -115,7 +136,7 @@ class PlaybackControl:
         with self._cond:
             return self._cond.wait_for(lambda: self._stopped, timeout)
 
-    def wait_while_paused(self, timeout: float | None = None):
+    def wait_while_paused(self, timeout: float | None = None) -> None:
         """Wait until play, a seek or a stop is asked (or `timeout` s)."""
         with self._cond:
             self._cond.wait_for(lambda: self._stopped or self._seek_to is not None
@@ -133,9 +154,11 @@ class Playback:
     `play` turns that into a "failed" ending.
     """
 
-    def __init__(self, spec=None, *, source=None, opener=open_source,
+    def __init__(self, spec: SourceSpec | None = None, *, source: FrameSource | None = None,
+                 opener: Callable[[SourceSpec], FrameSource] = open_source,
                  control: PlaybackControl | None = None, paced: bool = False,
-                 hold_photos: bool = False, clock=time.monotonic, sleep=None):
+                 hold_photos: bool = False, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], bool] | None = None) -> None:
         if spec is None and source is None:
             raise ValueError("Playback needs a spec or a source")
         self.spec = spec
@@ -152,22 +175,28 @@ class Playback:
         self._scene = 0
         self._opened_at = 0.0
 
-    def open(self):
+    def open(self) -> FrameSource:
         """The source, opened now if it is not yet (SourceError if it cannot be)."""
         if self.source is None:
-            self.source = self._opener(self.spec)
+            self.source = self._open()
         return self.source
 
-    def close(self):
+    def _open(self) -> FrameSource:
+        if self.spec is None:   # a given source (no spec) is never opened here
+            raise ValueError("Playback needs a spec or a source")
+        return self._opener(self.spec)
+
+    def close(self) -> None:
         """Close the source if this playback opened it."""
         if self._owned and self.source is not None:
             source, self.source = self.source, None
             source.close()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Frame]:
         return self.frames()
 
-    def frames(self, started=None):
+    def frames(self, started: Callable[[FrameSource], object] | None = None
+               ) -> Generator[Frame, None, None]:
         """Yield the frames until the source ends or a stop; `started(source)` is
         called once it is open (not when a stop came first). The source is closed
         (if opened here) before this returns, and `ending` says how it ended."""
@@ -180,11 +209,12 @@ class Playback:
             self._opened_at = self._clock()
             if started is not None:
                 started(source)
-            yield from self._play()
+            yield from self._play(source)
         finally:
             self.close()
 
-    def play(self, deliver, started=None) -> Ending:
+    def play(self, deliver: Callable[[Frame], object],
+             started: Callable[[FrameSource], object] | None = None) -> Ending:
         """Hand every frame to `deliver(frame)`; the ending, never an exception: a
         source that cannot be opened or breaks off (or any other fault) is "failed"."""
         try:
@@ -199,9 +229,8 @@ class Playback:
             return Ending("failed", f"{self.spec}: {type(exc).__name__}: {exc}")
 
     # ---- the loop
-    def _play(self):
+    def _play(self, source: FrameSource) -> Iterator[Frame]:
         control = self.control
-        source = self.source
         live = bool(getattr(source, "is_live", False))
         photos = self.hold_photos and bool(getattr(source, "photos", False))
         interval = 1.0 / source.fps if (self.paced and source.fps and not live) else 0.0
@@ -213,7 +242,7 @@ class Playback:
                 self._number, self._scene = seek, self._scene + 1
                 image = source.read()
                 if image is not None:
-                    yield self._frame(image)
+                    yield self._frame(image, source)
                 due = self._clock()
                 continue
             if control.paused and not live:
@@ -230,7 +259,7 @@ class Playback:
                     continue
                 self.ending = self._ending(source)
                 return
-            yield self._frame(image)
+            yield self._frame(image, source)
             if photos:                         # one picture at a time: wait for a seek
                 control.pause(True)
             elif interval:
@@ -239,10 +268,10 @@ class Playback:
                     break
         self.ending = STOPPED
 
-    def _frame(self, image) -> Frame:
+    def _frame(self, image: np.ndarray, source: FrameSource) -> Frame:
         self._number += 1
-        source = self.source
         now = self._clock()
+        time_: float | None
         if getattr(source, "is_live", False):
             time_ = now - self._opened_at
         elif getattr(source, "still", False):
@@ -252,18 +281,18 @@ class Playback:
         return Frame(image=image, number=self._number, time=time_, scene=self._scene,
                      photo=bool(getattr(source, "photos", False)), captured=now)
 
-    def _can_loop(self, source) -> bool:
+    def _can_loop(self, source: FrameSource) -> bool:
         return (self.control.loop and self._owned and not getattr(source, "is_live", False)
                 and (source.frame_count or 0) > 1)
 
-    def _reopen(self):
+    def _reopen(self) -> FrameSource:
         self.close()
-        self.source = self._opener(self.spec)
+        source = self.source = self._open()
         self._number, self._scene = 0, self._scene + 1
-        return self.source
+        return source
 
-    def _ending(self, source) -> Ending:
-        read = getattr(source, "frames_read", self._number)
+    def _ending(self, source: FrameSource) -> Ending:
+        read: int = getattr(source, "frames_read", self._number)
         if source.frame_count == 1 and read == 1:
             return Ending("still", f"{source.name}: still image")
         if read == 0:
@@ -274,6 +303,14 @@ class Playback:
 # ---------------------------------------------------------------- the frame step
 
 _NO_SCENE = object()
+
+
+class StepPipeline(Protocol):
+    """What FrameStep runs a frame through (app.core.pipeline.EmotionPipeline)."""
+
+    def reset(self) -> None: ...
+    def process(self, frame: np.ndarray, timestamp: float | None = None) -> list[Detection]: ...
+    def classify_whole(self, frame: np.ndarray) -> list[Detection]: ...
 
 
 class FrameStep:
@@ -288,20 +325,22 @@ class FrameStep:
     within one epoch).
     """
 
-    def __init__(self, pipeline=None, crops: bool = False, on_error=None):
+    def __init__(self, pipeline: StepPipeline | None = None, crops: bool = False,
+                 on_error: Callable[[str], object] | None = None) -> None:
         self.pipeline = pipeline
         self.crops = crops
         self.on_error = on_error
         self.epoch = 0
-        self._scene = _NO_SCENE
+        self._scene: object = _NO_SCENE
         self._failing = False
 
-    def use(self, pipeline):
+    def use(self, pipeline: StepPipeline | None) -> None:
         """Another pipeline from the next frame on (its faces start afresh)."""
         self.pipeline, self._scene = pipeline, _NO_SCENE
         self.epoch += 1
 
-    def detect(self, image, scene=0, photo: bool = False, timestamp=None) -> list:
+    def detect(self, image: np.ndarray, scene: object = 0, photo: bool = False,
+               timestamp: float | None = None) -> list[Detection]:
         pipe = self.pipeline
         if pipe is None:
             return []
@@ -325,11 +364,12 @@ class FrameStep:
         return detections
 
     @staticmethod
-    def draw(image, detections):
+    def draw(image: np.ndarray, detections: Sequence[Detection]) -> np.ndarray:
         """The frame with its detections drawn (the frame itself when there are none)."""
         return draw_detections(image, detections) if detections else image
 
-    def __call__(self, image, scene=0, photo: bool = False, timestamp=None):
+    def __call__(self, image: np.ndarray, scene: object = 0, photo: bool = False,
+                 timestamp: float | None = None) -> tuple[list[Detection], np.ndarray]:
         """(detections, the frame drawn)."""
         detections = self.detect(image, scene, photo, timestamp)
         return detections, self.draw(image, detections)

@@ -2,11 +2,16 @@
 pipeline's settings (as they were when the run started)."""
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from model.runtime.model_card import card_results
 
+if TYPE_CHECKING:   # the pipeline is the caller's, built before
+    from app.core.pipeline import EmotionPipeline
 
-def describe_run(pipe, accurate: bool = False, crops: bool = False) -> dict:
+
+def describe_run(pipe: "EmotionPipeline", accurate: bool = False,
+                 crops: bool = False) -> dict[str, Any]:
     """{"model": {path, networks, accurate}, "settings": {...}} of an EmotionPipeline
     (a window's pipeline without a model has no path)."""
     classifier = getattr(pipe, "classifier", None)

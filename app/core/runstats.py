@@ -4,19 +4,21 @@ timings (plain Python)."""
 import collections
 import os
 import time
+from collections.abc import Callable
 
 
 class RateMeter:
     """Events per second over the last `window` seconds (thread-safe enough:
     one thread ticks, another reads)."""
 
-    def __init__(self, window: float = 2.0, clock=time.monotonic):
+    def __init__(self, window: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self._clock = clock
-        self._times = collections.deque()
+        self._times: collections.deque[float] = collections.deque()
         self.count = 0
 
-    def tick(self, now: float | None = None):
+    def tick(self, now: float | None = None) -> None:
         now = self._clock() if now is None else now
         self._times.append(now)
         self.count += 1
@@ -31,10 +33,10 @@ class RateMeter:
         span = max(now - times[0], times[-1] - times[0])
         return (len(times) - 1) / span if span > 0 else 0.0
 
-    def reset(self):
+    def reset(self) -> None:
         self._times.clear()
 
-    def _trim(self, now: float):
+    def _trim(self, now: float) -> None:
         while self._times and now - self._times[0] > self.window:
             self._times.popleft()
 
@@ -43,12 +45,12 @@ class Laps:
     """Milliseconds of a frame's stages, each timed from the end of the one before:
     call it with a stage's name as the stage ends; `ms()` adds the "total"."""
 
-    def __init__(self, clock=time.perf_counter):
+    def __init__(self, clock: Callable[[], float] = time.perf_counter) -> None:
         self._clock = clock
         self._start = self._last = clock()
         self._ms: dict[str, float] = {}
 
-    def __call__(self, stage: str):
+    def __call__(self, stage: str) -> None:
         now = self._clock()
         self._ms[stage] = (now - self._last) * 1000.0
         self._last = now

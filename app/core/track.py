@@ -9,12 +9,13 @@ seconds, so it behaves the same at 10 or 60 frames per second.
 
 import itertools
 import math
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from app.core.config import DEFAULTS
-
+from app.nouns import Box, Detection
 
 # A track is a face for sure once found in this many frames in a row: a false box
 # (a lamp in dim light) comes and goes, a face stays. Only confirmed faces are
@@ -44,7 +45,7 @@ class ProbabilitySmoother:
 
     def __init__(self, tau: float = DEFAULTS.tau, fast_tau: float = DEFAULTS.fast_tau,
                  jump: float = DEFAULTS.jump, confirm: float = DEFAULTS.confirm,
-                 margin: float = DEFAULTS.label_margin, sure: float = DEFAULTS.sure):
+                 margin: float = DEFAULTS.label_margin, sure: float = DEFAULTS.sure) -> None:
         self.tau = tau
         self.fast_tau = fast_tau
         self.jump = jump
@@ -53,20 +54,21 @@ class ProbabilitySmoother:
         self.sure = sure
         self.reset()
 
-    def reset(self):
+    def reset(self) -> None:
         self.mean: np.ndarray | None = None     # the slow average
         self._fast: np.ndarray | None = None
         self._last: np.ndarray | None = None
         self._t: float | None = None
         self.label: int | None = None           # the top of the bars shown
-        self._leading: tuple | None = None      # (emotion, since when) the fast one leads
+        # (emotion, since when) the fast one leads
+        self._leading: tuple[int, float] | None = None
 
-    def update(self, probs, t: float) -> tuple[np.ndarray, int]:
+    def update(self, probs: Sequence[float] | np.ndarray, t: float) -> tuple[np.ndarray, int]:
         """Add one frame's probabilities at time `t` (s); returns (shown, its top index)."""
         p = np.asarray(probs, dtype=np.float64)
         pair = p if self._last is None else (p + self._last) / 2
         self._last = p
-        if self.mean is None or self._t is None:
+        if self.mean is None or self._fast is None or self.label is None or self._t is None:
             self.mean, self._fast = pair.copy(), pair.copy()
             self.label = int(np.argmax(pair))
         else:
@@ -76,22 +78,22 @@ class ProbabilitySmoother:
             top = int(np.argmax(self.mean))
             if top != self.label and self.mean[top] - self.mean[self.label] > self.margin:
                 self.label = top
-            if self._jumps(t):
+            if self._jumps(self._fast, self.label, t):
                 self.mean = self._fast.copy()
                 self.label, self._leading = int(np.argmax(self.mean)), None
         self._t = t
         shown = _with_top(self.mean, self.label)
         return shown.astype(np.float32), self.label
 
-    def _jumps(self, t: float) -> bool:
+    def _jumps(self, fast: np.ndarray, label: int, t: float) -> bool:
         """The fast average has led the label by `jump` for `confirm` s: a real change."""
-        ahead = int(np.argmax(self._fast))
-        if ahead == self.label or self._fast[ahead] - self._fast[self.label] <= self.jump:
+        ahead = int(np.argmax(fast))
+        if ahead == label or fast[ahead] - fast[label] <= self.jump:
             self._leading = None
             return False
         if self._leading is None or self._leading[0] != ahead:
             self._leading = (ahead, t)
-        lead = self._fast[ahead] - self._fast[self.label]
+        lead = float(fast[ahead] - fast[label])
         return lead > self.sure or t - self._leading[1] >= self.confirm - 1e-3
 
 
@@ -103,7 +105,7 @@ HAIR = 1e-4
 def _with_top(probs: np.ndarray, label: int) -> np.ndarray:
     """`probs` with `label` the top: any higher bar shares the difference with it
     (a tie, the label a hair above); unchanged where `label` is the top already."""
-    out = probs.copy()
+    out: np.ndarray = probs.copy()
     for _ in range(len(out)):
         top = int(np.argmax(out))
         if top == label:
@@ -121,25 +123,25 @@ def _alpha(dt: float, tau: float) -> float:
 @dataclass
 class Track:
     id: int
-    box: tuple
+    box: Box
     last_seen: float
     smoother: ProbabilitySmoother
     missed: int = 0          # frames in a row without a detection
     streak: int = 0          # frames in a row it was found in, up to now
     confirmed: bool = False  # found CONFIRM_STREAK frames in a row at least once
-    velocity: tuple = (0.0, 0.0)   # of the box centre, pixels per second
+    velocity: tuple[float, float] = (0.0, 0.0)   # of the box centre, pixels per second
     angle: float = 0.0       # head tilt (degrees) at which it was last found
-    shown: object = None     # the last Detection drawn for it (what a hold repeats)
+    shown: Detection | None = None     # the last Detection drawn for it (what a hold repeats)
     calibrated: bool = False  # its readings have its person's neutral taken out
 
-    def predicted(self, t: float) -> tuple:
+    def predicted(self, t: float) -> Box:
         """The box moved on by its recent motion to time `t` (for a short miss)."""
         dt = max(0.0, t - self.last_seen)
         x, y, w, h = self.box
         return (int(round(x + self.velocity[0] * dt)), int(round(y + self.velocity[1] * dt)),
                 w, h)
 
-    def move_to(self, box, t: float):
+    def move_to(self, box: Box, t: float) -> None:
         """A new sighting: update the box and the velocity (smoothed over two hits)."""
         dt = t - self.last_seen
         if dt > 0:
@@ -148,12 +150,13 @@ class Track:
             vx = (nx + nw / 2 - ox - ow / 2) / dt
             vy = (ny + nh / 2 - oy - oh / 2) / dt
             self.velocity = (0.5 * (self.velocity[0] + vx), 0.5 * (self.velocity[1] + vy))
-        self.box, self.last_seen, self.missed = tuple(int(v) for v in box), t, 0
+        x, y, w, h = (int(v) for v in box)
+        self.box, self.last_seen, self.missed = (x, y, w, h), t, 0
         self.streak += 1
         self.confirmed |= self.streak >= CONFIRM_STREAK
 
 
-def iou(a, b) -> float:
+def iou(a: Box, b: Box) -> float:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
@@ -163,7 +166,7 @@ def iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _centre_close(a, b, factor: float = 0.6) -> bool:
+def _centre_close(a: Box, b: Box, factor: float = 0.6) -> bool:
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     dist = math.hypot(ax + aw / 2 - bx - bw / 2, ay + ah / 2 - by - bh / 2)
@@ -174,17 +177,19 @@ def _centre_close(a, b, factor: float = 0.6) -> bool:
 class Tracker:
     """Face tracks with stable ids; a track is forgotten `forget_after` s after its last hit."""
 
-    def __init__(self, smoother=ProbabilitySmoother, forget_after: float = 1.0):
+    def __init__(self, smoother: Callable[[], ProbabilitySmoother] = ProbabilitySmoother,
+                 forget_after: float = 1.0) -> None:
         self.smoother = smoother        # makes each new track's smoother
         self.forget_after = forget_after
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
 
-    def reset(self):
+    def reset(self) -> None:
         self.tracks.clear()
         self._ids = itertools.count(1)
 
-    def assign(self, claimed: dict, boxes, t: float) -> list[tuple[Track, tuple]]:
+    def assign(self, claimed: dict[int, Box], boxes: Iterable[Box],
+               t: float) -> list[tuple[Track, Box]]:
         """Match this frame's faces to tracks.
 
         `claimed`: track id -> box already found near that track's last box;

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+
 def app_version() -> str:
     """The one version (app.__version__), installed or run from a checkout."""
     from app import __version__

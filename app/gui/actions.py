@@ -21,11 +21,12 @@ class WindowActions:
     def __init__(self, window):
         self._window = window
         a = self._action
-        self.start = a("&Stop", "Ctrl+R", "Start or stop the source", QStyle.SP_MediaStop)
+        self.start = a("&Stop", "Ctrl+R", "Start or stop the source",
+                       QStyle.StandardPixmap.SP_MediaStop)
         self.open = a("&Open video or image…", QKeySequence.Open,
-                      "Show a video file or an image", QStyle.SP_DialogOpenButton)
+                      "Show a video file or an image", QStyle.StandardPixmap.SP_DialogOpenButton)
         self.snapshot = a("Sna&pshot", "Space", "Save the annotated picture, the raw "
-                          "frame and a JSON record", QStyle.SP_DialogSaveButton)
+                          "frame and a JSON record", QStyle.StandardPixmap.SP_DialogSaveButton)
         self.folder = a("Snapshot &folder…", "Ctrl+Shift+S", "Where snapshots are saved")
         self.model = a("Load &model…", "Ctrl+L",
                        "Use another emotion model (.tflite, .keras or a .json ensemble)")
@@ -53,7 +54,7 @@ class WindowActions:
                       "ends", checkable=True)
         self.record = a("&Record", "R", "Record what is shown: the annotated video, "
                         "detections.csv, summary.json and the timeline, in a new folder",
-                        QStyle.SP_DialogYesButton, checkable=True)
+                        QStyle.StandardPixmap.SP_DialogYesButton, checkable=True)
         self.measure_baseline = a(
             "Calibrate &neutral", "N", "Keep a neutral face for a few seconds: the followed "
             "(or largest) face's emotions are then read with that person's own neutral "
@@ -70,14 +71,14 @@ class WindowActions:
         self.markers = []                         # Marker 1..9, each its number as data
         for n in MARKER_KEYS:
             act = a(f"Marker {n}", None, f"Mark this moment with the number {n}")
-            act.setShortcuts([QKeySequence(str(n)),
-                              QKeySequence(int(Qt.KeypadModifier) | (Qt.Key_0 + n))])
+            keypad = int(Qt.KeyboardModifier.KeypadModifier) | (Qt.Key.Key_0 + n)
+            act.setShortcuts([QKeySequence(str(n)), QKeySequence(keypad)])
             act.setData(n)
             self.markers.append(act)
         self.resolutions = QActionGroup(window)
         for size in CAMERA_SIZES:
-            act = QAction(f"{size[0]} x {size[1]}" if size else "The camera's own", window,
-                          checkable=True)
+            act = QAction(f"{size[0]} x {size[1]}" if size else "The camera's own", window)
+            act.setCheckable(True)
             act.setData(size)
             self.resolutions.addAction(act)
 
@@ -99,7 +100,7 @@ class WindowActions:
         """The Start/Stop action says what it will do."""
         self.start.setText("&Stop" if running else "&Start")
         self.start.setIcon(self._window.style().standardIcon(
-            QStyle.SP_MediaStop if running else QStyle.SP_MediaPlay))
+            QStyle.StandardPixmap.SP_MediaStop if running else QStyle.StandardPixmap.SP_MediaPlay))
 
     def build_menus(self, bar, cameras):
         """The menu bar; the Camera menu is `cameras`' (a CameraChooser). Returns
@@ -136,7 +137,7 @@ class WindowActions:
         """The toolbar's buttons and the sensitivity slider (returned)."""
         toolbar.setObjectName("controls")
         toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonTextBesideIcon)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         toolbar.addAction(self.start)
         toolbar.addWidget(camera_box)
         toolbar.addAction(self.open)
@@ -145,11 +146,11 @@ class WindowActions:
         toolbar.addSeparator()
         toolbar.addActions([self.mirror, self.smoothing, self.measure_baseline])
         toolbar.addWidget(QLabel(" Sensitivity "))
-        slider = QSlider(Qt.Horizontal)
+        slider = QSlider(Qt.Orientation.Horizontal)
         slider.setRange(0, 100)
         slider.setFixedWidth(120)
         slider.setToolTip("Face detector sensitivity (+ / -)")
-        slider.setFocusPolicy(Qt.NoFocus)       # keep Space for snapshots
+        slider.setFocusPolicy(Qt.FocusPolicy.NoFocus)       # keep Space for snapshots
         toolbar.addWidget(slider)
         return slider
 

@@ -17,11 +17,13 @@ import datetime as dt
 import logging
 import math
 import time
+from typing import TypeGuard
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal
 
 from app.core.neutral_check import NotNeutral, checked_offset
 from app.gui.source_control import source_label
+from app.nouns import Detection
 from model.runtime.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)
@@ -54,7 +56,9 @@ class NeutralBaseline(QObject):
         self.why_none = NEEDS_MODEL          # why there is none
         self.record: dict | None = None
         self._countdown: dict | None = None
-        self._timer = QTimer(self, interval=100, timeout=self._tick)
+        self._timer = QTimer(self)
+        self._timer.setInterval(100)
+        self._timer.timeout.connect(self._tick)
 
     @property
     def counting(self) -> bool:
@@ -83,7 +87,8 @@ class NeutralBaseline(QObject):
         the picture shown; at once from its reading when the picture is still."""
         result = self._shown
         det = self.panel.shown_face(result.detections) if result is not None else None
-        if not self._can_measure(det):
+        # (no result: no face, which _can_measure says)
+        if not self._can_measure(det) or result is None:
             return
         which = "selected" if self.panel.is_selected(det) else "largest"
         if self.review_control.still:
@@ -96,7 +101,7 @@ class NeutralBaseline(QObject):
         self._timer.start()
         self._tick()
 
-    def _can_measure(self, det) -> bool:
+    def _can_measure(self, det: Detection | None) -> TypeGuard[Detection]:
         """Whether face `det` can be measured now; if not, says why."""
         if self.counting:
             self.message.emit("Already calibrating: keep a neutral face", False)
@@ -171,6 +176,9 @@ class NeutralBaseline(QObject):
                   f"{got} readings", sequence=True)
 
     def _set(self, track, which, readings, result, source, measured: str, sequence: bool):
+        if self.reference is None:      # the model was replaced meanwhile by one without
+            self.message.emit(f"Calibration not done: {self.why_none}", True)
+            return
         try:      # a smile, a face that talks: not a resting face (app.core.neutral_check)
             offset = checked_offset(readings, self.reference, sequence)
         except NotNeutral as exc:

@@ -46,7 +46,7 @@ class CameraChooser(QObject):
         self.box = QComboBox()
         self.box.setMinimumContentsLength(10)
         self.box.setToolTip("Camera (only the cameras that open are listed)")
-        self.box.setFocusPolicy(Qt.NoFocus)      # keep Space for snapshots
+        self.box.setFocusPolicy(Qt.FocusPolicy.NoFocus)      # keep Space for snapshots
         self.box.activated.connect(self._box_chosen)
         self.menu: QMenu | None = None
         self.actions = QActionGroup(window)
@@ -88,7 +88,8 @@ class CameraChooser(QObject):
             self.actions.removeAction(act)
         for i, index in enumerate(cameras):
             self.box.addItem(f"Camera {index}", index)
-            act = QAction(f"Camera {index}", self._window, checkable=True)
+            act = QAction(f"Camera {index}", self._window)
+            act.setCheckable(True)
             act.setData(str(index))
             if i < 9:
                 act.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
@@ -98,7 +99,9 @@ class CameraChooser(QObject):
         if not cameras:   # an item, not placeholder text: Qt 5.15 does not draw that
             self.box.addItem("No camera")
             if self.menu is not None:
-                self.menu.addAction("No camera found").setEnabled(False)
+                found = self.menu.addAction("No camera found")
+                if found is not None:
+                    found.setEnabled(False)
         self.box.setEnabled(bool(cameras))
         self.sync(self._spec, self._running)
 

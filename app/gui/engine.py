@@ -81,7 +81,9 @@ class VideoEngine(QObject):
         self.loader = ModelLoader(pipeline_factory)
         # straight from the loader's thread to the locked hand-over (thread-safe): the
         # new model reaches processing even while the GUI thread is busy
-        self.loader.loaded.connect(self._offer, Qt.DirectConnection)
+        # PyQt5's stubs leave out connect's type
+        self.loader.loaded.connect(self._offer,  # type: ignore[call-arg]
+                                   Qt.ConnectionType.DirectConnection)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
         self._load.connect(self.loader.load)
@@ -114,8 +116,9 @@ class VideoEngine(QObject):
         """Stop the current source (the last picture stays for snapshots)."""
         if self.capture is not None and self._capture_alive:
             self.capture.control.stop()
-            stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
-                        f"capture of {self.capture.spec}")
+            if self.capture_thread is not None:
+                stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
+                            f"capture of {self.capture.spec}")
         self.frames.clear()
 
     @property
@@ -219,8 +222,9 @@ class VideoEngine(QObject):
         self._shut = True
         if self.capture is not None:
             self.capture.control.stop()
-            stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
-                        f"capture of {self.capture.spec}")
+            if self.capture_thread is not None:
+                stop_thread(self.capture_thread, self.capture, STOP_TIMEOUT,
+                            f"capture of {self.capture.spec}")
         self.frames.close()
         self.processing.results.close()
         stop_thread(self.processing_thread, self.processing, FRAME_TIMEOUT, "processing")

@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import sys
+from typing import cast
 
 from model.runtime.errors import UserError
 
@@ -73,7 +74,8 @@ def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
     from app.gui.settings import Settings
     from app.gui.window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # the instance there is the app's own QApplication (a test's, or one made here)
+    app = cast(QApplication, QApplication.instance()) or QApplication(sys.argv[:1])
     add_fonts_if_none(app)        # the standalone app on a system without fonts
     app.setApplicationName("Emotion Detector")
     app.setWindowIcon(_icon())
@@ -84,10 +86,17 @@ def _run_window(source, snapshots, model, loop, exit_after, stats_every, record,
                         record_dir=record)
     window.show()
     source = source if source is not None else settings.source
-    QTimer.singleShot(0, lambda: window.start_source(source))
+
+    def start() -> None:
+        window.start_source(source)
+
+    def close() -> None:
+        window.close()
+
+    QTimer.singleShot(0, start)
     QTimer.singleShot(0, window.cameras.refresh)
     if exit_after > 0:
-        QTimer.singleShot(int(exit_after * 1000), window.close)
+        QTimer.singleShot(int(exit_after * 1000), close)
     _close_on_signals(window)
     code = app.exec_()
     log.debug("event loop ended (%d)", code)
@@ -102,7 +111,9 @@ def _icon():
     from app.io.desktop_entry import icon_image
 
     bgra = np.ascontiguousarray(icon_image(128))
-    image = QImage(bgra.data, 128, 128, bgra.strides[0], QImage.Format_ARGB32).copy()
+    # PyQt5's stubs leave out buffers, which QImage takes
+    image = QImage(bgra.data, 128, 128, bgra.strides[0], QImage.Format_ARGB32)  # type: ignore[call-overload]
+    image = image.copy()
     return QIcon(QPixmap.fromImage(image))
 
 
@@ -116,5 +127,7 @@ def _close_on_signals(window):
 
     signal.signal(signal.SIGINT, close)
     signal.signal(signal.SIGTERM, close)
-    window._signal_timer = QTimer(window, interval=200, timeout=lambda: None)
-    window._signal_timer.start()
+    timer = window._signal_timer = QTimer(window)
+    timer.setInterval(200)
+    timer.timeout.connect(lambda: None)
+    timer.start()

@@ -1,8 +1,9 @@
 """Markers: keys 1..9 add a numbered one, Add marker… one with a short text.
 
 A marker (one app.nouns.Marker from here to every file and feed) names the moment
-shown (the frame's number and its time in the source, as captured) and goes into the recording's markers.csv (directly to the recorder,
-which keeps it in order with the frames); the rest hear of it by `added`: the side
+shown (the frame's number and its time in the source, as captured) and goes into
+the recording's markers.csv (directly to the recorder, which keeps it in order
+with the frames); the rest hear of it by `added`: the side
 panel's timeline, the live feeds (through the engine's processing thread) and the
 next snapshots (`last`).
 """

@@ -58,4 +58,6 @@ def to_qimage(bgr: np.ndarray) -> QImage:
     """An RGB QImage owning its pixels (safe to hand across threads)."""
     rgb = np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     h, w = rgb.shape[:2]
-    return QImage(rgb.data, w, h, rgb.strides[0], QImage.Format_RGB888).copy()
+    # PyQt5's stubs leave out buffers, which QImage takes
+    image = QImage(rgb.data, w, h, rgb.strides[0], QImage.Format_RGB888)  # type: ignore[call-overload]
+    return image.copy()

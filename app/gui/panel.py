@@ -40,10 +40,10 @@ class SidePanel(QWidget):
         self.timeline_title.setWordWrap(True)
         # the panel's own control for View > Valence timeline (its action, set later)
         self.valence_button = QToolButton()
-        self.valence_button.setFocusPolicy(Qt.NoFocus)   # keep Space for snapshots
+        self.valence_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)   # keep Space for snapshots
         header = QHBoxLayout()
         header.addWidget(self.timeline_title, 1)
-        header.addWidget(self.valence_button, 0, Qt.AlignTop)
+        header.addWidget(self.valence_button, 0, Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         for widget in (self.face_title, hint, self.bars):
             layout.addWidget(widget)

@@ -28,9 +28,9 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from app.gui.threads import start_worker
-from app.report import try_write_report
 from app.io.frame_source import frame_rate
 from app.io.results import ResultFiles
+from app.report import try_write_report
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ class RecorderWorker(QObject):
         super().__init__()
         self.folder, self.name, self.fps, self.input_name = folder, name, fps, input_name
         self.extra = extra         # more summary fields: the model and settings in use
-        self.files = None
+        self.files: ResultFiles | None = None
         self.pending = 0
         self.lock = threading.Lock()
-        self._error = None
+        self._error: str | None = None
         self._start = time.perf_counter()
         self._work = 0.0               # s spent on the recorded frames: processing + writing
 
@@ -135,7 +135,9 @@ class RecorderWorker(QObject):
             except OSError as exc:
                 self.failed.emit(f"recording not finished in {self.folder}: "
                                  f"{exc.strerror or exc}")
-        self.thread().quit()
+        thread = self.thread()
+        if thread is not None:      # (it is moved to the recorder's thread first)
+            thread.quit()
 
 
 class Recorder(QObject):
@@ -242,7 +244,7 @@ class Recorder(QObject):
         self._finish.emit(stopped, self._paused_s, extra)
         self._finish.disconnect(worker.finish)
         self.worker = None
-        done = thread.wait(int(wait * 1000)) if wait else False
+        done = thread.wait(int(wait * 1000)) if wait and thread is not None else False
         if wait and not done:
             log.warning("the recording in %s is still being written", self.folder)
         # keep the finishing ones alive: a running QThread must never be destroyed

@@ -32,7 +32,7 @@ class Settings:
     def __init__(self, qsettings: QSettings | None = None):
         if qsettings is None:
             path = os.environ.get(SETTINGS_ENV)
-            qsettings = (QSettings(path, QSettings.IniFormat) if path
+            qsettings = (QSettings(path, QSettings.Format.IniFormat) if path
                          else QSettings(APP_NAME, APP_NAME))
         self._q = qsettings
 
@@ -136,5 +136,5 @@ class Settings:
 
     def sync(self):
         self._q.sync()
-        if self._q.status() != QSettings.NoError:
+        if self._q.status() != QSettings.Status.NoError:
             log.warning("could not save settings to %s", self.location)

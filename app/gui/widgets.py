@@ -13,6 +13,9 @@ from app.nouns import Marker
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
 VALENCE_COLOR = QColor(30, 120, 200)
+# row labels: centred on their row's height, at one end
+MIDDLE_LEFT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+MIDDLE_RIGHT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
 
 
 def emotion_qcolor(emotion: str) -> QColor:
@@ -37,8 +40,8 @@ class VideoView(QWidget):
         self.highlight = None          # (x, y, w, h) in frame pixels: the selected face
         self.setMinimumSize(320, 240)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
-        self.setAttribute(Qt.WA_OpaquePaintEvent)
-        self.setFocusPolicy(Qt.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
     def set_image(self, image: QImage):
         self.image = image
@@ -64,7 +67,7 @@ class VideoView(QWidget):
         """Where the picture is drawn: centred, as large as fits, aspect kept."""
         if self.image is None or self.image.isNull():
             return QRect()
-        size = self.image.size().scaled(self.size(), Qt.KeepAspectRatio)
+        size = self.image.size().scaled(self.size(), Qt.AspectRatioMode.KeepAspectRatio)
         x = (self.width() - size.width()) // 2
         y = (self.height() - size.height()) // 2
         return QRect(QPoint(x, y), size)
@@ -72,12 +75,12 @@ class VideoView(QWidget):
     def paintEvent(self, event):
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(24, 24, 24))
-        target = self.target_rect()
-        if not target.isNull():
+        target, image = self.target_rect(), self.image
+        if image is not None and not target.isNull():
             p.setRenderHint(QPainter.SmoothPixmapTransform)
-            p.drawImage(target, self.image)
+            p.drawImage(target, image)
             if self.highlight is not None:
-                self._draw_highlight(p, target)
+                self._draw_highlight(p, target, image, self.highlight)
         if self.overlay:
             self._text_box(p, self.overlay, self.rect().center(), 14)
         if self.banner:
@@ -86,16 +89,17 @@ class VideoView(QWidget):
             self._text_box(p, self.prompt, QPoint(self.width() // 2, self.height() - 48), 18)
         p.end()
 
-    def _draw_highlight(self, p: QPainter, target: QRect):
+    def _draw_highlight(self, p: QPainter, target: QRect, image: QImage,
+                        highlight: tuple[int, ...]) -> None:
         """A white frame around the selected face, just outside its box."""
-        sx = target.width() / self.image.width()
-        sy = target.height() / self.image.height()
-        x, y, w, h = self.highlight
+        sx = target.width() / image.width()
+        sy = target.height() / image.height()
+        x, y, w, h = highlight
         rect = QRect(int(target.x() + x * sx) - 5, int(target.y() + y * sy) - 5,
                      int(w * sx) + 10, int(h * sy) + 10)
         pen = QPen(QColor(255, 255, 255))
         pen.setWidth(3)
-        pen.setStyle(Qt.DashLine)
+        pen.setStyle(Qt.PenStyle.DashLine)
         p.setPen(pen)
         p.drawRect(rect)
 
@@ -103,7 +107,7 @@ class VideoView(QWidget):
         font = QFont(self.font())
         font.setPointSize(size)
         p.setFont(font)
-        flags = Qt.AlignCenter | Qt.TextWordWrap
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
         bounds = p.boundingRect(QRect(0, 0, max(200, self.width() - 60), 1000), flags, text)
         bounds.moveCenter(centre)
         box = bounds.adjusted(-12, -8, 12, 8)
@@ -112,11 +116,11 @@ class VideoView(QWidget):
         p.drawText(bounds, flags, text)
 
     def mousePressEvent(self, event):
-        target = self.target_rect()
-        if target.isNull() or not target.contains(event.pos()):
+        target, image = self.target_rect(), self.image
+        if image is None or target.isNull() or not target.contains(event.pos()):
             return
-        sx = self.image.width() / target.width()
-        sy = self.image.height() / target.height()
+        sx = image.width() / target.width()
+        sy = image.height() / target.height()
         self.clicked.emit(int((event.x() - target.x()) * sx),
                           int((event.y() - target.y()) * sy))
 
@@ -149,13 +153,13 @@ class ProbabilityBars(QWidget):
             font.setBold(emotion == self.label)
             p.setFont(font)
             p.setPen(text)
-            p.drawText(QRectF(0, y, name_w, row), Qt.AlignVCenter | Qt.AlignLeft, emotion)
+            p.drawText(QRectF(0, y, name_w, row), MIDDLE_LEFT, emotion)
             track = QRectF(name_w, y + row * 0.2, bar_w, row * 0.6)
             p.fillRect(track, QColor(128, 128, 128, 50))
             p.fillRect(QRectF(track.x(), track.y(), bar_w * max(0.0, min(1.0, prob)),
                               track.height()), emotion_qcolor(emotion))
             p.drawText(QRectF(name_w + bar_w + 4, y, pct_w, row),
-                       Qt.AlignVCenter | Qt.AlignRight, f"{prob * 100:.0f}%")
+                       MIDDLE_RIGHT, f"{prob * 100:.0f}%")
         p.end()
 
 
@@ -182,11 +186,11 @@ class TimelineView(QWidget):
         p.setPen(text)
         p.fillRect(QRectF(name_w, 0, width, height), QColor(128, 128, 128, 40))
         for frac, label in line.axis_labels():
-            align = Qt.AlignLeft if frac == 0 else Qt.AlignRight if frac == 1 \
-                else Qt.AlignHCenter
+            align = Qt.AlignmentFlag.AlignLeft if frac == 0 \
+                else Qt.AlignmentFlag.AlignRight if frac == 1 else Qt.AlignmentFlag.AlignHCenter
             p.drawText(QRectF(name_w, height, width, bottom), align, label)
         if line.mode == "photos":
-            p.drawText(QRectF(name_w, height, width, bottom), Qt.AlignLeft,
+            p.drawText(QRectF(name_w, height, width, bottom), Qt.AlignmentFlag.AlignLeft,
                        "one column per photo")
         if line.show_valence:
             self._paint_valence(p, name_w, width, height, text)
@@ -194,7 +198,7 @@ class TimelineView(QWidget):
             self._paint_emotions(p, name_w, width, row, text)
         pen = QPen(text)
         pen.setWidth(1)
-        pen.setStyle(Qt.DashLine)
+        pen.setStyle(Qt.PenStyle.DashLine)
         for t, number, label in line.markers:
             frac = line.x_fraction(t)
             if frac is None:
@@ -204,18 +208,18 @@ class TimelineView(QWidget):
             p.drawLine(QPoint(int(x), 0), QPoint(int(x), int(height)))
             p.setPen(text)
             p.drawText(QRectF(x + 2, 0, 80, p.fontMetrics().height()),
-                       Qt.AlignLeft | Qt.AlignTop,
+                       Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop,
                        Marker(number=number, text=label).label)
         p.end()
 
     def _paint_emotions(self, p, name_w, width, row, text):
         for i, emotion in enumerate(EMOTIONS):
-            p.drawText(QRectF(0, i * row, name_w, row), Qt.AlignVCenter | Qt.AlignLeft,
+            p.drawText(QRectF(0, i * row, name_w, row), MIDDLE_LEFT,
                        emotion)
         line = self.timeline
         step = line.mark_width(width)
         centred = line.mode == "photos"          # a photo's mark is its column
-        for (t, idx, conf, _), frac in zip(line.samples, line.sample_fractions()):
+        for (_, idx, conf, _), frac in zip(line.samples, line.sample_fractions()):
             if idx < 0 or frac is None:
                 continue
             x = name_w + width * frac - (step / 2 if centred else 0)
@@ -228,7 +232,7 @@ class TimelineView(QWidget):
             return (1 - (max(-1.0, min(1.0, v)) + 1) / 2) * (height - 8) + 4
 
         for v, label in ((1.0, "+1"), (0.0, "0"), (-1.0, "-1")):
-            p.drawText(QRectF(0, y(v) - 8, name_w, 16), Qt.AlignVCenter | Qt.AlignLeft,
+            p.drawText(QRectF(0, y(v) - 8, name_w, 16), MIDDLE_LEFT,
                        label)
         p.setPen(QPen(QColor(128, 128, 128, 120)))
         p.drawLine(QPoint(name_w, int(y(0.0))), QPoint(name_w + width, int(y(0.0))))
@@ -238,7 +242,7 @@ class TimelineView(QWidget):
         p.setRenderHint(QPainter.Antialiasing)
         last = None
         line = self.timeline
-        for (t, _, _, v), frac in zip(line.samples, line.sample_fractions()):
+        for (_, _, _, v), frac in zip(line.samples, line.sample_fractions()):
             if v is None or frac is None:
                 last = None                      # no face: a gap
                 continue
@@ -279,19 +283,24 @@ class ReviewBar(QWidget):
         self.photos = False
         self.index = 0                  # the frame or picture shown, 0-based
         style = self.style()
-        self.prev = QToolButton(toolTip="Previous picture (Left)")
-        self.prev.setIcon(style.standardIcon(QStyle.SP_MediaSkipBackward))
-        self.play = QToolButton(toolTip="Pause / play (P)", checkable=True)
-        self.play.setIcon(style.standardIcon(QStyle.SP_MediaPause))
-        self.next = QToolButton(toolTip="Next picture (Right)")
-        self.next.setIcon(style.standardIcon(QStyle.SP_MediaSkipForward))
-        self.slider = QSlider(Qt.Horizontal)
+        assert style is not None            # (a widget always has one)
+        self.prev = QToolButton()
+        self.prev.setToolTip("Previous picture (Left)")
+        self.prev.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipBackward))
+        self.play = QToolButton()
+        self.play.setToolTip("Pause / play (P)")
+        self.play.setCheckable(True)
+        self.play.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaPause))
+        self.next = QToolButton()
+        self.next.setToolTip("Next picture (Right)")
+        self.next.setIcon(style.standardIcon(QStyle.StandardPixmap.SP_MediaSkipForward))
+        self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setToolTip("Drag to go to another place")
         self.where = QLabel("")
         self.loop = QCheckBox("Loop")
         self.loop.setToolTip("Play the video again from the start when it ends")
         for w in (self.prev, self.play, self.next, self.slider, self.loop):
-            w.setFocusPolicy(Qt.NoFocus)            # keep Space for snapshots
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)            # keep Space for snapshots
         row = QHBoxLayout(self)
         row.setContentsMargins(4, 2, 4, 2)
         for w in (self.prev, self.play, self.next):

@@ -54,7 +54,7 @@ class MainWindow(QMainWindow):
         self.last_result = None
         self.latency_ms = 0.0
         self.frames_shown = self.frames_with_faces = 0
-        self.shown_at = None
+        self.shown_at: float | None = None
         self._closing = False
         self.setWindowTitle(TITLE)
         self.setAcceptDrops(True)
@@ -66,7 +66,9 @@ class MainWindow(QMainWindow):
         self.cameras = CameraChooser(self, camera_lister)
         self.recent_menu = a.build_menus(self.menuBar(), self.cameras)
         self.sensitivity = a.build_toolbar(self.addToolBar("Controls"), self.cameras.box)
-        self.status = StatusLine(self.statusBar())
+        bar = self.statusBar()
+        assert bar is not None              # (a main window makes its own)
+        self.status = StatusLine(bar)
         self.recorder = Recorder(self)
         self.review_control = ReviewControl(engine, self.review, a, self.recorder, self)
         self.baseline = NeutralBaseline(self.panel, self.review_control, self)
@@ -85,9 +87,13 @@ class MainWindow(QMainWindow):
         if settings.geometry is None or not self.restoreGeometry(settings.geometry):
             self.resize(1100, 700)
         self.view.setFocus()
-        self._stats_timer = QTimer(self, interval=500, timeout=self._update_stats)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setInterval(500)
+        self._stats_timer.timeout.connect(self._update_stats)
         self._stats_timer.start()
-        self._log_timer = QTimer(self, interval=int(stats_every * 1000), timeout=self.log_stats)
+        self._log_timer = QTimer(self)
+        self._log_timer.setInterval(int(stats_every * 1000))
+        self._log_timer.timeout.connect(self.log_stats)
         if stats_every > 0:
             self._log_timer.start()
 
@@ -99,7 +105,7 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.view, 1)
         column.addWidget(self.review)
-        splitter = QSplitter(Qt.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(left)
         splitter.addWidget(self.panel)
         splitter.setStretchFactor(0, 1)
@@ -126,7 +132,7 @@ class MainWindow(QMainWindow):
                 (a.marker_text, lambda: self.markers.ask_text(self))):
             (act.toggled if act.isCheckable() else act.triggered).connect(slot)
         for act in a.markers:
-            act.triggered.connect(lambda _=False, n=act.data(): self.markers.add(n))
+            act.triggered.connect(self._marker_adder(act.data()))
         self.cameras.chosen.connect(self.start_source)
         self.option_control.cameraSizeChanged.connect(self._reopen_camera)
         self._connect_source()
@@ -242,6 +248,10 @@ class MainWindow(QMainWindow):
                  rss_mb(), s["capture_fps"], s["processing_fps"], s["latency_ms"], s["faces"],
                  self.frames_shown, self.frames_with_faces, s["dropped"],
                  pos.x(), pos.y(), rect.width(), rect.height())
+
+    def _marker_adder(self, number):
+        """A slot adding marker `number` (triggered's checked flag aside)."""
+        return lambda _=False: self.markers.add(number)
 
     # --------------------------------------------------------------- events
     def showEvent(self, event):

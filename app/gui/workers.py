@@ -21,11 +21,11 @@ from app.core.neutral import neutral_reference
 from app.core.playback import FrameStep, Playback, PlaybackControl, describe
 from app.core.run_info import describe_run
 from app.core.runstats import RateMeter
-from app.nouns import Frame
 from app.gui.mailbox import Closed, LatestMailbox
 from app.gui.options import LiveOptions
 from app.gui.packets import Packet, Result, to_qimage
 from app.io.sources import open_source
+from app.nouns import Frame
 from model.runtime.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -54,14 +54,14 @@ class CaptureWorker(QObject):
                                  hold_photos=True)
         self.last_packet: Packet | None = None
         self._name = str(spec)
-        self._started_at = None
+        self._started_at: float | None = None
 
     @pyqtSlot()
     def run(self):
         ending = self.playback.play(self._post, started=self._started)
         if ending.kind != "stopped":
             self._report(ending.kind, ending.message)
-        self.thread().quit()
+        _quit(self)
 
     def _started(self, source):
         self._name = source.name
@@ -141,7 +141,7 @@ class ProcessingWorker(QObject):
                 self._deliver(result)
         if self.pipeline is not None:
             self.pipeline.close()
-        self.thread().quit()
+        _quit(self)
 
     def _use_new_pipeline(self) -> bool:
         pipeline = self.options.take_pipeline()
@@ -153,7 +153,7 @@ class ProcessingWorker(QObject):
         self.options.take_baseline()            # measured with the model just replaced
         classifier = getattr(pipeline, "classifier", None)
         path = getattr(classifier, "path", None)
-        if path is not None:                    # a faces-only stand-in is no news
+        if classifier is not None and path is not None:   # a faces-only stand-in: no news
             try:
                 reference, why = neutral_reference(classifier), ""
             except (ModelError, AttributeError) as exc:
@@ -199,3 +199,10 @@ class ProcessingWorker(QObject):
         self.rate.tick()
         if not self.results.put(result):
             self.resultReady.emit()   # else a signal is already on its way
+
+
+def _quit(worker: QObject) -> None:
+    """End the event loop of the thread `worker` lives in."""
+    thread = worker.thread()
+    if thread is not None:      # (every worker here is moved to a thread first)
+        thread.quit()

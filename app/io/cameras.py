@@ -10,7 +10,9 @@ import queue
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import cv2
 import numpy as np
@@ -19,6 +21,22 @@ from app.io.frame_source import FrameSource, SourceError, quiet_opencv, to_bgr8
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
+
+
+class Capture(Protocol):
+    """What a camera is read through: cv2.VideoCapture, or a test's fake."""
+
+    def isOpened(self) -> bool: ...
+    def read(self) -> tuple[bool, Any]: ...     # (ok, a frame, or None or anything when not ok)
+    def set(self, prop: int, value: float) -> bool: ...
+    def get(self, prop: int) -> float: ...
+    def release(self) -> None: ...
+
+
+CaptureFactory = Callable[[int], "Capture | None"]
+
+
 class _DaemonWorker:
     """One daemon thread running submitted calls in order.
 
@@ -26,22 +44,25 @@ class _DaemonWorker:
     read stuck in a driver would keep the program from quitting.
     """
 
-    def __init__(self, name: str):
-        self._jobs = queue.SimpleQueue()
+    def __init__(self, name: str) -> None:
+        # (future, the call, its arguments) or None: stop
+        self._jobs: queue.SimpleQueue[
+            tuple[concurrent.futures.Future[Any], Callable[..., Any], tuple[Any, ...]] | None
+        ] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
-    def submit(self, fn, *args) -> concurrent.futures.Future:
-        future = concurrent.futures.Future()
+    def submit(self, fn: Callable[..., _T], *args: Any) -> concurrent.futures.Future[_T]:
+        future: concurrent.futures.Future[_T] = concurrent.futures.Future()
         self._jobs.put((future, fn, args))
         return future
 
-    def shutdown(self, wait: bool = False):
+    def shutdown(self, wait: bool = False) -> None:
         self._jobs.put(None)
         if wait:
             self._thread.join()
 
-    def _loop(self):
+    def _loop(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, fn, args = job
             if not future.set_running_or_notify_cancel():
@@ -64,9 +85,10 @@ class CameraSource(FrameSource):
 
     CLOSE_WAIT = 1.0   # seconds close() waits for the camera to be released
 
-    def __init__(self, index: int, capture_factory=None, stall_timeout: float = 5.0,
-                 start_timeout: float = 10.0, max_failures: int = 10,
-                 retry_delay: float = 0.05, width=None, height=None):
+    def __init__(self, index: int, capture_factory: CaptureFactory | None = None,
+                 stall_timeout: float = 5.0, start_timeout: float = 10.0,
+                 max_failures: int = 10, retry_delay: float = 0.05,
+                 width: int | None = None, height: int | None = None) -> None:
         super().__init__()
         self.index = int(index)
         self.name = f"camera {self.index}"
@@ -80,6 +102,7 @@ class CameraSource(FrameSource):
         self._pool = _DaemonWorker(f"camera{self.index}")
         factory = capture_factory or _open_camera
         future = self._pool.submit(_open_capture, factory, self.index, width, height)
+        self._cap: Capture | None
         try:
             self._cap = future.result(timeout=start_timeout)
         except concurrent.futures.TimeoutError:
@@ -94,14 +117,16 @@ class CameraSource(FrameSource):
         fps = _get(self._cap, cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
 
-    def read(self):
+    def read(self) -> np.ndarray | None:
         if self._closed:
             return None
         if self._broken:
             raise SourceError(self._broken)
         deadline = self.start_timeout if self.frames_read == 0 else self.stall_timeout
+        cap = self._cap
+        assert cap is not None       # set until closed
         while True:
-            future = self._pool.submit(self._cap.read)
+            future = self._pool.submit(cap.read)
             try:
                 ok, frame = future.result(timeout=deadline)
             except concurrent.futures.TimeoutError:
@@ -111,7 +136,9 @@ class CameraSource(FrameSource):
             if ok and frame is not None and frame.size:
                 self._failures = 0
                 self.frames_read += 1
-                return frame if frame.dtype == np.uint8 and frame.ndim == 3 else to_bgr8(frame)
+                bgr: np.ndarray = frame if frame.dtype == np.uint8 and frame.ndim == 3 \
+                    else to_bgr8(frame)
+                return bgr
             self._failures += 1
             if self._failures >= self.max_failures:
                 if self.frames_read == 0:
@@ -120,11 +147,11 @@ class CameraSource(FrameSource):
                            "frames (unplugged?)")
             time.sleep(self.retry_delay)
 
-    def _fail(self, message: str):
+    def _fail(self, message: str) -> NoReturn:
         self._broken = message
         raise SourceError(message)
 
-    def close(self):
+    def close(self) -> None:
         if self._closed:
             return
         super().close()
@@ -154,11 +181,12 @@ def camera_backend(platform: str = sys.platform) -> int:
     return cv2.CAP_ANY
 
 
-def _open_camera(index):
+def _open_camera(index: int) -> Capture:
     return cv2.VideoCapture(index, camera_backend())
 
 
-def _open_capture(factory, index, width, height):
+def _open_capture(factory: CaptureFactory, index: int, width: int | None,
+                  height: int | None) -> Capture | None:
     with quiet_opencv():
         cap = factory(index)
         if cap is None or not cap.isOpened():
@@ -170,20 +198,21 @@ def _open_capture(factory, index, width, height):
     return cap
 
 
-def _get(cap, prop):
+def _get(cap: Capture, prop: int) -> float | None:
     try:
         return cap.get(prop)
     except Exception:  # noqa: BLE001 - fakes may not implement get()
         return None
 
 
-def _release(cap):
+def _release(cap: Capture | None) -> None:
     if cap is not None:
         with contextlib.suppress(Exception):
             cap.release()
 
 
-def list_cameras(max_index: int = 5, capture_factory=None) -> list[int]:
+def list_cameras(max_index: int = 5,
+                 capture_factory: CaptureFactory | None = None) -> list[int]:
     """Indexes 0..max_index-1 of cameras that open and give a frame (quietly)."""
     found = []
     for index in range(max_index):

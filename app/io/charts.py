@@ -2,8 +2,13 @@
 drawn with OpenCV: the app's install has no plotting library (matplotlib is in the
 `train` extra only)."""
 
+from collections.abc import Iterable, Mapping, Sequence
+
 import cv2
 import numpy as np
+import numpy.typing as npt
+
+Color = tuple[int, int, int]    # BGR
 
 COLORS = [(200, 80, 30), (40, 160, 40), (30, 30, 200), (180, 40, 180),
           (20, 160, 200), (120, 120, 0), (90, 90, 90)]
@@ -11,9 +16,11 @@ MARKER_COLOR = (0, 0, 0)   # BGR: markers are black lines, unlike any series' co
 PLOT_LEFT, PLOT_RIGHT = 60, 20   # a line chart's margins (px) beside the plot
 
 
-def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
-               colors: dict | None = None, x_span: float | None = None,
-               x_label: str = "seconds", markers=()) -> np.ndarray:
+def line_chart(series: Mapping[str, Sequence[float]], title: str,
+               size: tuple[int, int] = (800, 500), y_range: tuple[float, float] | None = None,
+               colors: Mapping[str, Color] | None = None, x_span: float | None = None,
+               x_label: str = "seconds",
+               markers: Iterable[tuple[float, object]] = ()) -> np.ndarray:
     """series: name -> list of y values, evenly spread over 0..`x_span` (an axis with
     ticks labelled in `x_label`), or over their index when `x_span` is None.
     Returns a BGR image. `colors` (name -> BGR) lets a chart match colours used
@@ -30,7 +37,7 @@ def line_chart(series: dict, title: str, size=(800, 500), y_range=None,
     n = max((len(ys) for ys in series.values()), default=1)
     pw, ph = w - left - right, h - top - bottom
 
-    def pt(i, v):
+    def pt(i: int, v: float) -> tuple[int, int]:
         x = left + (pw * i / max(n - 1, 1))
         y = top + ph * (1 - (v - lo) / (hi - lo))
         return int(round(x)), int(round(y))
@@ -86,20 +93,21 @@ def _ticks(span: float, most: int = 12) -> list[float]:
     return [round(k * step, 6) for k in range(int(span // step) + 1)]
 
 
-def photo_chart(rows, names, colors: dict, title: str, width: int = 1200,
-                row_height: int = 22, markers=()) -> np.ndarray:
+def photo_chart(rows: npt.ArrayLike, names: Sequence[str], colors: Mapping[str, Color],
+                title: str, width: int = 1200, row_height: int = 22,
+                markers: Iterable[tuple[int, object]] = ()) -> np.ndarray:
     """One stacked bar per photo (the mean probabilities of its faces), labelled with
     its name: separate photos are not a line through time. rows: (N, 7) or NaN rows
     for photos without a face; names: the photos' names; colors: emotion -> BGR.
     `markers`: (row index, label) pairs, a line above that photo's row."""
-    rows = np.asarray(rows, np.float32).reshape(len(names), -1)
+    table = np.asarray(rows, np.float32).reshape(len(names), -1)
     left, top, legend = 260, 40, 30
     h = top + row_height * max(1, len(names)) + legend + 10
     img = np.full((h, width, 3), 255, np.uint8)
     cv2.putText(img, title, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 1)
     bar_w = width - left - 20
     emotions = list(colors)
-    for i, (name, probs) in enumerate(zip(names, rows)):
+    for i, (name, probs) in enumerate(zip(names, table)):
         y = top + i * row_height
         label = name if len(name) <= 32 else name[:29] + "..."
         cv2.putText(img, label, (10, y + row_height - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
@@ -115,10 +123,10 @@ def photo_chart(rows, names, colors: dict, title: str, width: int = 1200,
             if seg > 0:
                 cv2.rectangle(img, (x, y + 3), (x + seg, y + row_height - 3), colors[emotion], -1)
             x += seg
-    for index, label in markers:
+    for index, mark in markers:
         y = top + min(max(int(index), 0), max(len(names) - 1, 0)) * row_height + 1
         cv2.line(img, (10, y), (width - 20, y), MARKER_COLOR, 1)
-        cv2.putText(img, str(label), (width - 18 - 8 * len(str(label)), y + 12),
+        cv2.putText(img, str(mark), (width - 18 - 8 * len(str(mark)), y + 12),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.4, MARKER_COLOR, 1)
     for k, emotion in enumerate(emotions):
         x = left + k * 120

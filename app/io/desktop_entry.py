@@ -33,8 +33,8 @@ def entry_paths() -> tuple[Path, Path]:
 
 def icon_image(size: int = 256) -> np.ndarray:
     """The app's icon: a drawn face in a ring of the seven emotion colours (BGRA)."""
-    from model.runtime.emotions import EMOTION_COLORS
     from app.io.synthetic import drawn_face
+    from model.runtime.emotions import EMOTION_COLORS
 
     img = np.zeros((size, size, 4), np.uint8)
     c, r = size // 2, int(size * 0.47)
@@ -64,7 +64,7 @@ def launcher_command() -> str:
     return f"{shlex.quote(sys.executable)} {shlex.quote(str(main))}"
 
 
-def linux_only(platform: str = sys.platform):
+def linux_only(platform: str = sys.platform) -> None:
     """The menu entry is a freedesktop.org file: Linux (and BSD) desktops read it."""
     if platform in ("win32", "darwin", "cygwin"):
         raise UserError("--install-desktop-entry is for Linux desktops; on Windows or "

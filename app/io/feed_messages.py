@@ -4,8 +4,11 @@ the WebSocket feed."""
 
 import ipaddress
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Literal, TypedDict
 
+from app.nouns import Detection, FaceJSON, Marker
 from model.runtime.errors import UserError
 
 NO_TIME = -1.0              # OSC's time of a frame that has none (a separate photo)
@@ -19,11 +22,11 @@ class Address:
     host: str
     port: int
 
-    def __str__(self):
+    def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
-def parse_address(text, option: str, default_host: str | None = LOOPBACK,
+def parse_address(text: object, option: str, default_host: str | None = LOOPBACK,
                   allow_any_port: bool = False) -> Address:
     """'HOST:PORT', '[IPv6]:PORT' or (with `default_host`) 'PORT' -> Address; a
     UserError naming `option` otherwise. Port 0 (any free port) only if allowed."""
@@ -55,18 +58,36 @@ def is_loopback(host: str) -> bool:
 
 # ----------------------------------------------------------------- messages
 
-def face_json(det) -> dict:
+# The JSON objects the feeds send (their keys are the wire format).
+class FrameMessage(TypedDict):
+    type: Literal["frame"]
+    time: float | None
+    frame: int
+    source: str
+    faces: list[FaceJSON]
+
+
+class MarkerMessage(TypedDict):
+    type: Literal["marker"]
+    time: float | None
+    frame: int | None
+    number: int
+    text: str
+
+
+def face_json(det: Detection) -> FaceJSON:
     """A face as in the snapshot JSON (with its valence: None without an emotion model)."""
     return det.to_dict()
 
 
-def frame_message(time, number: int, source: str, detections) -> dict:
+def frame_message(time: float | None, number: int, source: str,
+                  detections: Iterable[Detection]) -> FrameMessage:
     return {"type": "frame", "time": None if time is None else round(float(time), 3),
             "frame": int(number), "source": str(source),
             "faces": [face_json(d) for d in detections]}
 
 
-def marker_message(marker) -> dict:
+def marker_message(marker: Marker) -> MarkerMessage:
     """An app.nouns.Marker as the WebSocket feed sends it."""
     time, frame = marker.time, marker.frame
     return {"type": "marker", "time": None if time is None else round(float(time), 3),
@@ -74,7 +95,7 @@ def marker_message(marker) -> dict:
             "text": str(marker.text)}
 
 
-def encode(message: dict) -> bytes:
+def encode(message: Mapping[str, object]) -> bytes:
     return json.dumps(message, separators=(",", ":")).encode()
 
 

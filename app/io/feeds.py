@@ -25,10 +25,20 @@ model: label "face", probabilities 0).
 """
 
 import logging
+from collections.abc import Sequence
 
-from app.io.feed_messages import (  # noqa: F401 (face_json: what a face looks like in them)
-    NO_TIME, Address, encode, face_json, frame_message, marker_message, parse_address)
-from app.io.websocket_feed import QUEUE_SIZE, FeedServer  # noqa: F401 (QUEUE_SIZE: its bound)
+from app.io.feed_messages import (
+    NO_TIME,
+    Address,
+    encode,
+    frame_message,
+    marker_message,
+    parse_address,
+)
+from app.io.feed_messages import face_json as face_json  # what a face looks like in them
+from app.io.websocket_feed import QUEUE_SIZE as QUEUE_SIZE  # the server's per-client bound
+from app.io.websocket_feed import FeedServer
+from app.nouns import Detection, Marker
 from model.runtime.emotions import EMOTIONS, valence
 from model.runtime.errors import UserError
 
@@ -46,7 +56,7 @@ class OscSender:
     socket is non-blocking; a datagram the system cannot take now is dropped) and
     never raises: failures are counted, and the first one logged."""
 
-    def __init__(self, address: Address):
+    def __init__(self, address: Address) -> None:
         from pythonosc.udp_client import SimpleUDPClient
 
         self.address = address
@@ -57,7 +67,7 @@ class OscSender:
         self.failed = 0
         self._closed = False
 
-    def _send(self, path: str, args: list):
+    def _send(self, path: str, args: list[float | int | str]) -> None:
         if self._closed:
             return
         try:
@@ -68,7 +78,7 @@ class OscSender:
                 log.warning("OSC to %s: a message was not sent (%s); later failures are "
                             "counted, not logged", self.address, exc)
 
-    def frame(self, time, number: int, detections):
+    def frame(self, time: float | None, number: int, detections: Sequence[Detection]) -> None:
         t = NO_TIME if time is None else float(time)
         self._send(OSC_FRAME, [t, int(number), len(detections)])
         for det in detections:
@@ -78,12 +88,12 @@ class OscSender:
                                   float(det.confidence), *probabilities, x, y, w, h,
                                   float(valence(probabilities))])
 
-    def marker(self, marker):
+    def marker(self, marker: Marker) -> None:
         self._send(OSC_MARKER, [NO_TIME if marker.time is None else float(marker.time),
                                 -1 if marker.frame is None else int(marker.frame),
                                 int(marker.number), str(marker.text)])
 
-    def close(self):
+    def close(self) -> None:
         if not self._closed:
             self._closed = True
             self._client.close()
@@ -97,7 +107,8 @@ class Feeds:
     `frame` and `marker` never raise and never wait: a feed's failure must not stop
     the pipeline or the window."""
 
-    def __init__(self, osc: OscSender | None = None, server: FeedServer | None = None):
+    def __init__(self, osc: OscSender | None = None,
+                 server: FeedServer | None = None) -> None:
         self.osc = osc
         self.server = server
         self.frames = 0          # frames handed to the feeds
@@ -129,7 +140,8 @@ class Feeds:
             log.info("WebSocket feed on %s", server.url)
         return feeds
 
-    def frame(self, time, number: int, source: str, detections):
+    def frame(self, time: float | None, number: int, source: str,
+              detections: Sequence[Detection]) -> None:
         """One processed frame: `time` in the source (s; None: a separate photo),
         `number` (1 for the first), the source's name, its detections."""
         self.frames += 1
@@ -141,7 +153,7 @@ class Feeds:
         except Exception:  # noqa: BLE001
             self._log_failure()
 
-    def marker(self, marker):
+    def marker(self, marker: Marker) -> None:
         """A marker the user added (app.nouns.Marker: its time in the source, the
         source's frame it was added on, its number 1..9 or 0, its text)."""
         try:
@@ -152,7 +164,7 @@ class Feeds:
         except Exception:  # noqa: BLE001
             self._log_failure()
 
-    def _log_failure(self):
+    def _log_failure(self) -> None:
         if not self._failed:
             self._failed = True
             log.exception("sending the readings failed (further failures not logged)")
@@ -167,7 +179,7 @@ class Feeds:
             parts.append(f"feed {self.server.url} \u00b7 {n} client{'s' if n != 1 else ''}")
         return " \u00b7 ".join(parts)
 
-    def close(self):
+    def close(self) -> None:
         """Stop sending; close the server's connections and its thread."""
         if self.osc is not None:
             self.osc.close()

@@ -4,6 +4,8 @@ frame rate taken when a video states none, and OpenCV's own log lines silenced."
 
 import contextlib
 import threading
+from collections.abc import Iterator
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -24,6 +26,9 @@ class SourceError(UserError):
     """A source cannot be opened or stopped giving frames; the message names it."""
 
 
+_Source = TypeVar("_Source", bound="FrameSource")
+
+
 class FrameSource:
     """Base: `read()` -> BGR uint8 frame, or None when the source has ended."""
 
@@ -33,45 +38,46 @@ class FrameSource:
     is_live: bool = False
     still: bool = False     # separate still pictures: no time axis between frames
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.frames_read = 0
         self._closed = False
 
     def read(self) -> np.ndarray | None:
         raise NotImplementedError
 
-    def close(self):
+    def close(self) -> None:
         self._closed = True
 
-    def __enter__(self):
+    def __enter__(self: _Source) -> _Source:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[np.ndarray]:
         while (frame := self.read()) is not None:
             yield frame
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
 
 
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
+_quiet_previous = 0     # OpenCV's log level before the outermost quiet_opencv
 
 
 @contextlib.contextmanager
-def quiet_opencv():
+def quiet_opencv() -> Iterator[None]:
     """Silence OpenCV's own log lines (probing cameras, opening bad files)."""
-    global _quiet_depth
+    global _quiet_depth, _quiet_previous
     logging_mod = getattr(getattr(cv2, "utils", None), "logging", None)
     if logging_mod is None:
         yield
         return
     with _quiet_lock:
         if _quiet_depth == 0:
-            quiet_opencv.previous = logging_mod.getLogLevel()
+            _quiet_previous = logging_mod.getLogLevel()
             logging_mod.setLogLevel(logging_mod.LOG_LEVEL_SILENT)
         _quiet_depth += 1
     try:
@@ -80,7 +86,7 @@ def quiet_opencv():
         with _quiet_lock:
             _quiet_depth -= 1
             if _quiet_depth == 0:
-                logging_mod.setLogLevel(quiet_opencv.previous)
+                logging_mod.setLogLevel(_quiet_previous)
 
 
 def to_bgr8(img: np.ndarray) -> np.ndarray:
@@ -97,7 +103,9 @@ def to_bgr8(img: np.ndarray) -> np.ndarray:
     if img.shape[2] == 4:
         alpha = img[:, :, 3:4].astype(np.float32) / 255.0
         rgb = img[:, :, :3].astype(np.float32)
-        return (rgb * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+        blended: np.ndarray = (rgb * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+        return blended
     if img.shape[2] == 2:  # gray + alpha
         return to_bgr8(cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR))
-    return np.ascontiguousarray(img[:, :, :3])
+    bgr: np.ndarray = np.ascontiguousarray(img[:, :, :3])
+    return bgr

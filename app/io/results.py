@@ -14,18 +14,29 @@ import csv
 import datetime as dt
 import logging
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
 
+import model.runtime.atomic as atomic
 from app.io.charts import line_chart, photo_chart
 from app.io.frame_source import frame_rate
-import model.runtime.atomic as atomic
+from app.nouns import Detection, FaceJSON, Marker
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
+if TYPE_CHECKING:   # PyAV itself is imported when a video is written
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
+
 log = logging.getLogger(__name__)
+
+# summary.json's object: JSON, with the fields `extra` adds (docs/usage.md lists them)
+Summary = dict[str, Any]
 
 # held: 1 when the face was not found in that frame and its last reading is held
 # (see PipelineConfig.hold); tilt: the head tilt in degrees at which it was found;
@@ -52,12 +63,13 @@ class ResultFiles:
     with what `add_marker` was given, drawn on the timeline.
     """
 
-    def __init__(self, out_dir, name: str, fps: float | None, video: bool = True,
-                 audio_from=None, annotated: bool = True, markers: bool = False):
+    def __init__(self, out_dir: str | Path, name: str, fps: float | None, video: bool = True,
+                 audio_from: str | Path | None = None, annotated: bool = True,
+                 markers: bool = False) -> None:
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.video = video
-        self.sink = _NoSink() if not annotated else \
+        self.sink: _Sink = _NoSink() if not annotated else \
             _VideoSink(self.out_dir, name, frame_rate(fps), audio_from) if video \
             else _ImageSink(self.out_dir)
         self.stats = _Stats(frame_rate(fps) if video else None)
@@ -66,21 +78,24 @@ class ResultFiles:
         self._csv = csv.writer(self._fh)
         self._csv.writerow(CSV_COLUMNS)
         self.frames = 0
-        self.markers: list | None = [] if markers else None   # app.nouns.Marker
+        self.markers: list[Marker] | None = [] if markers else None
         self.started = dt.datetime.now().astimezone()   # the summary's "started"
         self._closed = False
 
-    def add(self, annotated, detections, t: float | None = None, image_path=None):
-        """One frame: its faces into the CSV, the picture into the video or images."""
+    def add(self, annotated: np.ndarray | None, detections: Sequence[Detection],
+            t: float | None = None, image_path: str | Path | None = None) -> None:
+        """One frame: its faces into the CSV, the picture into the video or images
+        (None: not drawn, as the results were opened with annotated=False)."""
         name = Path(image_path).name if image_path else ""
         for det in detections:
             self._csv.writerow([self.frames, "" if t is None else f"{t:.3f}", name,
                                 *csv_fields(det.to_dict())])
-        self.sink.write(annotated, image_path)
+        if annotated is not None:
+            self.sink.write(annotated, image_path)
         self.stats.add(self.frames, detections, name)
         self.frames += 1
 
-    def add_marker(self, marker):
+    def add_marker(self, marker: Marker) -> None:
         """A Marker on its `frame` (detections.csv's numbering; None: the last frame
         added, if any), written to markers.csv at `close`."""
         if self.markers is None:
@@ -89,8 +104,9 @@ class ResultFiles:
             marker = replace(marker, frame=self.frames - 1)
         self.markers.append(marker)
 
-    def close(self, input_name: str, wall: float, stopped=None, skipped=(),
-              extra=None) -> dict:
+    def close(self, input_name: str, wall: float, stopped: str | None = None,
+              skipped: Iterable[tuple[str | Path, str]] = (),
+              extra: Summary | None = None) -> Summary:
         """Finalise every file; returns the summary. `stopped`: None (complete),
         "interrupted", or the reason the stream failed; `extra`: more summary fields."""
         if self._closed:
@@ -117,7 +133,7 @@ class ResultFiles:
         atomic.write_json(self.out_dir / "summary.json", summary)
         return summary
 
-    def abort(self):
+    def abort(self) -> None:
         """Drop the temp files (an error that is not the stream's or the disk's)."""
         if self._closed:
             return
@@ -128,7 +144,7 @@ class ResultFiles:
             self._csv_cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
-def csv_fields(face: dict) -> list:
+def csv_fields(face: FaceJSON) -> list[object]:
     """A face record (Detection.to_dict) as the CSV's columns from `track` on."""
     valence = face.get("valence")
     return [face["track"], *face["box"].values(), face["tilt"], int(face["held"]),
@@ -136,7 +152,7 @@ def csv_fields(face: dict) -> list:
             int(face["calibrated"]), "" if valence is None else valence]
 
 
-def markers_csv(markers) -> str:
+def markers_csv(markers: Iterable[Marker]) -> str:
     """markers.csv's text: MARKER_COLUMNS, a row per Marker."""
     import io
 
@@ -151,45 +167,56 @@ def markers_csv(markers) -> str:
 
 # ---------------------------------------------------------------------- sinks
 
+class _Sink(Protocol):
+    """Where the annotated frames go: a video, images, or nowhere."""
+
+    audio: bool      # the source's sound was copied in (a video's)
+
+    def write(self, frame: np.ndarray, image_path: str | Path | None) -> None: ...
+    def close(self) -> list[str]: ...   # the files written, for the summary
+    def abort(self) -> None: ...
+
 class _VideoSink:
     """The annotated video as H.264 .mp4 (FFmpeg, through PyAV) that common players
     open, at about the source's size; the source's sound, if it has any, is copied in
     when the video is finalised. Written to a temp file, renamed when complete."""
 
-    def __init__(self, out_dir: Path, name: str, fps: float, audio_from=None):
+    def __init__(self, out_dir: Path, name: str, fps: float,
+                 audio_from: str | Path | None = None) -> None:
         self.path = out_dir / f"{Path(name).stem}_annotated.mp4"
         self._cm = atomic.atomic_path(self.path, suffix=".mp4")
         self._tmp = self._cm.__enter__()
         self._fps = fps
         self._audio_from = audio_from
-        self._container = None
-        self._stream = None
+        self._container: OutputContainer | None = None
+        self._stream: VideoStream | None = None
         self._done = False
         self.frames = 0
         self.audio = False
 
-    def write(self, frame, image_path=None):
+    def write(self, frame: np.ndarray, image_path: str | Path | None = None) -> None:
         import av
 
-        if self._container is None:
-            self._open(frame.shape[1], frame.shape[0])
-        h, w = self._stream.height, self._stream.width
+        if self._container is None or self._stream is None:
+            self._container, self._stream = self._open(frame.shape[1], frame.shape[0])
+        container, stream = self._container, self._stream
+        h, w = stream.height, stream.width
         try:
             picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame[:h, :w]),
                                                  format="bgr24")
             picture.pts = self.frames
-            for packet in self._stream.encode(picture):
-                self._container.mux(packet)
+            for packet in stream.encode(picture):
+                container.mux(packet)
         except av.FFmpegError as exc:
             raise OSError(f"cannot write the annotated video {self.path}: {exc}") from exc
         self.frames += 1
 
-    def _open(self, width: int, height: int):
+    def _open(self, width: int, height: int) -> "tuple[OutputContainer, VideoStream]":
         import av
 
         try:
-            self._container = av.open(str(self._tmp), "w", format="mp4")
-            stream = self._container.add_stream("libx264", rate=_rate(self._fps))
+            self._container = container = av.open(str(self._tmp), "w", format="mp4")
+            stream = container.add_stream("libx264", rate=_rate(self._fps))
             stream.width, stream.height = width - width % 2, height - height % 2  # 4:2:0
             stream.pix_fmt = "yuv420p"
             stream.options = {"crf": "23", "preset": "veryfast"}
@@ -199,6 +226,7 @@ class _VideoSink:
             self._stream = stream
         except av.FFmpegError as exc:
             raise OSError(f"cannot write the annotated video {self.path}: {exc}") from exc
+        return container, stream
 
     def close(self) -> list[str]:
         """Finalise the video (also after an interruption); [] if it has no frames."""
@@ -214,14 +242,15 @@ class _VideoSink:
         self._cm.__exit__(None, None, None)
         return [self.path.name]
 
-    def _finish_encoding(self):
+    def _finish_encoding(self) -> None:
         if self._container is not None:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
+            if self._stream is not None:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
             self._container.close()
             self._container = None
 
-    def abort(self):
+    def abort(self) -> None:
         """Drop the temp file."""
         if self._done:
             return
@@ -233,9 +262,7 @@ class _VideoSink:
             self._cm.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
 
-def _rate(fps: float):
-    from fractions import Fraction
-
+def _rate(fps: float) -> Fraction:
     return Fraction(fps).limit_denominator(1001)
 
 
@@ -243,7 +270,7 @@ def _rate(fps: float):
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
 
 
-def _add_audio(video_path: Path, source_path) -> bool:
+def _add_audio(video_path: Path, source_path: str | Path) -> bool:
     """Put the source's first audio stream into the .mp4 at `video_path` (copied, or
     encoded as AAC); False when the source has no sound or it cannot be read."""
     import av
@@ -292,24 +319,28 @@ class _NoSink:
 
     audio = False
 
-    def write(self, frame, image_path=None):
+    def write(self, frame: np.ndarray, image_path: str | Path | None = None) -> None:
         pass
 
     def close(self) -> list[str]:
         return []
 
-    def abort(self):
+    def abort(self) -> None:
         pass
 
 
 class _ImageSink:
     """Annotated images under `annotated/`, same names (PNG where OpenCV cannot write)."""
 
-    def __init__(self, out_dir: Path):
+    audio = False
+
+    def __init__(self, out_dir: Path) -> None:
         self.folder = out_dir / "annotated"
         self.written: list[str] = []
 
-    def write(self, frame, image_path):
+    def write(self, frame: np.ndarray, image_path: str | Path | None) -> None:
+        if image_path is None:
+            raise TypeError("an annotated image is saved under its source's name")
         src = Path(image_path)
         suffix = src.suffix.lower() if src.suffix.lower() in WRITABLE_IMAGE_SUFFIXES else ".png"
         self.folder.mkdir(exist_ok=True)
@@ -324,7 +355,7 @@ class _ImageSink:
     def close(self) -> list[str]:
         return self.written
 
-    def abort(self):
+    def abort(self) -> None:
         pass
 
 
@@ -333,7 +364,7 @@ class _ImageSink:
 class _Stats:
     """Counts for summary.json and the per-frame mean probabilities for the timeline."""
 
-    def __init__(self, fps: float | None):
+    def __init__(self, fps: float | None) -> None:
         self.fps = fps
         self.frames = 0
         self.frames_with_faces = 0
@@ -349,9 +380,9 @@ class _Stats:
         self.bucket = 1
         self.sums = np.zeros((0, len(EMOTIONS)), np.float64)
         self.counts = np.zeros(0, np.int64)
-        self.valence: dict[int, list] = {}   # track -> [sum, faces] of its valence
+        self.valence: dict[int, list[float]] = {}   # track -> [sum, faces] of its valence
 
-    def add(self, index: int, detections, name: str = ""):
+    def add(self, index: int, detections: Sequence[Detection], name: str = "") -> None:
         self.frames += 1
         self.faces += len(detections)
         self.frames_with_faces += bool(detections)
@@ -373,7 +404,7 @@ class _Stats:
                 total[0] += v
                 total[1] += 1
 
-    def _add_to_timeline(self, mean):
+    def _add_to_timeline(self, mean: np.ndarray) -> None:
         slot = (self.frames - 1) // self.bucket
         if slot >= len(self.counts):
             if len(self.counts) >= 2 * TIMELINE_POINTS:     # full: merge pairs
@@ -388,9 +419,10 @@ class _Stats:
             self.sums[slot] += mean
             self.counts[slot] += 1
 
-    def summary(self, input_name: str, wall: float, stopped, outputs, skipped) -> dict:
+    def summary(self, input_name: str, wall: float, stopped: str | None, outputs: list[str],
+                skipped: list[tuple[str | Path, str]]) -> Summary:
         per_emotion = {e: int(n) for e, n in zip(EMOTIONS, self.label_frames)}
-        out = {
+        out: Summary = {
             "input": str(input_name),
             "status": "complete" if stopped is None else
                       ("interrupted" if stopped == "interrupted" else "failed"),
@@ -421,7 +453,7 @@ class _Stats:
                            "crops; --crops classifies each whole picture as one face")
         return out
 
-    def timeline_image(self, markers=()) -> np.ndarray:
+    def timeline_image(self, markers: Sequence[Marker] = ()) -> np.ndarray:
         """The chart; `markers` (Markers, as ResultFiles.add_marker keeps them) as
         vertical lines at their frame."""
         if not self.fps:                        # separate photos: a row each
@@ -431,9 +463,9 @@ class _Stats:
                                f"{len(rows)} photos (mean over the faces in it)",
                                markers=[(m.frame or 0, m.label) for m in markers])
         with np.errstate(all="ignore"):         # a bucket with no face: a gap (NaN)
-            rows = self.sums / self.counts[:, None]
+            means = self.sums / self.counts[:, None]
         seconds = self.frames / self.fps
-        series = {e: rows[:, i].tolist() for i, e in enumerate(EMOTIONS)}
+        series = {e: means[:, i].tolist() for i, e in enumerate(EMOTIONS)}
         # 1200 px wide: room for all seven names in the legend
         return line_chart(series, f"Probability of each emotion over {seconds:.1f} s of "
                                   "video (mean over the faces in view)", size=(1200, 520),

@@ -11,13 +11,16 @@ import contextlib
 import datetime as dt
 import errno
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import cv2
 import numpy as np
 
 import model.runtime.atomic as atomic
+from app.nouns import Detection, FaceJSON, Marker, MarkerJSON
 from model.runtime.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -36,10 +39,34 @@ class Snapshot:
     record: Path
 
 
-def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
-                  source: str = "", when: dt.datetime | None = None,
-                  frame_number: int | None = None, source_time: float | None = None,
-                  calibration: dict | None = None, marker=None) -> Snapshot:
+class SnapshotFrame(TypedDict):
+    width: int
+    height: int
+    number: int | None
+    source_time_s: float | None
+
+
+class _SnapshotRecord(TypedDict):
+    time: str
+    source: str
+    frame: SnapshotFrame
+    files: dict[str, str]
+    faces: list[FaceJSON]
+    marker: MarkerJSON | None
+
+
+class SnapshotRecord(_SnapshotRecord, total=False):
+    """A snapshot's JSON (see snapshot_record)."""
+
+    calibration: dict[str, object]
+
+
+def save_snapshot(folder: str | Path, raw: np.ndarray, annotated: np.ndarray,
+                  detections: Iterable[Detection], source: str = "",
+                  when: dt.datetime | None = None, frame_number: int | None = None,
+                  source_time: float | None = None,
+                  calibration: Mapping[str, object] | None = None,
+                  marker: Marker | None = None) -> Snapshot:
     """Write `<stem>_annotated.png`, `<stem>_raw.png` and `<stem>.json` into `folder`
     (created if missing). Raises SnapshotError; never leaves partial files.
     `calibration`: a person's neutral in use, `marker`: the last marker added (see
@@ -66,9 +93,11 @@ def save_snapshot(folder, raw: np.ndarray, annotated: np.ndarray, detections,
     return paths
 
 
-def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_number=None,
-                    source_time=None, calibration: dict | None = None,
-                    marker=None) -> dict:
+def snapshot_record(detections: Iterable[Detection], source: str, when: dt.datetime,
+                    shape: tuple[int, ...], paths: Snapshot, frame_number: int | None = None,
+                    source_time: float | None = None,
+                    calibration: Mapping[str, object] | None = None,
+                    marker: Marker | None = None) -> SnapshotRecord:
     """The JSON content: when, from what (which frame, at what time in the source:
     seconds since a camera started, or the position in a video), and every face.
 
@@ -80,7 +109,7 @@ def snapshot_record(detections, source, when, shape, paths: Snapshot, frame_numb
     Calibrate neutral), `calibration` (JSON values: which face it was measured on,
     since when) is kept as "calibration"; each face's "calibrated" says which face
     it applies to now."""
-    record = {
+    record: SnapshotRecord = {
         "time": when.isoformat(timespec="milliseconds"),
         "source": str(source),
         "frame": {"width": int(shape[1]), "height": int(shape[0]),
@@ -102,7 +131,7 @@ def _png(image: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _make_folder(folder: Path):
+def _make_folder(folder: Path) -> None:
     if folder.exists() and not folder.is_dir():
         raise SnapshotError(f"snapshot folder {folder} is not a folder")
     try:

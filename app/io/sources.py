@@ -13,13 +13,19 @@ and what every source shares is in `app.io.frame_source`.
 import contextlib
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
-from app.io.cameras import CameraSource, list_cameras  # noqa: F401 (the window lists them)
-from app.io.frame_source import FrameSource, SourceError, quiet_opencv, to_bgr8
+from app.io.cameras import CameraSource as CameraSource
+from app.io.cameras import Capture
+from app.io.cameras import list_cameras as list_cameras  # (the window lists them)
+from app.io.frame_source import FrameSource as FrameSource  # what every source is
+from app.io.frame_source import SourceError as SourceError  # and what it raises
+from app.io.frame_source import quiet_opencv, to_bgr8
 from model.runtime.image_files import IMAGE_SUFFIXES
 
 log = logging.getLogger(__name__)
@@ -34,7 +40,8 @@ VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpe
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
-def open_source(spec, **options) -> FrameSource:
+def open_source(spec: int | np.integer | str | os.PathLike[str],
+                **options: Any) -> FrameSource:   # options: CameraSource's keywords
     """A camera index (int or "0"), or the path of a video, image or folder of images."""
     if isinstance(spec, (int, np.integer)) or (isinstance(spec, str) and spec.strip().isdigit()):
         return CameraSource(int(spec), **options)
@@ -56,7 +63,7 @@ def open_source(spec, **options) -> FrameSource:
 
 # --------------------------------------------------------------------- images
 
-def load_image(path) -> np.ndarray:
+def load_image(path: str | Path) -> np.ndarray:
     """Read any image OpenCV decodes (also non-ASCII paths) as BGR uint8."""
     path = Path(path)
     try:
@@ -80,21 +87,22 @@ class ImageSource(FrameSource):
 
     still = True
 
-    def __init__(self, path):
+    def __init__(self, path: str | Path) -> None:
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name
         self.frame_count = 1
-        self._image = load_image(self.path)
+        self._image: np.ndarray | None = load_image(self.path)
         self.current_path = self.path
 
-    def read(self):
-        if self._closed or self.frames_read >= 1:
+    def read(self) -> np.ndarray | None:
+        if self._closed or self.frames_read >= 1 or self._image is None:
             return None
         self.frames_read = 1
-        return self._image.copy()
+        image: np.ndarray = self._image.copy()
+        return image
 
-    def close(self):
+    def close(self) -> None:
         super().close()
         self._image = None
 
@@ -102,7 +110,7 @@ class ImageSource(FrameSource):
 class ImageFolderSource(FrameSource):
     """The images of a folder in name order; unreadable ones are skipped with a warning."""
 
-    def __init__(self, folder):
+    def __init__(self, folder: str | Path) -> None:
         super().__init__()
         self.folder = Path(folder)
         self.name = self.folder.name or str(self.folder)
@@ -122,11 +130,11 @@ class ImageFolderSource(FrameSource):
     photos = True   # separate pictures: shown one at a time, nothing carried between them
     still = True
 
-    def seek(self, index: int):
+    def seek(self, index: int) -> None:
         """Read picture number `index` (0-based, clamped) next."""
         self._next = min(max(0, int(index)), len(self.paths) - 1)
 
-    def read(self):
+    def read(self) -> np.ndarray | None:
         while not self._closed and self._next < len(self.paths):
             path = self.paths[self._next]
             self._next += 1
@@ -154,28 +162,29 @@ class VideoSource(FrameSource):
     # end a little short of its count; more than this many frames short is damage.
     SHORT_TOLERANCE = 0.05
 
-    def __init__(self, path, capture_factory=None):
+    def __init__(self, path: str | Path,
+                 capture_factory: Callable[[str], Capture | None] | None = None) -> None:
         super().__init__()
         self.path = Path(path)
         self.name = self.path.name
-        factory = capture_factory or (lambda p: cv2.VideoCapture(p, cv2.CAP_ANY))
+        factory = capture_factory or _open_video
         with quiet_opencv():
-            self._cap = factory(str(self.path))
-            ok = self._cap is not None and self._cap.isOpened()
-            first = self._cap.read() if ok else (False, None)
-        if not ok or not first[0] or first[1] is None:
+            self._cap = cap = factory(str(self.path))
+            ok = cap is not None and cap.isOpened()
+            first = cap.read() if cap is not None and ok else (False, None)
+        if cap is None or not ok or not first[0] or first[1] is None:
             self._release()
             raise SourceError(f"{self.path}: not a video or image OpenCV can read, "
                               "or the file is corrupt")
-        self._pending = first[1]
-        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self._pending: np.ndarray | None = first[1]
+        fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and 0 < fps < 1000 else None
-        count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         self.frame_count = count if count > 0 else None
         self.current_path = self.path
 
-    def read(self):
-        if self._closed:
+    def read(self) -> np.ndarray | None:
+        if self._closed or self._cap is None:
             return None
         if self._pending is not None:
             frame, self._pending = self._pending, None
@@ -186,9 +195,10 @@ class VideoSource(FrameSource):
                 self._check_complete()
                 return None
         self.frames_read += 1
-        return to_bgr8(frame) if frame.dtype != np.uint8 or frame.ndim != 3 else frame
+        bgr: np.ndarray = to_bgr8(frame) if frame.dtype != np.uint8 or frame.ndim != 3 else frame
+        return bgr
 
-    def seek(self, frame: int):
+    def seek(self, frame: int) -> None:
         """Continue from frame number `frame` (0-based; clamped to the video)."""
         if self._closed or self._cap is None:
             return
@@ -200,19 +210,24 @@ class VideoSource(FrameSource):
         self._pending = None
         self.frames_read = frame   # the frames before it count as read (end-of-file check)
 
-    def _check_complete(self):
+    def _check_complete(self) -> None:
         expected = self.frame_count
         if expected and expected - self.frames_read > max(3, self.SHORT_TOLERANCE * expected):
             raise SourceError(f"{self.path}: the video breaks off after {self.frames_read} "
                               f"of {expected} frames (truncated or corrupt)")
 
-    def _release(self):
-        cap, self._cap = getattr(self, "_cap", None), None
+    def _release(self) -> None:
+        cap: Capture | None = getattr(self, "_cap", None)
+        self._cap = None
         if cap is not None:
             with contextlib.suppress(Exception):
                 cap.release()
 
-    def close(self):
+    def close(self) -> None:
         super().close()
         self._pending = None
         self._release()
+
+
+def _open_video(path: str) -> Capture:
+    return cv2.VideoCapture(path, cv2.CAP_ANY)

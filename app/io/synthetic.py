@@ -10,6 +10,7 @@ measured.
 
 import logging
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import numpy as np
 import model.runtime.atomic as atomic
 
 log = logging.getLogger(__name__)
+
+Box = tuple[int, int, int, int]     # a face's x, y, width, height in the frame's pixels
 
 
 # ---------------------------------------------------------------------- faces
@@ -72,10 +75,12 @@ def background(width: int = 640, height: int = 480, seed: int = 0) -> np.ndarray
         cv2.rectangle(img, (x, int(h * .14)), (x + int(w * .025), int(h * .25)), color, -1)
     cv2.circle(img, (int(w * .88), int(h * .62)), int(h * .08), (210, 230, 240), -1)
     cv2.rectangle(img, (0, int(h * .88)), (w, h), (70, 90, 100), -1)
-    return cv2.GaussianBlur(img, (0, 0), 1.5)
+    blurred: np.ndarray = cv2.GaussianBlur(img, (0, 0), 1.5)
+    return blurred
 
 
-def paste_face(frame: np.ndarray, face: np.ndarray, centre, size: int) -> np.ndarray:
+def paste_face(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float],
+               size: int) -> np.ndarray:
     """A copy of `frame` with the gray `face` scaled to `size` px, centred at `centre`."""
     out = frame.copy()
     size = int(size)
@@ -88,12 +93,13 @@ def paste_face(frame: np.ndarray, face: np.ndarray, centre, size: int) -> np.nda
     fx1, fy1 = min(size, W - x0), min(size, H - y0)
     if fx1 > fx0 and fy1 > fy0:
         out[y0 + fy0:y0 + fy1, x0 + fx0:x0 + fx1] = patch[fy0:fy1, fx0:fx1]
-    return out
+    pasted: np.ndarray = out
+    return pasted
 
 
 # ---------------------------------------------------------------------- clips
 
-@dataclass
+@dataclass(frozen=True)
 class ClipSpec:
     """What a generated clip shows. `faces`: one gray face per expression segment."""
 
@@ -114,7 +120,7 @@ class Truth:
 
     frame: int
     time: float
-    box: tuple
+    box: Box
     segment: int
 
 
@@ -128,7 +134,8 @@ def face_path(spec: ClipSpec, i: int) -> tuple[tuple[float, float], int]:
     return (cx, cy), int(round(size))
 
 
-def clip_frames(faces, spec: ClipSpec = ClipSpec()):
+def clip_frames(faces: Sequence[np.ndarray],
+                spec: ClipSpec = ClipSpec()) -> Iterator[tuple[np.ndarray, Truth]]:
     """Yield (BGR frame, Truth) for each frame of the clip."""
     rng = np.random.default_rng(spec.seed)
     bg = background(spec.width, spec.height, spec.seed)
@@ -145,12 +152,13 @@ def clip_frames(faces, spec: ClipSpec = ClipSpec()):
         yield frame, Truth(i, t, box, segment)
 
 
-def write_clip(path, faces, spec: ClipSpec = ClipSpec()) -> list[Truth]:
+def write_clip(path: str | Path, faces: Sequence[np.ndarray],
+               spec: ClipSpec = ClipSpec()) -> list[Truth]:
     """Write the clip as MJPG .avi (atomically); returns the truth per frame."""
     path = Path(path)
     truths = []
     with atomic.atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), spec.fps,
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), spec.fps,
                                  (spec.width, spec.height))
         if not writer.isOpened():
             raise OSError(f"cannot write video {path}")
@@ -173,9 +181,9 @@ class HardTruth:
 
     frame: int
     time: float
-    main: tuple
+    main: Box
     main_visible: bool
-    second: tuple | None
+    second: Box | None
     second_whole: bool
     event: str
 
@@ -190,8 +198,8 @@ def _event(t: float) -> str:
     return next((name for a, b, name in HARD_EVENTS if a <= t < b), "upright")
 
 
-def paste_face_posed(frame, face, centre, size: int, angle: float = 0.0,
-                     squeeze: float = 1.0) -> np.ndarray:
+def paste_face_posed(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float],
+                     size: int, angle: float = 0.0, squeeze: float = 1.0) -> np.ndarray:
     """Like paste_face, with the head tilted by `angle` degrees and turned (narrowed
     to `squeeze` of its width); only the face's oval is pasted."""
     size = int(size)
@@ -201,7 +209,7 @@ def paste_face_posed(frame, face, centre, size: int, angle: float = 0.0,
     mask = np.zeros((size, size), np.float32)
     cv2.ellipse(mask, (size // 2, size // 2), (int(size * .48), int(size * .56)), 0, 0, 360,
                 1.0, -1)
-    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
+    m = np.asarray(cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0), np.float64)
     m[0, :] *= squeeze
     m[0, 2] += size * (1 - squeeze) / 2
     out = frame.copy()
@@ -210,11 +218,13 @@ def paste_face_posed(frame, face, centre, size: int, angle: float = 0.0,
     m[:, 2] += (x0, y0)
     warped = cv2.warpAffine(patch, m, (W, H), flags=cv2.INTER_LINEAR)
     alpha = cv2.warpAffine(mask, m, (W, H), flags=cv2.INTER_LINEAR)[..., None]
-    return (out * (1 - alpha) + warped * alpha).astype(np.uint8)
+    posed: np.ndarray = (out * (1 - alpha) + warped * alpha).astype(np.uint8)
+    return posed
 
 
-def hard_clip_frames(faces, seconds: float = 10.0, fps: float = 30.0, seed: int = 0,
-                     width: int = 640, height: int = 480):
+def hard_clip_frames(faces: Sequence[np.ndarray], seconds: float = 10.0, fps: float = 30.0,
+                     seed: int = 0, width: int = 640,
+                     height: int = 480) -> Iterator[tuple[np.ndarray, HardTruth]]:
     """Yield (BGR frame, HardTruth): a face that tilts up to +-30 degrees, is hidden by
     a passing hand, turns, and is dimmed, with camera noise; a second face comes
     in from the right at 3 s and leaves by 9 s."""
@@ -229,7 +239,8 @@ def hard_clip_frames(faces, seconds: float = 10.0, fps: float = 30.0, seed: int 
         angle = 30 * math.sin(2 * math.pi * (t - 2.0) / 4.0) if event == "tilt" else 0.0
         squeeze = 1 - 0.35 * math.sin(math.pi * (t - 6.8)) if event == "turn" else 1.0
         frame = paste_face_posed(bg, faces[0], (cx, cy), size, angle, squeeze)
-        second, whole = None, False
+        second: Box | None = None
+        whole = False
         if 3.0 <= t < 9.0:                        # enters, stays, leaves on the right
             u = (t - 3.0) / 6.0
             sx = width + 80 - 230 * math.sin(math.pi * u)
@@ -251,12 +262,13 @@ def hard_clip_frames(faces, seconds: float = 10.0, fps: float = 30.0, seed: int 
         yield frame, HardTruth(i, t, main, visible, second, whole, event)
 
 
-def write_hard_clip(path, faces, seconds: float = 10.0, fps: float = 30.0) -> list[HardTruth]:
+def write_hard_clip(path: str | Path, faces: Sequence[np.ndarray], seconds: float = 10.0,
+                    fps: float = 30.0) -> list[HardTruth]:
     """The hard clip as MJPG .avi (atomically); returns the truth per frame."""
     path = Path(path)
     truths = []
     with atomic.atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps, (640, 480))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), fps, (640, 480))
         if not writer.isOpened():
             raise OSError(f"cannot write video {path}")
         try:

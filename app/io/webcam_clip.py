@@ -8,13 +8,16 @@ on (`scripts/webcam_clip.py` writes one for `bench --video`; the tests use the f
 """
 
 import math
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 import model.runtime.atomic as atomic
 from app.io import synthetic
+from app.io.synthetic import Box
 
 PAN = (160, 90)      # pixels the camera pans over, across and up-down
 MAX_TILT = 6.0       # degrees: the head tilts within what the upright search finds
@@ -23,7 +26,7 @@ NOISES = 8
 
 def webcam_frames(face: np.ndarray, frames: int = 300, size: int = 150, seed: int = 0,
                   width: int = 640, height: int = 360, fps: float = 30.0,
-                  quality: int = 80):
+                  quality: int = 80) -> Iterator[tuple[np.ndarray, Box]]:
     """Yield (BGR frame, true face box (x, y, w, h)) for each frame; `face` is gray,
     `size` its mean width in pixels (it varies by 15% either way)."""
     rng = np.random.default_rng(seed)
@@ -43,11 +46,14 @@ def webcam_frames(face: np.ndarray, frames: int = 300, size: int = 150, seed: in
         lit = frame.astype(np.float32) * np.float32(gain) + noise[i % NOISES]
         _, jpeg = cv2.imencode(".jpg", np.clip(lit, 0, 255).astype(np.uint8),
                                [cv2.IMWRITE_JPEG_QUALITY, quality])
-        yield (cv2.imdecode(jpeg, cv2.IMREAD_COLOR),
-               (int(round(cx - s / 2)), int(round(cy - s / 2)), s, s))
+        decoded = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+        if decoded is None:     # (OpenCV reads back what it has just written)
+            raise RuntimeError("OpenCV could not decode its own JPEG")
+        yield decoded, (int(round(cx - s / 2)), int(round(cy - s / 2)), s, s)
 
 
-def _paste_tilted(frame, face, centre, size: int, tilt: float):
+def _paste_tilted(frame: np.ndarray, face: np.ndarray, centre: tuple[float, float],
+                  size: int, tilt: float) -> None:
     """`synthetic.paste_face_posed` into `frame` in place, on the face's square alone
     (the whole frame's warp costs ten times as much)."""
     side = int(size * 1.3)
@@ -58,17 +64,18 @@ def _paste_tilted(frame, face, centre, size: int, tilt: float):
                                              size, tilt)
 
 
-def write_webcam_clip(path, face: np.ndarray, fps: float = 30.0, **options) -> list[tuple]:
+def write_webcam_clip(path: str | Path, face: np.ndarray, fps: float = 30.0,
+                      **options: Any) -> list[Box]:   # options: webcam_frames' keywords
     """The clip as MJPG .avi (atomically); returns the true box per frame.
     `options`: those of `webcam_frames`."""
     path = Path(path)
-    boxes = []
+    boxes: list[Box] = []
     with atomic.atomic_path(path) as tmp:
         writer = None
         try:
             for frame, box in webcam_frames(face, fps=fps, **options):
                 if writer is None:
-                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"MJPG"), fps,
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), fps,
                                              (frame.shape[1], frame.shape[0]))
                     if not writer.isOpened():
                         raise OSError(f"cannot write video {path}")

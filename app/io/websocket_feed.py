@@ -21,9 +21,15 @@ import errno
 import logging
 import re
 import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, TypedDict, cast
 
 from app.io.feed_messages import Address, is_loopback, with_missed
 from model.runtime.errors import UserError
+
+if TYPE_CHECKING:   # websockets itself is imported when a server starts
+    from websockets.asyncio.server import Server, ServerConnection
+    from websockets.typing import Origin
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +42,26 @@ ORIGINS = (None, "null",
            re.compile(r"(https?|file)://(localhost|127\.\d+\.\d+\.\d+|\[::1\])(:\d+)?"))
 
 
+class ClientStats(TypedDict):
+    peer: int | None        # the client's port
+    queued: int
+    most: int
+    dropped: int
+
+
 class _Client:
     """One connection's queue: the newest `size` messages, and how many it missed."""
 
-    def __init__(self, connection, size: int):
+    def __init__(self, connection: "ServerConnection", size: int) -> None:
         self.connection = connection
-        self.queue = collections.deque()
+        self.queue: collections.deque[bytes] = collections.deque()
         self.size = size
         self.missed = 0          # dropped since the last message it got
         self.dropped = 0         # dropped in all
         self.most = 0            # the longest its queue has been
         self.ready = asyncio.Event()
 
-    def put(self, data: bytes, missed: int = 0):
+    def put(self, data: bytes, missed: int = 0) -> None:
         self.missed += missed
         self.dropped += missed
         if len(self.queue) >= self.size:
@@ -67,16 +80,16 @@ class FeedServer:
     the asyncio loop in a daemon thread. `publish(data)` may be called from any
     thread and never waits. `close()` closes the connections and the thread."""
 
-    def __init__(self, address: Address, queue_size: int = QUEUE_SIZE):
+    def __init__(self, address: Address, queue_size: int = QUEUE_SIZE) -> None:
         self.requested = address
         self.address: Address | None = None      # the bound one (port 0 resolved)
         self.queue_size = queue_size
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self._server = None
-        self._clients: dict = {}                   # connection -> _Client (loop thread)
+        self._server: Server | None = None
+        self._clients: dict[ServerConnection, _Client] = {}     # (the loop thread's)
         self._lock = threading.Lock()
-        self._pending = collections.deque()        # handed over, not yet fanned out
+        self._pending: collections.deque[bytes] = collections.deque()   # not yet fanned out
         self._pending_lost = 0
         self._scheduled = False
         self._closed = False
@@ -84,12 +97,13 @@ class FeedServer:
 
     # ---- from any thread
     def start(self) -> "FeedServer":
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
+        self._loop = loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, args=(loop,), name="feed-server",
+                                        daemon=True)
         self._thread.start()
         try:
-            future = asyncio.run_coroutine_threadsafe(self._open(), self._loop)
-            future.result(START_TIMEOUT)
+            future = asyncio.run_coroutine_threadsafe(self._open(), loop)
+            address = future.result(START_TIMEOUT)
         except OSError as exc:
             self._stop_loop()
             host = self.requested
@@ -100,16 +114,16 @@ class FeedServer:
         except Exception:
             self._stop_loop()
             raise
-        if not is_loopback(self.address.host):
+        if not is_loopback(address.host):
             log.warning("the WebSocket feed listens on %s: others on the network can read "
-                        "it (use 127.0.0.1 to keep it on this computer)", self.address)
+                        "it (use 127.0.0.1 to keep it on this computer)", address)
         return self
 
     @property
     def url(self) -> str:
         return f"ws://{self.address}"
 
-    def publish(self, data: bytes):
+    def publish(self, data: bytes) -> None:
         """Queue `data` (UTF-8 JSON) for every client connected; returns at once."""
         if self._closed or self._loop is None:
             return
@@ -131,18 +145,18 @@ class FeedServer:
     def clients(self) -> int:
         return len(self._clients)
 
-    def client_stats(self) -> list[dict]:
+    def client_stats(self) -> list[ClientStats]:
         """Per client: its port ("peer"), the messages waiting, the longest its queue
         has been, and the messages dropped in all."""
         return [{"peer": _peer(c.connection)[1], "queued": len(c.queue), "most": c.most,
                  "dropped": c.dropped} for c in tuple(self._clients.values())]
 
-    def flush(self, timeout: float = START_TIMEOUT):
+    def flush(self, timeout: float = START_TIMEOUT) -> None:
         """Wait until what was published so far is in the clients' queues."""
-        if not self._closed:
+        if not self._closed and self._loop is not None:
             asyncio.run_coroutine_threadsafe(asyncio.sleep(0), self._loop).result(timeout)
 
-    def close(self, timeout: float = 2 * CLOSE_TIMEOUT + 0.5):
+    def close(self, timeout: float = 2 * CLOSE_TIMEOUT + 0.5) -> None:
         """Close every connection and stop the thread (idempotent)."""
         if self._closed or self._loop is None:
             self._closed = True
@@ -163,8 +177,7 @@ class FeedServer:
         self._stop_loop(timeout)
 
     # ---- the loop thread
-    def _run(self):
-        loop = self._loop
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
         asyncio.set_event_loop(loop)
         try:
             loop.run_forever()
@@ -176,24 +189,27 @@ class FeedServer:
                 loop.run_until_complete(asyncio.wait(tasks, timeout=CLOSE_TIMEOUT))
             loop.close()
 
-    def _stop_loop(self, timeout: float = 2.0):
+    def _stop_loop(self, timeout: float = 2.0) -> None:
         self._closed = True
-        if self._loop.is_running():
+        if self._loop is not None and self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
-    async def _open(self):
+    async def _open(self) -> Address:
         from websockets.asyncio.server import serve
 
-        self._server = await serve(self._handle, self.requested.host, self.requested.port,
-                                   origins=ORIGINS, compression=None,
-                                   close_timeout=CLOSE_TIMEOUT,
-                                   write_limit=WRITE_LIMIT, max_size=2 ** 16, max_queue=4,
-                                   logger=log)
-        port = self._server.sockets[0].getsockname()[1]      # port 0: the one chosen
+        # (websockets' Origin is a NewType of str: the strings above are origins)
+        origins = cast("Sequence[Origin | re.Pattern[str] | None]", ORIGINS)
+        self._server = server = await serve(
+            self._handle, self.requested.host, self.requested.port, origins=origins,
+            compression=None, close_timeout=CLOSE_TIMEOUT, write_limit=WRITE_LIMIT,
+            max_size=2 ** 16, max_queue=4, logger=log)
+        port = server.sockets[0].getsockname()[1]      # port 0: the one chosen
         self.address = Address(self.requested.host, port)
+        return self.address
 
-    async def _shut(self):
+    async def _shut(self) -> None:
         """Close every connection: with the closing handshake, except for a client
         whose connection is full (it reads nothing, so it would never answer) or
         that has not answered within CLOSE_TIMEOUT: those are cut off."""
@@ -211,7 +227,7 @@ class FeedServer:
                 connection.transport.abort()
             await asyncio.wait_for(self._server.wait_closed(), CLOSE_TIMEOUT)
 
-    def _fan_out(self):
+    def _fan_out(self) -> None:
         with self._lock:
             items = list(self._pending)
             self._pending.clear()
@@ -221,7 +237,7 @@ class FeedServer:
             for i, data in enumerate(items):
                 client.put(data, lost if i == 0 else 0)
 
-    async def _handle(self, connection):
+    async def _handle(self, connection: "ServerConnection") -> None:
         client = _Client(connection, self.queue_size)
         self._clients[connection] = client
         log.info("feed: a client connected from %s (%d now)", _peer(connection)[0],
@@ -238,7 +254,7 @@ class FeedServer:
             log.info("feed: a client left (%d now)", len(self._clients))
 
     @staticmethod
-    async def _send_loop(client: _Client):
+    async def _send_loop(client: _Client) -> None:
         connection = client.connection
         try:
             while True:
@@ -255,7 +271,7 @@ class FeedServer:
             return
 
 
-def _peer(connection) -> tuple:
+def _peer(connection: "ServerConnection") -> tuple[str, int | None]:
     """(host, port) of the client."""
     try:
         return tuple(connection.remote_address[:2])

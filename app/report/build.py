@@ -9,13 +9,26 @@ from pathlib import Path
 
 import numpy as np
 
+import app.report.frames as pictures
 import model.runtime.atomic as atomic
 from app.io.frame_source import frame_rate
-import app.report.frames as pictures
 from app.report.data import Output, marker_name, photo_faces, read_output
 from app.report.limits import model_paragraph
-from app.report.page import (chip, clock, document, duration, esc, facts, img, legend,
-                             percent, share_bar, share_table, signed, table)
+from app.report.page import (
+    chip,
+    clock,
+    document,
+    duration,
+    esc,
+    facts,
+    img,
+    legend,
+    percent,
+    share_bar,
+    share_table,
+    signed,
+    table,
+)
 from model.runtime.emotions import EMOTIONS
 
 log = logging.getLogger(__name__)

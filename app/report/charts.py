@@ -56,9 +56,10 @@ def face_chart(times, probs, valence, span: tuple, markers=(), bins: int = MAX_P
     """One face's timeline as PNG bytes: the seven probabilities stacked (gaps where
     the face was out of view) over its valence line (-1..1); `markers`: (time, name)
     pairs, dashed lines across both, named above."""
-    from app.report.data import binned
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
+
+    from app.report.data import binned
 
     start, end = span
     fig = Figure(figsize=(9.0, 4.2), dpi=DPI, layout="constrained")

@@ -53,7 +53,7 @@ def read_frames(video: VideoRef, moments, fps: float | None) -> dict:
         log.warning("cannot open %s for the report's pictures", video.path)
         return {}
     source_fps = cap.get(cv2.CAP_PROP_FPS) or frame_rate(fps)
-    wanted = {}
+    wanted: dict[int, list[tuple[int | None, float | None]]] = {}   # frame -> (moments)
     for m in moments:
         index = m.frame if video.annotated else \
             int(round((m.time or 0.0) * source_fps)) if m.time is not None else m.frame

@@ -69,9 +69,8 @@ def _index_row(batch: Path, entry: dict) -> list:
     s = out.summary
     counts = s.get("face_frames_per_emotion") or {}
     total = sum(counts.values())
-    top = max(counts, key=counts.get) if total else None
-    valences = [number(r.get("valence")) for r in out.rows]
-    valences = [v for v in valences if v is not None]
+    top = max(counts, key=lambda e: counts[e]) if total else None
+    valences = [v for r in out.rows if (v := number(r.get("valence"))) is not None]
     length = duration(s.get("duration_s")) if out.is_video else f"{s.get('frames', 0)} pictures"
     return [link, status, esc(length), esc(f"{s.get('tracks', 0)}"),
             chip(top, f"{top} {percent(counts[top] / total)}") if top else "-",

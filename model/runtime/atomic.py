@@ -8,11 +8,16 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @contextlib.contextmanager
-def atomic_path(path, suffix=None):
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path next to `path`; rename it onto `path` if the block succeeds."""
     path = Path(path)
     suffix = suffix if suffix is not None else "".join(path.suffixes) or ".tmp"
@@ -34,7 +39,7 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path, data: bytes):
+def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
@@ -42,15 +47,15 @@ def write_bytes(path, data: bytes):
             os.fsync(fh.fileno())
 
 
-def write_text(path, text: str):
+def write_text(path: str | Path, text: str) -> None:
     write_bytes(path, text.encode("utf-8"))
 
 
-def write_json(path, obj):
+def write_json(path: str | Path, obj: Any) -> None:  # anything json.dumps takes
     write_text(path, json.dumps(obj, indent=2) + "\n")
 
 
-def write_png(path, image):
+def write_png(path: str | Path, image: "np.ndarray") -> None:
     """Encode an OpenCV image as PNG and write it whole."""
     import cv2
 

@@ -18,10 +18,13 @@ person's own neutral face is compared with (app.core.neutral_offset).
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypedDict
 
 import numpy as np
+import numpy.typing as npt
 
 import model.runtime.atomic as atomic
 from model.runtime.emotions import EMOTIONS
@@ -31,12 +34,40 @@ FLOOR = 1e-6          # probabilities are clipped here before a log (int8 output
 BINS = 10             # equal-width confidence bins of the ECE and the reliability diagram
 
 
+class _CalibrationJSON(TypedDict):
+    temperature: float
+    fitted_on: str
+
+
+class CalibrationJSON(_CalibrationJSON, total=False):
+    """A model file's "calibration" object, as written."""
+
+    neutral_reference: list[float]
+
+
+class ReliabilityBin(TypedDict):
+    """One confidence bin; confidence and accuracy are None where it holds no face."""
+
+    low: float
+    high: float
+    faces: int
+    confidence: float | None
+    accuracy: float | None
+
+
+class CalibrationMetrics(TypedDict):
+    ece: float
+    nll: float
+    mean_confidence: float
+    bins: list[ReliabilityBin]
+
+
 @dataclass(frozen=True)
 class Calibration:
     """How a model's probabilities are corrected; the default changes nothing."""
 
     temperature: float = 1.0
-    neutral_reference: tuple | None = None   # mean log-probabilities on neutral faces
+    neutral_reference: tuple[float, ...] | None = None   # mean log-probabilities on neutral faces
     fitted_on: str = ""
 
     def apply(self, probs: np.ndarray) -> np.ndarray:
@@ -45,19 +76,21 @@ class Calibration:
             return probs
         return softmax(log_probs(probs) / self.temperature)
 
-    def to_json(self) -> dict:
-        out = {"temperature": round(float(self.temperature), 5), "fitted_on": self.fitted_on}
+    def to_json(self) -> CalibrationJSON:
+        out: CalibrationJSON = {"temperature": round(float(self.temperature), 5),
+                                "fitted_on": self.fitted_on}
         if self.neutral_reference is not None:
             out["neutral_reference"] = [round(float(v), 5) for v in self.neutral_reference]
         return out
 
     @classmethod
-    def from_json(cls, spec, where) -> "Calibration":
-        """From a file's "calibration" object; a ValueError naming `where` if malformed."""
+    def from_json(cls, spec: Mapping[str, Any], where: str | Path) -> "Calibration":
+        """From a file's "calibration" object (parsed JSON, so of any shape); a
+        ValueError naming `where` if malformed."""
         try:
             t = float(spec["temperature"])
-            ref = spec.get("neutral_reference")
-            ref = None if ref is None else tuple(float(v) for v in ref)
+            listed = spec.get("neutral_reference")
+            ref = None if listed is None else tuple(float(v) for v in listed)
         except (TypeError, KeyError, ValueError) as exc:
             raise ValueError(f"{where}: calibration is malformed ({exc!r})") from exc
         if not (math.isfinite(t) and t > 0) or (ref is not None and len(ref) != len(EMOTIONS)):
@@ -69,25 +102,28 @@ class Calibration:
 NONE = Calibration()
 
 
-def log_probs(probs) -> np.ndarray:
+def log_probs(probs: npt.ArrayLike) -> np.ndarray:
     return np.log(np.clip(np.asarray(probs, np.float64), FLOOR, None))
 
 
-def softmax(logits) -> np.ndarray:
+def softmax(logits: npt.ArrayLike) -> np.ndarray:
     z = np.asarray(logits, np.float64)
     z = np.exp(z - z.max(axis=-1, keepdims=True))
-    return (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+    out: np.ndarray = (z / z.sum(axis=-1, keepdims=True)).astype(np.float32)
+    return out
 
 
 # ---------------------------------------------------------------- measuring
 
-def nll(probs, labels) -> float:
+def nll(probs: npt.ArrayLike, labels: npt.ArrayLike) -> float:
     """Mean negative log-likelihood of the true labels."""
-    p = np.asarray(probs)[np.arange(len(labels)), np.asarray(labels)]
+    labels = np.asarray(labels)
+    p = np.asarray(probs)[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.clip(p, FLOOR, None))))
 
 
-def reliability(probs, labels, bins: int = BINS) -> list[dict]:
+def reliability(probs: npt.ArrayLike, labels: npt.ArrayLike,
+                bins: int = BINS) -> list[ReliabilityBin]:
     """Per equal-width confidence bin: faces, mean confidence, accuracy."""
     conf = np.asarray(probs).max(axis=1)
     right = np.asarray(probs).argmax(axis=1) == np.asarray(labels)
@@ -98,24 +134,28 @@ def reliability(probs, labels, bins: int = BINS) -> list[dict]:
             for i in range(bins)]
 
 
-def calibration_metrics(probs, labels, bins: int = BINS) -> dict:
+def calibration_metrics(probs: npt.ArrayLike, labels: npt.ArrayLike,
+                        bins: int = BINS) -> CalibrationMetrics:
     """ECE (equal-width bins), negative log-likelihood and mean confidence."""
     rows = reliability(probs, labels, bins)
-    n = len(labels)
-    ece = sum(r["faces"] / n * abs(r["accuracy"] - r["confidence"]) for r in rows if r["faces"])
+    n = len(np.asarray(labels))
+    # a bin with faces has both figures (an empty one has None for both)
+    ece = sum(r["faces"] / n * abs(acc - conf) for r in rows
+              if (acc := r["accuracy"]) is not None and (conf := r["confidence"]) is not None)
     return {"ece": round(float(ece), 4), "nll": round(nll(probs, labels), 4),
             "mean_confidence": round(float(np.asarray(probs).max(axis=1).mean()), 4),
             "bins": rows}
 
 
-def fit_temperature(probs, labels, low: float = 0.05, high: float = 20.0) -> float:
+def fit_temperature(probs: npt.ArrayLike, labels: npt.ArrayLike, low: float = 0.05,
+                    high: float = 20.0) -> float:
     """The temperature with the least NLL: golden-section search on log T (the NLL
     of a temperature-scaled reading is unimodal in it; no SciPy needed for one number)."""
     logp = log_probs(probs)
-    labels = np.asarray(labels)
+    truth = np.asarray(labels)
 
-    def loss(log_t):
-        return nll(softmax(logp / math.exp(log_t)), labels)
+    def loss(log_t: float) -> float:
+        return nll(softmax(logp / math.exp(log_t)), truth)
 
     a, b, g = math.log(low), math.log(high), (math.sqrt(5) - 1) / 2
     for _ in range(60):
@@ -127,7 +167,7 @@ def fit_temperature(probs, labels, low: float = 0.05, high: float = 20.0) -> flo
     return math.exp((a + b) / 2)
 
 
-def fit(probs, labels, fitted_on: str) -> Calibration:
+def fit(probs: np.ndarray, labels: npt.ArrayLike, fitted_on: str) -> Calibration:
     """A temperature from (N, 7) raw probabilities, and the neutral reference: the
     mean calibrated log-probabilities of the faces labelled neutral."""
     t = fit_temperature(probs, labels)
@@ -140,7 +180,7 @@ def fit(probs, labels, fitted_on: str) -> Calibration:
 
 # ------------------------------------------------------------ in the model file
 
-def tflite_calibration(data: bytes, path) -> Calibration:
+def tflite_calibration(data: bytes, path: str | Path) -> Calibration:
     """The calibration in a .tflite model's bytes (read from `path`), or NONE."""
     from ai_edge_litert import schema_py_generated as schema
 
@@ -157,10 +197,10 @@ def tflite_calibration(data: bytes, path) -> Calibration:
     return NONE
 
 
-def write_tflite(path: Path, calibration: Calibration):
+def write_tflite(path: Path, calibration: Calibration) -> None:
     """Put `calibration` into the .tflite file's metadata (replacing any), atomically."""
-    from ai_edge_litert import schema_py_generated as schema
     import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(bytearray(Path(path).read_bytes()), 0)
     buffer = schema.BufferT()
@@ -179,11 +219,11 @@ def write_tflite(path: Path, calibration: Calibration):
     atomic.write_bytes(path, bytes(builder.Output()))
 
 
-def _text(value) -> str:
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def write_ensemble(path: Path, calibration: Calibration):
+def write_ensemble(path: Path, calibration: Calibration) -> None:
     """Set the "calibration" field of an ensemble .json file, atomically."""
     spec = json.loads(Path(path).read_text(encoding="utf-8"))
     spec["calibration"] = calibration.to_json()

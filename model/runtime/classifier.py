@@ -17,16 +17,21 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
 
-from model.runtime.emotions import EMOTIONS, INPUT_SIZE
 from model.runtime.calibration import NONE, Calibration, tflite_calibration
+from model.runtime.emotions import EMOTIONS, INPUT_SIZE
 from model.runtime.errors import ModelError
 from model.runtime.preprocess import to_network_input
+
+if TYPE_CHECKING:   # LiteRT itself is imported when a .tflite file is loaded
+    from ai_edge_litert.interpreter import Interpreter
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +53,12 @@ EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 THREADS = 2   # each network's, unless asked otherwise (`load`)
 
 
+class Backend(Protocol):
+    """Runs network input (N,48,48,1) through a model file's network(s): (N,7)."""
+
+    def run(self, x: np.ndarray, network: int | None = None) -> np.ndarray: ...
+
+
 class EmotionClassifier:
     """Classify batches of 48x48 grayscale face crops into EMOTIONS.
 
@@ -56,8 +67,9 @@ class EmotionClassifier:
     (assets/MODEL_CARD.md).
     """
 
-    def __init__(self, backend=None, path: Path | None = None, flip: bool = True,
-                 five_crops: bool = False, calibration: Calibration | None = None):
+    def __init__(self, backend: Backend | None = None, path: Path | None = None,
+                 flip: bool = True, five_crops: bool = False,
+                 calibration: Calibration | None = None) -> None:
         """`EmotionClassifier()` is the shipped model: `backend` None loads the file at
         `path` (None: the shipped one) as `load` does by default. `calibration` None:
         the one the backend carries (its model file's), if any."""
@@ -68,13 +80,14 @@ class EmotionClassifier:
         self.path = path
         self.flip = flip
         # a .json model list may ask for the crops itself (the shipped --accurate file)
-        self.five_crops = five_crops or getattr(backend, "five_crops", False)
+        self.five_crops: bool = five_crops or bool(getattr(backend, "five_crops", False))
         if calibration is None:
             calibration = getattr(backend, "calibration", NONE)
-        self.calibration = calibration   # applied to every reading (model.runtime.calibration)
+        # applied to every reading (model.runtime.calibration)
+        self.calibration: Calibration = calibration
 
     @classmethod
-    def load(cls, path=None, flip: bool = True, threads: int | None = THREADS,
+    def load(cls, path: str | Path | None = None, flip: bool = True, threads: int | None = THREADS,
              five_crops: bool = False, calibrated: bool = True) -> "EmotionClassifier":
         """Load the shipped model, or the .tflite / .keras / .json (ensemble) file at `path`.
 
@@ -91,14 +104,15 @@ class EmotionClassifier:
     def threads(self) -> int | None:
         """The threads each network runs on (None: not a LiteRT model)."""
         backend = getattr(self._backend, "members", [self._backend])[0]
-        return getattr(backend, "threads", None)
+        threads: int | None = getattr(backend, "threads", None)
+        return threads
 
     @property
     def networks(self) -> int:
         """How many networks answer: the ensemble's size, 1 for a single network."""
         return len(getattr(self._backend, "members", ())) or 1
 
-    def predict(self, faces, network: int | None = None,
+    def predict(self, faces: np.ndarray, network: int | None = None,
                 mirrored: bool | None = None) -> np.ndarray:
         """uint8 (N,48,48) or (48,48) crops -> float32 (N,7), rows sum to 1.
 
@@ -121,7 +135,8 @@ class EmotionClassifier:
         return self.calibration.apply(probs)
 
 
-def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClassifier:
+def load_classifier(model: str | Path | None = None, accurate: bool = False,
+                    **kwargs: Any) -> EmotionClassifier:
     """The classifier `process` and `evaluate` use; `accurate` is their --accurate.
 
     --accurate reads each face on five extra crops: the shipped network through its own
@@ -135,14 +150,15 @@ def load_classifier(model=None, accurate: bool = False, **kwargs) -> EmotionClas
 CROP = 44  # side of the five extra views of `five_crops`
 
 
-def _corner_crops(x: np.ndarray) -> list:
+def _corner_crops(x: np.ndarray) -> list[np.ndarray]:
     """Centre and corner CROP-pixel crops of (N,48,48,1) faces, resized back to 48."""
     m, c = INPUT_SIZE - CROP, (INPUT_SIZE - CROP) // 2
     views = []
     for y0, x0 in ((c, c), (0, 0), (0, m), (m, 0), (m, m)):
         part = x[:, y0:y0 + CROP, x0:x0 + CROP, 0]
         views.append(np.stack([cv2.resize(f, (INPUT_SIZE, INPUT_SIZE),
-                                          interpolation=cv2.INTER_LINEAR) for f in part])[..., None])
+                                          interpolation=cv2.INTER_LINEAR)
+                               for f in part])[..., None])
     return views
 
 
@@ -150,7 +166,8 @@ MODEL_TYPES = (".tflite", ".keras", ".json")
 NETWORK_TYPES = (".tflite", ".keras")  # what an ensemble may list: no nesting
 
 
-def _load_backend(path: Path, threads: int | None, listed_in=None):
+def _load_backend(path: Path, threads: int | None,
+                  listed_in: Path | None = None) -> Backend:
     """A network's backend, or an ensemble's; `listed_in`: the ensemble naming `path`."""
     types = NETWORK_TYPES if listed_in else MODEL_TYPES
     where = f" (listed in {listed_in})" if listed_in else ""
@@ -170,7 +187,8 @@ def _load_backend(path: Path, threads: int | None, listed_in=None):
     return _EnsembleBackend(path, threads)
 
 
-def _check_shapes(path, in_shape, out_shape):
+def _check_shapes(path: Path, in_shape: Sequence[int | None],
+                  out_shape: Sequence[int | None]) -> None:
     takes, gives = _dims(in_shape), _dims(out_shape)
     if takes != EXPECTED_INPUT or gives != (len(EMOTIONS),):
         raise ModelError(
@@ -178,12 +196,12 @@ def _check_shapes(path, in_shape, out_shape):
             f"expected {EXPECTED_INPUT} -> ({len(EMOTIONS)},)")
 
 
-def _dims(shape) -> tuple:
+def _dims(shape: Sequence[int | None]) -> tuple[int | None, ...]:
     """A shape without its batch axis, as plain ints (None stays None)."""
     return tuple(None if d is None else int(d) for d in tuple(shape)[1:])
 
 
-def _first_line(exc) -> str:
+def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
@@ -195,12 +213,12 @@ SLOW_ONE_THREAD_MS = 1.5
 
 
 class _LiteBackend:
-    def __init__(self, path: Path, threads: int | None, calibrated: bool = True):
+    def __init__(self, path: Path, threads: int | None, calibrated: bool = True) -> None:
         data = path.read_bytes()     # once: for the runtime and for the calibration
         self._it = _interpreter(data, path, threads or 1)
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
-        self.threads = threads
+        self.threads: int | None = threads
         if threads is None:
             self.threads = auto_threads(_time_one(self._it, inp, out), usable_cores())
             if self.threads > 1:
@@ -212,17 +230,17 @@ class _LiteBackend:
         self._in, self._out = inp["index"], out["index"]
         self._batch = 1
 
-    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+    def run(self, x: np.ndarray, network: int | None = None) -> np.ndarray:
         if len(x) != self._batch:
             self._it.resize_tensor_input(self._in, list(x.shape))
             self._it.allocate_tensors()
             self._batch = len(x)
         self._it.set_tensor(self._in, x)
         self._it.invoke()
-        return self._it.get_tensor(self._out).copy()
+        return np.array(self._it.get_tensor(self._out))
 
 
-def _interpreter(data: bytes, path: Path, threads: int):
+def _interpreter(data: bytes, path: Path, threads: int) -> "Interpreter":
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -234,7 +252,8 @@ def _interpreter(data: bytes, path: Path, threads: int):
     return interpreter
 
 
-def _time_one(interpreter, inp, out, runs: int = 5) -> float:
+def _time_one(interpreter: "Interpreter", inp: dict[str, Any], out: dict[str, Any],
+              runs: int = 5) -> float:
     """The fastest of a few runs on one face, ms (after one to warm up): the least
     disturbed by whatever else the machine does while the app starts."""
     x = np.zeros(inp["shape"], inp["dtype"])
@@ -262,7 +281,7 @@ def auto_threads(one_thread_ms: float, cores: int) -> int:
 
 
 class _KerasBackend:
-    def __init__(self, path: Path):
+    def __init__(self, path: Path) -> None:
         import zipfile
 
         # keras reports a file that is not a zip archive as "File not found"; and
@@ -284,24 +303,25 @@ class _KerasBackend:
                              "outputs, expected one of each")
         _check_shapes(path, self._model.inputs[0].shape, self._model.outputs[0].shape)
 
-    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+    def run(self, x: np.ndarray, network: int | None = None) -> np.ndarray:
         return np.asarray(self._model(x, training=False))
 
 
 class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
-    def __init__(self, path: Path, threads: int | None):
+    def __init__(self, path: Path, threads: int | None) -> None:
         names, self.calibration, self.five_crops = _read_ensemble(path)
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
-    def run(self, x: np.ndarray, network=None) -> np.ndarray:
+    def run(self, x: np.ndarray, network: int | None = None) -> np.ndarray:
         if network is not None:
             return self.members[network % len(self.members)].run(x)
-        return np.mean([member.run(x) for member in self.members], axis=0)
+        mean: np.ndarray = np.mean([member.run(x) for member in self.members], axis=0)
+        return mean
 
 
-def _read_ensemble(path: Path) -> tuple[list, Calibration, bool]:
+def _read_ensemble(path: Path) -> tuple[list[str], Calibration, bool]:
     """The file names, calibration and `"five_crops"` (read each face on five crops too:
     one network's --accurate, calibrated for those readings) of a .json model list."""
     try:

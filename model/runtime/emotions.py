@@ -5,6 +5,8 @@ A leaf module (it imports nothing of the project), so every layer can import it
 without a cycle; `model` re-exports it.
 """
 
+from collections.abc import Iterable
+
 EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 INPUT_SIZE = 48   # the network's face: INPUT_SIZE x INPUT_SIZE grayscale
 # one colour per emotion (BGR, as OpenCV draws): the boxes, every chart, the window
@@ -22,7 +24,7 @@ _HAPPY = EMOTIONS.index("happy")
 _NEGATIVE = tuple(EMOTIONS.index(e) for e in ("sad", "angry", "fear", "disgust"))
 
 
-def valence(probabilities) -> float:
+def valence(probabilities: Iterable[float]) -> float:
     """How pleasant a face looks, from -1 to 1, as emotion-research tools define it:
     the happy probability minus the largest of sad, angry, fear and disgust."""
     p = [float(v) for v in probabilities]

@@ -10,7 +10,7 @@ MODEL_CARD = ASSETS / "MODEL_CARD.md"
 SPLITS = ("PublicTest", "PrivateTest")
 
 
-def card_results(model_name: str, card: Path = MODEL_CARD) -> dict:
+def card_results(model_name: str, card: Path = MODEL_CARD) -> dict[str, str]:
     """{"PublicTest": "69.30%", "PrivateTest": "69.27%"}: what the card's first results
     table gives the model file `model_name`; {} when the card or its row is not there."""
     try:

@@ -12,13 +12,16 @@ import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 from model.runtime.errors import MissingExtraError
 
 INSTALL_HINT = "install the training extra: pip install -e '.[train]'"
 
 
-def import_tensorflow():
+def import_tensorflow() -> tuple[Any, Any]:   # (neither ships type information)
     """(tensorflow, keras), or MissingExtraError in one line when they are not installed."""
     try:
         import keras
@@ -29,7 +32,7 @@ def import_tensorflow():
     return tf, keras
 
 
-def quiet_tensorflow():
+def quiet_tensorflow() -> None:
     """Hide TensorFlow's and Keras' Python warnings and log lines (call before importing)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     for module in ("keras", "tensorflow", "absl"):
@@ -38,7 +41,7 @@ def quiet_tensorflow():
 
 
 @contextlib.contextmanager
-def native_stderr_to(path):
+def native_stderr_to(path: str | Path | None) -> Iterator[None]:
     """While inside, what C/C++ code writes to stderr goes to `path` (None: discarded)."""
     sys.stderr.flush()
     saved = os.dup(2)

@@ -101,7 +101,7 @@ def check_layout(path):
 
 
 def _load_folders(root: Path, splits=SPLITS) -> Dataset:
-    files = {s: [] for s in SPLITS}
+    files: dict[str, list[tuple[Path, int]]] = {s: [] for s in SPLITS}
     for part, part_splits in PARTS.items():
         if not set(part_splits) & set(splits):
             continue
@@ -115,7 +115,7 @@ def _load_folders(root: Path, splits=SPLITS) -> Dataset:
                 log.warning("no images in class folder %s", folder)
             for f in images:
                 files[_split_of(part, f.name)].append((f, label))
-    skipped = {}
+    skipped: dict[str, int] = {}
     return Dataset({s: _read_images(files[s], skipped, keys_from=root) for s in splits}, skipped)
 
 
@@ -147,7 +147,7 @@ def load_labelled_folder(path) -> tuple[Split, dict]:
              for f in sorted(folder.iterdir()) if f.suffix.lower() in IMAGE_SUFFIXES]
     if not items:
         raise DataError(f"no images in {path}: expected <emotion>/*.jpg or *.png")
-    skipped = {}
+    skipped: dict[str, int] = {}
     split = _read_images(items, skipped, frame_tight_crop)
     if len(split) == 0:
         raise DataError(f"no readable images in {path} ({len(items)} unreadable)")
@@ -193,8 +193,10 @@ def _csv_columns(path: Path):
 
 
 def _load_csv(path: Path, splits=SPLITS) -> Dataset:
-    rows = {s: ([], [], []) for s in splits}
-    skipped = {}
+    # split -> (faces, labels, row numbers)
+    rows: dict[str, tuple[list[np.ndarray], list[int], list[int]]] = \
+        {s: ([], [], []) for s in splits}
+    skipped: dict[str, int] = {}
     try:
         # utf-8-sig: a CSV saved by Excel starts with a byte-order mark
         with open(path, newline="", encoding="utf-8-sig") as fh:

@@ -14,12 +14,17 @@ import numpy as np
 
 import model.runtime.atomic as atomic
 import model.runtime.calibration as calibration
-from model.runtime.emotions import EMOTIONS
 from model.runtime.classifier import EmotionClassifier, load_classifier
-from model.training.confusion_image import matrix_image
-from model.training.data import (SPLIT_NAMES, Split, is_labelled_folder, load_dataset,
-                                 load_labelled_folder)
+from model.runtime.emotions import EMOTIONS
 from model.runtime.errors import DataError
+from model.training.confusion_image import matrix_image
+from model.training.data import (
+    SPLIT_NAMES,
+    Split,
+    is_labelled_folder,
+    load_dataset,
+    load_labelled_folder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +158,12 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         check_matplotlib()
     votes = _crowd_votes(data, votes) if labels == "ferplus" else None
     clf = load_classifier(model, accurate=accurate, flip=flip)
+    model_name = clf.path.name if clf.path is not None else "the model"
     faces, name, skipped = _load_faces(data, split)
     if len(faces) == 0:
         raise DataError("no faces to evaluate on")
     probs = predict_probs(clf, faces.x)
-    crowd = {}
+    crowd: dict = {}
     if votes is not None:
         crowd, keep, majority = crowd_scores(probs, faces, votes)
         faces, probs = Split(faces.x[keep], majority, [faces.keys[i] for i in keep]), probs[keep]
@@ -166,13 +172,14 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
               **scores(probs, faces.y), **crowd, "skipped": skipped}
     result["ms_per_face"] = round(_ms_per_face(clf, faces.x), 3)
     if robustness:
-        from model.training.robustness import robustness as measure, table
+        from model.training.robustness import robustness as measure
+        from model.training.robustness import table
 
         result["robustness"] = measure(lambda f: predict_labels(clf, f), faces.x, faces.y)
-        log.info("robustness of %s on %s (seed %d):\n%s", clf.path.name, name,
+        log.info("robustness of %s on %s (seed %d):\n%s", model_name, name,
                  result["robustness"]["seed"], table(result["robustness"]))
     if png:
-        title = f"{clf.path.name} on {name}: accuracy {result['accuracy']:.4f}"
+        title = f"{model_name} on {name}: accuracy {result['accuracy']:.4f}"
         atomic.write_png(png, matrix_image(result["confusion_matrix"], EMOTIONS, title))
         result["confusion_png"] = str(png)
     cal = result["calibration"]
@@ -180,7 +187,7 @@ def run_evaluate(data, split: str = "PrivateTest", model=None, confusion=None,
         from model.training.reliability_plot import save_reliability
 
         save_reliability(cal["bins"], Path(reliability),
-                         f"{clf.path.name} on {name}: ECE {cal['ece']:.3f}")
+                         f"{model_name} on {name}: ECE {cal['ece']:.3f}")
         result["reliability_png"] = str(reliability)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     log.info("%s on %s: accuracy %.4f, macro F1 %.4f (%d faces); mean confidence %.4f, "

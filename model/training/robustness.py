@@ -33,7 +33,7 @@ def _tilt(face, rng):
 def _shift(face, rng):
     angle = rng.uniform(0, 2 * np.pi)
     dx, dy = 0.1 * SIZE * np.cos(angle), 0.1 * SIZE * np.sin(angle)
-    return warp(face, np.float32([[1, 0, dx], [0, 1, dy]]))
+    return warp(face, np.array([[1, 0, dx], [0, 1, dy]], np.float32))
 
 
 def _levels(face, scale, offset):

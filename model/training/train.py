@@ -20,23 +20,26 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from model.runtime.tensorflow_setup import import_tensorflow
 
 tf, keras = import_tensorflow()  # the one-line error when the train extra is missing
+# Keras' callback base (Keras has no type information: Any to mypy, by this name)
+Callback: Any = keras.callbacks.Callback
 
 import model.runtime.atomic as atomic  # noqa: E402
 from model.runtime.emotions import EMOTIONS, INPUT_SIZE  # noqa: E402
-from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
-from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
-from model.training.curves import save_curves  # noqa: E402
-from model.training.data import load_dataset  # noqa: E402
 from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
+from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
+from model.training.curves import save_curves  # noqa: E402
+from model.training.data import load_dataset  # noqa: E402
 from model.training.network import compile_for_training  # noqa: E402
 from model.training.schedule import warmup_cosine  # noqa: E402
+from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,7 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
         range(0, len(faces), step), desc="teacher", unit="batch", file=sys.stderr,
         mininterval=0.5 if sys.stderr.isatty() else 30.0)])
     with atomic.atomic_path(cache, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, teacher=cfg.teacher, probs=probs)
+        np.savez_compressed(tmp, teacher=str(cfg.teacher), probs=probs)   # (set: it was loaded)
     return probs
 
 
@@ -256,7 +259,8 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     best = keras.models.load_model(out / BEST)
     rng = np.random.default_rng(cfg.seed)
     calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
-        if cfg.quantize and len(data["train"]) >= 500 else (data["train"].x if cfg.quantize else None)
+        if cfg.quantize and len(data["train"]) >= 500 \
+        else (data["train"].x if cfg.quantize else None)
     path = export_tflite(best, out / TFLITE, calib)
     # the percentages the app shows must mean what they say: a temperature fitted on
     # PublicTest goes into the exported file (model.runtime.calibration); labels do not change
@@ -286,7 +290,7 @@ def _load_state(out: Path):
     return state
 
 
-class EpochProgress(keras.callbacks.Callback):
+class EpochProgress(Callback):
     """A tqdm bar per epoch on stderr: batches done, loss and accuracy so far, time left.
 
     Keras' own bar needs a terminal and prints on stdout, which carries the result."""
@@ -294,7 +298,7 @@ class EpochProgress(keras.callbacks.Callback):
     def __init__(self, epochs: int):
         super().__init__()
         self.epochs = epochs
-        self.bar = None
+        self.bar: Any = None   # a tqdm bar (untyped), from the first epoch on
 
     def on_epoch_begin(self, epoch, logs=None):
         from tqdm import tqdm
@@ -317,7 +321,7 @@ class EpochProgress(keras.callbacks.Callback):
             self.bar.close()
 
 
-class _Checkpoint(keras.callbacks.Callback):
+class _Checkpoint(Callback):
     """Saves last/best models and the state file at the end of every epoch.
 
     Not BackupAndRestore + ModelCheckpoint + CSVLogger: --resume needs the epoch, the

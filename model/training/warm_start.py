@@ -7,11 +7,16 @@ computes (Net2WiderNet, Chen et al. 2016), so a bigger student can start from a
 smaller one's knowledge instead of from random weights.
 """
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from model.runtime.errors import DataError
-from model.training.network import build_model
 from model.runtime.preprocess import to_network_input
+from model.training.network import build_model
+
+if TYPE_CHECKING:
+    import keras  # imported where it is used: TensorFlow takes seconds to load
 
 
 def keras_from_tflite(path, faces) -> "keras.Model":
@@ -25,7 +30,8 @@ def keras_from_tflite(path, faces) -> "keras.Model":
     import keras
 
     layers = _tflite_layers(path)
-    stages, in_stage = [], False  # (filters, convolutions); a pool or the dense ends a stage
+    stages: list[list[int]] = []
+    in_stage = False  # (filters, convolutions); a pool or the dense ends a stage
     for kind, w, _ in layers:
         if kind == "conv" and in_stage:
             stages[-1][1] += 1
@@ -83,7 +89,7 @@ def _tflite_layers(path):
 
 
 def widen(model, factor: float, seed: int = 0) -> "keras.Model":
-    """`model` (model.training.network's layout) with every stage `factor` times wider, same outputs.
+    """`model` (model.training.network's layout), every stage `factor` times wider, same outputs.
 
     A new channel copies a random old one (kernel and batch norm). The next layer's
     weights from a copied channel are shared among its copies with random shares
@@ -92,7 +98,8 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
     import keras
 
     rng = np.random.default_rng(seed)
-    stages, convs = [], [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    stages: list[list[int]] = []   # (filters, convolutions)
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     for layer in convs:
         stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
         if len(stages) < stage:

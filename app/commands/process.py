@@ -34,8 +34,9 @@ def run_process(input_path, output, options: ProcessOptions = ProcessOptions()) 
     """`process`: annotate one input into `output`; the exit code (0, or 130 on Ctrl+C).
 
     `options.accurate`: five crops of each face too, through the shipped file for them
-    or with a `model` (see model.runtime.classifier.load_classifier). `options.baseline`: photos or a
-    clip of the person's neutral face, taken out of every reading (app.core.neutral).
+    or with a `model` (see model.runtime.classifier.load_classifier).
+    `options.baseline`: photos or a clip of the person's neutral face, taken out of
+    every reading (app.core.neutral).
     `options.osc`, `options.serve`: send the readings live as well (app.io.feeds); a bad
     address or a port in use fails before anything is read, and the feeds close
     when it ends, however it ends."""

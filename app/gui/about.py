@@ -11,11 +11,12 @@ def app_version() -> str:
 
 
 def card_line(card: dict) -> str:
-    """The model's FER-2013 results as its card states them (read off the GUI thread,
+    """The model's results against the crowd as its card states them (read off the GUI thread,
     with the model: app.core.run_info), or nothing for a model the card does not name."""
     if not card:
         return ""
-    return ("On FER-2013: " + ", ".join(f"{split} {value}" for split, value in card.items())
+    return ("Agrees with most of ten people on FER-2013's faces (FER+): "
+            + ", ".join(f"{split} {value}" for split, value in card.items())
             + " (assets/MODEL_CARD.md)")
 
 

@@ -22,15 +22,16 @@ def model_paragraph(summary: dict) -> str:
     accuracy = card_accuracy(path.name if path else DEFAULT_MODEL.name)
     if shipped and accuracy:
         wrong = 100 - float(accuracy.rstrip("%"))
-        measured = (f"On FER-2013's test faces (PrivateTest) it gives the label people gave "
-                    f"{accuracy} of the time (assets/MODEL_CARD.md): about {wrong:.0f}% of "
-                    "its readings of such faces are wrong")
+        measured = (f"On FER-2013's test faces (PrivateTest) where most of ten people name "
+                    f"the same emotion, it names theirs {accuracy} of the time "
+                    f"(assets/MODEL_CARD.md): about {wrong:.0f}% of its readings of such "
+                    "faces are wrong, and more where people disagree among themselves")
     else:
         measured = ("This model's accuracy is not in the shipped model card; measure it "
                     "with `python main.py evaluate --model FILE`")
     return ("The readings come from a small network trained on FER-2013: 48x48 grayscale "
-            "faces cut from web photos, mostly frontal, each labelled with one of seven "
-            f"expressions. {measured}. It reads the expression a face shows, not what the "
+            "faces cut from web photos, mostly frontal, each named by ten people with one of "
+            f"seven expressions (FER+). {measured}. It reads the expression a face shows, not what the "
             "person feels: a smile can be polite, a frown can be concentration. Faces unlike "
             "its training photos (children, darker skin tones, strong head turns, dim light, "
             "drawings) are read less reliably. Use it to find moments worth watching again, "

@@ -1,4 +1,25 @@
-"""Pytest-wide settings and shared fixtures (helpers: append yours below, keep others')."""
+"""Pytest-wide settings and shared fixtures (helpers: append yours below, keep others').
+
+The tests mirror the packages they test: a file goes in the folder of the package
+whose code it is about, whatever it needs to get there (a test of `process`'s
+outputs reads files that app.io writes, but it is about the command):
+
+    tests/core/      app.core: the pipeline, finding and reading faces, tracking,
+                     a person's neutral, playback
+    tests/io/        app.io: sources, feeds, snapshots, the result files, cameras
+    tests/gui/       app.gui: the window (offscreen, or a real one on Xvfb), its
+                     engine, timeline, markers and settings
+    tests/report/    app.report
+    tests/commands/  app.commands and the command line (app.cli, app.parser)
+    tests/model/     model: the classifier, calibration, training, data, evaluation
+    tests/           the whole project: the import layers, lint and types,
+                     packaging, the bundle, the README's example, the crash log,
+                     scripts/
+
+Each folder is a package (an empty __init__.py), so module names stay unique.
+Helpers shared between folders stay here and in tests/fakes.py (a fake camera)
+and tests/gui_support.py (a window and its waits).
+"""
 
 from pathlib import Path
 from typing import Any
@@ -124,7 +145,7 @@ def tiny_run(tmp_path_factory):
     return cfg, Path(cfg.out)
 
 
-# ---- the Qt application for the GUI tests (tests/test_gui*.py, test_privacy.py) --
+# ---- the Qt application for the GUI tests (tests/gui/) ---------------------------
 
 @pytest.fixture(scope="session")
 def qapp_args(pytestconfig):

@@ -26,7 +26,7 @@ import pytest
 from app import __version__
 from app.io import synthetic
 from tests.conftest import REPO, video_with_sound
-from tests.test_xvfb_window import display, window_geometry  # noqa: F401 - a fixture
+from tests.gui.test_xvfb_window import display, window_geometry  # noqa: F401 - a fixture
 
 BUILD_TIMEOUT = 1200
 WAIT_S = 90      # a window or a snapshot on a busy machine; a hang still fails

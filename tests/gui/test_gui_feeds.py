@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from PyQt5.QtCore import QSettings
@@ -22,10 +21,10 @@ from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
 from app.io.feeds import QUEUE_SIZE, Feeds, face_json
+from tests.conftest import REPO
 from tests.gui_support import WAIT_MS, wait_message, wait_model, write_clip
-from tests.test_feeds import OscReceiver, Reader, _fill, feed_threads, wait_for
+from tests.io.test_feeds import OscReceiver, Reader, _fill, feed_threads, wait_for
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CLIP_FRAMES = 150      # 5 s at 30 fps
 
 
@@ -157,7 +156,7 @@ def test_the_app_feeds_a_client_at_the_clips_rate(tmp_path, clip):
            "EMOTION_DETECTOR_SETTINGS": str(tmp_path / "s.ini")}
     app = subprocess.Popen([sys.executable, "main.py", "--source", str(clip), "--snapshots",
                             str(tmp_path), "--serve", "127.0.0.1:0", "--exit-after", "9"],
-                           cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
+                           cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     lines = []
     try:
         for line in app.stderr:

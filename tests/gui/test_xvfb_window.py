@@ -18,7 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -26,10 +25,9 @@ import pytest
 
 from app.io import synthetic
 from model.runtime.emotions import EMOTION_COLORS
-from tests.conftest import video_frames
+from tests.conftest import REPO, video_frames
 from tests.gui_support import clip_recipe, write_clip
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ("Xvfb", "xwd", "xwininfo")
 SCREEN = (1280, 800)
 CLIP_FRAMES = 150
@@ -110,7 +108,7 @@ class AppProcess:
     """`python main.py ...` with its stderr collected line by line."""
 
     def __init__(self, args, env):
-        self.proc = subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO,
                                      env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines = []

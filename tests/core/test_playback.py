@@ -1,7 +1,7 @@
 """The playback rules without Qt (app.core.playback): pacing (on an injected clock, no
 sleeps), seek, loop, pause, one photo at a time, how a playback ends; and the frame
 step (faces start afresh on a new scene or a photo). On real generated clips and
-pictures; the window's engine runs the same code (tests/test_engine_playback.py)."""
+pictures; the window's engine runs the same code (tests/gui/test_engine_playback.py)."""
 
 import queue
 import subprocess

@@ -21,6 +21,7 @@ Helpers shared between folders stay here and in tests/fakes.py (a fake camera)
 and tests/gui_support.py (a window and its waits).
 """
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,28 @@ from model.training.train_config import DEFAULT_DATA
 REPO = Path(__file__).resolve().parents[1]
 # FER-2013 (Kaggle folder layout) beside the checkout; never copied into the project.
 FER_ROOT = (REPO / DEFAULT_DATA).resolve()
+
+
+def wait_until(condition, what: str = "the condition", *, timeout: float = 30.0,
+               every: float = 0.01, process=None, log=None):
+    """Poll `condition()` every `every` s until it returns something true; return that.
+
+    Fails the test after `timeout` s, saying what it waited for, or as soon as
+    `process` (a Popen, when given) exits first; `log()`, when given, is the text
+    (an app's output) added to either failure. For waits outside Qt's event loop:
+    threads, sockets, subprocesses (GUI tests use qtbot.waitUntil).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        exited = process is not None and process.poll() is not None
+        if exited or time.monotonic() > deadline:
+            why = (f"the app exited ({process.returncode}) before {what}" if exited
+                   else f"timed out after {timeout} s waiting for {what}")
+            pytest.fail(why + (f":\n{log()}" if log is not None else ""))
+        time.sleep(every)
 
 
 def fer_available() -> bool:

@@ -1,5 +1,27 @@
-"""Pytest-wide settings and shared fixtures (helpers: append yours below, keep others')."""
+"""Pytest-wide settings and shared fixtures (helpers: append yours below, keep others').
 
+The tests mirror the packages they test: a file goes in the folder of the package
+whose code it is about, whatever it needs to get there (a test of `process`'s
+outputs reads files that app.io writes, but it is about the command):
+
+    tests/core/      app.core: the pipeline, finding and reading faces, tracking,
+                     a person's neutral, playback
+    tests/io/        app.io: sources, feeds, snapshots, the result files, cameras
+    tests/gui/       app.gui: the window (offscreen, or a real one on Xvfb), its
+                     engine, timeline, markers and settings
+    tests/report/    app.report
+    tests/commands/  app.commands and the command line (app.cli, app.parser)
+    tests/model/     model: the classifier, calibration, training, data, evaluation
+    tests/           the whole project: the import layers, lint and types,
+                     packaging, the bundle, the README's example, the crash log,
+                     scripts/
+
+Each folder is a package (an empty __init__.py), so module names stay unique.
+Helpers shared between folders stay here and in tests/fakes.py (a fake camera)
+and tests/gui_support.py (a window and its waits).
+"""
+
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +32,28 @@ from model.training.train_config import DEFAULT_DATA
 REPO = Path(__file__).resolve().parents[1]
 # FER-2013 (Kaggle folder layout) beside the checkout; never copied into the project.
 FER_ROOT = (REPO / DEFAULT_DATA).resolve()
+
+
+def wait_until(condition, what: str = "the condition", *, timeout: float = 30.0,
+               every: float = 0.01, process=None, log=None):
+    """Poll `condition()` every `every` s until it returns something true; return that.
+
+    Fails the test after `timeout` s, saying what it waited for, or as soon as
+    `process` (a Popen, when given) exits first; `log()`, when given, is the text
+    (an app's output) added to either failure. For waits outside Qt's event loop:
+    threads, sockets, subprocesses (GUI tests use qtbot.waitUntil).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        exited = process is not None and process.poll() is not None
+        if exited or time.monotonic() > deadline:
+            why = (f"the app exited ({process.returncode}) before {what}" if exited
+                   else f"timed out after {timeout} s waiting for {what}")
+            pytest.fail(why + (f":\n{log()}" if log is not None else ""))
+        time.sleep(every)
 
 
 def fer_available() -> bool:
@@ -124,7 +168,7 @@ def tiny_run(tmp_path_factory):
     return cfg, Path(cfg.out)
 
 
-# ---- the Qt application for the GUI tests (tests/test_gui*.py, test_privacy.py) --
+# ---- the Qt application for the GUI tests (tests/gui/) ---------------------------
 
 @pytest.fixture(scope="session")
 def qapp_args(pytestconfig):

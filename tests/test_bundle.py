@@ -20,13 +20,14 @@ import sys
 import tarfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app import __version__
 from app.io import synthetic
-from tests.conftest import REPO, video_with_sound
-from tests.test_xvfb_window import display, window_geometry  # noqa: F401 - a fixture
+from tests.conftest import REPO, video_with_sound, wait_until
+from tests.gui.test_xvfb_window import display, window_geometry  # noqa: F401 - a fixture
 
 BUILD_TIMEOUT = 1200
 WAIT_S = 90      # a window or a snapshot on a busy machine; a hang still fails
@@ -242,20 +243,22 @@ def test_window_opens_on_xvfb_and_space_saves_a_snapshot(bundle, display, tmp_pa
         app = subprocess.Popen([str(bundle), "--source", str(clip), "--snapshots", str(snaps),
                                 "--loop", "--stats-every", "0.5", "--exit-after", "120"],
                                env=env, cwd=tmp_path, stdout=fh, stderr=subprocess.STDOUT)
+    # each wait fails at once if the app exits, showing what it wrote
+    app_waits: dict[str, Any] = dict(timeout=WAIT_S, every=0.05, process=app, log=log.read_text)
     try:
-        shown = wait_for(app, log, lambda: window_geometry(display, "clip.avi - Emotion Detector"),
-                         "a viewable window")
+        shown = wait_until(lambda: window_geometry(display, "clip.avi - Emotion Detector"),
+                           "a viewable window", **app_waits)
         print(f"window viewable {time.monotonic() - started:.2f} s after the start")
-        wait_for(app, log, lambda: re.search(r"with_faces=([1-9]\d*)", log.read_text()),
-                 "frames with faces")
+        wait_until(lambda: re.search(r"with_faces=([1-9]\d*)", log.read_text()),
+                   "frames with faces", **app_waits)
         xdo = {**os.environ, "DISPLAY": display}
         wid = subprocess.run(["xdotool", "search", "--name", "Emotion Detector"], env=xdo,
                              capture_output=True, text=True, timeout=30).stdout.split()[0]
         subprocess.run(["xdotool", "windowfocus", "--sync", wid], env=xdo, timeout=30, check=True)
         subprocess.run(["xdotool", "key", "space"], env=xdo, timeout=30, check=True)
         # not the atomic writer's temporary file (.emotion_...json), renamed at once
-        records = wait_for(app, log, lambda: [p for p in snaps.glob("*.json")
-                                              if not p.name.startswith(".")], "a snapshot")
+        records = wait_until(lambda: [p for p in snaps.glob("*.json")
+                                      if not p.name.startswith(".")], "a snapshot", **app_waits)
     finally:
         if app.poll() is None:
             app.send_signal(signal.SIGTERM)      # closes like the close button
@@ -271,13 +274,3 @@ def test_window_opens_on_xvfb_and_space_saves_a_snapshot(bundle, display, tmp_pa
         assert bad not in text, text
 
 
-def wait_for(proc, log: Path, predicate, what):
-    deadline = time.monotonic() + WAIT_S
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        if proc.poll() is not None:
-            pytest.fail(f"the app exited ({proc.returncode}) before {what}:\n{log.read_text()}")
-        time.sleep(0.05)
-    pytest.fail(f"no {what} within {WAIT_S} s:\n{log.read_text()}")

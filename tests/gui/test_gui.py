@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -22,6 +21,7 @@ from app.gui.settings import Settings
 from model import EMOTIONS
 from model.runtime.emotions import EMOTION_COLORS
 from model.runtime.model_card import card_results
+from tests.conftest import REPO
 from tests.gui_support import (
     WAIT_MS,
     open_window,
@@ -33,8 +33,6 @@ from tests.gui_support import (
     write_clip,
     write_image,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +307,7 @@ def test_gui_path_does_not_import_tensorflow(tmp_path, clip):
             "print('tensorflow' in sys.modules, 'keras' in sys.modules, rc)")
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
            "EMOTION_DETECTOR_SETTINGS": str(tmp_path / "s.ini")}
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=env,
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
                          capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["False", "False", "0"], out.stderr
     assert "model loaded" in out.stderr
@@ -321,7 +319,7 @@ def test_no_display_is_one_clear_line(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
     env["EMOTION_DETECTOR_SETTINGS"] = str(tmp_path / "s.ini")
-    out = subprocess.run([sys.executable, "main.py", "--source", "0"], cwd=REPO_ROOT,
+    out = subprocess.run([sys.executable, "main.py", "--source", "0"], cwd=REPO,
                          env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [

@@ -17,8 +17,7 @@ import struct
 import subprocess
 import sys
 import threading
-import time
-from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -26,10 +25,9 @@ import pytest
 
 from app.io import synthetic
 from model.runtime.emotions import EMOTION_COLORS
-from tests.conftest import video_frames
+from tests.conftest import REPO, video_frames, wait_until
 from tests.gui_support import clip_recipe, write_clip
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ("Xvfb", "xwd", "xwininfo")
 SCREEN = (1280, 800)
 CLIP_FRAMES = 150
@@ -110,7 +108,7 @@ class AppProcess:
     """`python main.py ...` with its stderr collected line by line."""
 
     def __init__(self, args, env):
-        self.proc = subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "main.py", *args], cwd=REPO,
                                      env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         self.lines = []
@@ -123,17 +121,6 @@ class AppProcess:
     @property
     def log(self) -> str:
         return "\n".join(self.lines)
-
-    def wait_for(self, predicate, what):
-        deadline = time.monotonic() + WAIT_S
-        while time.monotonic() < deadline:
-            found = predicate()
-            if found:
-                return found
-            if self.proc.poll() is not None:
-                pytest.fail(f"the app exited ({self.proc.returncode}) before {what}:\n{self.log}")
-            time.sleep(0.1)
-        pytest.fail(f"no {what} within {WAIT_S} s:\n{self.log}")
 
     def stats(self, min_faces):
         for line in reversed(self.lines):
@@ -156,12 +143,15 @@ def test_window_on_xvfb_shows_annotated_frames(display, tmp_path):
     app = AppProcess(["--source", str(clip), "--snapshots", str(tmp_path / "snaps"),
                       "--record", str(tmp_path / "rec"),
                       "--loop", "--stats-every", "0.5", "--exit-after", "120"], env)
+    # each wait fails at once if the app exits, showing what it wrote
+    app_waits: dict[str, Any] = dict(timeout=WAIT_S, every=0.1, process=app.proc,
+                                     log=lambda: app.log)
     try:
-        stats = app.wait_for(lambda: app.stats(min_faces=15), "frames with faces shown")
+        stats = wait_until(lambda: app.stats(min_faces=15), "frames with faces shown",
+                           **app_waits)
         # the title names the source first: "face clip.avi - Emotion Detector"
-        geometry = app.wait_for(lambda: window_geometry(display,
-                                                        "face clip.avi - Emotion Detector"),
-                                "viewable window")
+        geometry = wait_until(lambda: window_geometry(display, "face clip.avi - Emotion Detector"),
+                              "viewable window", **app_waits)
         shot = subprocess.run(["xwd", "-root", "-silent", "-display", display],
                               capture_output=True, timeout=30, check=True).stdout
     finally:

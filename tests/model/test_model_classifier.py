@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from model.runtime.classifier import (
     load_classifier,
 )
 from model.runtime.errors import ModelError
-from tests.conftest import tiny_faces
+from tests.conftest import REPO, tiny_faces
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +342,7 @@ def test_usable_cores_counts_the_cores_the_process_is_allowed():
     code = ("import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
             "from model.runtime.classifier import usable_cores; print(usable_cores())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=Path(__file__).resolve().parent.parent)
+                         check=True, cwd=REPO)
     assert out.stdout.strip() == "1"
 
 

@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import pytest
 from PyQt5.QtCore import QSettings
@@ -22,10 +21,10 @@ from app.gui.engine import VideoEngine
 from app.gui.settings import Settings
 from app.gui.window import MainWindow
 from app.io.feeds import QUEUE_SIZE, Feeds, face_json
+from tests.conftest import REPO, wait_until
 from tests.gui_support import WAIT_MS, wait_message, wait_model, write_clip
-from tests.test_feeds import OscReceiver, Reader, _fill, feed_threads, wait_for
+from tests.io.test_feeds import OscReceiver, Reader, _fill, feed_threads
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CLIP_FRAMES = 150      # 5 s at 30 fps
 
 
@@ -66,7 +65,7 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
 
     with connect(server.url, max_queue=1) as stuck:       # connects and never reads
         stuck_port = stuck.socket.getsockname()[1]
-        wait_for(lambda: server.clients == 1, what="the stuck client")
+        wait_until(lambda: server.clients == 1, what="the stuck client")
         before = _fill(server, stuck_port)
         reader = Reader(server.url)
         qtbot.waitUntil(lambda: "\u00b7 2 clients" in win.status.feed_label.text(),
@@ -105,10 +104,10 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
         assert stats["dropped"] == before["dropped"] + len(got)
 
         # OSC: the same frames, and their faces
-        wait_for(lambda: len(osc.of("/emotion/frame")) == len(got), what="OSC frames")
+        wait_until(lambda: len(osc.of("/emotion/frame")) == len(got), what="OSC frames")
         assert [args[1] for args in osc.of("/emotion/frame")] == numbers
         faces = sum(len(f) for f in by_number.values())
-        wait_for(lambda: len(osc.of("/emotion/face")) == faces, what="OSC faces")
+        wait_until(lambda: len(osc.of("/emotion/face")) == faces, what="OSC faces")
 
         # a marker added in the window goes out on both, at the frame shown
         marker = win.markers.add(3).to_dict()
@@ -118,7 +117,7 @@ def test_a_client_gets_every_frame_the_window_reads(qtbot, tmp_path, clip, osc):
             {"type": "marker", "time": marker["time_s"], "frame": marker["frame"],
              "number": 3, "text": ""}]
         assert marker["frame"] == CLIP_FRAMES
-        wait_for(lambda: len(osc.of("/emotion/marker")) == 1, what="the OSC marker")
+        wait_until(lambda: len(osc.of("/emotion/marker")) == 1, what="the OSC marker")
         t, frame, number, text = osc.of("/emotion/marker")[0]
         assert (frame, number, text) == (CLIP_FRAMES, 3, "")
         assert t == pytest.approx(marker["time_s"], abs=1e-3)
@@ -157,7 +156,7 @@ def test_the_app_feeds_a_client_at_the_clips_rate(tmp_path, clip):
            "EMOTION_DETECTOR_SETTINGS": str(tmp_path / "s.ini")}
     app = subprocess.Popen([sys.executable, "main.py", "--source", str(clip), "--snapshots",
                             str(tmp_path), "--serve", "127.0.0.1:0", "--exit-after", "9"],
-                           cwd=REPO_ROOT, env=env, stderr=subprocess.PIPE, text=True)
+                           cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
     lines = []
     try:
         for line in app.stderr:

@@ -1,13 +1,12 @@
 """The playback rules without Qt (app.core.playback): pacing (on an injected clock, no
 sleeps), seek, loop, pause, one photo at a time, how a playback ends; and the frame
 step (faces start afresh on a new scene or a photo). On real generated clips and
-pictures; the window's engine runs the same code (tests/test_engine_playback.py)."""
+pictures; the window's engine runs the same code (tests/gui/test_engine_playback.py)."""
 
 import queue
 import subprocess
 import sys
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -16,7 +15,7 @@ import pytest
 from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, describe
 from app.io import synthetic
 from app.io.sources import CameraSource, FrameSource, SourceError, open_source
-from tests.conftest import REPO
+from tests.conftest import REPO, wait_until
 from tests.fakes import FakeCamera
 
 WAIT = 10.0   # s; generous: a hang still fails
@@ -89,14 +88,6 @@ def in_thread(playback: Playback, **kwargs):
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return frames, thread, done
-
-
-def until(predicate) -> bool:
-    """Wait (up to WAIT s) until `predicate()` holds."""
-    deadline = time.monotonic() + WAIT
-    while not predicate() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return predicate()
 
 
 def quiet_for(frames: queue.Queue, seconds: float = 0.3) -> bool:
@@ -260,12 +251,14 @@ def test_photos_one_at_a_time_then_a_seek_for_each(photos):
     frames, thread, done = in_thread(playback)
     first = frames.get(timeout=WAIT)
     assert (first.number, first.photo) == (1, True)
-    assert until(lambda: control.paused) and quiet_for(frames)   # waits for next / previous
+    assert (wait_until(lambda: control.paused, "the pause", timeout=WAIT)
+            and quiet_for(frames))                       # waits for next / previous
     control.seek(2)                                      # the last one
     last = frames.get(timeout=WAIT)
     assert (last.number, last.photo) == (3, True) and quiet_for(frames)
     control.pause(False)                                 # past the last: stays on it
-    assert until(lambda: control.paused) and quiet_for(frames) and thread.is_alive()
+    assert (wait_until(lambda: control.paused, "the pause", timeout=WAIT)
+            and quiet_for(frames) and thread.is_alive())
     control.seek(1)
     middle = frames.get(timeout=WAIT)
     assert middle.number == 2 and not same(middle.image, first.image)

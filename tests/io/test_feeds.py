@@ -26,18 +26,9 @@ from app.nouns import Marker
 from model import EMOTIONS
 from model.runtime.emotions import valence
 from model.runtime.errors import UserError
-from tests.conftest import read_csv
+from tests.conftest import read_csv, wait_until
 
 WAIT = 30.0   # s: generous for a busy machine; a hang still fails
-
-
-def wait_for(condition, timeout=WAIT, what="condition"):
-    """Poll `condition` until it is true; fail the test after `timeout` s."""
-    end = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > end:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 class OscReceiver:
@@ -190,8 +181,8 @@ def test_process_sends_osc_for_every_face_and_frame(clip, tmp_path, osc):
     assert not feed_threads()                   # the feed closed at the end
     rows = read_csv(out / "detections.csv")
     assert len(rows) >= 40
-    wait_for(lambda: len(osc.of("/emotion/face")) >= 0.95 * len(rows) and
-             len(osc.of("/emotion/frame")) >= 0.95 * 45, what="the OSC messages")
+    wait_until(lambda: len(osc.of("/emotion/face")) >= 0.95 * len(rows) and
+               len(osc.of("/emotion/frame")) >= 0.95 * 45, what="the OSC messages")
 
     frames = osc.of("/emotion/frame")
     for t, number, _faces in frames:
@@ -225,11 +216,11 @@ def test_markers_go_out_over_osc_and_the_feed(osc):
     feeds = Feeds.open(osc=f"127.0.0.1:{osc.port}", serve="127.0.0.1:0")
     try:
         reader = Reader(feeds.server.url)
-        wait_for(lambda: feeds.server.clients == 1, what="the client")
+        wait_until(lambda: feeds.server.clients == 1, what="the client")
         feeds.marker(Marker(12.5, 376, 3, "laughs"))
         feeds.marker(Marker(None, None, 1, ""))
-        wait_for(lambda: len(osc.of("/emotion/marker")) == 2 and len(reader.messages) == 2,
-                 what="the markers")
+        wait_until(lambda: len(osc.of("/emotion/marker")) == 2 and len(reader.messages) == 2,
+                   what="the markers")
         assert osc.of("/emotion/marker") == [(12.5, 376, 3, "laughs"), (-1.0, -1, 1, "")]
         assert [m for _, m in reader.messages] == [
             {"type": "marker", "time": 12.5, "frame": 376, "number": 3, "text": "laughs"},
@@ -262,10 +253,10 @@ def test_process_feeds_every_frame_and_a_stuck_client_holds_nothing_up(clip, tmp
     try:
         with connect(server.url, max_queue=1) as stuck:     # connects, never reads
             stuck_port = stuck.socket.getsockname()[1]
-            wait_for(lambda: server.clients == 1, what="the stuck client")
+            wait_until(lambda: server.clients == 1, what="the stuck client")
             before = _fill(server, stuck_port)
             reader = Reader(server.url)
-            wait_for(lambda: server.clients == 2, what="the reader")
+            wait_until(lambda: server.clients == 2, what="the reader")
 
             done: dict[str, object] = {}
             worker = threading.Thread(target=lambda: done.setdefault(
@@ -277,7 +268,7 @@ def test_process_feeds_every_frame_and_a_stuck_client_holds_nothing_up(clip, tmp
             assert done["result"]["stopped"] is None
 
             # the reader got every frame, in order, as detections.csv has them
-            wait_for(lambda: len(reader.frames()) == 45, what="every frame")
+            wait_until(lambda: len(reader.frames()) == 45, what="every frame")
             got = reader.frames()
             assert [m["frame"] for m in got] == list(range(1, 46))
             assert all("missed" not in m for m in got)
@@ -319,18 +310,18 @@ def test_twenty_clients_at_once_get_every_message():
     server = FeedServer(Address("127.0.0.1", 0)).start()
     try:
         readers = [Reader(server.url) for _ in range(20)]
-        wait_for(lambda: server.clients == 20, what="twenty clients")
+        wait_until(lambda: server.clients == 20, what="twenty clients")
         for i in range(100):
             server.publish(json.dumps({"type": "frame", "frame": i + 1}).encode())
             time.sleep(0.005)              # a 200 frames/s pipeline
-        wait_for(lambda: all(len(r.messages) == 100 for r in readers), what="every message")
+        wait_until(lambda: all(len(r.messages) == 100 for r in readers), what="every message")
         for r in readers:
             assert [m["frame"] for _, m in r.messages] == list(range(1, 101))
             assert all("missed" not in m for _, m in r.messages)
         assert all(s["queued"] == 0 for s in server.client_stats())
         for r in readers:
             r.close()
-        wait_for(lambda: server.clients == 0, what="the clients to leave")
+        wait_until(lambda: server.clients == 0, what="the clients to leave")
     finally:
         server.close()
 
@@ -340,7 +331,7 @@ def test_a_client_leaving_mid_stream_is_dropped_and_the_others_go_on():
     try:
         stays, polite = Reader(server.url), Reader(server.url)
         with connect(server.url) as rude:          # will vanish without a goodbye
-            wait_for(lambda: server.clients == 3, what="three clients")
+            wait_until(lambda: server.clients == 3, what="three clients")
             for i in range(1, 201):
                 server.publish(json.dumps({"type": "frame", "frame": i}).encode())
                 if i == 50:
@@ -349,12 +340,12 @@ def test_a_client_leaving_mid_stream_is_dropped_and_the_others_go_on():
                 if i == 100:
                     polite.close()                 # a clean closing handshake
                 time.sleep(0.002)
-            wait_for(lambda: server.clients == 1, what="the two to be dropped")
-        wait_for(lambda: len(stays.messages) == 200, what="every message")
+            wait_until(lambda: server.clients == 1, what="the two to be dropped")
+        wait_until(lambda: len(stays.messages) == 200, what="every message")
         assert [m["frame"] for _, m in stays.messages] == list(range(1, 201))
         assert 1 <= len(polite.messages) <= 100
         stays.close()
-        wait_for(lambda: server.clients == 0, what="the last client to leave")
+        wait_until(lambda: server.clients == 0, what="the last client to leave")
     finally:
         server.close()
     assert server.clients == 0
@@ -366,7 +357,7 @@ def test_the_hand_over_is_bounded_when_the_loop_lags():
     server = FeedServer(Address("127.0.0.1", 0)).start()
     try:
         reader = Reader(server.url)
-        wait_for(lambda: server.clients == 1, what="the client")
+        wait_until(lambda: server.clients == 1, what="the client")
         blocked, release = threading.Event(), threading.Event()
 
         def hold_the_loop():
@@ -379,7 +370,7 @@ def test_the_hand_over_is_bounded_when_the_loop_lags():
             server.publish(json.dumps({"type": "frame", "frame": i}).encode())
         assert len(server._pending) == QUEUE_SIZE
         release.set()
-        wait_for(lambda: len(reader.messages) == QUEUE_SIZE, what="the newest messages")
+        wait_until(lambda: len(reader.messages) == QUEUE_SIZE, what="the newest messages")
         got = [m for _, m in reader.messages]
         assert [m["frame"] for m in got] == list(range(1001 - QUEUE_SIZE, 1001))
         assert got[0]["missed"] == 1000 - QUEUE_SIZE
@@ -399,14 +390,14 @@ def test_a_feed_that_fails_never_stops_the_frames(caplog):
     feeds = Feeds.open(serve="127.0.0.1:0")
     try:
         reader = Reader(feeds.server.url)
-        wait_for(lambda: feeds.server.clients == 1, what="the client")
+        wait_until(lambda: feeds.server.clients == 1, what="the client")
         with caplog.at_level(logging.ERROR):
             broken: list[Any] = [Broken()]   # not a Detection, on purpose
             feeds.frame(0.0, 1, "clip", broken)              # logged, not raised
             feeds.frame(0.0, 2, "clip", broken)
         assert caplog.text.count("sending the readings failed") == 1
         feeds.frame(0.1, 3, "clip", [])
-        wait_for(lambda: len(reader.messages) == 1, what="the next frame")
+        wait_until(lambda: len(reader.messages) == 1, what="the next frame")
         assert reader.messages[0][1] == {"type": "frame", "time": 0.1, "frame": 3,
                                          "source": "clip", "faces": []}
         reader.close()
@@ -429,10 +420,10 @@ def test_only_programs_and_pages_from_this_computer_may_read_the_feed():
         for allowed in (None, *map(Origin, ("null", "http://localhost:8000",
                                             "http://127.0.0.1:5500", "http://[::1]:8080"))):
             with connect(server.url, origin=allowed, open_timeout=WAIT) as ws:
-                wait_for(lambda: server.clients == 1, what=f"{allowed} to be let in")
+                wait_until(lambda: server.clients == 1, what=f"{allowed} to be let in")
                 server.publish(b'{"type":"frame","frame":1}')
                 assert json.loads(ws.recv(timeout=WAIT)) == {"type": "frame", "frame": 1}
-            wait_for(lambda: server.clients == 0, what=f"{allowed} to leave")
+            wait_until(lambda: server.clients == 0, what=f"{allowed} to leave")
     finally:
         server.close()
 
@@ -476,7 +467,7 @@ def test_the_documented_readers_print_what_the_feeds_send(tmp_path):
                              stderr=subprocess.PIPE, text=True)
             for code in (receiver, reader)]
     try:
-        wait_for(lambda: feeds.server.clients == 1, what="the documented reader")
+        wait_until(lambda: feeds.server.clients == 1, what="the documented reader")
         # the UDP receiver is ready once it gets something: send until it prints
         lines = []
         printer = threading.Thread(target=lambda: lines.append(runs[0].stdout.readline()),

@@ -33,6 +33,6 @@ def model_paragraph(summary: dict) -> str:
             "faces cut from web photos, mostly frontal, each named by ten people with one of "
             f"seven expressions (FER+). {measured}. It reads the expression a face shows, not "
             "what the person feels: a smile can be polite, a frown can be concentration. "
-            "Faces unlike its training photos (children, darker skin tones, strong head turns, dim light, "
-            "drawings) are read less reliably. Use it to find moments worth watching again, "
-            "not to judge a person.")
+            "Faces unlike its training photos (children, darker skin tones, strong head "
+            "turns, dim light, drawings) are read less reliably. Use it to find moments "
+            "worth watching again, not to judge a person.")

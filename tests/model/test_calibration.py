@@ -73,9 +73,20 @@ def test_the_calibration_travels_inside_the_tflite_file(tmp_path):
     assert loaded.predict(faces).max(1).mean() > raw.max(1).mean() + 0.05
 
 
-def test_a_model_without_a_calibration_runs_as_it_is(tmp_path):
-    bare = tmp_path / "bare.tflite"
-    shutil.copy(DEFAULT_MODEL.parent / "accurate_net5.tflite", bare)   # never calibrated
+@pytest.fixture(scope="module")
+def bare(tiny_run, tmp_path_factory):
+    """A .tflite exported and never calibrated: the tiny run's network."""
+    import keras
+
+    from model.training.export import export_tflite
+
+    _, out = tiny_run
+    path = tmp_path_factory.mktemp("bare") / "bare.tflite"
+    export_tflite(keras.models.load_model(out / "best.keras"), path)
+    return path
+
+
+def test_a_model_without_a_calibration_runs_as_it_is(bare):
     assert read_tflite(bare) == calibration.NONE
     faces = np.random.default_rng(2).integers(0, 256, (3, 48, 48), dtype=np.uint8)
     np.testing.assert_array_equal(EmotionClassifier.load(bare).predict(faces),
@@ -115,7 +126,7 @@ def test_calibrate_writes_into_the_file_and_reports_before_and_after(tmp_path, m
 
     monkeypatch.setattr(ev, "EmotionClassifier", Net)
     path = tmp_path / "m.tflite"
-    shutil.copy(DEFAULT_MODEL.parent / "accurate_net5.tflite", path)
+    shutil.copy(DEFAULT_MODEL, path)
     result = calibrate_model(path, Split(faces, labels))
     assert result["temperature"] == pytest.approx(0.4, rel=0.15)
     assert result["after"]["ece"] < result["before"]["ece"] - 0.05

@@ -293,6 +293,11 @@ def _add_train(sub):
     _add_train_warm_options(p, d)
 
 
+def _votes_option(p, d):
+    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
+            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
+
+
 def _add_train_label_options(p, d):
     """What the network learns from (TrainConfig's labels, votes, unvoted, label_weight)."""
     _option(p, ["--labels"], d, "labels",
@@ -300,8 +305,7 @@ def _add_train_label_options(p, d):
             "(their distribution over the seven emotions; PublicTest is scored against "
             "them and the percentages calibrated on its majority faces)",
             choices=("fer2013", "ferplus"))
-    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
-            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
+    _votes_option(p, d)
     _option(p, ["--unvoted"], d, "unvoted",
             "with --labels ferplus: leave out the training faces without votes, or keep "
             "them with their FER-2013 label", choices=("drop", "label"))
@@ -359,8 +363,7 @@ def _add_evaluate(sub):
             "majority (more than half of ten votes; those faces only), adding FER-2013's "
             "labels, the faces where both agree and what crowd-neutral faces are read as",
             choices=("fer2013", "ferplus"))
-    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
-            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
+    _votes_option(p, d)
     _switch(p, "--no-flip", d, "flip",
             "do not average with the mirrored face (test-time flip)")
     _switch(p, "--accurate", d, "accurate", ACCURATE_HELP)
@@ -390,5 +393,4 @@ def _add_calibrate(sub):
             "fit against FER-2013's labels, or against the FER+ crowd's majority on the "
             "faces that have one (for a model trained with train --labels ferplus)",
             choices=("fer2013", "ferplus"))
-    _option(p, ["--votes"], d, "votes", "the FER+ votes file for --labels ferplus",
-            shown="ferplus_votes.csv in the --data folder", metavar="CSV")
+    _votes_option(p, d)

@@ -201,8 +201,8 @@ class VideoEngine(QObject):
             return None
         now = self.options.current()
         return {**self._run, "settings": {**self._run["settings"],
-                                          "smoothing": bool(now["smoothing"]),
-                                          "sensitivity": round(float(now["sensitivity"]), 3)}}
+                                          "smoothing": now.smoothing,
+                                          "sensitivity": round(now.sensitivity, 3)}}
 
     def _on_run_described(self, info):
         self._run = info

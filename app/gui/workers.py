@@ -179,14 +179,14 @@ class ProcessingWorker(QObject):
         started = time.perf_counter()
         options = self.options.current()
         frame = packet.frame
-        image = cv2.flip(frame.image, 1) if options["mirror"] else frame.image
+        image = cv2.flip(frame.image, 1) if options.mirror else frame.image
         pipe = self.pipeline
         if pipe is not None:
-            pipe.smoothing = options["smoothing"]
-            if pipe.sensitivity != options["sensitivity"]:
-                pipe.sensitivity = options["sensitivity"]
+            pipe.smoothing = options.smoothing
+            if pipe.sensitivity != options.sensitivity:
+                pipe.sensitivity = options.sensitivity
         detections, annotated = self.step(
-            image, (packet.generation, frame.scene, options["mirror"]), frame.photo,
+            image, (packet.generation, frame.scene, options.mirror), frame.photo,
             timestamp=frame.time if frame.time is not None else 0.0)
         qimage = to_qimage(annotated)
         return Result(frame=frame, raw=image, annotated=annotated, image=qimage,

@@ -24,9 +24,9 @@ The rules of playing a source, all here:
 - Every seek and every loop back begins a new scene (`Frame.scene`): the faces
   found before do not carry over, nor do they from one photo to the next
   (`Frame.photo`).
-- The ending (`Playback.ending`): "still" (a single image, read), "ended" (a
-  video played to its end), "failed" (no frames at all; or, from `play`, the
-  source broke), "stopped" (asked to).
+- The ending (`Playback.ending`, a `SourceNews`): STILL (a single image, read),
+  ENDED (a video played to its end), FAILED (no frames at all; or, from `play`,
+  the source broke), STOPPED (asked to).
 
 The frames are numbered as the window shows them: the first is 1, and after a
 seek to n the next one yielded is n + 1.
@@ -39,7 +39,8 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol, TypedDict
+from enum import Enum
+from typing import Protocol, TypedDict
 
 import numpy as np
 
@@ -54,18 +55,26 @@ log = logging.getLogger(__name__)
 # what `open_source` opens: a camera's index, a file's or folder's path
 SourceSpec = int | str | os.PathLike[str]
 
-EndingKind = Literal["still", "ended", "failed", "stopped"]
+class SourceNews(str, Enum):
+    """What is told of a playing source: it started (the window's `SourceInfo`), or
+    how it ended (an `Ending`'s kind). A str, as the news has always been spelt."""
+
+    STARTED = "started"
+    STILL = "still"
+    ENDED = "ended"
+    FAILED = "failed"
+    STOPPED = "stopped"
 
 
 @dataclass(frozen=True)
 class Ending:
-    """How a playback ended: "still", "ended", "failed" or "stopped", and a line."""
+    """How a playback ended (STILL, ENDED, FAILED or STOPPED), and a line."""
 
-    kind: EndingKind
+    kind: SourceNews
     message: str = ""
 
 
-STOPPED = Ending("stopped")
+STOPPED = Ending(SourceNews.STOPPED)
 
 
 class SourceInfo(TypedDict):
@@ -151,7 +160,7 @@ class Playback:
     `sleep(seconds)` waits and says whether a stop was asked meanwhile (defaults:
     the monotonic clock and a wait on the control; tests inject their own).
     Iterating raises SourceError when the source cannot be opened or breaks off;
-    `play` turns that into a "failed" ending.
+    `play` turns that into a FAILED ending.
     """
 
     def __init__(self, spec: SourceSpec | None = None, *, source: FrameSource | None = None,
@@ -216,17 +225,17 @@ class Playback:
     def play(self, deliver: Callable[[Frame], object],
              started: Callable[[FrameSource], object] | None = None) -> Ending:
         """Hand every frame to `deliver(frame)`; the ending, never an exception: a
-        source that cannot be opened or breaks off (or any other fault) is "failed"."""
+        source that cannot be opened or breaks off (or any other fault) is FAILED."""
         try:
             with contextlib.closing(self.frames(started)) as frames:
                 for frame in frames:
                     deliver(frame)
             return self.ending or STOPPED
         except SourceError as exc:
-            return Ending("failed", str(exc))
+            return Ending(SourceNews.FAILED, str(exc))
         except Exception as exc:  # noqa: BLE001 - any fault ends this source, not the caller
             log.exception("playing %s failed", self.spec)
-            return Ending("failed", f"{self.spec}: {type(exc).__name__}: {exc}")
+            return Ending(SourceNews.FAILED, f"{self.spec}: {type(exc).__name__}: {exc}")
 
     # ---- the loop
     def _play(self, source: FrameSource) -> Iterator[Frame]:
@@ -294,10 +303,10 @@ class Playback:
     def _ending(self, source: FrameSource) -> Ending:
         read: int = getattr(source, "frames_read", self._number)
         if source.frame_count == 1 and read == 1:
-            return Ending("still", f"{source.name}: still image")
+            return Ending(SourceNews.STILL, f"{source.name}: still image")
         if read == 0:
-            return Ending("failed", f"{source.name}: no frames")
-        return Ending("ended", f"{source.name}: end of video ({read} frames)")
+            return Ending(SourceNews.FAILED, f"{source.name}: no frames")
+        return Ending(SourceNews.ENDED, f"{source.name}: end of video ({read} frames)")
 
 
 # ---------------------------------------------------------------- the frame step

@@ -19,9 +19,11 @@ Shutdown waits for the frame in flight (`FRAME_TIMEOUT`); see app.gui.threads.
 import logging
 import time
 from dataclasses import replace
+from enum import Enum
 
 from PyQt5.QtCore import QObject, Qt, QThread, pyqtSignal, pyqtSlot
 
+from app.core.playback import SourceNews
 from app.core.runstats import RateMeter
 from app.gui.loader import ModelLoader
 from app.gui.mailbox import Closed, LatestMailbox
@@ -37,18 +39,25 @@ FRAME_TIMEOUT = 5.0     # s for the frame in flight: milliseconds, but a .keras 
 LOADER_TIMEOUT = 0.45   # s for a model load at shutdown (it may be importing TensorFlow)
 
 
+class _Given(Enum):
+    """The pipeline processing was given: the model's, or the faces-only stand-in."""
+
+    MODEL = "model"
+    FACES = "faces"
+
+
 class VideoEngine(QObject):
     """What the window drives: start/stop a source, options, the latest result.
 
-    Signals arrive in the GUI thread. `sourceEvent(kind, payload)`: "started"
-    (dict: name, live, fps, frames), "still", "ended", "failed" (message).
+    Signals arrive in the GUI thread. `sourceEvent(kind, payload)`, kind a
+    `SourceNews`: STARTED (dict: name, live, fps, frames), STILL, ENDED, FAILED (message).
     `position(number)`: the number of the frame just read from the current source.
     `modelLoaded(path, neutral reference or None, why none)`: a model is in use.
     `feeds` (app.io.feeds.Feeds, or None): where the processing thread sends every
     frame's readings and the markers; closed by `shutdown`.
     """
 
-    sourceEvent = pyqtSignal(str, object)
+    sourceEvent = pyqtSignal(object, object)
     position = pyqtSignal(int)
     resultReady = pyqtSignal(object)
     modelLoaded = pyqtSignal(str, object, str)
@@ -69,7 +78,7 @@ class VideoEngine(QObject):
         self.options = LiveOptions()
         self.capture: CaptureWorker | None = None
         self.capture_thread: QThread | None = None
-        self._source_over = False      # its last news ("ended", "still", "failed") came
+        self._source_over = False      # its last news (ENDED, STILL, FAILED) came
         self.processing = ProcessingWorker(self.frames, self.options, feeds)
         self.processing.resultReady.connect(self._take_result)
         self.processing.pipelineChanged.connect(self.modelLoaded)
@@ -89,7 +98,7 @@ class VideoEngine(QObject):
         self._load.connect(self.loader.load)
         self.loader_thread = start_worker(self.loader, "model-loader")
         self.loading = 0               # loads asked for and not answered yet
-        self._pipeline_kind = None     # what processing was given: None, "model", "faces"
+        self._pipeline_kind: _Given | None = None     # what processing was given
         self._shut = False
         self.load_model(model_path)
 
@@ -192,8 +201,8 @@ class VideoEngine(QObject):
             return None
         now = self.options.current()
         return {**self._run, "settings": {**self._run["settings"],
-                                          "smoothing": bool(now["smoothing"]),
-                                          "sensitivity": round(float(now["sensitivity"]), 3)}}
+                                          "smoothing": now.smoothing,
+                                          "sensitivity": round(now.sensitivity, 3)}}
 
     def _on_run_described(self, info):
         self._run = info
@@ -238,7 +247,7 @@ class VideoEngine(QObject):
     # ---- plumbing (all in the GUI thread)
     def _on_capture_news(self, generation, kind, payload):
         if generation == self.generation and not self._shut:
-            self._source_over = kind in ("ended", "still", "failed")
+            self._source_over = kind is not SourceNews.STARTED
             self.sourceEvent.emit(kind, payload)
 
     def _on_position(self, generation, number):
@@ -251,7 +260,7 @@ class VideoEngine(QObject):
 
     def _on_loaded(self, pipeline, path):
         self.loading -= 1
-        self._pipeline_kind = "model"
+        self._pipeline_kind = _Given.MODEL
 
     def _on_load_failed(self, message, stand_in):
         self.loading -= 1
@@ -261,10 +270,10 @@ class VideoEngine(QObject):
             stand_in = None
         if self._shut:
             return
-        kept = self._pipeline_kind == "model"
+        kept = self._pipeline_kind is _Given.MODEL
         if stand_in is not None:
             self.options.offer(stand_in)        # faces are still boxed meanwhile
-            self._pipeline_kind = "faces"
+            self._pipeline_kind = _Given.FACES
         self.modelFailed.emit(message, kept)
 
     def _take_result(self):

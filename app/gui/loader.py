@@ -5,6 +5,8 @@ import logging
 
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
+from app.gui.options import LiveValues
+
 log = logging.getLogger(__name__)
 
 
@@ -19,23 +21,23 @@ class ModelLoader(QObject):
         self._factory = factory or default_pipeline
 
     @pyqtSlot(object, object)
-    def load(self, path, options):
+    def load(self, path, options: LiveValues):
         try:
-            pipeline = self._factory(path, options["smoothing"], options["sensitivity"])
+            pipeline = self._factory(path, options.smoothing, options.sensitivity)
         except Exception as exc:  # noqa: BLE001 - ModelError and any bad-file error
             self.failed.emit(str(exc), faces_only_pipeline(options))
             return
         self.loaded.emit(pipeline, path)
 
 
-def faces_only_pipeline(options):
+def faces_only_pipeline(options: LiveValues):
     """Boxes without emotions, for while no model works (None if even that fails)."""
     from app.core.face_reader import NoModel
     from app.core.pipeline import EmotionPipeline
 
     try:
-        return EmotionPipeline(classifier=NoModel(), smoothing=options["smoothing"],
-                               sensitivity=options["sensitivity"])
+        return EmotionPipeline(classifier=NoModel(), smoothing=options.smoothing,
+                               sensitivity=options.sensitivity)
     except Exception:  # noqa: BLE001 - no detector either: frames are shown bare
         log.exception("face detector not available")
         return None

@@ -9,28 +9,43 @@ frames, so the two stay in order).
 """
 
 import threading
+from dataclasses import dataclass
 
 from app.core.config import DEFAULTS
 
 
+@dataclass(frozen=True)
+class LiveValues:
+    """The options as they stand; frozen, so a snapshot taken under the lock stays one."""
+
+    smoothing: bool = DEFAULTS.smoothing
+    sensitivity: float = DEFAULTS.sensitivity
+    mirror: bool = False
+
+
 class LiveOptions:
-    """Options (smoothing, sensitivity, mirror) and three hand-overs, behind one lock."""
+    """Options (`LiveValues`) and three hand-overs, behind one lock."""
 
     def __init__(self):
         self._lock = threading.Lock()
-        self._values = {"smoothing": DEFAULTS.smoothing, "sensitivity": DEFAULTS.sensitivity,
-                        "mirror": False}
+        self._values = LiveValues()
         self._pipeline = None          # a newly loaded pipeline waiting to be used
         self._baseline = None          # (offset, track id) waiting; offset None: clear
         self._markers: list = []       # the Markers waiting for the feeds
 
-    def update(self, **values):
+    def update(self, smoothing: bool | None = None, sensitivity: float | None = None,
+               mirror: bool | None = None):
+        """Change the options given (None: leave it as it is)."""
         with self._lock:
-            self._values.update({k: v for k, v in values.items() if v is not None})
+            now = self._values
+            self._values = LiveValues(
+                smoothing=now.smoothing if smoothing is None else smoothing,
+                sensitivity=now.sensitivity if sensitivity is None else sensitivity,
+                mirror=now.mirror if mirror is None else mirror)
 
-    def current(self) -> dict:
+    def current(self) -> LiveValues:
         with self._lock:
-            return dict(self._values)
+            return self._values
 
     def offer(self, pipeline):
         """The newest pipeline waits to be taken; one it replaces unused is closed."""

@@ -10,7 +10,7 @@ picture.
 from PyQt5.QtCore import Qt, pyqtSignal
 from PyQt5.QtWidgets import QHBoxLayout, QLabel, QToolButton, QVBoxLayout, QWidget
 
-from app.gui.timeline import Timeline, timeline_mode
+from app.gui.timeline import Timeline, TimelineMode, timeline_mode
 from app.gui.widgets import ProbabilityBars, TimelineView
 from model.runtime.emotions import EMOTIONS
 
@@ -53,7 +53,7 @@ class SidePanel(QWidget):
         self.setMinimumWidth(260)
         self.setMaximumWidth(420)
 
-    def reset(self, mode: str | None = None):
+    def reset(self, mode: TimelineMode | None = None):
         """Another source: no face followed, the timeline empty (in `mode`)."""
         self.selected_track = None
         self.timeline.reset()

@@ -14,6 +14,7 @@ from pathlib import Path
 from PyQt5.QtCore import QObject, pyqtSignal
 from PyQt5.QtWidgets import QFileDialog
 
+from app.core.playback import SourceNews
 from app.io.sources import VIDEO_SUFFIXES
 from model.runtime.image_files import IMAGE_SUFFIXES
 
@@ -97,8 +98,8 @@ class SourceControl(QObject):
             act.triggered.connect(lambda _=False, p=path: self.start(p))
         self.recent_menu.setEnabled(bool(self.settings.recent))
 
-    def _on_news(self, kind, payload):
-        if kind == "started":
+    def _on_news(self, kind: SourceNews, payload):
+        if kind is SourceNews.STARTED:
             self.overlay.emit("")
             self.settings.source = self.spec
             fps = f", {payload['fps']:.0f} fps" if payload.get("fps") else ""
@@ -106,10 +107,10 @@ class SourceControl(QObject):
             self.started.emit(payload)
             return
         self.acts.show_running(False)
-        self.over.emit(payload if kind == "failed" else None)
-        if kind == "still":
+        self.over.emit(payload if kind is SourceNews.FAILED else None)
+        if kind is SourceNews.STILL:
             self.message.emit(f"Showing {payload}", False)
-        elif kind == "ended":
+        elif kind is SourceNews.ENDED:
             self.message.emit(f"{payload}. Start (Ctrl+R) plays it again; "
                               "or choose a camera or open a file.", False)
         else:

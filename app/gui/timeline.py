@@ -3,6 +3,7 @@ arithmetic of its axis, apart from painting (app.gui.widgets.TimelineView paints
 so that both are read and tested without a window."""
 
 import time
+from enum import Enum
 
 from app.nouns import Marker
 from model.runtime.emotions import EMOTIONS
@@ -17,15 +18,23 @@ def clock_text(seconds: float) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
-def timeline_mode(info: dict) -> str:
-    """The mode for a source's "started" news: "camera", "video" (a file with a frame
-    rate) or "photos" (a folder of photos, an image)."""
+class TimelineMode(str, Enum):
+    """What a timeline's `t` is and what its axis shows (see `Timeline`)."""
+
+    CAMERA = "camera"
+    VIDEO = "video"
+    PHOTOS = "photos"
+
+
+def timeline_mode(info: dict) -> TimelineMode:
+    """The mode for a source's "started" news: CAMERA, VIDEO (a file with a frame
+    rate) or PHOTOS (a folder of photos, an image)."""
     if info.get("live"):
-        return "camera"
+        return TimelineMode.CAMERA
     if info.get("photos") or not info.get("fps"):
-        return "photos" if info.get("photos") or (info.get("frames") or 0) <= 1 \
-            else "camera"
-    return "video"
+        return TimelineMode.PHOTOS if info.get("photos") or (info.get("frames") or 0) <= 1 \
+            else TimelineMode.CAMERA
+    return TimelineMode.VIDEO
 
 
 class Timeline:
@@ -34,13 +43,11 @@ class Timeline:
     `show_valence`, as a valence line), and markers (t, number, text).
 
     `mode` says what `t` is and what the axis shows (`axis`, `axis_labels`):
-    "video": the position in the video; from 0:00 to where it is (a seek or loop
-    back starts it afresh). "camera": seconds since the camera started; the last
-    `seconds`. "photos": the photo's number; no time axis, a column per photo shown
+    VIDEO: the position in the video; from 0:00 to where it is (a seek or loop
+    back starts it afresh). CAMERA: seconds since the camera started; the last
+    `seconds`. PHOTOS: the photo's number; no time axis, a column per photo shown
     (the last `photos` of them).
     """
-
-    MODES = ("camera", "video", "photos")
 
     def __init__(self, seconds: float = TIMELINE_SECONDS, clock=time.monotonic):
         self.seconds = seconds
@@ -48,13 +55,11 @@ class Timeline:
         self._clock = clock
         self.samples: list = []
         self.markers: list = []         # (t, number, text) of each Marker drawn
-        self.mode = "camera"
+        self.mode = TimelineMode.CAMERA
         self.show_valence = False
         self.now: float | None = None   # the last t given: where the source is
 
-    def set_mode(self, mode: str):
-        if mode not in self.MODES:
-            raise ValueError(f"unknown timeline mode {mode!r}")
+    def set_mode(self, mode: TimelineMode):
         if mode != self.mode:
             self.mode = mode
             self.reset()
@@ -65,7 +70,7 @@ class Timeline:
     def time_of(self, frame) -> float:
         """The `t` of a frame (app.nouns.Frame): its time in the source, or
         for photos (no time axis) its number."""
-        if self.mode == "photos" or frame.time is None:
+        if self.mode is TimelineMode.PHOTOS or frame.time is None:
             return float(frame.number)
         return frame.time
 
@@ -81,7 +86,7 @@ class Timeline:
         if last is not None and t == last:
             self.samples[-1] = sample
         else:
-            if self.mode == "video" and last is not None and t < last:
+            if self.mode is TimelineMode.VIDEO and last is not None and t < last:
                 self.samples.clear()            # a seek or loop back: from here afresh
             self.samples.append(sample)
         self.now = t
@@ -90,11 +95,11 @@ class Timeline:
     def _trim(self, t: float):
         """Keep what the mode shows: a camera's last `seconds`, the last `photos`, a
         long video's run thinned to every other sample."""
-        if self.mode == "camera":
+        if self.mode is TimelineMode.CAMERA:
             while self.samples and t - self.samples[0][0] > self.seconds:
                 self.samples.pop(0)
             self.markers = [m for m in self.markers if t - m[0] <= self.seconds]
-        elif self.mode == "photos":
+        elif self.mode is TimelineMode.PHOTOS:
             del self.samples[:-self.photos]
         elif len(self.samples) > TIMELINE_SAMPLES:
             self.samples = self.samples[::2] if len(self.samples) % 2 else \
@@ -111,7 +116,7 @@ class Timeline:
     def seeked(self):
         """The source jumped: a video's run starts afresh; photos keep theirs (a
         column per photo shown)."""
-        if self.mode != "photos":
+        if self.mode is not TimelineMode.PHOTOS:
             self.clear()
 
     def reset(self):
@@ -122,11 +127,11 @@ class Timeline:
 
     def axis(self) -> tuple[float, float] | None:
         """(start, end) of the time axis, in `t`'s seconds; None for photos (no time)."""
-        if self.mode == "photos":
+        if self.mode is TimelineMode.PHOTOS:
             return None
         now = self.now if self.now is not None else \
-            (0.0 if self.mode == "video" else self._clock())
-        if self.mode == "video":
+            (0.0 if self.mode is TimelineMode.VIDEO else self._clock())
+        if self.mode is TimelineMode.VIDEO:
             return 0.0, max(0.0, now)
         return now - self.seconds, now
 
@@ -135,7 +140,7 @@ class Timeline:
         axis = self.axis()
         if axis is None:
             return []
-        if self.mode == "video":
+        if self.mode is TimelineMode.VIDEO:
             start, end = axis
             return [(0.0, clock_text(start)), (0.5, clock_text((start + end) / 2)),
                     (1.0, clock_text(end))]
@@ -145,9 +150,9 @@ class Timeline:
     def title(self) -> str:
         """What the panel says above the timeline."""
         what = "Valence" if self.show_valence else "Emotion"
-        return {"video": f"{what} since the start of the video",
-                "camera": f"{what} over the last minute",
-                "photos": f"{what} in each photo shown"}[self.mode]
+        return {TimelineMode.VIDEO: f"{what} since the start of the video",
+                TimelineMode.CAMERA: f"{what} over the last minute",
+                TimelineMode.PHOTOS: f"{what} in each photo shown"}[self.mode]
 
     def x_fraction(self, t: float) -> float | None:
         """Where `t` is across the timeline (0 left, 1 right); None when outside it
@@ -170,7 +175,7 @@ class Timeline:
 
     def sample_fractions(self) -> list:
         """Where each sample is across the timeline (x_fraction; by column for photos)."""
-        if self.mode == "photos":
+        if self.mode is TimelineMode.PHOTOS:
             return [self._column(i) for i in range(len(self.samples))]
         return [self.x_fraction(s[0]) for s in self.samples]
 

@@ -8,7 +8,7 @@ from PyQt5.QtCore import QPoint, QRect, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import QColor, QFont, QImage, QPainter, QPen
 from PyQt5.QtWidgets import QSizePolicy, QWidget
 
-from app.gui.timeline import clock_text
+from app.gui.timeline import TimelineMode, clock_text
 from app.nouns import Marker
 from model.runtime.emotions import EMOTION_COLORS, EMOTIONS
 
@@ -189,7 +189,7 @@ class TimelineView(QWidget):
             align = Qt.AlignmentFlag.AlignLeft if frac == 0 \
                 else Qt.AlignmentFlag.AlignRight if frac == 1 else Qt.AlignmentFlag.AlignHCenter
             p.drawText(QRectF(name_w, height, width, bottom), align, label)
-        if line.mode == "photos":
+        if line.mode is TimelineMode.PHOTOS:
             p.drawText(QRectF(name_w, height, width, bottom), Qt.AlignmentFlag.AlignLeft,
                        "one column per photo")
         if line.show_valence:
@@ -218,7 +218,7 @@ class TimelineView(QWidget):
                        emotion)
         line = self.timeline
         step = line.mark_width(width)
-        centred = line.mode == "photos"          # a photo's mark is its column
+        centred = line.mode is TimelineMode.PHOTOS          # a photo's mark is its column
         for (_, idx, conf, _), frac in zip(line.samples, line.sample_fractions()):
             if idx < 0 or frac is None:
                 continue

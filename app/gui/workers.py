@@ -18,7 +18,7 @@ import cv2
 from PyQt5.QtCore import QObject, pyqtSignal, pyqtSlot
 
 from app.core.neutral import neutral_reference
-from app.core.playback import FrameStep, Playback, PlaybackControl, describe
+from app.core.playback import FrameStep, Playback, PlaybackControl, SourceNews, describe
 from app.core.run_info import describe_run
 from app.core.runstats import RateMeter
 from app.gui.mailbox import Closed, LatestMailbox
@@ -35,11 +35,11 @@ class CaptureWorker(QObject):
     """Plays one source (`Playback`, paced, one photo at a time) and posts each frame
     to the mailbox until stopped or ended.
 
-    `news(generation, kind, payload)` reports "started" (dict), "ended" (message),
-    "still" (message) or "failed" (message), after the source is closed.
+    `news(generation, kind, payload)` reports, by a `SourceNews`, STARTED (dict),
+    ENDED, STILL or FAILED (message), after the source is closed.
     """
 
-    news = pyqtSignal(int, str, object)
+    news = pyqtSignal(int, object, object)     # object: the SourceNews member itself
     position = pyqtSignal(int, int)         # generation, the number of the frame just read
 
     def __init__(self, spec, mailbox: LatestMailbox, generation: int,
@@ -59,14 +59,14 @@ class CaptureWorker(QObject):
     @pyqtSlot()
     def run(self):
         ending = self.playback.play(self._post, started=self._started)
-        if ending.kind != "stopped":
+        if ending.kind is not SourceNews.STOPPED:
             self._report(ending.kind, ending.message)
         _quit(self)
 
     def _started(self, source):
         self._name = source.name
         self._started_at = time.monotonic()
-        self._report("started", describe(source))
+        self._report(SourceNews.STARTED, describe(source))
 
     def _post(self, frame: Frame):
         self.rate.tick()
@@ -80,7 +80,7 @@ class CaptureWorker(QObject):
         self.mailbox.put(packet)
         self.position.emit(self.generation, frame.number)
 
-    def _report(self, kind, payload):
+    def _report(self, kind: SourceNews, payload):
         if not self.control.stopped:
             self.news.emit(self.generation, kind, payload)
 
@@ -179,14 +179,14 @@ class ProcessingWorker(QObject):
         started = time.perf_counter()
         options = self.options.current()
         frame = packet.frame
-        image = cv2.flip(frame.image, 1) if options["mirror"] else frame.image
+        image = cv2.flip(frame.image, 1) if options.mirror else frame.image
         pipe = self.pipeline
         if pipe is not None:
-            pipe.smoothing = options["smoothing"]
-            if pipe.sensitivity != options["sensitivity"]:
-                pipe.sensitivity = options["sensitivity"]
+            pipe.smoothing = options.smoothing
+            if pipe.sensitivity != options.sensitivity:
+                pipe.sensitivity = options.sensitivity
         detections, annotated = self.step(
-            image, (packet.generation, frame.scene, options["mirror"]), frame.photo,
+            image, (packet.generation, frame.scene, options.mirror), frame.photo,
             timestamp=frame.time if frame.time is not None else 0.0)
         qimage = to_qimage(annotated)
         return Result(frame=frame, raw=image, annotated=annotated, image=qimage,

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, describe
+from app.core.playback import Ending, FrameStep, Playback, PlaybackControl, SourceNews, describe
 from app.io import synthetic
 from app.io.sources import CameraSource, FrameSource, SourceError, open_source
 from tests.conftest import REPO, wait_until
@@ -155,7 +155,7 @@ def test_a_camera_is_never_paced():
     assert clock.slept == [] and [f.number for f in got] == list(range(1, 11))
     # a camera's time: seconds since it was opened, on the playback's clock
     assert [f.time for f in got] == [0.25 * i for i in range(10)]
-    assert playback.ending == Ending("stopped")
+    assert playback.ending == Ending(SourceNews.STOPPED)
 
 
 # ------------------------------------------------------------------ seek, loop
@@ -240,7 +240,8 @@ def test_a_single_image_does_not_loop(tmp_path, photos):
     image = next(photos.iterdir())
     playback = Playback(image, control=PlaybackControl(loop=True))
     got = list(playback)
-    assert len(got) == 1 and playback.ending == Ending("still", f"{image.name}: still image")
+    assert len(got) == 1
+    assert playback.ending == Ending(SourceNews.STILL, f"{image.name}: still image")
 
 
 # ---------------------------------------------------------------------- photos
@@ -264,14 +265,14 @@ def test_photos_one_at_a_time_then_a_seek_for_each(photos):
     assert middle.number == 2 and not same(middle.image, first.image)
     control.stop()
     thread.join(WAIT)
-    assert done["ending"] == Ending("stopped")
+    assert done["ending"] == Ending(SourceNews.STOPPED)
 
 
 def test_photos_flat_out_go_through_the_folder(photos):
     playback = Playback(photos)
     got = list(playback)
     assert [f.number for f in got] == [1, 2, 3] and all(f.photo for f in got)
-    assert playback.ending == Ending("ended", f"{photos.name}: end of video (3 frames)")
+    assert playback.ending == Ending(SourceNews.ENDED, f"{photos.name}: end of video (3 frames)")
 
 
 # --------------------------------------------------------------------- endings
@@ -281,7 +282,7 @@ def test_a_video_ends_and_is_closed_before_play_returns(clip):
     playback = Playback(clip[0], opener=opener)
     started: list[FrameSource] = []
     ending = playback.play(lambda frame: None, started=started.append)
-    assert ending == Ending("ended", "clip.avi: end of video (12 frames)")
+    assert ending == Ending(SourceNews.ENDED, "clip.avi: end of video (12 frames)")
     assert started == opener.opened and opener.opened[0]._closed
     assert describe(started[0]) == {"name": "clip.avi", "live": False, "fps": 25.0,
                                     "frames": 12, "photos": False}
@@ -324,9 +325,9 @@ class Broken(Empty):
 
 def test_no_frames_at_all_and_a_fault_are_failures():
     assert Playback("x", opener=lambda s: Empty()).play(print) == \
-        Ending("failed", "empty: no frames")
+        Ending(SourceNews.FAILED, "empty: no frames")
     assert Playback("x", opener=lambda s: Broken()).play(print) == \
-        Ending("failed", "x: RuntimeError: driver fault")
+        Ending(SourceNews.FAILED, "x: RuntimeError: driver fault")
 
 
 def test_a_stop_ends_it_closed_and_a_stop_before_opening_starts_nothing(clip):
@@ -334,14 +335,14 @@ def test_a_stop_ends_it_closed_and_a_stop_before_opening_starts_nothing(clip):
     opener = Opener()
     playback = Playback(clip[0], opener=opener, control=control)
     assert playback.play(lambda f: control.stop() if f.number == 2 else None) == \
-        Ending("stopped")
+        Ending(SourceNews.STOPPED)
     assert opener.opened[0]._closed and opener.opened[0].frames_read == 2
 
     control = PlaybackControl()
     started: list[object] = []
     control.stop()
     ending = Playback(clip[0], opener=opener, control=control).play(print, started.append)
-    assert ending == Ending("stopped") and started == [] and opener.opened[-1]._closed
+    assert ending == Ending(SourceNews.STOPPED) and started == [] and opener.opened[-1]._closed
 
 
 def test_an_opened_source_is_played_and_left_open(clip):

@@ -17,6 +17,7 @@ from PyQt5.QtWidgets import QToolButton
 import app
 from app.gui.about import about_html
 from app.gui.actions import shortcut_rows
+from app.gui.options import LiveValues
 from app.gui.settings import Settings
 from model import EMOTIONS
 from model.runtime.emotions import EMOTION_COLORS
@@ -224,8 +225,8 @@ def test_settings_persist_between_runs(qtbot, tmp_path, clip):
     again = open_window(qtbot, tmp_path, settings_file=ini, snapshot_dir=None)
     assert again.acts.mirror.isChecked() and not again.acts.smoothing.isChecked()
     assert again.sensitivity.value() == 80 and again.snapshots.folder == tmp_path / "elsewhere"
-    assert again.engine.options.current() == {"mirror": True, "smoothing": False,
-                                                "sensitivity": 0.8}
+    assert again.engine.options.current() == LiveValues(mirror=True, smoothing=False,
+                                                        sensitivity=0.8)
 
 
 def test_shortcuts_are_in_the_menus(qtbot, tmp_path):

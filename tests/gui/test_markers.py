@@ -18,7 +18,7 @@ from PyQt5.QtCore import Qt, QTimer  # noqa: E402
 from PyQt5.QtWidgets import QApplication, QInputDialog  # noqa: E402
 
 from app.gui.actions import shortcut_rows  # noqa: E402
-from app.gui.timeline import Timeline  # noqa: E402
+from app.gui.timeline import Timeline, TimelineMode  # noqa: E402
 from app.io.charts import MARKER_COLOR, marker_x  # noqa: E402
 from app.io.results import MARKER_COLUMNS, ResultFiles  # noqa: E402
 from app.nouns import Marker  # noqa: E402
@@ -254,7 +254,7 @@ def test_a_folder_of_photos_has_no_time_axis(qtbot, tmp_path):
 
 def test_the_timeline_keeps_a_videos_whole_run_and_a_cameras_last_minute():
     video = Timeline()
-    video.set_mode("video")
+    video.set_mode(TimelineMode.VIDEO)
     for t in range(0, 101):
         video.add("happy", 0.9, t=float(t), valence=0.5)
     assert video.axis() == (0.0, 100.0) and video.samples[0][0] == 0.0

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from app.gui.timeline import TIMELINE_SAMPLES, Timeline, clock_text, timeline_mode
+from app.gui.timeline import TIMELINE_SAMPLES, Timeline, TimelineMode, clock_text, timeline_mode
 from app.nouns import Marker
 from tests.conftest import REPO
 
 
 def timeline(mode="camera", now=100.0, **kw) -> Timeline:
     line = Timeline(clock=lambda: now, **kw)
-    line.set_mode(mode)
+    line.set_mode(TimelineMode(mode))
     return line
 
 
@@ -85,10 +85,10 @@ def test_another_mode_or_source_forgets_everything():
     line = timeline("video")
     line.add("happy", t=4.0)
     line.add_marker(4.0, Marker(number=1))
-    line.set_mode("camera")
+    line.set_mode(TimelineMode.CAMERA)
     assert line.samples == [] and line.markers == [] and line.now is None
     with pytest.raises(ValueError):
-        line.set_mode("radio")
+        TimelineMode("radio")
 
 
 # --------------------------------------------------------------- the axis

@@ -1,5 +1,5 @@
 """The project's nouns: a face found (`Detection`), a frame read (`Frame`), a moment
-marked (`Marker`).
+marked (`Marker`), a source opened (`SourceInfo`).
 
 They sit below every layer of `app` (core, io, report, commands, gui) and import
 nothing of it, only `model.runtime.emotions`, so whichever layer makes one and
@@ -19,6 +19,17 @@ from model.runtime.emotions import EMOTIONS, valence
 
 # a face's box in a frame's pixels: (x, y, w, h)
 Box = tuple[int, int, int, int]
+
+
+class SourceInfo(TypedDict):
+    """An opened source as the window shows it (app.core.playback.describe, its
+    "started" news). A typed dict: it crosses to the window by a Qt signal as it is."""
+
+    name: str
+    live: bool
+    fps: float | None
+    frames: int | None
+    photos: bool
 
 
 class BoxJSON(TypedDict):

@@ -40,14 +40,14 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol, TypedDict
+from typing import Protocol
 
 import numpy as np
 
 from app.core.draw import draw_detections
 from app.io.frame_source import FrameSource, SourceError, frame_rate
 from app.io.sources import open_source
-from app.nouns import Detection, Frame
+from app.nouns import Detection, Frame, SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,6 @@ class Ending:
 
 
 STOPPED = Ending(SourceNews.STOPPED)
-
-
-class SourceInfo(TypedDict):
-    """describe(): an opened source, as the window shows it."""
-
-    name: str
-    live: bool
-    fps: float | None
-    frames: int | None
-    photos: bool
 
 
 def describe(source: FrameSource) -> SourceInfo:

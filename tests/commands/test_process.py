@@ -181,6 +181,13 @@ def test_interrupt_leaves_complete_outputs(clip, tmp_path, make_pipeline):
     assert no_temp_files(out)
 
 
+def _as_from_a_terminal():
+    """The command's Ctrl+C as a terminal leaves it: handled by default, not blocked.
+    The test worker's own state (inherited across exec) must not decide it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_ctrl_c_on_the_command(tmp_path):
     """A real SIGINT: exit code 130, every output complete and consistent."""
     video = tmp_path / "long.avi"
@@ -191,7 +198,8 @@ def test_ctrl_c_on_the_command(tmp_path):
     synthetic.write_clip(video, [synthetic.drawn_face(90)], spec)
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "main.py", "process", str(video), "-o", str(out),
-                             "--no-progress"], cwd=REPO, stderr=subprocess.PIPE, text=True)
+                             "--no-progress"], cwd=REPO, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_as_from_a_terminal)
 
     def rows_bytes():       # the temp CSV grows (in 8 KB steps) once frames flow; the
         # video's encoder holds back its first 256 KB, a third of this clip

@@ -17,7 +17,7 @@ import inspect
 from app import __version__
 from app.commands.options import BenchOptions, ProcessOptions
 from app.core.config import MIN_FACE_FLOOR, PipelineConfig
-from model.training.train_config import DEFAULT_DATA
+from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES
 
 ACCURATE_HELP = ("for offline work: read each face on five 44-pixel crops besides the whole "
                  "face and their mirror images (the shipped network through "
@@ -304,7 +304,7 @@ def _add_train_label_options(p, d):
             "learn FER-2013's one label per face, or the FER+ crowd's ten votes per face "
             "(their distribution over the seven emotions; PublicTest is scored against "
             "them and the percentages calibrated on its majority faces)",
-            choices=("fer2013", "ferplus"))
+            choices=LABEL_SOURCES)
     _votes_option(p, d)
     _option(p, ["--unvoted"], d, "unvoted",
             "with --labels ferplus: leave out the training faces without votes, or keep "
@@ -362,7 +362,7 @@ def _add_evaluate(sub):
             "score against FER-2013's one label per face, or against the FER+ crowd's "
             "majority (more than half of ten votes; those faces only), adding FER-2013's "
             "labels, the faces where both agree and what crowd-neutral faces are read as",
-            choices=("fer2013", "ferplus"))
+            choices=LABEL_SOURCES)
     _votes_option(p, d)
     _switch(p, "--no-flip", d, "flip",
             "do not average with the mirrored face (test-time flip)")
@@ -392,5 +392,5 @@ def _add_calibrate(sub):
     _option(p, ["--labels"], d, "labels",
             "fit against FER-2013's labels, or against the FER+ crowd's majority on the "
             "faces that have one (for a model trained with train --labels ferplus)",
-            choices=("fer2013", "ferplus"))
+            choices=LABEL_SOURCES)
     _votes_option(p, d)

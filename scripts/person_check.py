@@ -25,7 +25,7 @@ from app.core.neutral_offset import corrected  # noqa: E402
 from model import EMOTIONS  # noqa: E402
 from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.training.data import SPLIT_NAMES
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES  # noqa: E402
 from model.training.votes import load_scored_split
 
 YY, XX = np.mgrid[0:48, 0:48].astype(np.float32)
@@ -44,7 +44,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--model", default=None)
-    ap.add_argument("--labels", default="fer2013", choices=("fer2013", "ferplus"),
+    ap.add_argument("--labels", default="fer2013", choices=LABEL_SOURCES,
                     help="score against FER-2013's labels or the FER+ crowd's majority "
                          "(the faces that have one)")
     ap.add_argument("--strength", type=float, nargs="+", default=[0.0, 0.5, 1.0])

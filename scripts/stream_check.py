@@ -51,7 +51,7 @@ from model.runtime.classifier import EmotionClassifier  # noqa: E402
 from model.runtime.emotions import EMOTIONS  # noqa: E402
 from model.training.data import SPLIT_NAMES  # noqa: E402
 from model.training.robustness import SIZE, warp  # noqa: E402
-from model.training.train_config import DEFAULT_DATA  # noqa: E402
+from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES  # noqa: E402
 from model.training.votes import load_scored_split  # noqa: E402
 
 FPS = 30.0
@@ -254,7 +254,7 @@ def main():
     ap.add_argument("--data", default=DEFAULT_DATA)
     ap.add_argument("--split", default="PublicTest", choices=list(SPLIT_NAMES)[1:])
     ap.add_argument("--model", default=None)
-    ap.add_argument("--labels", default="fer2013", choices=("fer2013", "ferplus"),
+    ap.add_argument("--labels", default="fer2013", choices=LABEL_SOURCES,
                     help="score against FER-2013's labels or the FER+ crowd's majority "
                          "(the faces that have one)")
     ap.add_argument("--frames", type=int, default=90)

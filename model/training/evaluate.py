@@ -267,16 +267,10 @@ def run_calibrate(data, model=None, labels: str = "fer2013", votes=None) -> dict
     faces where the FER+ crowd has a majority, against it), write into the model file,
     print the figures as JSON."""
     from model.runtime.classifier import DEFAULT_MODEL
+    from model.training.votes import load_scored_split
 
-    crowd_votes = _crowd_votes(data, votes) if labels == "ferplus" else None
-    key = SPLIT_NAMES["PublicTest"]
-    split = load_dataset(data, splits=(key,))[key]
-    if crowd_votes is None:
-        result = calibrate_model(model or DEFAULT_MODEL, split)
-    else:
-        from model.training.votes import majority_split
-
-        result = calibrate_model(model or DEFAULT_MODEL, majority_split(split, crowd_votes),
-                                 CROWD_CALIBRATION)
+    split = load_scored_split(data, SPLIT_NAMES["PublicTest"], labels, votes)
+    result = calibrate_model(model or DEFAULT_MODEL, split,
+                             *([CROWD_CALIBRATION] if labels == "ferplus" else []))
     print(json.dumps(result, indent=2))
     return result

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 # Where the commands look for FER-2013 when --data is not given (beside the checkout).
 DEFAULT_DATA = "../shared/datasets/fer2013"
+# What a face's label is: FER-2013's one label, or the FER+ crowd's votes
+# (model.training.votes); train, evaluate, calibrate and the scripts offer these.
+LABEL_SOURCES = ("fer2013", "ferplus")
 
 
 @dataclass

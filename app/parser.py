@@ -315,7 +315,8 @@ def _add_train_label_options(p, d):
 
 
 def _add_train_warm_options(p, d):
-    """Distillation and warm starts (TrainConfig's teacher, init, widen, ema)."""
+    """Distillation and warm starts (TrainConfig's teacher, init, widen, slim, stem_stride,
+    ema)."""
     _option(p, ["--teacher"], d, "teacher",
             "distil: learn from this model's probabilities too (a .tflite, .keras or .json "
             "ensemble, run once over the training faces with multi-crop averaging)",
@@ -333,6 +334,14 @@ def _add_train_warm_options(p, d):
             "give every stage of the --init network F times the channels before training "
             "(e.g. 1.5; 1 keeps it as it is); it starts out computing what it did",
             type=float, metavar="F")
+    _option(p, ["--slim"], d, "slim",
+            "keep this share of every layer's channels of the --init network, those its "
+            "batch norm scales most (e.g. 0.5: about a quarter of the multiply-adds)",
+            type=float, metavar="F")
+    _option(p, ["--stem-stride"], d, "stem_stride",
+            "2: the first convolution steps two pixels instead of a pool after it (faster "
+            "on CPUs; with --init, converts that network)", shown="as the --init network "
+            "has it, else 1", type=int, choices=(1, 2))
     _option(p, ["--ema"], d, "ema",
             "keep an exponential moving average of the weights with momentum M per batch "
             "(e.g. 0.99) and score and save that; 0 is off", type=float, metavar="M")

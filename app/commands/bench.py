@@ -5,7 +5,9 @@ known faces, crop, classify, smooth: probabilities over time, draw) and the end-
 rate on a video - by default a generated
 640x480 clip with one face that moves and changes expression half-way; start-up
 cost (importing the inference path vs TensorFlow, each in a fresh interpreter);
-per-face classification time; label flips per second per track with and without
+per-face classification time; the same pipeline with 1 and with 5 faces in view (per
+frame and per face); the network's multiply-adds (counted from the file) and one pass's
+time on one thread; label flips per second per track with and without
 smoothing, and how long a real change of expression takes to show; the share of
 frames in which the face was found. `--soak N` runs N more frames (looping the
 clip) and reports resident memory before and after.
@@ -51,6 +53,9 @@ log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("decode", "detect", "track", "crop", "classify", "smooth", "draw")
 STEADY_SKIP_S = 0.5     # after an expression change, frames this close are not "steady"
+GROUP_SIZES = (1, 5)    # faces in view for the per-frame / per-face speed
+GROUP_FRAMES = 150
+GROUP_EXPRESSIONS = ("neutral", "happy", "surprise", "sad", "angry")
 
 
 def run_bench(options: BenchOptions = BenchOptions()) -> int:
@@ -85,8 +90,11 @@ def run_bench(options: BenchOptions = BenchOptions()) -> int:
         if options.hard_seconds > 0:
             result["hard_clip"] = hard_clip(Path(tmp) / "hard.avi", pipe.classifier,
                                             options.hard_seconds)
+        result["groups"] = group_speed(Path(tmp) / "groups", pipe.classifier,
+                                       min(count, GROUP_FRAMES))
     result.update(_report(frames, truths, clip))
     result["classify_one_face_ms"] = per_face_ms(pipe.classifier)
+    result["network"] = network_cost(pipe.classifier.path)
     result["startup"].update(import_times())
     print(json.dumps(result, indent=2))
     return 0
@@ -172,6 +180,51 @@ def _stage_stats(frames) -> dict:
     out["detect"]["full_scan_median"] = _r(np.median(scans)) if scans else None
     rest = [f["detect"] for f in frames if not f["full_scan"]]
     out["detect"]["near_face_median"] = _r(np.median(rest)) if rest else None
+    return out
+
+
+def group_speed(folder: Path, classifier, frames: int = 150) -> dict:
+    """The pipeline on generated clips with 1 and with 5 faces in view (a group in
+    front of one webcam): per frame, and classifying per face, median ms."""
+    from app.core.pipeline import EmotionPipeline
+
+    faces, origin = default_faces(GROUP_EXPRESSIONS)
+    folder.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {"faces": origin, "frames": frames}
+    for count in GROUP_SIZES:
+        path = folder / f"{count}_faces.avi"
+        truths = synthetic.write_group_clip(path, faces, count,
+                                            synthetic.ClipSpec(frames=frames, face_size=130))
+        with EmotionPipeline(classifier=classifier) as pipe:
+            run = _run_clip(pipe, path, frames)
+        found = [sum(any(iou(d.box, box) > 0.5 for d in f["detections"] if not d.held)
+                     for box in truths[f["index"]]) for f in run]
+        e2e = [f["end_to_end"] for f in run]
+        per_face = [f["classify"] / len(f["detections"]) for f in run if f["detections"]]
+        out[f"{count}_faces"] = {
+            "found_per_frame_mean": _r(np.mean(found)),
+            "per_frame_ms": _r(np.median(e2e)), "fps": _r(1000.0 / np.median(e2e), 1),
+            "classify_per_frame_ms": _r(np.median([f["classify"] for f in run])),
+            "classify_per_face_ms": _r(np.median(per_face)) if per_face else None}
+    return out
+
+
+def network_cost(path) -> dict:
+    """The network's multiply-adds a face, counted from its file, and one pass of one
+    face on one thread (the network alone: the app reads each face and its mirror)."""
+    from model.runtime.network_cost import multiply_adds, one_pass_ms
+
+    out: dict[str, Any] = {"file": str(path)}
+    try:
+        out["multiply_adds_millions"] = _r(multiply_adds(path) / 1e6, 1)
+    except UserError as exc:
+        out["multiply_adds_millions"] = None
+        out["note"] = str(exc)
+        return out
+    if Path(path).suffix == ".tflite":
+        out["one_pass_one_thread_ms"] = _r(one_pass_ms(path), 3)
+    else:
+        out["note"] = "a list of networks: the sum of one pass through each"
     return out
 
 

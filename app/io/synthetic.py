@@ -13,6 +13,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -22,6 +23,7 @@ import model.runtime.atomic as atomic
 log = logging.getLogger(__name__)
 
 Box = tuple[int, int, int, int]     # a face's x, y, width, height in the frame's pixels
+T = TypeVar("T")                    # what a generated frame comes with: its truth
 
 
 # ---------------------------------------------------------------------- faces
@@ -155,20 +157,58 @@ def clip_frames(faces: Sequence[np.ndarray],
 def write_clip(path: str | Path, faces: Sequence[np.ndarray],
                spec: ClipSpec = ClipSpec()) -> list[Truth]:
     """Write the clip as MJPG .avi (atomically); returns the truth per frame."""
+    return _write(path, clip_frames(faces, spec), spec.fps, (spec.width, spec.height))
+
+
+def _write(path: str | Path, frames: Iterator[tuple[np.ndarray, T]], fps: float,
+           size: tuple[int, int]) -> list[T]:
+    """The frames as MJPG .avi (atomically); their truths in a list."""
     path = Path(path)
     truths = []
     with atomic.atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), spec.fps,
-                                 (spec.width, spec.height))
+        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), fps, size)
         if not writer.isOpened():
             raise OSError(f"cannot write video {path}")
         try:
-            for frame, truth in clip_frames(faces, spec):
+            for frame, truth in frames:
                 writer.write(frame)
                 truths.append(truth)
         finally:
             writer.release()
     return truths
+
+
+def group_frames(faces: Sequence[np.ndarray], count: int,
+                 spec: ClipSpec = ClipSpec()) -> Iterator[tuple[np.ndarray, list[Box]]]:
+    """Yield (BGR frame, the faces' boxes): `count` faces (taking `faces` in turn) side
+    by side in rows of up to three, as a group in front of one webcam, each swaying a
+    little on its own; the speed of a frame with several faces."""
+    rng = np.random.default_rng(spec.seed)
+    bg = background(spec.width, spec.height, spec.seed)
+    rows = math.ceil(count / 3)
+    size = int(min(spec.face_size, spec.width / 3.6, spec.height / (rows + 0.6)))
+    for i in range(spec.frames):
+        t = i / spec.fps
+        frame, boxes = bg, []
+        for k in range(count):
+            row, col = divmod(k, 3)
+            in_row = min(3, count - 3 * row)
+            cx = spec.width * (col + 0.5) / in_row + 0.04 * spec.width * spec.motion * \
+                math.sin(2 * math.pi * t / 4.0 + k)
+            cy = spec.height * (row + 0.5) / rows + 0.03 * spec.height * spec.motion * \
+                math.sin(2 * math.pi * t / 3.0 + 2 * k)
+            frame = paste_face(frame, faces[k % len(faces)], (cx, cy), size)
+            boxes.append((int(round(cx - size / 2)), int(round(cy - size / 2)), size, size))
+        if spec.noise > 0:
+            noise = rng.normal(0, spec.noise, frame.shape).astype(np.float32)
+            frame = np.clip(frame + noise, 0, 255).astype(np.uint8)
+        yield frame, boxes
+
+
+def write_group_clip(path: str | Path, faces: Sequence[np.ndarray], count: int,
+                     spec: ClipSpec = ClipSpec()) -> list[list[Box]]:
+    """The group clip as MJPG .avi (atomically); the faces' boxes per frame."""
+    return _write(path, group_frames(faces, count, spec), spec.fps, (spec.width, spec.height))
 
 
 # ------------------------------------------------------------ the hard clip
@@ -265,16 +305,4 @@ def hard_clip_frames(faces: Sequence[np.ndarray], seconds: float = 10.0, fps: fl
 def write_hard_clip(path: str | Path, faces: Sequence[np.ndarray], seconds: float = 10.0,
                     fps: float = 30.0) -> list[HardTruth]:
     """The hard clip as MJPG .avi (atomically); returns the truth per frame."""
-    path = Path(path)
-    truths = []
-    with atomic.atomic_path(path) as tmp:
-        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter.fourcc(*"MJPG"), fps, (640, 480))
-        if not writer.isOpened():
-            raise OSError(f"cannot write video {path}")
-        try:
-            for frame, truth in hard_clip_frames(faces, seconds, fps):
-                writer.write(frame)
-                truths.append(truth)
-        finally:
-            writer.release()
-    return truths
+    return _write(path, hard_clip_frames(faces, seconds, fps), fps, (640, 480))

@@ -311,7 +311,7 @@ class _EnsembleBackend:
     """Averages the probabilities of the networks a .json model file lists."""
 
     def __init__(self, path: Path, threads: int | None) -> None:
-        names, self.calibration, self.five_crops = _read_ensemble(path)
+        names, self.calibration, self.five_crops = read_model_list(path)
         self.members = [_load_backend(path.parent / name, threads, path) for name in names]
 
     def run(self, x: np.ndarray, network: int | None = None) -> np.ndarray:
@@ -321,7 +321,7 @@ class _EnsembleBackend:
         return mean
 
 
-def _read_ensemble(path: Path) -> tuple[list[str], Calibration, bool]:
+def read_model_list(path: Path) -> tuple[list[str], Calibration, bool]:
     """The file names, calibration and `"five_crops"` (read each face on five crops too:
     one network's --accurate, calibrated for those readings) of a .json model list."""
     try:

@@ -12,19 +12,24 @@ from model.runtime.emotions import EMOTIONS, INPUT_SIZE
 STAGES = ((32, 1), (64, 2), (128, 2), (256, 2))
 
 
-def build_model(stages=STAGES, dropout=0.4, name="fer_vgg"):
+def build_model(stages=STAGES, dropout=0.4, name="fer_vgg", stem_stride=1):
+    """`stem_stride` 2: the first convolution steps two pixels and the first pool goes
+    (one convolution in the first stage): at 48x48 with one input channel that layer
+    costs more time than its multiply-adds say (a third of a small network's)."""
     import keras
     from keras import layers
 
+    if stem_stride not in (1, 2) or (stem_stride == 2 and stages[0][1] != 1):
+        raise ValueError(f"stem stride {stem_stride} needs 1 or 2 (2: one first convolution)")
     inputs = keras.Input((INPUT_SIZE, INPUT_SIZE, 1), name="face")
     x = inputs
     for i, (filters, convs) in enumerate(stages):
         for j in range(convs):
-            x = layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                              name=f"conv{i + 1}_{j + 1}")(x)
+            x = layers.Conv2D(filters, 3, strides=stem_stride if i == j == 0 else 1,
+                              padding="same", use_bias=False, name=f"conv{i + 1}_{j + 1}")(x)
             x = layers.BatchNormalization(name=f"bn{i + 1}_{j + 1}")(x)
             x = layers.ReLU(name=f"relu{i + 1}_{j + 1}")(x)
-        if i < len(stages) - 1:
+        if i < len(stages) - 1 and not (i == 0 and stem_stride == 2):
             x = layers.MaxPooling2D(2, name=f"pool{i + 1}")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="dropout")(x)

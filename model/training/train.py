@@ -214,22 +214,30 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
 def _initial_model(cfg: TrainConfig, train_faces):
     if cfg.init:
+        from model.training.warm_start import slim, widen
+
         model = _init_network(cfg.init, train_faces, cfg.seed)
-        if cfg.widen != 1.0:
-            from model.training.warm_start import widen
-
-            try:
+        stride = model.get_layer("conv1_1").strides[0] if cfg.stem_stride is None \
+            else cfg.stem_stride
+        try:
+            if cfg.widen != 1.0:
                 model = widen(model, cfg.widen, cfg.seed)
-            except (ValueError, KeyError) as exc:
-                raise DataError(f"cannot widen {cfg.init}: not this project's network "
-                                f"({exc})") from exc
+            if cfg.slim != 1.0 or stride != model.get_layer("conv1_1").strides[0]:
+                model = slim(model, cfg.slim, stride)
+        except (ValueError, KeyError) as exc:
+            raise DataError(f"cannot reshape {cfg.init}: not this project's network "
+                            f"({exc})") from exc
         return model
-    if cfg.widen != 1.0:
-        raise DataError("--widen needs --init: it widens a trained network")
-    from model.training.network import build_model
+    if cfg.widen != 1.0 or cfg.slim != 1.0:
+        raise DataError("--widen and --slim need --init: they reshape a trained network")
+    from model.training.network import STAGES, build_model
 
-    return build_model() if cfg.stages is None else \
-        build_model(stages=[tuple(stage) for stage in cfg.stages])
+    try:
+        return build_model(stages=STAGES if cfg.stages is None else
+                           [tuple(stage) for stage in cfg.stages],
+                           stem_stride=cfg.stem_stride or 1)
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
 
 
 def _init_network(path: str, train_faces, seed: int):

@@ -42,6 +42,11 @@ class TrainConfig:
     init: str | None = None
     # widen every stage of the init network this many times (model.training.warm_start.widen)
     widen: float = 1.0
+    # keep this share of every layer's channels of the init network (warm_start.slim)
+    slim: float = 1.0
+    # 2: the first convolution strides instead of the first pool (build_model's);
+    # None: as the init network has it, 1 for a new one
+    stem_stride: int | None = None
     # momentum of an exponential moving average of the weights (0 = off): PublicTest
     # is scored, and checkpoints are saved, with the averaged weights (so --resume
     # goes on from the average)

@@ -4,13 +4,16 @@ The app ships only the int8 .tflite, and checkpoints live in a folder that is no
 kept everywhere; `keras_from_tflite` lets `train --init` go on from the shipped file
 itself. `widen` gives a trained network more channels without changing what it
 computes (Net2WiderNet, Chen et al. 2016), so a bigger student can start from a
-smaller one's knowledge instead of from random weights.
+smaller one's knowledge instead of from random weights; `slim` keeps a share of each
+layer's channels (those its batch norm scales most, as in network slimming, Liu et al.
+2017), so a smaller student starts from the bigger one's features.
 """
 
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from model.runtime.emotions import INPUT_SIZE
 from model.runtime.errors import DataError
 from model.runtime.preprocess import to_network_input
 from model.training.network import build_model
@@ -29,7 +32,7 @@ def keras_from_tflite(path, faces) -> "keras.Model":
     (where it normalises by the batch's own statistics)."""
     import keras
 
-    layers = _tflite_layers(path)
+    layers, stem_stride = _tflite_layers(path)
     stages: list[list[int]] = []
     in_stage = False  # (filters, convolutions); a pool or the dense ends a stage
     for kind, w, _ in layers:
@@ -37,8 +40,9 @@ def keras_from_tflite(path, faces) -> "keras.Model":
             stages[-1][1] += 1
         elif kind == "conv":
             stages.append([int(w.shape[0]), 1])
-        in_stage = kind == "conv"
-    model = build_model(stages=[tuple(stage) for stage in stages])
+        # a strided first convolution is a stage of its own (build_model's stem_stride)
+        in_stage = kind == "conv" and not (stem_stride == 2 and len(stages) == 1)
+    model = build_model(stages=[tuple(stage) for stage in stages], stem_stride=stem_stride)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     params = [(w, b) for kind, w, b in layers if kind == "conv"]
     x = to_network_input(np.asarray(faces))
@@ -54,7 +58,8 @@ def keras_from_tflite(path, faces) -> "keras.Model":
 
 
 def _tflite_layers(path):
-    """[(kind, weights, bias)] in graph order: "conv", "pool" or "dense", dequantized."""
+    """[(kind, weights, bias)] in graph order: "conv", "pool" or "dense", dequantized;
+    and the first convolution's stride (from its output's size)."""
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -74,9 +79,12 @@ def _tflite_layers(path):
         return value
 
     kinds = {"CONV_2D": "conv", "MAX_POOL_2D": "pool", "FULLY_CONNECTED": "dense"}
-    layers = []
+    layers: list[tuple[str, np.ndarray | None, np.ndarray | None]] = []
+    stem_stride = 1
     for op in interpreter._get_ops_details():  # noqa: SLF001 - LiteRT's one way to walk the graph
         kind = kinds.get(op["op_name"])
+        if kind == "conv" and not layers:
+            stem_stride = INPUT_SIZE // int(details[op["outputs"][0]]["shape"][1])
         if kind == "pool":
             layers.append((kind, None, None))
         elif kind:
@@ -85,7 +93,7 @@ def _tflite_layers(path):
             or any(kind != "pool" and b is None for kind, _, b in layers)):
         raise DataError(f"cannot start from {path}: it is not this project's network "
                         "(convolutions, then one dense layer)")
-    return layers
+    return layers, stem_stride
 
 
 def widen(model, factor: float, seed: int = 0) -> "keras.Model":
@@ -105,7 +113,7 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
         if len(stages) < stage:
             stages.append([int(round(layer.filters * factor)), 0])
         stages[-1][1] += 1
-    wide = build_model(stages=[tuple(s) for s in stages])
+    wide = build_model(stages=[tuple(s) for s in stages], stem_stride=convs[0].strides[0])
     copies_of = None  # old channel index of each new input channel
     for layer in convs:
         (kernel,) = layer.get_weights()
@@ -130,3 +138,37 @@ def _share(weights, copies_of, axis, rng):
     totals = np.zeros((copies_of.max() + 1,) + taken.shape[1:])
     np.add.at(totals, copies_of, shares)
     return np.moveaxis(taken * shares / totals[copies_of], 0, axis).astype(weights.dtype)
+
+
+def slim(model, keep: float, stem_stride: int = 1) -> "keras.Model":
+    """`model` (model.training.network's layout) with `keep` of every layer's channels,
+    those with the largest batch-norm scale |gamma| / sqrt(var), in their order; with
+    `stem_stride` 2 the first convolution strides instead of the first pool. It computes
+    something near what it did, not the same: the training that follows mends it."""
+    import keras
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    stages: list[list[int]] = []   # (filters, convolutions)
+    kept = []
+    for layer in convs:
+        gamma, _, _, var = model.get_layer(layer.name.replace("conv", "bn")).get_weights()
+        scale = np.abs(gamma) / np.sqrt(var + 1e-3)
+        n = max(1, int(round(layer.filters * keep)))
+        kept.append(np.sort(np.argsort(-scale, kind="stable")[:n]))
+        stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
+        if len(stages) < stage:
+            stages.append([n, 0])
+        stages[-1][1] += 1
+    small = build_model(stages=[tuple(s) for s in stages], stem_stride=stem_stride)
+    into = None  # the previous layer's kept channels: this kernel's inputs
+    for layer, out in zip(convs, kept):
+        (kernel,) = layer.get_weights()
+        if into is not None:
+            kernel = kernel[:, :, into, :]
+        small.get_layer(layer.name).set_weights([kernel[..., out]])
+        bn = layer.name.replace("conv", "bn")
+        small.get_layer(bn).set_weights([w[out] for w in model.get_layer(bn).get_weights()])
+        into = out
+    w, b = model.get_layer("emotion").get_weights()
+    small.get_layer("emotion").set_weights([w[into], b])
+    return small

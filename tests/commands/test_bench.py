@@ -11,6 +11,8 @@ from app.commands import bench
 from app.io import synthetic
 from app.nouns import Detection
 from model import EMOTIONS
+from model.runtime.classifier import DEFAULT_MODEL
+from model.runtime.network_cost import multiply_adds
 
 
 def det(label, track=1, raw=None, box=(100, 100, 80, 80)):
@@ -86,12 +88,32 @@ def test_bench_command_prints_the_json(capsys):
     assert out["end_to_end"]["frames"] == 40 and out["end_to_end"]["fps"] > 0
     assert out["detection"]["rate"] >= 0.98 and out["detection"]["track_ids"] == 1
     assert out["classify_one_face_ms"]["median"] > 0
+    # the network's cost, counted from the shipped file (the counting itself:
+    # tests/model/test_network_cost.py), and the speed with 1 and with 5 faces in view
+    assert out["network"]["file"] == str(DEFAULT_MODEL)
+    assert out["network"]["multiply_adds_millions"] == round(multiply_adds(DEFAULT_MODEL) / 1e6, 1)
+    assert out["network"]["one_pass_one_thread_ms"] > 0
+    assert out["groups"]["1_faces"]["found_per_frame_mean"] >= 0.9
+    assert out["groups"]["5_faces"]["found_per_frame_mean"] >= 4.5
     assert out["startup"]["import_inference_path_s"] > 0
     assert out["startup"]["import_tensorflow_s"] > 0
     assert "flips_per_s_raw" in out["steadiness"]
     # what the figures depend on: the CPU, and the threads the classifier chose on it
     assert out["machine"]["cpu"].strip()
     assert out["machine"]["classifier_threads"] in (1, 2)
+
+
+def test_a_group_of_five_is_found_and_timed_per_frame_and_per_face(tmp_path):
+    from model.runtime.classifier import EmotionClassifier
+
+    # (a face the first full scan misses is found at the next, every half second)
+    out = bench.group_speed(tmp_path, EmotionClassifier(), frames=45)
+    assert out["frames"] == 45
+    assert out["1_faces"]["found_per_frame_mean"] == 1.0
+    assert out["5_faces"]["found_per_frame_mean"] >= 4.5
+    for group in ("1_faces", "5_faces"):
+        assert 0 < out[group]["classify_per_face_ms"] <= out[group]["classify_per_frame_ms"]
+        assert out[group]["classify_per_frame_ms"] < out[group]["per_frame_ms"]
 
 
 def test_bench_on_a_bad_video(tmp_path, caplog):

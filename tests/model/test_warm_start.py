@@ -1,4 +1,4 @@
-"""Starting a run from a shipped .tflite, and widening a trained network."""
+"""Starting a run from a shipped .tflite, and widening or slimming a trained network."""
 
 import json
 
@@ -14,8 +14,9 @@ from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
 from model.training.export import export_tflite  # noqa: E402
+from model.training.network import build_model  # noqa: E402
 from model.training.train import train  # noqa: E402
-from model.training.warm_start import keras_from_tflite, widen  # noqa: E402
+from model.training.warm_start import keras_from_tflite, slim, widen  # noqa: E402
 from tests.conftest import TINY_STAGES, tiny_config  # noqa: E402
 
 
@@ -87,9 +88,58 @@ def test_train_starts_from_a_tflite_widened(tiny_run, tmp_path):
     assert _filters(keras.models.load_model(run / "last.keras")) == [6, 12]
 
 
-def test_widen_without_init_is_refused(tiny_folder, tmp_path):
-    with pytest.raises(DataError, match="--widen needs --init"):
-        train(tiny_config(tiny_folder, tmp_path / "run", widen=2.0))
+def test_widen_or_slim_without_init_is_refused(tiny_folder, tmp_path):
+    for change in ({"widen": 2.0}, {"slim": 0.5}):
+        with pytest.raises(DataError, match="--widen and --slim need --init"):
+            train(tiny_config(tiny_folder, tmp_path / "run", **change))
+
+
+def test_slimming_keeps_the_channels_the_batch_norm_scales_most(tiny_run):
+    cfg, out = tiny_run
+    full = keras.models.load_model(out / "best.keras")
+    x = to_network_input(_faces(cfg, "val"))
+    np.testing.assert_allclose(slim(full, 1.0).predict(x, verbose=0),
+                               full.predict(x, verbose=0), atol=1e-6)
+    half = slim(full, 0.5)
+    assert _filters(half) == [f // 2 for f in _filters(full)]
+    first, second = (layer.name for layer in full.layers
+                     if isinstance(layer, keras.layers.Conv2D))
+    gamma, _, _, var = full.get_layer("bn1_1").get_weights()
+    kept = np.sort(np.argsort(-np.abs(gamma) / np.sqrt(var + 1e-3))[:len(gamma) // 2])
+    np.testing.assert_array_equal(half.get_layer(first).get_weights()[0],
+                                  full.get_layer(first).get_weights()[0][..., kept])
+    # the next layer reads only the kept channels
+    assert half.get_layer(second).get_weights()[0].shape[2] == len(kept)
+    np.testing.assert_array_equal(half.get_layer("bn1_1").get_weights()[0], gamma[kept])
+
+
+def test_a_strided_first_convolution_replaces_the_first_pool(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    strided = slim(keras.models.load_model(out / "best.keras"), 1.0, stem_stride=2)
+    assert strided.get_layer("conv1_1").strides == (2, 2)
+    assert "pool1" not in [layer.name for layer in strided.layers]
+    assert strided.get_layer("conv2_1").input.shape[1:3] == (24, 24)
+    # and it comes back from its .tflite as it is (stride and all)
+    path = export_tflite(strided, tmp_path / "strided.tflite")
+    rebuilt = keras_from_tflite(path, _faces(cfg, "train"))
+    assert rebuilt.get_layer("conv1_1").strides == (2, 2)
+    x = to_network_input(_faces(cfg, "val"))
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), strided.predict(x, verbose=0),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="one first convolution"):
+        build_model(stages=[(4, 2), (8, 1)], stem_stride=2)
+
+
+def test_train_slims_its_init_network_and_strides_it(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    run = tmp_path / "slim"
+    train(tiny_config(cfg.data, run, init=str(out / "emotion_cnn.tflite"), slim=0.5,
+                      stem_stride=2))
+    model = keras.models.load_model(run / "last.keras")
+    assert _filters(model) == [f // 2 for f, n in TINY_STAGES for _ in range(n)]
+    assert model.get_layer("conv1_1").strides == (2, 2)
+    config = json.loads((run / "state.json").read_text())["config"]
+    assert (config["slim"], config["stem_stride"]) == (0.5, 2)
 
 
 def test_a_tflite_of_another_network_is_refused(tiny_folder, tmp_path):

@@ -250,7 +250,10 @@ def _add_report(sub):
 def _add_bench(sub):
     p = sub.add_parser("bench", help="measure speed, start-up time and label steadiness",
                        description="Time every pipeline stage on a video (a generated 640x480 "
-                                   "clip with a face by default) and print JSON.")
+                                   "clip with a face by default), the pipeline with 1 and "
+                                   "with 5 faces in view (per frame and per face), and the "
+                                   "network alone (its multiply-adds counted from the model "
+                                   "file, one pass on one thread); print JSON.")
     _add_common(p)
     d = field_defaults(BenchOptions)
     _option(p, ["--video"], d, "video", "video to measure on", shown="a generated clip",

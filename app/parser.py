@@ -318,8 +318,8 @@ def _add_train_label_options(p, d):
 
 
 def _add_train_warm_options(p, d):
-    """Distillation and warm starts (TrainConfig's teacher, init, widen, slim, stem_stride,
-    ema)."""
+    """Distillation and warm starts (TrainConfig's teacher, teacher_on, init, widen, slim,
+    stem_stride, ema)."""
     _option(p, ["--teacher"], d, "teacher",
             "distil: learn from this model's probabilities too (a .tflite, .keras or .json "
             "ensemble, run once over the training faces with multi-crop averaging)",
@@ -329,6 +329,10 @@ def _add_train_warm_options(p, d):
             metavar="W")
     _option(p, ["--temperature"], d, "temperature",
             "soften the teacher's probabilities, p^(1/T)", type=float, metavar="T")
+    _option(p, ["--teacher-on"], d, "teacher_on",
+            "what the teacher reads: the clean training faces once, or every augmented "
+            "batch as the student sees it (consistent targets; slower)",
+            choices=("clean", "augmented"))
     _option(p, ["--init"], d, "init",
             "start from this trained network instead of random weights: a .keras "
             "checkpoint, or a .tflite of this project's network such as "

@@ -41,16 +41,18 @@ def compare(clip, model=None) -> dict:
 def _compare(frames, fer, pipe) -> dict:
     res = {}
     for name in ("fer", "ours"):
-        times, found, labels = [], 0, []
+        times, found, faces, labels = [], 0, 0, []
         for frame in frames:
             t = time.perf_counter()
             if name == "fer":
                 theirs = fer.detect_emotions(frame.image)   # [{"emotions": {name: p}, ...}]
                 label = max(theirs[0]["emotions"], key=theirs[0]["emotions"].get) \
                     if theirs else None
+                faces += len(theirs)
             else:
                 ours = pipe.process(frame.image, timestamp=frame.time)
                 label = ours[0].label if ours else None
+                faces += len(ours)
             times.append((time.perf_counter() - t) * 1000)
             found += label is not None
             if label is not None:
@@ -58,6 +60,7 @@ def _compare(frames, fer, pipe) -> dict:
         res[name] = {"median_ms": round(float(np.median(times[5:])), 2),
                      "p90_ms": round(float(np.percentile(times[5:], 90)), 2),
                      "frames": len(frames), "frames_with_face": found,
+                     "faces_per_frame": round(faces / max(len(frames), 1), 2),
                      "label_changes": sum(a != b for a, b in zip(labels, labels[1:]))}
     res["speedup_median"] = round(res["fer"]["median_ms"] / res["ours"]["median_ms"], 1)
     return res

@@ -104,11 +104,11 @@ def teacher_probabilities(cfg: TrainConfig, faces: np.ndarray, out: Path) -> np.
 
 def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
     """One-hot labels (or the crowd's votes, see `use_crowd`), mixed with a teacher's
-    softened probabilities when there is one (rows sum to 1)."""
+    softened probabilities when it reads the clean faces (rows sum to 1)."""
     onehot = _onehot(data["train"].y)
     base = onehot if data.targets is None else \
         (1 - cfg.label_weight) * data.targets + cfg.label_weight * onehot
-    if not cfg.teacher:
+    if not cfg.teacher or cfg.teacher_on == "augmented":
         return base
     probs = teacher_probabilities(cfg, data["train"].x, out)
     agree = float(np.mean(probs.argmax(1) == base.argmax(1)))
@@ -134,14 +134,35 @@ def use_crowd(cfg: TrainConfig, data):
     return data
 
 
+def teacher_on_batches(cfg: TrainConfig):
+    """(x, y) -> (x, the targets mixed with the teacher's softened reading of x): the
+    teacher reads each augmented batch as the student sees it (Beyer et al. 2022: a
+    consistent teacher), face and mirror averaged as the app reads them."""
+    from model.runtime.classifier import EmotionClassifier
+
+    if cfg.teacher_on not in ("clean", "augmented"):
+        raise DataError(f"unknown teacher_on {cfg.teacher_on!r}: clean or augmented")
+    teacher = EmotionClassifier.load(cfg.teacher, threads=1)
+    w = cfg.teacher_weight
+
+    def read(x):  # the int8 teacher reads uint8 faces, as from a camera
+        faces = np.round(np.clip(x[..., 0], 0.0, 1.0) * 255.0).astype(np.uint8)
+        return soften(teacher.predict(faces), cfg.temperature)
+
+    def mix(x, y):
+        probs = tf.numpy_function(read, [x], tf.float32, stateful=False)
+        probs.set_shape(y.shape)
+        return x, w * probs + (1 - w) * y
+
+    return mix
+
+
 def make_datasets(data, cfg: TrainConfig, targets=None):
     """Augmented training batches and clean PublicTest batches; `targets` default one-hot."""
     acfg = augment_config(cfg)
     augment = augmentation(acfg, cfg.seed)  # Keras layers, as in the GPU script's model
-
-    def per_batch(x, y):
-        x = augment(x, training=True)
-        return mixup(x, y, acfg.mixup) if acfg.mixup > 0 else (x, y)
+    teacher = teacher_on_batches(cfg) if cfg.teacher and cfg.teacher_on == "augmented" \
+        else None
 
     x_train = to_network_input(data["train"].x)
     targets = _onehot(data["train"].y) if targets is None else targets
@@ -150,8 +171,14 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
              .map(lambda x, y: (jpeg_tf_only(x, acfg), y),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
              .batch(cfg.batch_size)
-             .map(per_batch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-             .prefetch(tf.data.AUTOTUNE))
+             .map(lambda x, y: (augment(x, training=True), y),
+                  num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+    if teacher is not None:   # one batch at a time: the teacher's interpreter is not shared
+        train = train.map(teacher, num_parallel_calls=1, deterministic=True)
+    if acfg.mixup > 0:
+        train = train.map(lambda x, y: mixup(x, y, acfg.mixup),
+                          num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    train = train.prefetch(tf.data.AUTOTUNE)
     val_targets = _onehot(data["val"].y) if data.val_targets is None else data.val_targets
     val = (tf.data.Dataset.from_tensor_slices((to_network_input(data["val"].x), val_targets))
            .batch(256).prefetch(tf.data.AUTOTUNE))

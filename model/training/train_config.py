@@ -37,6 +37,10 @@ class TrainConfig:
     teacher: str | None = None
     teacher_weight: float = 0.7
     temperature: float = 2.0
+    # what the teacher reads: the "clean" training faces once (cached), or every
+    # "augmented" batch as the student sees it (face and mirror; consistent targets,
+    # about a third slower)
+    teacher_on: str = "clean"
     # a network to start from instead of random weights (same shape of input/output):
     # a .keras checkpoint, or a .tflite of model.training.network (its float weights rebuilt)
     init: str | None = None

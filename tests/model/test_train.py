@@ -150,6 +150,31 @@ def test_distillation_mixes_the_teachers_probabilities_into_the_targets(tiny_run
     np.testing.assert_array_equal(training_targets(student, data, tmp_path / "student"), targets)
 
 
+def test_a_teacher_on_augmented_batches_reads_what_the_student_sees(tiny_run):
+    from model.training.train import soften, training_targets
+
+    cfg, out = tiny_run
+    teacher = str(out / "emotion_cnn.tflite")
+    data = load_dataset(cfg.data)
+    reader = EmotionClassifier.load(teacher, threads=1)
+    onehot = np.eye(7, dtype=np.float32)[data["train"].y]
+    for on in ("augmented", "clean"):
+        # (sharpened: the tiny network's one epoch reads nearly 1/7 for everything)
+        student = tiny_config(cfg.data, "unused", teacher=teacher, teacher_weight=1.0,
+                              temperature=0.05, teacher_on=on)
+        targets = training_targets(student, data, out)
+        if on == "augmented":   # the labels alone: the teacher comes in with each batch
+            np.testing.assert_array_equal(targets, onehot)
+        train_ds, _ = make_datasets(data, student, targets)
+        x, y = next(iter(train_ds))
+        faces = np.round(x.numpy()[..., 0] * 255).astype(np.uint8)
+        read = soften(reader.predict(faces), 0.05)
+        if on == "augmented":
+            np.testing.assert_allclose(y.numpy(), read, atol=1e-5)
+        else:                   # read once on the clean faces: not what this batch shows
+            assert np.abs(y.numpy() - read).max() > 0.01
+
+
 def test_temperature_flattens_and_keeps_the_order():
     from model.training.train import soften
 

@@ -49,6 +49,8 @@ ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
 # `--accurate` without --model: the default network on five crops, calibrated for them
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
+# a quarter of the default's cost, for CPUs without fast int8 (`--model emotion_cnn_small.tflite`)
+SMALL_MODEL = ASSETS / "emotion_cnn_small.tflite"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 THREADS = 2   # each network's, unless asked otherwise (`load`)
 
@@ -74,7 +76,7 @@ class EmotionClassifier:
         `path` (None: the shipped one) as `load` does by default. `calibration` None:
         the one the backend carries (its model file's), if any."""
         if backend is None:
-            path = Path(path) if path else DEFAULT_MODEL
+            path = model_path(path)
             backend = _load_backend(path, THREADS)
         self._backend = backend
         self.path = path
@@ -94,7 +96,7 @@ class EmotionClassifier:
         `threads` None: one, or two where one is slow on this CPU (`auto_threads`).
         `calibrated` False: the network's own probabilities, without the calibration
         the file carries (for fitting one)."""
-        path = Path(path) if path else DEFAULT_MODEL
+        path = model_path(path)
         loaded = cls(_load_backend(path, threads), path, flip, five_crops,
                      None if calibrated else NONE)
         log.debug("loaded model %s (temperature %.3f)", path, loaded.calibration.temperature)
@@ -133,6 +135,19 @@ class EmotionClassifier:
         probs = np.clip(probs.astype(np.float32), 0.0, None)
         probs = probs / np.maximum(probs.sum(axis=1, keepdims=True), 1e-12)
         return self.calibration.apply(probs)
+
+
+def model_path(path: str | Path | None) -> Path:
+    """The file a model argument names: None the shipped default; a bare file name that
+    is not a file here but one of the shipped ones (emotion_cnn_small.tflite), that one,
+    so that `--model` reaches them wherever the app is installed."""
+    if not path:
+        return DEFAULT_MODEL
+    path = Path(path)
+    shipped = ASSETS / path.name
+    if path == Path(path.name) and not path.exists() and shipped.is_file():
+        return shipped
+    return path
 
 
 def load_classifier(model: str | Path | None = None, accurate: bool = False,

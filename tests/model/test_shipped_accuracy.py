@@ -9,6 +9,7 @@ import pytest
 from model.runtime.classifier import (
     ACCURATE_MODEL,
     DEFAULT_MODEL,
+    SMALL_MODEL,
     EmotionClassifier,
     load_classifier,
 )
@@ -23,6 +24,7 @@ TOLERANCE_POINTS = 0.3
 
 
 ACCURATE_ROW = "`--accurate`: five crops"  # the card's results row of --accurate
+SMALL_ROW = "`emotion_cnn_small.tflite`, a quarter"  # and of the small network
 
 
 def card_publictest_accuracy(marker: str | None = None) -> float:
@@ -63,3 +65,9 @@ def test_the_accurate_ensemble_keeps_its_cards_publictest_accuracy(publictest):
     labels = predict_labels(accurate, publictest.x)
     accuracy = 100 * float(np.mean(labels == publictest.y))
     assert accuracy == pytest.approx(card_publictest_accuracy(ACCURATE_ROW), abs=TOLERANCE_POINTS)
+
+
+def test_the_small_network_keeps_its_cards_publictest_accuracy(publictest):
+    labels = predict_labels(EmotionClassifier.load(SMALL_MODEL), publictest.x)
+    accuracy = 100 * float(np.mean(labels == publictest.y))
+    assert accuracy == pytest.approx(card_publictest_accuracy(SMALL_ROW), abs=TOLERANCE_POINTS)

@@ -230,14 +230,14 @@ SLOW_ONE_THREAD_MS = 1.5
 class _LiteBackend:
     def __init__(self, path: Path, threads: int | None, calibrated: bool = True) -> None:
         data = path.read_bytes()     # once: for the runtime and for the calibration
-        self._it = _interpreter(data, path, threads or 1)
+        self._it = open_interpreter(data, path, threads or 1)
         inp, out = self._it.get_input_details()[0], self._it.get_output_details()[0]
         _check_shapes(path, inp["shape"], out["shape"])
         self.threads: int | None = threads
         if threads is None:
-            self.threads = auto_threads(_time_one(self._it, inp, out), usable_cores())
+            self.threads = auto_threads(_time_one(self._it), usable_cores())
             if self.threads > 1:
-                self._it = _interpreter(data, path, self.threads)
+                self._it = open_interpreter(data, path, self.threads)
         try:
             self.calibration = tflite_calibration(data, path) if calibrated else NONE
         except ValueError as exc:
@@ -255,7 +255,7 @@ class _LiteBackend:
         return np.array(self._it.get_tensor(self._out))
 
 
-def _interpreter(data: bytes, path: Path, threads: int) -> "Interpreter":
+def open_interpreter(data: bytes, path: Path, threads: int) -> "Interpreter":
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -267,19 +267,25 @@ def _interpreter(data: bytes, path: Path, threads: int) -> "Interpreter":
     return interpreter
 
 
-def _time_one(interpreter: "Interpreter", inp: dict[str, Any], out: dict[str, Any],
-              runs: int = 5) -> float:
+def _time_one(interpreter: "Interpreter", runs: int = 5) -> float:
     """The fastest of a few runs on one face, ms (after one to warm up): the least
     disturbed by whatever else the machine does while the app starts."""
+    return min(pass_times(interpreter, runs + 1)[1:])
+
+
+def pass_times(interpreter: "Interpreter", runs: int) -> list[float]:
+    """The times of `runs` passes of one (blank) face, ms, input to output."""
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
     x = np.zeros(inp["shape"], inp["dtype"])
     times = []
-    for _ in range(runs + 1):
+    for _ in range(runs):
         t = time.perf_counter()
         interpreter.set_tensor(inp["index"], x)
         interpreter.invoke()
         interpreter.get_tensor(out["index"])
         times.append((time.perf_counter() - t) * 1000.0)
-    return min(times[1:])
+    return times
 
 
 def usable_cores() -> int:

@@ -5,7 +5,6 @@ layers, at the shapes of one 48x48 face), so `bench` tells the cost of whatever 
 it is given, not a figure written down when the shipped one was trained.
 """
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,27 +50,19 @@ def multiply_adds(path: str | Path) -> int:
 def one_pass_ms(path: str | Path, repeats: int = 300) -> float:
     """The median time of one pass of one face through the .tflite at `path` on one
     thread, ms: the network alone, without the app's mirror image or preprocessing."""
-    interpreter = _interpreter(Path(path))
-    inp = interpreter.get_input_details()[0]
-    x = np.zeros(inp["shape"], inp["dtype"])
-    times = []
-    for _ in range(repeats + 20):          # the first 20 warm the caches up
-        t0 = time.perf_counter()
-        interpreter.set_tensor(inp["index"], x)
-        interpreter.invoke()
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return float(np.median(times[20:]))
+    from model.runtime.classifier import pass_times
+
+    times = pass_times(_interpreter(Path(path)), repeats + 20)
+    return float(np.median(times[20:]))          # the first 20 warm the caches up
 
 
 def _interpreter(path: Path) -> "Interpreter":
-    from ai_edge_litert.interpreter import Interpreter
+    from model.runtime.classifier import open_interpreter
 
     if path.suffix != ".tflite":
         raise ModelError(f"cannot count {path}: only a .tflite (or a .json list of them)")
     try:
-        interpreter = Interpreter(str(path), num_threads=1)
-        interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
-        raise ModelError(f"cannot read model {path}: {str(exc).splitlines()[0]}") from exc
-    return interpreter
-
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model {path}: {exc.strerror}") from exc
+    return open_interpreter(data, path, threads=1)

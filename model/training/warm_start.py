@@ -106,14 +106,9 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
     import keras
 
     rng = np.random.default_rng(seed)
-    stages: list[list[int]] = []   # (filters, convolutions)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    for layer in convs:
-        stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
-        if len(stages) < stage:
-            stages.append([int(round(layer.filters * factor)), 0])
-        stages[-1][1] += 1
-    wide = build_model(stages=[tuple(s) for s in stages], stem_stride=convs[0].strides[0])
+    wide = build_model(stages=_layout(convs, [int(round(c.filters * factor)) for c in convs]),
+                       stem_stride=convs[0].strides[0])
     copies_of = None  # old channel index of each new input channel
     for layer in convs:
         (kernel,) = layer.get_weights()
@@ -128,6 +123,17 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
     w, b = model.get_layer("emotion").get_weights()
     wide.get_layer("emotion").set_weights([_share(w, copies_of, axis=0, rng=rng), b])
     return wide
+
+
+def _layout(convs, filters: list[int]) -> list[tuple[int, int]]:
+    """(filters, convolutions) per stage for build_model: the network's convolutions
+    (named conv<stage>_<n>) with these new numbers of filters."""
+    stages: list[list[int]] = []
+    for layer, n in zip(convs, filters):
+        if len(stages) < int(layer.name[4:].split("_")[0]):
+            stages.append([n, 0])
+        stages[-1][1] += 1
+    return [(n, convs) for n, convs in stages]
 
 
 def _share(weights, copies_of, axis, rng):
@@ -148,18 +154,13 @@ def slim(model, keep: float, stem_stride: int = 1) -> "keras.Model":
     import keras
 
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    stages: list[list[int]] = []   # (filters, convolutions)
     kept = []
     for layer in convs:
         gamma, _, _, var = model.get_layer(layer.name.replace("conv", "bn")).get_weights()
         scale = np.abs(gamma) / np.sqrt(var + 1e-3)
         n = max(1, int(round(layer.filters * keep)))
         kept.append(np.sort(np.argsort(-scale, kind="stable")[:n]))
-        stage = int(layer.name[4:].split("_")[0])  # conv<stage>_<n>
-        if len(stages) < stage:
-            stages.append([n, 0])
-        stages[-1][1] += 1
-    small = build_model(stages=[tuple(s) for s in stages], stem_stride=stem_stride)
+    small = build_model(stages=_layout(convs, [len(k) for k in kept]), stem_stride=stem_stride)
     into = None  # the previous layer's kept channels: this kernel's inputs
     for layer, out in zip(convs, kept):
         (kernel,) = layer.get_weights()

@@ -316,13 +316,13 @@ def test_auto_threads_gives_a_slow_network_a_second_thread(one_thread_ms, cores,
 def test_threads_none_times_the_network_and_builds_it_for_what_it_measured(
         monkeypatch, faces, shipped, measured, threads):
     built = []
-    real = classifier._interpreter
+    real = classifier.open_interpreter
 
     def interpreter(*a):
         built.append(a[2])
         return real(*a)
 
-    monkeypatch.setattr(classifier, "_interpreter", interpreter)
+    monkeypatch.setattr(classifier, "open_interpreter", interpreter)
     monkeypatch.setattr(classifier, "_time_one", lambda *a: measured)
     monkeypatch.setattr(classifier, "usable_cores", lambda: 2)
     auto = EmotionClassifier.load(threads=None)
@@ -348,9 +348,7 @@ def test_usable_cores_counts_the_cores_the_process_is_allowed():
 
 
 def test_the_measured_time_is_of_a_real_run(shipped):
-    interpreter = shipped._backend._it
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    ms = classifier._time_one(interpreter, inp, out)
+    ms = classifier._time_one(shipped._backend._it)
     assert 0.01 < ms < 1000
 
 

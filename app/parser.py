@@ -17,7 +17,7 @@ import inspect
 from app import __version__
 from app.commands.options import BenchOptions, ProcessOptions
 from app.core.config import MIN_FACE_FLOOR, PipelineConfig
-from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES
+from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES, TEACHER_ON
 
 ACCURATE_HELP = ("for offline work: read each face on five 44-pixel crops besides the whole "
                  "face and their mirror images (the shipped network through "
@@ -332,7 +332,7 @@ def _add_train_warm_options(p, d):
     _option(p, ["--teacher-on"], d, "teacher_on",
             "what the teacher reads: the clean training faces once, or every augmented "
             "batch as the student sees it (consistent targets; slower)",
-            choices=("clean", "augmented"))
+            choices=TEACHER_ON)
     _option(p, ["--init"], d, "init",
             "start from this trained network instead of random weights: a .keras "
             "checkpoint, or a .tflite of this project's network such as "

@@ -183,7 +183,7 @@ def _stage_stats(frames) -> dict:
     return out
 
 
-def group_speed(folder: Path, classifier, frames: int = 150) -> dict:
+def group_speed(folder: Path, classifier, frames: int = GROUP_FRAMES) -> dict:
     """The pipeline on generated clips with 1 and with 5 faces in view (a group in
     front of one webcam): per frame, and classifying per face, median ms."""
     from app.core.pipeline import EmotionPipeline

@@ -39,7 +39,7 @@ from model.training.curves import save_curves  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
 from model.training.network import compile_for_training  # noqa: E402
 from model.training.schedule import warmup_cosine  # noqa: E402
-from model.training.train_config import TrainConfig  # noqa: E402,F401 (re-exported)
+from model.training.train_config import TEACHER_ON, TrainConfig  # noqa: E402,F401 (TrainConfig re-exported)
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,7 @@ def training_targets(cfg: TrainConfig, data, out: Path) -> np.ndarray:
     onehot = _onehot(data["train"].y)
     base = onehot if data.targets is None else \
         (1 - cfg.label_weight) * data.targets + cfg.label_weight * onehot
-    if not cfg.teacher or cfg.teacher_on == "augmented":
+    if teacher_reads(cfg) != "clean":
         return base
     probs = teacher_probabilities(cfg, data["train"].x, out)
     agree = float(np.mean(probs.argmax(1) == base.argmax(1)))
@@ -134,14 +134,21 @@ def use_crowd(cfg: TrainConfig, data):
     return data
 
 
+def teacher_reads(cfg: TrainConfig) -> str | None:
+    """What the teacher reads, one of TEACHER_ON; None without a teacher."""
+    if not cfg.teacher:
+        return None
+    if cfg.teacher_on not in TEACHER_ON:
+        raise DataError(f"unknown teacher_on {cfg.teacher_on!r}: {' or '.join(TEACHER_ON)}")
+    return cfg.teacher_on
+
+
 def teacher_on_batches(cfg: TrainConfig):
     """(x, y) -> (x, the targets mixed with the teacher's softened reading of x): the
     teacher reads each augmented batch as the student sees it (Beyer et al. 2022: a
     consistent teacher), face and mirror averaged as the app reads them."""
     from model.runtime.classifier import EmotionClassifier
 
-    if cfg.teacher_on not in ("clean", "augmented"):
-        raise DataError(f"unknown teacher_on {cfg.teacher_on!r}: clean or augmented")
     teacher = EmotionClassifier.load(cfg.teacher, threads=1)
     w = cfg.teacher_weight
 
@@ -161,8 +168,7 @@ def make_datasets(data, cfg: TrainConfig, targets=None):
     """Augmented training batches and clean PublicTest batches; `targets` default one-hot."""
     acfg = augment_config(cfg)
     augment = augmentation(acfg, cfg.seed)  # Keras layers, as in the GPU script's model
-    teacher = teacher_on_batches(cfg) if cfg.teacher and cfg.teacher_on == "augmented" \
-        else None
+    teacher = teacher_on_batches(cfg) if teacher_reads(cfg) == "augmented" else None
 
     x_train = to_network_input(data["train"].x)
     targets = _onehot(data["train"].y) if targets is None else targets
@@ -244,13 +250,12 @@ def _initial_model(cfg: TrainConfig, train_faces):
         from model.training.warm_start import slim, widen
 
         model = _init_network(cfg.init, train_faces, cfg.seed)
-        stride = model.get_layer("conv1_1").strides[0] if cfg.stem_stride is None \
-            else cfg.stem_stride
+        stride = model.get_layer("conv1_1").strides[0]
         try:
             if cfg.widen != 1.0:
-                model = widen(model, cfg.widen, cfg.seed)
-            if cfg.slim != 1.0 or stride != model.get_layer("conv1_1").strides[0]:
-                model = slim(model, cfg.slim, stride)
+                model = widen(model, cfg.widen, cfg.seed)   # keeps the stride
+            if cfg.slim != 1.0 or cfg.stem_stride not in (None, stride):
+                model = slim(model, cfg.slim, cfg.stem_stride or stride)
         except (ValueError, KeyError) as exc:
             raise DataError(f"cannot reshape {cfg.init}: not this project's network "
                             f"({exc})") from exc

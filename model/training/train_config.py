@@ -11,6 +11,9 @@ DEFAULT_DATA = "../shared/datasets/fer2013"
 # What a face's label is: FER-2013's one label, or the FER+ crowd's votes
 # (model.training.votes); train, evaluate, calibrate and the scripts offer these.
 LABEL_SOURCES = ("fer2013", "ferplus")
+# What a teacher reads (TrainConfig.teacher_on): the clean training faces once, or every
+# augmented batch as the student sees it.
+TEACHER_ON = ("clean", "augmented")
 
 
 @dataclass

@@ -319,7 +319,7 @@ def _add_train_label_options(p, d):
 
 def _add_train_warm_options(p, d):
     """Distillation and warm starts (TrainConfig's teacher, teacher_on, init, widen, slim,
-    stem_stride, ema)."""
+    stem_stride, space_to_depth, ema)."""
     _option(p, ["--teacher"], d, "teacher",
             "distil: learn from this model's probabilities too (a .tflite, .keras or .json "
             "ensemble, run once over the training faces with multi-crop averaging)",
@@ -349,6 +349,10 @@ def _add_train_warm_options(p, d):
             "2: the first convolution steps two pixels instead of a pool after it (faster "
             "on CPUs; with --init, converts that network)", shown="as the --init network "
             "has it, else 1", type=int, choices=(1, 2))
+    _switch(p, "--space-to-depth", d, "space_to_depth",
+            "the first stage works on the face's 2x2 pixel blocks as 4 channels, at 24x24 "
+            "(faster still on CPUs; with --init, that network's first stage goes and the "
+            "next one's first convolution starts afresh)")
     _option(p, ["--ema"], d, "ema",
             "keep an exponential moving average of the weights with momentum M per batch "
             "(e.g. 0.99) and score and save that; 0 is off", type=float, metavar="M")

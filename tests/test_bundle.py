@@ -109,7 +109,7 @@ def test_the_bundle_holds_what_the_app_loads_and_no_tensorflow(bundle):
     inside = bundle.parent / "_internal"
     for needed in ("cv2/data/haarcascade_frontalface_default.xml",
                    "model/assets/emotion_cnn.tflite", "model/assets/emotion_accurate.json",
-                   "model/assets/emotion_cnn_small.tflite",
+                   "model/assets/emotion_cnn_large.tflite",
                    "model/assets/MODEL_CARD.md", "PyQt5/Qt5/plugins/platforms/libqxcb.so",
                    "ai_edge_litert/libpywrap_litert_common.so", "fonts/DejaVuSans.ttf"):
         assert (inside / needed).is_file(), needed

@@ -142,7 +142,7 @@ def test_the_wheel_holds_two_packages_and_the_shipped_model(wheel):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"app", "model"}                # no main, common, assets or tests
     assert {"app/cli.py", "model/runtime/classifier.py", "model/assets/emotion_cnn.tflite",
-            "model/assets/emotion_accurate.json", "model/assets/emotion_cnn_small.tflite",
+            "model/assets/emotion_accurate.json", "model/assets/emotion_cnn_large.tflite",
             "model/assets/MODEL_CARD.md"} <= names
     from app import __version__
 

@@ -47,10 +47,10 @@ def _assets() -> Path:
 
 ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
-# `--accurate` without --model: the default network on five crops, calibrated for them
+# four times the default's multiply-adds, a little more accurate (`--model emotion_cnn_large.tflite`)
+LARGE_MODEL = ASSETS / "emotion_cnn_large.tflite"
+# `--accurate` without --model: the large network on five crops, calibrated for them
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
-# a quarter of the default's cost, for CPUs without fast int8 (`--model emotion_cnn_small.tflite`)
-SMALL_MODEL = ASSETS / "emotion_cnn_small.tflite"
 EXPECTED_INPUT = (INPUT_SIZE, INPUT_SIZE, 1)
 THREADS = 2   # each network's, unless asked otherwise (`load`)
 
@@ -139,7 +139,7 @@ class EmotionClassifier:
 
 def model_path(path: str | Path | None) -> Path:
     """The file a model argument names: None the shipped default; a bare file name that
-    is not a file here but one of the shipped ones (emotion_cnn_small.tflite), that one,
+    is not a file here but one of the shipped ones (emotion_cnn_large.tflite), that one,
     so that `--model` reaches them wherever the app is installed."""
     if not path:
         return DEFAULT_MODEL
@@ -154,7 +154,7 @@ def load_classifier(model: str | Path | None = None, accurate: bool = False,
                     **kwargs: Any) -> EmotionClassifier:
     """The classifier `process` and `evaluate` use; `accurate` is their --accurate.
 
-    --accurate reads each face on five extra crops: the shipped network through its own
+    --accurate reads each face on five extra crops: the shipped large network through its own
     file (emotion_accurate.json, calibrated for those readings), or the user's model.
     Figures: assets/MODEL_CARD.md."""
     if accurate and model is None:

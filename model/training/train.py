@@ -37,7 +37,7 @@ from model.runtime.preprocess import to_network_input  # noqa: E402
 from model.training.augment import AugmentConfig, augmentation, jpeg_tf_only, mixup  # noqa: E402
 from model.training.curves import save_curves  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
-from model.training.network import compile_for_training  # noqa: E402
+from model.training.network import compile_for_training, has_blocks  # noqa: E402
 from model.training.schedule import warmup_cosine  # noqa: E402
 from model.training.train_config import TEACHER_ON, TrainConfig  # noqa: E402,F401 (TrainConfig re-exported)
 
@@ -247,7 +247,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
 def _initial_model(cfg: TrainConfig, train_faces):
     if cfg.init:
-        from model.training.warm_start import slim, widen
+        from model.training.warm_start import slim, space_to_depth, widen
 
         model = _init_network(cfg.init, train_faces, cfg.seed)
         stride = model.get_layer("conv1_1").strides[0]
@@ -256,6 +256,8 @@ def _initial_model(cfg: TrainConfig, train_faces):
                 model = widen(model, cfg.widen, cfg.seed)   # keeps the stride
             if cfg.slim != 1.0 or cfg.stem_stride not in (None, stride):
                 model = slim(model, cfg.slim, cfg.stem_stride or stride)
+            if cfg.space_to_depth and not has_blocks(model):
+                model = space_to_depth(model)
         except (ValueError, KeyError) as exc:
             raise DataError(f"cannot reshape {cfg.init}: not this project's network "
                             f"({exc})") from exc
@@ -267,7 +269,7 @@ def _initial_model(cfg: TrainConfig, train_faces):
     try:
         return build_model(stages=STAGES if cfg.stages is None else
                            [tuple(stage) for stage in cfg.stages],
-                           stem_stride=cfg.stem_stride or 1)
+                           stem_stride=cfg.stem_stride or 1, space_to_depth=cfg.space_to_depth)
     except ValueError as exc:
         raise DataError(str(exc)) from exc
 

@@ -54,6 +54,10 @@ class TrainConfig:
     # 2: the first convolution strides instead of the first pool (build_model's);
     # None: as the init network has it, 1 for a new one
     stem_stride: int | None = None
+    # the first stage works on the face's 2x2 pixel blocks (build_model's space_to_depth;
+    # with init: its first stage goes, warm_start.space_to_depth); an init network that
+    # has them keeps them
+    space_to_depth: bool = False
     # momentum of an exponential moving average of the weights (0 = off): PublicTest
     # is scored, and checkpoints are saved, with the averaged weights (so --resume
     # goes on from the average)

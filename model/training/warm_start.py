@@ -6,7 +6,8 @@ itself. `widen` gives a trained network more channels without changing what it
 computes (Net2WiderNet, Chen et al. 2016), so a bigger student can start from a
 smaller one's knowledge instead of from random weights; `slim` keeps a share of each
 layer's channels (those its batch norm scales most, as in network slimming, Liu et al.
-2017), so a smaller student starts from the bigger one's features.
+2017), so a smaller student starts from the bigger one's features; `space_to_depth`
+swaps the first stage for the face's 2x2 pixel blocks and keeps the rest.
 """
 
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ import numpy as np
 from model.runtime.emotions import INPUT_SIZE
 from model.runtime.errors import DataError
 from model.runtime.preprocess import to_network_input
-from model.training.network import build_model
+from model.training.network import build_model, has_blocks
 
 if TYPE_CHECKING:
     import keras  # imported where it is used: TensorFlow takes seconds to load
@@ -32,7 +33,7 @@ def keras_from_tflite(path, faces) -> "keras.Model":
     (where it normalises by the batch's own statistics)."""
     import keras
 
-    layers, stem_stride = _tflite_layers(path)
+    layers, stem_stride, blocks = _tflite_layers(path)
     stages: list[list[int]] = []
     in_stage = False  # (filters, convolutions); a pool or the dense ends a stage
     for kind, w, _ in layers:
@@ -42,7 +43,8 @@ def keras_from_tflite(path, faces) -> "keras.Model":
             stages.append([int(w.shape[0]), 1])
         # a strided first convolution is a stage of its own (build_model's stem_stride)
         in_stage = kind == "conv" and not (stem_stride == 2 and len(stages) == 1)
-    model = build_model(stages=[tuple(stage) for stage in stages], stem_stride=stem_stride)
+    model = build_model(stages=[tuple(stage) for stage in stages], stem_stride=stem_stride,
+                        space_to_depth=blocks)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     params = [(w, b) for kind, w, b in layers if kind == "conv"]
     x = to_network_input(np.asarray(faces))
@@ -59,7 +61,9 @@ def keras_from_tflite(path, faces) -> "keras.Model":
 
 def _tflite_layers(path):
     """[(kind, weights, bias)] in graph order: "conv", "pool" or "dense", dequantized;
-    and the first convolution's stride (from its output's size)."""
+    the first convolution's stride (from its output's size); whether the network works
+    on 2x2 pixel blocks. A strided first convolution that the export wrote as blocks
+    and a 2x2 convolution (model.training.export.fast_stem) comes back as it was."""
     from ai_edge_litert.interpreter import Interpreter
 
     try:
@@ -80,20 +84,35 @@ def _tflite_layers(path):
 
     kinds = {"CONV_2D": "conv", "MAX_POOL_2D": "pool", "FULLY_CONNECTED": "dense"}
     layers: list[tuple[str, np.ndarray | None, np.ndarray | None]] = []
-    stem_stride = 1
+    stem_stride, blocks = 1, False
     for op in interpreter._get_ops_details():  # noqa: SLF001 - LiteRT's one way to walk the graph
         kind = kinds.get(op["op_name"])
+        blocks = blocks or (op["op_name"] == "SPACE_TO_DEPTH" and not layers)
         if kind == "conv" and not layers:
             stem_stride = INPUT_SIZE // int(details[op["outputs"][0]]["shape"][1])
         if kind == "pool":
             layers.append((kind, None, None))
         elif kind:
             layers.append((kind, tensor(op["inputs"][1]), tensor(op["inputs"][2])))
+    if blocks and layers and layers[0][1] is not None and layers[0][1].shape[1] == 2:
+        blocks, layers[0] = False, ("conv", _strided_kernel(layers[0][1]), layers[0][2])
+    elif blocks:
+        stem_stride = 1
     if (not layers or layers[0][0] != "conv" or layers[-1][0] != "dense"
             or any(kind != "pool" and b is None for kind, _, b in layers)):
         raise DataError(f"cannot start from {path}: it is not this project's network "
                         "(convolutions, then one dense layer)")
-    return layers, stem_stride
+    return layers, stem_stride, blocks
+
+
+def _strided_kernel(blocks):
+    """The 3x3 kernel [out, 3, 3, 1] of a first convolution stepping two pixels, from
+    its export as a 2x2 one over pixel blocks [out, 2, 2, 4] (the inverse of fast_stem)."""
+    kernel = np.zeros((blocks.shape[0], 3, 3, 1), blocks.dtype)
+    for r in range(3):
+        for c in range(3):
+            kernel[:, r, c, 0] = blocks[:, r // 2, c // 2, (r % 2) * 2 + c % 2]
+    return kernel
 
 
 def widen(model, factor: float, seed: int = 0) -> "keras.Model":
@@ -108,7 +127,7 @@ def widen(model, factor: float, seed: int = 0) -> "keras.Model":
     rng = np.random.default_rng(seed)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     wide = build_model(stages=_layout(convs, [int(round(c.filters * factor)) for c in convs]),
-                       stem_stride=convs[0].strides[0])
+                       stem_stride=convs[0].strides[0], space_to_depth=has_blocks(model))
     copies_of = None  # old channel index of each new input channel
     for layer in convs:
         (kernel,) = layer.get_weights()
@@ -160,7 +179,8 @@ def slim(model, keep: float, stem_stride: int = 1) -> "keras.Model":
         scale = np.abs(gamma) / np.sqrt(var + 1e-3)
         n = max(1, int(round(layer.filters * keep)))
         kept.append(np.sort(np.argsort(-scale, kind="stable")[:n]))
-    small = build_model(stages=_layout(convs, [len(k) for k in kept]), stem_stride=stem_stride)
+    small = build_model(stages=_layout(convs, [len(k) for k in kept]), stem_stride=stem_stride,
+                        space_to_depth=has_blocks(model))
     into = None  # the previous layer's kept channels: this kernel's inputs
     for layer, out in zip(convs, kept):
         (kernel,) = layer.get_weights()
@@ -173,3 +193,30 @@ def slim(model, keep: float, stem_stride: int = 1) -> "keras.Model":
     w, b = model.get_layer("emotion").get_weights()
     small.get_layer("emotion").set_weights([w[into], b])
     return small
+
+
+def space_to_depth(model) -> "keras.Model":
+    """`model` (model.training.network's layout) without its first stage, the one that
+    takes the 48x48 face to 24x24: the face's 2x2 pixel blocks (4 channels) go to the
+    second stage instead, whose first convolution starts afresh (its inputs are now
+    pixels) with its batch norm's scale and shift kept; every later layer keeps its
+    weights. The training that follows teaches the new convolution."""
+    import keras
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    stages = _layout(convs, [c.filters for c in convs])
+    if len(stages) < 2 or convs[stages[0][1]].input.shape[1] != INPUT_SIZE // 2:
+        raise ValueError("its second stage does not start at 24x24")
+    new = build_model(stages=stages[1:], space_to_depth=True)
+    for layer in convs[stages[0][1]:]:
+        stage, n = layer.name[4:].split("_")
+        name = f"{int(stage) - 1}_{n}"
+        bn = model.get_layer(f"bn{stage}_{n}").get_weights()
+        if layer is convs[stages[0][1]]:
+            gamma, beta, mean, var = new.get_layer(f"bn{name}").get_weights()
+            new.get_layer(f"bn{name}").set_weights([bn[0], bn[1], mean, var])
+            continue
+        new.get_layer(f"conv{name}").set_weights(layer.get_weights())
+        new.get_layer(f"bn{name}").set_weights(bn)
+    new.get_layer("emotion").set_weights(model.get_layer("emotion").get_weights())
+    return new

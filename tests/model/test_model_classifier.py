@@ -353,16 +353,16 @@ def test_the_measured_time_is_of_a_real_run(shipped):
 
 
 def test_a_shipped_models_bare_name_reaches_it_from_any_folder(tmp_path, monkeypatch):
-    from model.runtime.classifier import DEFAULT_MODEL, SMALL_MODEL, model_path
+    from model.runtime.classifier import DEFAULT_MODEL, LARGE_MODEL, model_path
 
     monkeypatch.chdir(tmp_path)
     assert model_path(None) == DEFAULT_MODEL
-    assert model_path("emotion_cnn_small.tflite") == SMALL_MODEL
-    assert EmotionClassifier.load("emotion_cnn_small.tflite").path == SMALL_MODEL
+    assert model_path("emotion_cnn_large.tflite") == LARGE_MODEL
+    assert EmotionClassifier.load("emotion_cnn_large.tflite").path == LARGE_MODEL
     # a file of that name here, or a path with a folder, is taken as given
     (tmp_path / "sub").mkdir()
-    assert model_path("sub/emotion_cnn_small.tflite") == Path("sub/emotion_cnn_small.tflite")
-    (tmp_path / "emotion_cnn_small.tflite").write_bytes(SMALL_MODEL.read_bytes())
-    assert model_path("emotion_cnn_small.tflite") == Path("emotion_cnn_small.tflite")
+    assert model_path("sub/emotion_cnn_large.tflite") == Path("sub/emotion_cnn_large.tflite")
+    (tmp_path / "emotion_cnn_large.tflite").write_bytes(LARGE_MODEL.read_bytes())
+    assert model_path("emotion_cnn_large.tflite") == Path("emotion_cnn_large.tflite")
     with pytest.raises(ModelError, match="model file not found: nothing.tflite"):
         EmotionClassifier.load("nothing.tflite")

@@ -14,9 +14,14 @@ from model.runtime.errors import DataError  # noqa: E402
 from model.runtime.preprocess import to_network_input  # noqa: E402
 from model.training.data import load_dataset  # noqa: E402
 from model.training.export import export_tflite  # noqa: E402
-from model.training.network import build_model  # noqa: E402
+from model.training.network import build_model, has_blocks  # noqa: E402
 from model.training.train import train  # noqa: E402
-from model.training.warm_start import keras_from_tflite, slim, widen  # noqa: E402
+from model.training.warm_start import (  # noqa: E402
+    keras_from_tflite,
+    slim,
+    space_to_depth,
+    widen,
+)
 from tests.conftest import TINY_STAGES, tiny_config  # noqa: E402
 
 
@@ -119,15 +124,67 @@ def test_a_strided_first_convolution_replaces_the_first_pool(tiny_run, tmp_path)
     assert strided.get_layer("conv1_1").strides == (2, 2)
     assert "pool1" not in [layer.name for layer in strided.layers]
     assert strided.get_layer("conv2_1").input.shape[1:3] == (24, 24)
-    # and it comes back from its .tflite as it is (stride and all)
+    # the file runs it as 2x2 pixel blocks and a 2x2 convolution (export.fast_stem) ...
     path = export_tflite(strided, tmp_path / "strided.tflite")
+    ops = _ops(path)
+    assert ops[ops.index("CONV_2D") - 1] == "SPACE_TO_DEPTH"
+    # ... and it comes back from its .tflite as it was (stride, 3x3 kernel and all)
     rebuilt = keras_from_tflite(path, _faces(cfg, "train"))
     assert rebuilt.get_layer("conv1_1").strides == (2, 2)
+    assert not has_blocks(rebuilt)
+    # every tap where it was: the file folds the batch norm in, a scale per channel
+    ratio = (rebuilt.get_layer("conv1_1").get_weights()[0]
+             / strided.get_layer("conv1_1").get_weights()[0])
+    np.testing.assert_allclose(ratio, np.broadcast_to(ratio[:1, :1], ratio.shape), rtol=1e-4)
     x = to_network_input(_faces(cfg, "val"))
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), strided.predict(x, verbose=0),
                                atol=1e-5)
     with pytest.raises(ValueError, match="one first convolution"):
         build_model(stages=[(4, 2), (8, 1)], stem_stride=2)
+
+
+def _ops(path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(str(path))
+    interpreter.allocate_tensors()
+    return [op["op_name"] for op in interpreter._get_ops_details()]  # noqa: SLF001
+
+
+def test_space_to_depth_drops_the_first_stage_and_keeps_every_later_layer(tmp_path):
+    keras.utils.set_random_seed(3)
+    full = build_model(stages=[(4, 1), (8, 2), (16, 1)])
+    for layer in full.layers:      # batch norms that are not the identity
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.set_weights([np.random.uniform(0.5, 2, w.shape).astype("float32")
+                               for w in layer.get_weights()])
+    w, b = full.get_layer("emotion").get_weights()
+    full.get_layer("emotion").set_weights([w, np.linspace(-1, 1, len(b), dtype="float32")])
+    blocks = space_to_depth(full)
+    assert has_blocks(blocks) and not has_blocks(full)
+    assert blocks.get_layer("conv1_1").input.shape[1:] == (24, 24, 4)
+    assert _filters(blocks) == [8, 8, 16]
+    for old, new in (("2_2", "1_2"), ("3_1", "2_1")):
+        for kind in ("conv", "bn"):
+            for a, b in zip(full.get_layer(kind + old).get_weights(),
+                            blocks.get_layer(kind + new).get_weights()):
+                np.testing.assert_array_equal(a, b)
+    # the new first convolution starts afresh; its batch norm keeps scale and shift
+    bn_old, bn_new = full.get_layer("bn2_1").get_weights(), blocks.get_layer("bn1_1").get_weights()
+    np.testing.assert_array_equal(bn_old[:2], bn_new[:2])
+    np.testing.assert_array_equal(full.get_layer("emotion").get_weights()[1],
+                                  blocks.get_layer("emotion").get_weights()[1])
+    # its .tflite runs the blocks as LiteRT's own op, and comes back as it is
+    path = export_tflite(blocks, tmp_path / "blocks.tflite")
+    assert _ops(path)[0] == "SPACE_TO_DEPTH"
+    faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    rebuilt = keras_from_tflite(path, faces)
+    assert has_blocks(rebuilt) and _filters(rebuilt) == [8, 8, 16]
+    x = to_network_input(faces)
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), blocks.predict(x, verbose=0),
+                               atol=1e-5)
+    with pytest.raises(ValueError, match="not both"):
+        build_model(stages=[(4, 1), (8, 1)], stem_stride=2, space_to_depth=True)
 
 
 def test_train_slims_its_init_network_and_strides_it(tiny_run, tmp_path):
@@ -140,6 +197,18 @@ def test_train_slims_its_init_network_and_strides_it(tiny_run, tmp_path):
     assert model.get_layer("conv1_1").strides == (2, 2)
     config = json.loads((run / "state.json").read_text())["config"]
     assert (config["slim"], config["stem_stride"]) == (0.5, 2)
+
+
+def test_train_puts_its_init_network_on_pixel_blocks_and_resumes_it(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    run = tmp_path / "blocks"
+    train(tiny_config(cfg.data, run, init=str(out / "emotion_cnn.tflite"), space_to_depth=True))
+    model = keras.models.load_model(run / "last.keras")   # the blocks layer is saved too
+    assert has_blocks(model)
+    assert _filters(model) == [f for f, n in TINY_STAGES[1:] for _ in range(n)]
+    assert json.loads((run / "state.json").read_text())["config"]["space_to_depth"] is True
+    train(tiny_config(cfg.data, run, epochs=2), resume=True)
+    assert has_blocks(keras.models.load_model(run / "last.keras"))
 
 
 def test_a_tflite_of_another_network_is_refused(tiny_folder, tmp_path):

@@ -47,7 +47,7 @@ def _assets() -> Path:
 
 ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
-# four times the default's multiply-adds, a little more accurate (`--model emotion_cnn_large.tflite`)
+# four times the default's multiply-adds, a little more accurate (`--model` its name)
 LARGE_MODEL = ASSETS / "emotion_cnn_large.tflite"
 # `--accurate` without --model: the large network on five crops, calibrated for them
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"
@@ -221,9 +221,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 # `threads=None` (auto): a network slower than this on one thread gets a second one. CPUs
-# with fast int8 arithmetic (VNNI instructions) run the shipped one in about 0.5 ms, where a
-# second thread beside the detector costs more than it brings; AVX2 alone takes ~5 ms,
-# and two threads cut a frame by a third (docs/measurements.md).
+# with fast int8 arithmetic (VNNI instructions) run the large network in about 0.5 ms (the
+# default 0.15), where a second thread beside the detector costs more than it brings; AVX2
+# alone took ~5 ms for the large one, and two threads cut a frame by a third there
+# (docs/measurements.md).
 SLOW_ONE_THREAD_MS = 1.5
 
 

@@ -15,6 +15,7 @@ from model.runtime.calibration import NONE
 from model.runtime.classifier import (
     ACCURATE_MODEL,
     DEFAULT_MODEL,
+    LARGE_MODEL,
     EmotionClassifier,
     load_classifier,
 )
@@ -117,13 +118,13 @@ def test_accurate_mode_averages_the_face_and_five_crops(model_files, faces):
     np.testing.assert_allclose(both.predict(faces[3]), both.predict(faces)[3:4], atol=1e-5)
 
 
-def test_the_shipped_accurate_file_reads_the_default_network_on_five_crops(faces):
+def test_the_shipped_accurate_file_reads_the_large_network_on_five_crops(faces):
     spec = json.loads(ACCURATE_MODEL.read_text(encoding="utf-8"))
-    assert spec["ensemble"] == [DEFAULT_MODEL.name] and spec["five_crops"] is True
+    assert spec["ensemble"] == [LARGE_MODEL.name] and spec["five_crops"] is True
     accurate = load_classifier(accurate=True)
     assert (accurate.path, accurate.networks, accurate.five_crops) == (ACCURATE_MODEL, 1, True)
     # the network's own five-crop reading, then the file's calibration (fitted for it)
-    raw = EmotionClassifier.load(DEFAULT_MODEL, calibrated=False, five_crops=True).predict(faces)
+    raw = EmotionClassifier.load(LARGE_MODEL, calibrated=False, five_crops=True).predict(faces)
     np.testing.assert_allclose(accurate.predict(faces), accurate.calibration.apply(raw),
                                atol=1e-5)
     assert accurate.calibration != EmotionClassifier.load().calibration
@@ -353,7 +354,7 @@ def test_the_measured_time_is_of_a_real_run(shipped):
 
 
 def test_a_shipped_models_bare_name_reaches_it_from_any_folder(tmp_path, monkeypatch):
-    from model.runtime.classifier import DEFAULT_MODEL, LARGE_MODEL, model_path
+    from model.runtime.classifier import model_path
 
     monkeypatch.chdir(tmp_path)
     assert model_path(None) == DEFAULT_MODEL

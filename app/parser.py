@@ -20,9 +20,9 @@ from app.core.config import MIN_FACE_FLOOR, PipelineConfig
 from model.training.train_config import DEFAULT_DATA, LABEL_SOURCES, TEACHER_ON
 
 ACCURATE_HELP = ("for offline work: read each face on five 44-pixel crops besides the whole "
-                 "face and their mirror images (the shipped network through "
+                 "face and their mirror images (the large network through "
                  "assets/emotion_accurate.json, calibrated for it; with --model, that "
-                 "model), a little more accurate at about six times the classifying time "
+                 "model), a little more accurate at about eight times the classifying time "
                  "(figures in assets/MODEL_CARD.md)")
 PROCESS_ACCURATE_HELP = ACCURATE_HELP[:-1] + (
     "; in a video every frame is read on all of those views, instead of one view in "

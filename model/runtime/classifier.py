@@ -8,9 +8,9 @@ classified together with its mirror image and the two results averaged
 A model can also be a `.json` file that lists several networks (an ensemble,
 `{"ensemble": ["a.tflite", "b.tflite"]}`, paths relative to the file): their
 probabilities are averaged. Networks trained from different seeds make different
-mistakes, so the average beats each one; the shipped network was distilled from
-such an ensemble and now beats the best three-network one on PublicTest at a third
-of the cost (assets/MODEL_CARD.md).
+mistakes, so the average beats each one; the large network was distilled from such
+an ensemble and beat the best three-network one on PublicTest at a third of the cost,
+and the default network from it at a quarter of its cost (assets/MODEL_CARD.md).
 """
 
 import json

@@ -28,7 +28,7 @@ class TrainConfig:
     warmup_epochs: int = 2
     seed: int = 1
     quantize: bool = True
-    # network stages (filters, convs) for build_model; None = the shipped network.
+    # network stages (filters, convs) for build_model; None = network.STAGES.
     # Tests pass a tiny one. Defaulted, so a state.json written without it resumes.
     stages: list | None = None
     # overrides of model.training.augment.AugmentConfig fields, e.g. {"noise": 0} for an

@@ -291,8 +291,8 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
     assert sorted(_held_to(train._actions, declared)) == \
         ["augment", "batch_size", "ema", "epochs", "init", "label_weight", "labels", "lr",
-         "out", "quantize", "seed", "slim", "stem_stride", "teacher", "teacher_on",
-         "teacher_weight", "temperature", "unvoted", "votes", "widen"]
+         "out", "quantize", "seed", "slim", "space_to_depth", "stem_stride", "teacher",
+         "teacher_on", "teacher_weight", "temperature", "unvoted", "votes", "widen"]
     pytest.importorskip("tensorflow", reason="model.training.train needs TensorFlow")
     from dataclasses import fields
 

@@ -257,7 +257,7 @@ def test_process_options_reach_the_pipeline(clip, tmp_path, monkeypatch):
     assert read_csv(tmp_path / "b" / "detections.csv") == []
     assert len(read_csv(tmp_path / "a" / "detections.csv")) > 0
     assert main(["process", str(video), "-o", str(tmp_path / "c"), "--no-progress",
-                 "--accurate"]) == 0  # the shipped network on five crops, every view a frame
+                 "--accurate"]) == 0  # the large network on five crops, every view a frame
     clf = cast(EmotionClassifier, built[-1].classifier)
     assert (clf.path, clf.networks, clf.five_crops) == (ACCURATE_MODEL, 1, True)
     assert built[-1].in_turn is False

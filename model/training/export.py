@@ -48,10 +48,11 @@ def export_tflite(keras_model, path, calibration_faces=None):
 
 def fast_stem(keras_model):
     """`keras_model` with its first convolution, if it is a 3x3 one that steps two pixels
-    over one channel, replaced by space-to-depth (block 2) and a 2x2 convolution: the
-    same outputs (kernel row r, column c becomes block offset r // 2, c // 2, channel
-    (r % 2) * 2 + c % 2; padding "same" pads after in both). Other models as they are."""
+    over one channel, replaced by space-to-depth (block 2) and a 2x2 convolution with the
+    same taps (network.block_taps): the same outputs. Other models as they are."""
     import keras
+
+    from model.training.network import SpaceToDepth, block_taps
 
     first = next((layer for layer in keras_model.layers
                   if isinstance(layer, keras.layers.Conv2D)), None)
@@ -61,11 +62,8 @@ def fast_stem(keras_model):
         return keras_model
     (kernel,) = first.get_weights()                       # [3, 3, 1, filters]
     blocks = np.zeros((2, 2, 4, kernel.shape[-1]), kernel.dtype)
-    for r in range(3):
-        for c in range(3):
-            blocks[r // 2, c // 2, (r % 2) * 2 + c % 2] = kernel[r, c, 0]
-    from model.training.network import SpaceToDepth
-
+    for r, c, a, b, channel in block_taps():
+        blocks[a, b, channel] = kernel[r, c, 0]
     conv = keras.layers.Conv2D(first.filters, 2, padding="same", use_bias=False)
     stem = keras.Sequential([SpaceToDepth(), conv], name=first.name)
     clone = keras.models.clone_model(

@@ -28,6 +28,13 @@ class SpaceToDepth(keras.layers.Layer):
         return (n, h // 2, w // 2, 4 * c)
 
 
+def block_taps():
+    """(r, c, a, b, channel): tap (r, c) of a 3x3 kernel stepping two pixels is tap (a, b)
+    of a 2x2 kernel over the 2x2 pixel blocks, on that block channel (SpaceToDepth's order;
+    padding "same" pads after in both, so the two compute the same)."""
+    return [(r, c, r // 2, c // 2, (r % 2) * 2 + c % 2) for r in range(3) for c in range(3)]
+
+
 def has_blocks(model) -> bool:
     """Whether `model` starts with the face's 2x2 pixel blocks (build_model's space_to_depth)."""
     return any(isinstance(layer, SpaceToDepth) for layer in model.layers)

@@ -17,7 +17,7 @@ import numpy as np
 from model.runtime.emotions import INPUT_SIZE
 from model.runtime.errors import DataError
 from model.runtime.preprocess import to_network_input
-from model.training.network import build_model, has_blocks
+from model.training.network import block_taps, build_model, has_blocks
 
 if TYPE_CHECKING:
     import keras  # imported where it is used: TensorFlow takes seconds to load
@@ -109,9 +109,8 @@ def _strided_kernel(blocks):
     """The 3x3 kernel [out, 3, 3, 1] of a first convolution stepping two pixels, from
     its export as a 2x2 one over pixel blocks [out, 2, 2, 4] (the inverse of fast_stem)."""
     kernel = np.zeros((blocks.shape[0], 3, 3, 1), blocks.dtype)
-    for r in range(3):
-        for c in range(3):
-            kernel[:, r, c, 0] = blocks[:, r // 2, c // 2, (r % 2) * 2 + c % 2]
+    for r, c, a, b, channel in block_taps():
+        kernel[:, r, c, 0] = blocks[:, a, b, channel]
     return kernel
 
 

@@ -319,7 +319,7 @@ def _add_train_label_options(p, d):
 
 def _add_train_warm_options(p, d):
     """Distillation and warm starts (TrainConfig's teacher, teacher_on, init, widen, slim,
-    stem_stride, space_to_depth, ema)."""
+    channels, stem_stride, space_to_depth, ema)."""
     _option(p, ["--teacher"], d, "teacher",
             "distil: learn from this model's probabilities too (a .tflite, .keras or .json "
             "ensemble, run once over the training faces with multi-crop averaging)",
@@ -345,6 +345,10 @@ def _add_train_warm_options(p, d):
             "keep this share of every layer's channels of the --init network, those its "
             "batch norm scales most (e.g. 0.5: about a quarter of the multiply-adds)",
             type=float, metavar="F")
+    _option(p, ["--channels"], d, "channels",
+            "give each stage of the --init network this many channels, e.g. 32,64,64,192 "
+            "(fewer: those its batch norm scales most; more: copies that keep its outputs)",
+            shown="as the --init network has them", type=_channel_list, metavar="N,N,...")
     _option(p, ["--stem-stride"], d, "stem_stride",
             "2: the first convolution steps two pixels instead of a pool after it (faster "
             "on CPUs; with --init, converts that network)", shown="as the --init network "
@@ -356,6 +360,18 @@ def _add_train_warm_options(p, d):
     _option(p, ["--ema"], d, "ema",
             "keep an exponential moving average of the weights with momentum M per batch "
             "(e.g. 0.99) and score and save that; 0 is off", type=float, metavar="M")
+
+
+def _channel_list(text: str) -> list[int]:
+    """"32,64,64,192" -> [32, 64, 64, 192]."""
+    try:
+        numbers = [int(part) for part in text.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers or any(n < 1 for n in numbers):
+        raise argparse.ArgumentTypeError(f"{text!r}: give whole numbers of 1 or more, "
+                                         "one per stage, with commas between")
+    return numbers
 
 
 def _add_evaluate(sub):

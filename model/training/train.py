@@ -247,7 +247,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> Path:
 
 def _initial_model(cfg: TrainConfig, train_faces):
     if cfg.init:
-        from model.training.warm_start import slim, space_to_depth, widen
+        from model.training.warm_start import rechannel, slim, space_to_depth, stage_filters, widen
 
         model = _init_network(cfg.init, train_faces, cfg.seed)
         stride = model.get_layer("conv1_1").strides[0]
@@ -256,14 +256,17 @@ def _initial_model(cfg: TrainConfig, train_faces):
                 model = widen(model, cfg.widen, cfg.seed)   # keeps the stride
             if cfg.slim != 1.0 or cfg.stem_stride not in (None, stride):
                 model = slim(model, cfg.slim, cfg.stem_stride or stride)
+            if cfg.channels:
+                model = rechannel(model, stage_filters(model, cfg.channels), cfg.seed)
             if cfg.space_to_depth and not has_blocks(model):
                 model = space_to_depth(model)
         except (ValueError, KeyError) as exc:
             raise DataError(f"cannot reshape {cfg.init}: not this project's network "
                             f"({exc})") from exc
         return model
-    if cfg.widen != 1.0 or cfg.slim != 1.0:
-        raise DataError("--widen and --slim need --init: they reshape a trained network")
+    if cfg.widen != 1.0 or cfg.slim != 1.0 or cfg.channels:
+        raise DataError("--widen, --slim and --channels need --init: they reshape a trained "
+                        "network")
     from model.training.network import STAGES, build_model
 
     try:

@@ -51,6 +51,9 @@ class TrainConfig:
     widen: float = 1.0
     # keep this share of every layer's channels of the init network (warm_start.slim)
     slim: float = 1.0
+    # then give stage i of the init network channels[i] filters (warm_start.rechannel:
+    # slimmed or widened per stage); None keeps them
+    channels: list | None = None
     # 2: the first convolution strides instead of the first pool (build_model's);
     # None: as the init network has it, 1 for a new one
     stem_stride: int | None = None

@@ -54,6 +54,15 @@ def test_command_help_shows_its_options(capsys, command, options):
     assert all(option in text for option in options), text
 
 
+@pytest.mark.parametrize("value", ["32,x", "32,0", ""])
+def test_train_channels_must_be_whole_numbers_per_stage(capsys, value):
+    with pytest.raises(SystemExit) as done:
+        build_parser().parse_args(["train", "--channels", value])
+    assert done.value.code == 2
+    assert "one per stage, with commas between" in capsys.readouterr().err
+    assert build_parser().parse_args(["train", "--channels", "32,64"]).channels == [32, 64]
+
+
 @pytest.mark.parametrize("argv", [
     ["-v", "evaluate"], ["evaluate", "-v"], ["--verbose", "train"], ["train", "--verbose"],
 ])
@@ -290,7 +299,8 @@ def test_train_evaluate_and_app_defaults_come_from_where_they_are_declared():
     _, train = _subparser("train")
     declared = {k: v for k, v in train_defaults().items() if v is not MISSING_}
     assert sorted(_held_to(train._actions, declared)) == \
-        ["augment", "batch_size", "ema", "epochs", "init", "label_weight", "labels", "lr",
+        ["augment", "batch_size", "channels", "ema", "epochs", "init", "label_weight",
+         "labels", "lr",
          "out", "quantize", "seed", "slim", "space_to_depth", "stem_stride", "teacher",
          "teacher_on", "teacher_weight", "temperature", "unvoted", "votes", "widen"]
     pytest.importorskip("tensorflow", reason="model.training.train needs TensorFlow")

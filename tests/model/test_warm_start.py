@@ -1,4 +1,5 @@
-"""Starting a run from a shipped .tflite, and widening or slimming a trained network."""
+"""Starting a run from a shipped .tflite, and widening, slimming or rechannelling a trained
+network."""
 
 import json
 
@@ -18,8 +19,10 @@ from model.training.network import build_model, has_blocks  # noqa: E402
 from model.training.train import train  # noqa: E402
 from model.training.warm_start import (  # noqa: E402
     keras_from_tflite,
+    rechannel,
     slim,
     space_to_depth,
+    stage_filters,
     widen,
 )
 from tests.conftest import TINY_STAGES, tiny_config  # noqa: E402
@@ -93,9 +96,9 @@ def test_train_starts_from_a_tflite_widened(tiny_run, tmp_path):
     assert _filters(keras.models.load_model(run / "last.keras")) == [6, 12]
 
 
-def test_widen_or_slim_without_init_is_refused(tiny_folder, tmp_path):
-    for change in ({"widen": 2.0}, {"slim": 0.5}):
-        with pytest.raises(DataError, match="--widen and --slim need --init"):
+def test_widen_slim_or_channels_without_init_is_refused(tiny_folder, tmp_path):
+    for change in ({"widen": 2.0}, {"slim": 0.5}, {"channels": [4, 4]}):
+        with pytest.raises(DataError, match="--widen, --slim and --channels need --init"):
             train(tiny_config(tiny_folder, tmp_path / "run", **change))
 
 
@@ -116,6 +119,35 @@ def test_slimming_keeps_the_channels_the_batch_norm_scales_most(tiny_run):
     # the next layer reads only the kept channels
     assert half.get_layer(second).get_weights()[0].shape[2] == len(kept)
     np.testing.assert_array_equal(half.get_layer("bn1_1").get_weights()[0], gamma[kept])
+
+
+def test_rechannel_widens_one_stage_and_slims_the_next(tiny_run):
+    cfg, out = tiny_run
+    full = keras.models.load_model(out / "best.keras")   # TINY_STAGES: 4 then 8 filters
+    new = rechannel(full, stage_filters(full, [6, 5]), seed=1)
+    assert _filters(new) == [6, 5]
+    first, second = (layer.name for layer in full.layers
+                     if isinstance(layer, keras.layers.Conv2D))
+    # the first stage keeps its four channels and adds copies of two of them
+    kernel, old = new.get_layer(first).get_weights()[0], full.get_layer(first).get_weights()[0]
+    np.testing.assert_array_equal(kernel[..., :4], old)
+    assert all(any(np.array_equal(kernel[..., c], old[..., o]) for o in range(4))
+               for c in (4, 5))
+    # the second keeps the five channels its batch norm scales most; their weights from
+    # an original first-stage channel and its copy add up to what that channel had
+    gamma, _, _, var = full.get_layer("bn2_1").get_weights()
+    kept = np.sort(np.argsort(-np.abs(gamma) / np.sqrt(var + 1e-3))[:5])
+    np.testing.assert_array_equal(new.get_layer("bn2_1").get_weights()[0], gamma[kept])
+    old2 = full.get_layer(second).get_weights()[0][..., kept]
+    new2 = new.get_layer(second).get_weights()[0]
+    copied = [next(o for o in range(4) if np.array_equal(kernel[..., c], old[..., o]))
+              for c in (4, 5)]
+    summed = new2[:, :, :4].copy()
+    for c, o in zip((4, 5), copied):
+        summed[:, :, o] += new2[:, :, c]
+    np.testing.assert_allclose(summed, old2, atol=1e-6)
+    with pytest.raises(ValueError, match="3 numbers of channels for 2 stages"):
+        stage_filters(full, [4, 4, 4])
 
 
 def test_a_strided_first_convolution_replaces_the_first_pool(tiny_run, tmp_path):
@@ -197,6 +229,17 @@ def test_train_slims_its_init_network_and_strides_it(tiny_run, tmp_path):
     assert model.get_layer("conv1_1").strides == (2, 2)
     config = json.loads((run / "state.json").read_text())["config"]
     assert (config["slim"], config["stem_stride"]) == (0.5, 2)
+
+
+def test_train_gives_its_init_network_the_channels_asked_for(tiny_run, tmp_path):
+    cfg, out = tiny_run
+    run = tmp_path / "channels"
+    train(tiny_config(cfg.data, run, init=str(out / "emotion_cnn.tflite"), channels=[8, 6]))
+    assert _filters(keras.models.load_model(run / "last.keras")) == [8, 6]
+    assert json.loads((run / "state.json").read_text())["config"]["channels"] == [8, 6]
+    with pytest.raises(DataError, match="cannot reshape .*1 numbers of channels for 2"):
+        train(tiny_config(cfg.data, tmp_path / "wrong", init=str(out / "emotion_cnn.tflite"),
+                          channels=[8]))
 
 
 def test_train_puts_its_init_network_on_pixel_blocks_and_resumes_it(tiny_run, tmp_path):

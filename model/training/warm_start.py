@@ -46,7 +46,7 @@ def keras_from_tflite(path, faces) -> "keras.Model":
         in_stage = kind == "conv" and not (stem_stride == 2 and len(stages) == 1)
     model = build_model(stages=[tuple(stage) for stage in stages], stem_stride=stem_stride,
                         space_to_depth=blocks)
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    convs = _convs(model)
     params = [(w, b) for kind, w, b in layers if kind == "conv"]
     x = to_network_input(np.asarray(faces))
     for layer, (w, b) in zip(convs, params):
@@ -137,7 +137,7 @@ def slim(model, keep: float, stem_stride: int = 1) -> "keras.Model":
 
 def stage_filters(model, per_stage) -> list[int]:
     """Each convolution's filters when stage i of `model` gets per_stage[i]."""
-    stages = [int(c.name[4:].split("_")[0]) for c in _convs(model)]
+    stages = [_stage(c) for c in _convs(model)]
     if len(per_stage) != max(stages):
         raise ValueError(f"{len(per_stage)} numbers of channels for {max(stages)} stages")
     return [int(per_stage[stage - 1]) for stage in stages]
@@ -176,6 +176,11 @@ def _convs(model):
     return [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
 
 
+def _stage(conv) -> int:
+    """The stage a convolution of build_model's is in (its name: conv<stage>_<n>)."""
+    return int(conv.name[4:].split("_")[0])
+
+
 def _picks(batch_norm, n: int, rng) -> np.ndarray:
     """The old channels behind n new ones: the n the batch norm scales most, in their
     order, or every one and then copies of random ones."""
@@ -191,7 +196,7 @@ def _layout(convs, filters: list[int]) -> list[tuple[int, int]]:
     (named conv<stage>_<n>) with these new numbers of filters."""
     stages: list[list[int]] = []
     for layer, n in zip(convs, filters):
-        if len(stages) < int(layer.name[4:].split("_")[0]):
+        if len(stages) < _stage(layer):
             stages.append([n, 0])
         stages[-1][1] += 1
     return [(n, convs) for n, convs in stages]
@@ -217,9 +222,7 @@ def space_to_depth(model) -> "keras.Model":
     second stage instead, whose first convolution starts afresh (its inputs are now
     pixels) with its batch norm's scale and shift kept; every later layer keeps its
     weights. The training that follows teaches the new convolution."""
-    import keras
-
-    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    convs = _convs(model)
     stages = _layout(convs, [c.filters for c in convs])
     if len(stages) < 2 or convs[stages[0][1]].input.shape[1] != INPUT_SIZE // 2:
         raise ValueError("its second stage does not start at 24x24")

@@ -89,23 +89,25 @@ def test_two_recordings_started_in_one_second_get_a_folder_each(qtbot, tmp_path,
     started = dt.datetime(2026, 12, 6, 12, 0, 0)                 # the same second twice
     named = recorder.session_folder
     monkeypatch.setattr(recorder, "session_folder", lambda root, when=None: named(root, started))
-    win = open_window(qtbot, tmp_path, loop=True, record_dir=tmp_path / "rec")
+    # no --record here: it would start a recording of its own with the source
+    win = open_window(qtbot, tmp_path, loop=True)
     win.start_source(clip)
     wait_frames(qtbot, win, 3, faces=True)
     folders = []
     for _ in range(2):
         win.acts.record.trigger()
+        assert win.recorder.active
         wait_frames(qtbot, win, 5)
         win.acts.record.trigger()
         qtbot.waitUntil(lambda: win.record_control.last is not None
                         and win.record_control.last[0] not in folders, timeout=WAIT_MS)
         folders.append(win.record_control.last[0])
-    first = tmp_path / "rec" / "session_20261206_120000"
+    first = tmp_path / "snapshots" / "session_20261206_120000"
     assert folders == [str(first), str(first.with_name(first.name + "_2"))]
     wait_message(qtbot, win, "Recording saved in", "session_20261206_120000_2")
     for folder in folders:                                    # each a whole recording
         summary = json.loads((Path(folder) / "summary.json").read_text())
-        assert summary["frames"] > 0 and summary["status"] == "complete"
+        assert summary["frames"] >= 5 and summary["status"] == "complete"
 
 
 def test_record_flag_records_until_the_window_closes(qtbot, tmp_path, clip):

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import REPO
 
-SCRIPTS = ["compare_fer.py", "gpu_train.py", "person_check.py", "report_screenshot.py",
+SCRIPTS = ["average_weights.py", "compare_fer.py", "gpu_train.py", "person_check.py", "report_screenshot.py",
            "stream_check.py", "webcam_clip.py"]
 
 

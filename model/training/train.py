@@ -299,14 +299,23 @@ def _init_network(path: str, train_faces, seed: int):
 
 def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
     """Export the best model and write the history and training curves."""
+    path = export_model(keras.models.load_model(out / BEST), out, cfg, data)
+    atomic.write_json(out / "history.json", history)
+    save_curves(history, out / "curves.png", f"{out.name}: accuracy and loss per epoch")
+    log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)
+    return path
+
+
+def export_model(model, out: Path, cfg: TrainConfig, data) -> Path:
+    """Write `model` as out/emotion_cnn.tflite: int8 (`cfg.quantize`) from a sample of
+    training faces drawn with `cfg.seed`, then calibrated on PublicTest."""
     from model.training.export import export_tflite
 
-    best = keras.models.load_model(out / BEST)
     rng = np.random.default_rng(cfg.seed)
     calib = data["train"].x[rng.choice(len(data["train"]), 500, replace=False)] \
         if cfg.quantize and len(data["train"]) >= 500 \
         else (data["train"].x if cfg.quantize else None)
-    path = export_tflite(best, out / TFLITE, calib)
+    path = export_tflite(model, out / TFLITE, calib)
     # the percentages the app shows must mean what they say: a temperature fitted on
     # PublicTest goes into the exported file (model.runtime.calibration); labels do not change
     from model.training.evaluate import CROWD_CALIBRATION, calibrate_model
@@ -317,9 +326,6 @@ def finish(out: Path, cfg: TrainConfig, data, history) -> Path:
         calibrate_model(path, calibration_faces, *([CROWD_CALIBRATION] if crowd else []))
     else:
         log.warning("no PublicTest faces: %s is not calibrated", path)
-    atomic.write_json(out / "history.json", history)
-    save_curves(history, out / "curves.png", f"{out.name}: accuracy and loss per epoch")
-    log.info("best PublicTest accuracy %.4f; model %s", max(history.get("val_accuracy", [0])), path)
     return path
 
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import REPO
 
-SCRIPTS = ["average_weights.py", "compare_fer.py", "gpu_train.py", "person_check.py", "report_screenshot.py",
-           "stream_check.py", "webcam_clip.py"]
+SCRIPTS = ["average_weights.py", "compare_fer.py", "gpu_train.py", "person_check.py",
+           "report_screenshot.py", "stream_check.py", "webcam_clip.py"]
 
 
 def test_every_script_is_tested():

@@ -10,7 +10,7 @@ A model can also be a `.json` file that lists several networks (an ensemble,
 probabilities are averaged. Networks trained from different seeds make different
 mistakes, so the average beats each one; the large network was distilled from such
 an ensemble and beat the best three-network one on PublicTest at a third of the cost,
-and the default network from it at a quarter of its cost (assets/MODEL_CARD.md).
+and the default network from it at a fifth of its time (assets/MODEL_CARD.md).
 """
 
 import json
@@ -47,7 +47,7 @@ def _assets() -> Path:
 
 ASSETS = _assets()
 DEFAULT_MODEL = ASSETS / "emotion_cnn.tflite"  # one distilled network, see assets/MODEL_CARD.md
-# four times the default's multiply-adds, a little more accurate (`--model` its name)
+# 3.7 times the default's multiply-adds, a little more accurate (`--model` its name)
 LARGE_MODEL = ASSETS / "emotion_cnn_large.tflite"
 # `--accurate` without --model: the large network on five crops, calibrated for them
 ACCURATE_MODEL = ASSETS / "emotion_accurate.json"

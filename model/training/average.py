@@ -18,7 +18,9 @@ def _layout(model) -> list:
 def average_models(paths):
     """The first checkpoint of `paths` with every weight the mean over all of them;
     checkpoints of another layout are refused (their mean means nothing)."""
-    import keras
+    from model.runtime.tensorflow_setup import import_tensorflow
+
+    _, keras = import_tensorflow()  # the one-line error when the train extra is missing
 
     if not paths:
         raise DataError("no checkpoints to average")
